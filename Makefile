@@ -1,0 +1,27 @@
+# The two commands of the README: `make demo` and `make test`. Both create .venv from nothing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torchvision is needed by lpips; this pair installs from local wheels (see README).
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/anobench run --method ddpm --dataset brain-phantom --out runs/demo/ddpm --overwrite
+	$(BIN)/anobench compare runs/demo/ddpm --name demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/forward_share.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,102 @@
+"""The contracts between anobench and its plugins.
+
+A method turns a batch of images in [0, 1] into anomaly maps of the same shape; a dataset yields
+cases. Both are found through entry points (see `anobench.registry`), built-ins included. Nothing
+here knows about any particular method or data set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Case:
+    """One image to score: `image` is float32 H×W in [0, 1]; `mask` (bool H×W) marks the lesion."""
+
+    case_id: str
+    image: np.ndarray
+    mask: np.ndarray | None = None
+    subject_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Images (B×1×H×W in [0, 1]) with the ids that seed each case's own random numbers."""
+
+    images: torch.Tensor
+    case_ids: Sequence[str]
+    seed: int
+
+
+@dataclass
+class Prediction:
+    """Anomaly maps (B×1×H×W float, higher = more anomalous) and optional extras."""
+
+    maps: torch.Tensor
+    reconstructions: torch.Tensor | None = None
+    nfe: int = 0  # network function evaluations per image
+    network_seconds: float = 0.0  # time spent inside the network for the whole batch
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class Method(Protocol):
+    """What the harness calls. `settings()` is recorded in the run (resolved config, checkpoint)."""
+
+    def predict(self, batch: Batch) -> Prediction: ...
+
+    def settings(self) -> dict[str, Any]: ...
+
+
+class Dataset(Protocol):
+    """A prepared data set at one image size. `manifest_hash` identifies exactly what was read."""
+
+    splits: Sequence[str]
+
+    def cases(self, split: str) -> Sequence[Case]: ...
+
+    def manifest_hash(self) -> str: ...
+
+    def settings(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class MethodContext:
+    """What the harness knows when it builds a method (`preset` names the model size)."""
+
+    dataset: str
+    preset: str
+    image_size: int
+    device: torch.device
+    checkpoint: Path | None = None
+
+
+@dataclass(frozen=True)
+class DatasetContext:
+    """What the harness knows when it opens a dataset."""
+
+    image_size: int
+    data_root: Path | None = None
+
+
+@dataclass(frozen=True)
+class MethodPlugin:
+    """Entry-point object of group `anobench.methods`."""
+
+    name: str
+    description: str
+    create: Callable[[Mapping[str, str], MethodContext], Method]
+
+
+@dataclass(frozen=True)
+class DatasetPlugin:
+    """Entry-point object of group `anobench.datasets`."""
+
+    name: str
+    description: str
+    open: Callable[[Mapping[str, str], DatasetContext], Dataset]

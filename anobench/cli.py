@@ -1,0 +1,162 @@
+"""The `anobench` command: a thin shell over the Python API.
+
+User errors (`AnobenchError`) are printed as one line on stderr with exit code 2, never a
+traceback; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from anobench.errors import AnobenchError
+
+app = typer.Typer(
+    help="Benchmark diffusion-model anomaly detectors on medical images.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Make and inspect data sets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console()
+error_console = Console(stderr=True)
+
+
+@app.command("list")
+def list_plugins() -> None:
+    """Methods and datasets installed, with the distribution that provides each."""
+    from rich.table import Table
+
+    from anobench import registry
+
+    for kind, plugins in (("methods", registry.methods), ("datasets", registry.datasets)):
+        table = Table(title=kind, title_justify="left")
+        for column in ("name", "description", "distribution"):
+            table.add_column(column)
+        for name, entry in plugins.entries().items():
+            table.add_row(name, plugins.get(name).description, entry.distribution)
+        console.print(table)
+
+
+@app.command()
+def run(
+    method: str = typer.Option(..., help="Method name (see `anobench list`)."),
+    dataset: str = typer.Option(..., help="Dataset name (see `anobench list`)."),
+    split: str = typer.Option("test", help="Split to score."),
+    preset: str = typer.Option("cpu-small", help="Model preset: cpu-small (64², CPU) or paper (128²)."),
+    checkpoint: Optional[Path] = typer.Option(None, help="Checkpoint (default: the shipped one)."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="Method setting key=value, e.g. t0=250."),
+    data: Optional[List[str]] = typer.Option(None, "--data", help="Dataset option key=value."),
+    batch_size: int = typer.Option(8, help="Images per batch (results do not depend on it)."),
+    seed: int = typer.Option(0, help="Inference seed; each case's noise depends on (seed, case id)."),
+    device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
+    out: Optional[Path] = typer.Option(None, help="Run folder (default runs/<dataset>/<method>-<time>)."),
+    overwrite: bool = typer.Option(False, help="Replace the results in an existing run folder."),
+    rank: int = typer.Option(0, help="This process's shard (0-based)."),
+    world_size: int = typer.Option(1, help="Number of shards; shards are merged when all are done."),
+    limit: Optional[int] = typer.Option(None, help="Score only the first N cases (smoke tests)."),
+) -> None:
+    """Score a dataset split with a method and write a run folder."""
+    from anobench.config import parse_assignments
+    from anobench.harness import RunRequest, run as run_harness
+
+    summary = run_harness(
+        RunRequest(
+            method=method, dataset=dataset, split=split, preset=preset, checkpoint=checkpoint,
+            method_options=parse_assignments(set_), dataset_options=parse_assignments(data),
+            batch_size=batch_size, seed=seed, device=device, out=out, overwrite=overwrite,
+            rank=rank, world_size=world_size, limit=limit,
+        ),
+        console,
+    )
+    share = summary.network_seconds / summary.wall_seconds if summary.wall_seconds else 0.0
+    state = "" if summary.merged else " (shard written; merged when every rank is done)"
+    console.print(
+        f"{summary.cases} cases in {summary.wall_seconds:.1f} s "
+        f"({100 * share:.0f}% inside the network) → {summary.folder}{state}"
+    )
+
+
+@app.command()
+def compare(
+    targets: List[str] = typer.Argument(..., help="Run folders, globs, or a dataset name."),
+    name: Optional[str] = typer.Option(None, help="Leaderboard name (default: the dataset)."),
+    out_dir: Path = typer.Option(Path("leaderboards"), help="Folder for the Markdown leaderboard."),
+) -> None:
+    """Leaderboard of runs, recomputed from their per-case rows and maps."""
+    from anobench.leaderboard import compare as compare_runs, print_table
+
+    path, metrics = compare_runs(targets, name, out_dir, command=" ".join(["anobench", *sys.argv[1:]]))
+    print_table(metrics, console)
+    console.print(f"wrote {path}")
+
+
+@app.command()
+def merge(folder: Path = typer.Argument(..., help="Run folder holding shards/.")) -> None:
+    """Merge the shards of a run written with --rank/--world-size."""
+    from anobench.runs import merge_shards
+
+    if not merge_shards(folder):
+        raise AnobenchError(f"{folder}: not every rank has finished yet")
+    console.print(f"merged {folder}")
+
+
+@app.command()
+def train(
+    dataset: str = typer.Option("brain-phantom", help="Dataset whose 'train' split is used."),
+    noise: str = typer.Option("gaussian", help="Noise of the diffusion process."),
+    preset: str = typer.Option("cpu-small", help="Model preset: cpu-small or paper."),
+    steps: int = typer.Option(3400, help="Optimiser steps."),
+    batch_size: int = typer.Option(16, help="Images per step."),
+    lr: float = typer.Option(1e-4, help="Adam learning rate."),
+    ema_decay: float = typer.Option(0.999, help="Decay of the exported weight average."),
+    augment: bool = typer.Option(True, help="THOR's affine + flip augmentation."),
+    seed: int = typer.Option(0, help="Seed of every random choice."),
+    save_every: int = typer.Option(200, help="Steps between resumable states."),
+    out: Path = typer.Option(..., help="Checkpoint file to write (a manifest.json is kept beside it)."),
+    device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="Dataset option key=value."),
+) -> None:
+    """Train a denoiser on healthy images; resumes an interrupted run of the same command."""
+    import torch
+
+    from anobench.config import parse_assignments
+    from anobench.training import TrainConfig, train as run_training
+
+    config = TrainConfig(
+        dataset=dataset, noise=noise, preset=preset, steps=steps, batch_size=batch_size, lr=lr,
+        ema_decay=ema_decay, augment=augment, seed=seed, save_every=save_every,
+    )
+    entry = run_training(
+        config, out, parse_assignments(set_), torch.device(device) if device else None, console
+    )
+    console.print(f"wrote {out} (sha256 {entry['sha256'][:12]}…, final loss {entry['final_loss']:.4f})")
+
+
+@data_app.command("make")
+def data_make(
+    name: str = typer.Argument(..., help="Dataset to (re)generate, e.g. brain-phantom."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="Generator option key=value."),
+) -> None:
+    """Regenerate an embedded phantom into the cache."""
+    from anobench.config import build_config, parse_assignments
+    from anobench.datasets import brain_phantom
+
+    if name != "brain-phantom":
+        raise AnobenchError(f"only brain-phantom can be generated, not {name!r}")
+    config = build_config(brain_phantom.PhantomConfig, parse_assignments(set_))
+    root = brain_phantom.generate(config, brain_phantom.phantom_dir(config))
+    console.print(f"wrote {root}")
+
+
+def main() -> None:
+    try:
+        app()
+    except AnobenchError as error:
+        error_console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)

@@ -1,0 +1,1 @@
+"""Built-in dataset adapters, registered through anobench's entry points."""

@@ -1,0 +1,118 @@
+"""Checkpoints: weights plus everything needed to rebuild the model, loaded weights-only.
+
+A checkpoint is a dict of plain values and tensors (`torch.load(..., weights_only=True)` reads it):
+`format`, `model` (the UNet state dict), and `config` (preset, schedule, noise, input range and the
+training settings that made it). Shipped checkpoints live in `anobench/checkpoints/` with a
+manifest giving their sha256 and the exact `anobench train` command that produced them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from anobench.diffusion.model import DiffusionModel
+from anobench.diffusion.presets import ModelPreset, get_preset
+from anobench.diffusion.schedule import ScheduleConfig
+from anobench.atomic import atomic_write
+from anobench.errors import AnobenchError
+from anobench.hashing import sha256_file
+
+FORMAT = "anobench-checkpoint-v1"
+
+
+def atomic_torch_save(value: Any, path: Path) -> None:
+    atomic_write(path, lambda temporary: torch.save(value, temporary))
+
+
+def model_config(
+    preset: ModelPreset, schedule: ScheduleConfig, noise: str, input_range: tuple[float, float]
+) -> dict[str, Any]:
+    return {
+        "preset": preset.name,
+        "architecture": dataclasses.asdict(preset),
+        "schedule": dataclasses.asdict(schedule),
+        "noise": noise,
+        "input_range": list(input_range),
+    }
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise AnobenchError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a damaged or foreign file
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise AnobenchError(f"checkpoint {path} is corrupt or not an anobench checkpoint ({reason})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise AnobenchError(
+            f"checkpoint {path} is not an anobench checkpoint (expected format {FORMAT!r})"
+        )
+    return payload
+
+
+def load_model(path: Path, device: torch.device) -> tuple[DiffusionModel, dict[str, Any]]:
+    """Rebuild the model a checkpoint describes; returns it with the checkpoint's provenance."""
+    payload = read_checkpoint(path)
+    config = payload["config"]
+    preset = get_preset(config["preset"])
+    if dataclasses.asdict(preset) != _as_tuples(config["architecture"]):
+        raise AnobenchError(
+            f"checkpoint {path} was made with a different {preset.name!r} architecture "
+            f"({config['architecture']}) than this anobench defines ({dataclasses.asdict(preset)})"
+        )
+    model = DiffusionModel(
+        preset,
+        ScheduleConfig(**config["schedule"]),
+        tuple(config["input_range"]),  # type: ignore[arg-type]
+        config["noise"],
+        device,
+    )
+    try:
+        model.unet.load_state_dict(payload["model"])
+    except RuntimeError as error:
+        first = str(error).splitlines()[0]
+        raise AnobenchError(
+            f"checkpoint {path} does not fit the {preset.name!r} UNet (wrong architecture): {first}"
+        ) from None
+    provenance = {"path": str(path), "sha256": sha256_file(path), **config}
+    provenance["training"] = payload.get("training", {})
+    return model, provenance
+
+
+def _as_tuples(architecture: dict[str, Any]) -> dict[str, Any]:
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in architecture.items()}
+
+
+def shipped_manifest() -> dict[str, Any]:
+    manifest = resources.files("anobench") / "checkpoints" / "manifest.json"
+    return json.loads(manifest.read_text()) if manifest.is_file() else {}
+
+
+def shipped_checkpoint_name(dataset: str, noise: str, preset: str) -> str:
+    return f"{dataset}-{noise}-{preset}"
+
+
+def train_command(dataset: str, noise: str, preset: str) -> str:
+    return (
+        f"anobench train --dataset {dataset} --noise {noise} --preset {preset} "
+        f"--out anobench/checkpoints/{shipped_checkpoint_name(dataset, noise, preset)}.pt"
+    )
+
+
+def default_checkpoint(dataset: str, noise: str, preset: str) -> Path:
+    """The shipped checkpoint for (dataset, noise, preset); a clear error if there is none."""
+    name = shipped_checkpoint_name(dataset, noise, preset)
+    path = Path(str(resources.files("anobench") / "checkpoints" / f"{name}.pt"))
+    if not path.is_file():
+        raise AnobenchError(
+            f"no checkpoint {path}: make it with `{train_command(dataset, noise, preset)}` "
+            f"or pass --checkpoint PATH"
+        )
+    return path

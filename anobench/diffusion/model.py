@@ -1,0 +1,64 @@
+"""A trained denoiser: the MONAI UNet, its schedule, the intensity range it was trained in.
+
+Methods talk to the network only through `predict_noise`, which also counts network function
+evaluations and the time spent inside them (for NFE and the forward-share benchmark).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from anobench.diffusion.presets import ModelPreset, build_unet
+from anobench.diffusion.schedule import NoiseSchedule, ScheduleConfig
+from anobench.timing import synchronize
+
+
+@dataclass
+class ForwardMeter:
+    """Network calls and the seconds spent in them (device-synchronised)."""
+
+    calls: int = 0
+    seconds: float = 0.0
+
+
+class DiffusionModel:
+    def __init__(
+        self,
+        preset: ModelPreset,
+        schedule: ScheduleConfig,
+        input_range: tuple[float, float],
+        noise: str,
+        device: torch.device,
+    ) -> None:
+        self.preset = preset
+        self.schedule = NoiseSchedule(schedule)
+        self.input_range = input_range
+        self.noise = noise
+        self.device = device
+        self.unet = build_unet(preset).to(device).eval()
+        self.meter = ForwardMeter()
+
+    def to_model_range(self, images: torch.Tensor) -> torch.Tensor:
+        """[0, 1] images to the range the network was trained in."""
+        low, high = self.input_range
+        return images * (high - low) + low
+
+    def to_unit_range(self, images: torch.Tensor) -> torch.Tensor:
+        low, high = self.input_range
+        return (images - low) / (high - low)
+
+    def clamp(self, images: torch.Tensor) -> torch.Tensor:
+        return images.clamp(*self.input_range)
+
+    def predict_noise(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
+        timesteps = torch.full((x_t.shape[0],), t, device=self.device, dtype=torch.long)
+        synchronize(self.device)
+        start = time.perf_counter()
+        prediction = self.unet(x_t, timesteps)
+        synchronize(self.device)
+        self.meter.seconds += time.perf_counter() - start
+        self.meter.calls += 1
+        return prediction

@@ -1,0 +1,68 @@
+"""Partial diffusion chains: noise an image to T0, then run ancestral DDPM steps back to 0.
+
+`PartialChain` is an iterator of `ChainState`s, one per kept timestep, each carrying the network's
+clean-image estimate x̂0(t). A method may read the state (to build maps from intermediates) or
+replace `x_t`/`x0_hat` before the chain continues (guided sampling). The noise of the forward
+jump and of every reverse step comes from the cases' own generators (see `noise`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+
+from anobench.diffusion.model import DiffusionModel
+from anobench.diffusion.noise import CaseRandom, NoiseKind
+from anobench.diffusion.schedule import respaced_timesteps
+
+
+@dataclass
+class ChainState:
+    """The chain at kept timestep `t` (next kept timestep `t_next`, −1 after the last)."""
+
+    t: int
+    t_next: int
+    x_t: torch.Tensor
+    x0_hat: torch.Tensor
+
+
+class PartialChain:
+    """Iterate to run the chain; `initial_noise` is the ε used for the jump to T0."""
+
+    def __init__(
+        self,
+        model: DiffusionModel,
+        x0: torch.Tensor,
+        t0: int,
+        stride: int,
+        random: CaseRandom,
+        noise: NoiseKind,
+    ) -> None:
+        self.model = model
+        self.x0 = x0
+        self.timesteps = respaced_timesteps(t0, stride)
+        self.random = random
+        self.noise = noise
+        self.initial_noise = random.sample(noise, x0.shape[1:])
+
+    def __iter__(self) -> Iterator[ChainState]:
+        schedule = self.model.schedule
+        x_t = schedule.q_sample(self.x0, self.timesteps[0], self.initial_noise)
+        following = self.timesteps[1:] + [-1]
+        for t, t_next in zip(self.timesteps, following):
+            predicted_noise = self.model.predict_noise(x_t, t)
+            x0_hat = self.model.clamp(schedule.x0_from_noise(x_t, t, predicted_noise))
+            state = ChainState(t, t_next, x_t, x0_hat)
+            yield state
+            mean, std = schedule.posterior(state.x0_hat, state.x_t, t, t_next)
+            x_t = mean if t_next < 0 else mean + std * self.random.sample(self.noise, self.x0.shape[1:])
+
+    def run(self) -> ChainState:
+        """Run to the end; the last state's `x0_hat` is the reconstruction (model range)."""
+        state = None
+        for state in self:
+            pass
+        assert state is not None
+        return state

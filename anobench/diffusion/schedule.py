@@ -1,0 +1,94 @@
+"""The DDPM noise schedule (MONAI's DDPMScheduler) and the respaced posterior.
+
+MONAI's `step()` assumes consecutive timesteps and draws its own Gaussian noise. anobench needs
+partial chains with a stride (kept timesteps T0, T0−k, …, 0) and noise it controls per case
+(Gaussian or simplex), so it takes the schedule's ᾱ from MONAI and computes the exact DDPM
+posterior q(x_s | x_t, x̂0) between any two kept timesteps s < t itself. With stride 1 this is
+MONAI's step exactly (tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from monai.networks.schedulers import DDPMScheduler
+
+from anobench.errors import AnobenchError
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """THOR's training schedule: 1000 linear betas from 1e-4 to 2e-2, epsilon prediction."""
+
+    num_train_timesteps: int = 1000
+    schedule: str = "linear_beta"
+    beta_start: float = 1e-4
+    beta_end: float = 2e-2
+    variance: str = "fixed_small"
+
+
+def respaced_timesteps(t0: int, stride: int) -> list[int]:
+    """T0, T0−stride, …, down to 0 (0 always included). stride 1 is the full ancestral chain."""
+    if stride < 1:
+        raise AnobenchError(f"stride must be at least 1, got {stride}")
+    if t0 < 0:
+        raise AnobenchError(f"the start timestep must be at least 0, got {t0}")
+    steps = list(range(t0, -1, -stride))
+    if steps[-1] != 0:
+        steps.append(0)
+    return steps
+
+
+class NoiseSchedule:
+    """ᾱ_t of a MONAI DDPMScheduler and the closed forms built on it."""
+
+    def __init__(self, config: ScheduleConfig = ScheduleConfig()) -> None:
+        if config.variance not in ("fixed_small", "fixed_large"):
+            raise AnobenchError(f"variance must be fixed_small or fixed_large, got {config.variance!r}")
+        self.config = config
+        self.scheduler = DDPMScheduler(
+            num_train_timesteps=config.num_train_timesteps,
+            schedule=config.schedule,
+            variance_type=config.variance,
+            clip_sample=True,
+            prediction_type="epsilon",
+            beta_start=config.beta_start,
+            beta_end=config.beta_end,
+        )
+        self.alphas_cumprod = self.scheduler.alphas_cumprod.to(torch.float32)
+        self.num_train_timesteps = config.num_train_timesteps
+
+    def alpha_bar(self, t: int) -> torch.Tensor:
+        """ᾱ_t; by convention ᾱ_{−1} = 1 (the clean image)."""
+        if t < 0:
+            return torch.tensor(1.0, dtype=torch.float32)
+        if t >= self.num_train_timesteps:
+            raise AnobenchError(f"timestep {t} is outside the schedule's 0..{self.num_train_timesteps - 1}")
+        return self.alphas_cumprod[t]
+
+    def q_sample(self, x0: torch.Tensor, t: int, noise: torch.Tensor) -> torch.Tensor:
+        """x_t = sqrt(ᾱ_t)·x0 + sqrt(1 − ᾱ_t)·ε."""
+        alpha_bar = self.alpha_bar(t)
+        return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
+
+    def x0_from_noise(self, x_t: torch.Tensor, t: int, noise: torch.Tensor) -> torch.Tensor:
+        alpha_bar = self.alpha_bar(t)
+        return (x_t - (1 - alpha_bar).sqrt() * noise) / alpha_bar.sqrt()
+
+    def posterior(
+        self, x0: torch.Tensor, x_t: torch.Tensor, t: int, s: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and standard deviation of q(x_s | x_t, x0) for s < t (s = −1: the clean image)."""
+        alpha_bar_t, alpha_bar_s = self.alpha_bar(t), self.alpha_bar(s)
+        beta = 1 - alpha_bar_t / alpha_bar_s  # the effective beta of the jump t → s
+        mean = (alpha_bar_s.sqrt() * beta / (1 - alpha_bar_t)) * x0 + (
+            (1 - beta).sqrt() * (1 - alpha_bar_s) / (1 - alpha_bar_t)
+        ) * x_t
+        if s < 0:
+            return mean, torch.zeros(())
+        if self.config.variance == "fixed_large":
+            variance = beta
+        else:
+            variance = torch.clamp((1 - alpha_bar_s) / (1 - alpha_bar_t) * beta, min=1e-20)
+        return mean, variance.sqrt()

@@ -1,0 +1,62 @@
+"""Slice preparation shared by the brain adapters: the THOR work's intensity and geometry steps.
+
+THOR prepares a slice by dividing by its 98th percentile (values above 1 set to 1), padding to a
+square with the image minimum, and resizing bilinearly. Masks go through the same geometry and are
+re-binarised: a resized mask pixel is lesion when at least half of it was lesion.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def normalise_98th_percentile(image: np.ndarray) -> np.ndarray:
+    """Divide by the 98th percentile and cap at 1 (a constant image stays as it is)."""
+    image = image.astype(np.float32)
+    scale = float(np.percentile(image, 98))
+    if scale <= 0:
+        return np.clip(image, 0.0, 1.0)
+    return np.minimum(image / scale, 1.0)
+
+
+def pad_to_square(image: np.ndarray, fill: float) -> np.ndarray:
+    """Pad the shorter axis on both sides (extra pixel after) to a square, with `fill`."""
+    height, width = image.shape
+    side = max(height, width)
+    top, left = (side - height) // 2, (side - width) // 2
+    return np.pad(
+        image,
+        ((top, side - height - top), (left, side - width - left)),
+        mode="constant",
+        constant_values=fill,
+    )
+
+
+def resize_image(image: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear resize of a 2-D float image to size×size (antialiased when shrinking)."""
+    if image.shape == (size, size):
+        return image.astype(np.float32)
+    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
+    shrinking = size < max(image.shape)
+    resized = F.interpolate(
+        tensor, size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking
+    )
+    return resized[0, 0].numpy()
+
+
+def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
+    """Resize a binary mask through the image geometry and re-binarise at one half."""
+    return resize_image(mask.astype(np.float32), size) >= 0.5
+
+
+def prepare_slice(image: np.ndarray, size: int) -> np.ndarray:
+    """THOR's preparation of one 2-D slice: 98th-percentile scaling, square pad, resize."""
+    scaled = normalise_98th_percentile(image)
+    return np.clip(resize_image(pad_to_square(scaled, float(scaled.min())), size), 0.0, 1.0)
+
+
+def prepare_mask(mask: np.ndarray, size: int) -> np.ndarray:
+    """The geometry of `prepare_slice` applied to a mask."""
+    return resize_mask(pad_to_square(mask.astype(np.float32), 0.0), size)

@@ -1,0 +1,172 @@
+"""`anobench compare`: leaderboards computed from run folders only.
+
+Every number is recomputed from the per-case rows and the stored maps and masks; nothing is read
+from a summary. Runs on different data (another dataset, split or data manifest) are refused:
+their numbers are not comparable.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from tabulate import tabulate
+
+from anobench import runs
+from anobench.errors import AnobenchError
+from anobench.metrics import SIZE_BINS, MaxDice, average_precision, pooled_max_dice, threshold_counts
+
+BIN_NAMES = [name for name, _, _ in SIZE_BINS]
+
+
+@dataclass(frozen=True)
+class RunMetrics:
+    folder: Path
+    method: str
+    settings: dict[str, Any]
+    dataset: str
+    split: str
+    data_manifest: str
+    dice: dict[str, MaxDice]  # per bin and "all"
+    cases_per_bin: dict[str, int]
+    auprc: float
+    nfe: float
+    seconds_per_image: float
+    device: str
+
+
+def evaluate_run(folder: Path) -> RunMetrics:
+    config = runs.read_json(folder / runs.CONFIG)
+    provenance = runs.read_json(folder / runs.PROVENANCE)
+    results = runs.read_results(*runs.run_files(folder))
+    if results.masks is None:
+        raise AnobenchError(f"run {folder} has no masks: its split ({config['split']}) is not annotated")
+    rows = results.rows
+    scored = rows["size_bin"].notna().to_numpy()
+    counts = [threshold_counts(m, g) if s else None for m, g, s in zip(results.maps, results.masks, scored)]
+    dice: dict[str, MaxDice] = {}
+    cases_per_bin: dict[str, int] = {}
+    for name in BIN_NAMES:
+        members = [c for c, b in zip(counts, rows["size_bin"]) if b == name]
+        dice[name], cases_per_bin[name] = pooled_max_dice(members), len(members)
+    dice["all"] = pooled_max_dice([c for c in counts if c is not None])
+    cases_per_bin["all"] = int(scored.sum())
+    return RunMetrics(
+        folder=folder,
+        method=config["method"],
+        settings=config.get("method_settings", {}),
+        dataset=config["dataset"],
+        split=config["split"],
+        data_manifest=provenance.get("data_manifest", ""),
+        dice=dice,
+        cases_per_bin=cases_per_bin,
+        auprc=average_precision(results.maps[scored], results.masks[scored]) if scored.any() else float("nan"),
+        nfe=float(rows["nfe"].median()) if len(rows) else float("nan"),
+        seconds_per_image=float(rows["seconds"].median()) if len(rows) else float("nan"),
+        device=provenance.get("device_name", provenance.get("device", "")),
+    )
+
+
+def find_runs(targets: list[str], runs_root: Path = Path("runs")) -> list[Path]:
+    """Run folders named by path, glob, or dataset name (every finished run under runs/<name>/)."""
+    found: list[Path] = []
+    for target in targets:
+        if (Path(target) / runs.CASES).is_file():
+            found.append(Path(target))
+            continue
+        matches = [Path(p) for p in sorted(glob.glob(target)) if (Path(p) / runs.CASES).is_file()]
+        if not matches and (runs_root / target).is_dir():
+            matches = sorted(p.parent for p in (runs_root / target).glob(f"*/{runs.CASES}"))
+        if not matches:
+            raise AnobenchError(f"{target!r} is neither a finished run folder, a glob of them, nor a dataset under {runs_root}/")
+        found.extend(matches)
+    return list(dict.fromkeys(found))
+
+
+def _percent(value: float) -> str:
+    return "–" if np.isnan(value) else f"{100 * value:.2f}"
+
+
+def table_rows(metrics: list[RunMetrics]) -> tuple[list[str], list[list[str]]]:
+    headers = ["method", "noise", "T0", "stride", "NFE/img", "s/img"]
+    headers += [f"Dice {name}" for name in BIN_NAMES] + ["Dice all", "τ (all)", "AUPRC", "cases s/m/l"]
+    body = []
+    for m in metrics:
+        body.append(
+            [
+                m.method,
+                str(m.settings.get("noise", "–")),
+                str(m.settings.get("t0", "–")),
+                str(m.settings.get("stride", "–")),
+                f"{m.nfe:g}",
+                f"{m.seconds_per_image:.3f}",
+                *[_percent(m.dice[name].dice) for name in BIN_NAMES],
+                _percent(m.dice["all"].dice),
+                f"{m.dice['all'].threshold:.2f}",
+                _percent(m.auprc),
+                "/".join(str(m.cases_per_bin[name]) for name in BIN_NAMES),
+            ]
+        )
+    return headers, body
+
+
+def render_markdown(metrics: list[RunMetrics], command: str) -> str:
+    first = metrics[0]
+    headers, body = table_rows(metrics)
+    lines = [
+        f"# Leaderboard: {first.dataset} (split `{first.split}`)",
+        "",
+        f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `{command}`, "
+        "from the per-case rows and stored maps of the runs below.",
+        "",
+        "Dice: pooled max-Dice ×100 per lesion-size bin (oracle threshold τ ∈ {0, 0.01, …, 1} chosen "
+        "on these cases, bins scaled to the image size); AUPRC: pooled pixel-level average precision ×100. "
+        "NFE/img and s/img: medians over cases.",
+        "",
+        tabulate(body, headers=headers, tablefmt="github"),
+        "",
+        f"Data manifest sha256: `{first.data_manifest}`",
+        "",
+        "Runs: " + ", ".join(f"`{m.folder}` ({m.device})" for m in metrics),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def compare(
+    targets: list[str],
+    name: str | None = None,
+    out_dir: Path = Path("leaderboards"),
+    command: str = "anobench compare",
+) -> tuple[Path, list[RunMetrics]]:
+    """Evaluate the runs, write `out_dir/<name>.md` and return it with the metrics."""
+    metrics = [evaluate_run(folder) for folder in find_runs(targets)]
+    if not metrics:
+        raise AnobenchError("no runs to compare")
+    keys = {(m.dataset, m.split, m.data_manifest) for m in metrics}
+    if len(keys) > 1:
+        raise AnobenchError(
+            "runs were made on different data and cannot share a leaderboard: "
+            + "; ".join(f"{m.folder}: {m.dataset}/{m.split} manifest {m.data_manifest[:12]}" for m in metrics)
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name or metrics[0].dataset}.md"
+    runs.write_text(path, render_markdown(metrics, command))
+    return path, metrics
+
+
+def print_table(metrics: list[RunMetrics], console: Console) -> None:
+    headers, body = table_rows(metrics)
+    table = Table(title=f"{metrics[0].dataset} ({metrics[0].split}) — Dice and AUPRC ×100")
+    for header in headers:
+        short = header.removeprefix("Dice ").replace("cases ", "n ")
+        table.add_column(short, justify="left" if header in ("method", "noise") else "right", no_wrap=True)
+    for row in body:
+        table.add_row(*row)
+    console.print(table)

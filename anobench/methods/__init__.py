@@ -1,0 +1,1 @@
+"""Built-in methods, registered through anobench's entry points."""

@@ -1,0 +1,84 @@
+"""DDPM: plain partial-diffusion reconstruction (the baseline of the THOR paper's Table 1).
+
+Protocol (THOR paper): noise the image with Gaussian noise to T0 = 350, run the ancestral DDPM
+chain back to 0, and take the residual: map = |x − x̂|, score = mean(map), where x̂ is the final
+clean-image estimate clamped to [0, 1]. T0 is configurable (Wyatt and the AutoDDPM code use 200,
+Bercea's later benchmark 250).
+
+Departures: none from the protocol. `stride` > 1 runs a respaced chain (exact DDPM posterior
+between kept steps) to save time on CPUs; stride 1 is the paper's chain (T0 + 1 network calls).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping
+
+import torch
+
+from anobench.api import Batch, MethodContext, MethodPlugin, Prediction
+from anobench.config import build_config, to_plain
+from anobench.diffusion.checkpoint import default_checkpoint, load_model
+from anobench.diffusion.model import DiffusionModel
+from anobench.diffusion.noise import CaseRandom, noise_kind
+from anobench.diffusion.sampler import PartialChain
+from anobench.errors import AnobenchError
+
+
+@dataclass(frozen=True)
+class DDPMConfig:
+    t0: int = 350
+    stride: int | None = None  # None: the model preset's default (1 for `paper`)
+    noise: Literal["gaussian"] = "gaussian"
+
+
+def load_denoiser(context: MethodContext, noise: str) -> tuple[DiffusionModel, dict[str, Any]]:
+    """The checkpoint given to the run, else the shipped one for (dataset, noise, preset)."""
+    path = context.checkpoint or default_checkpoint(context.dataset, noise, context.preset)
+    model, provenance = load_model(path, context.device)
+    if model.preset.image_size != context.image_size:
+        raise AnobenchError(
+            f"checkpoint {path} was trained at {model.preset.image_size}×{model.preset.image_size} "
+            f"(preset {model.preset.name!r}); run with --preset {model.preset.name}"
+        )
+    if model.noise != noise:
+        raise AnobenchError(f"checkpoint {path} was trained with {model.noise} noise, not {noise}")
+    return model, provenance
+
+
+class DDPM:
+    def __init__(self, config: DDPMConfig, context: MethodContext) -> None:
+        self.model, self.checkpoint = load_denoiser(context, config.noise)
+        self.stride = config.stride or self.model.preset.default_stride
+        self.config = config
+        self.noise = noise_kind(config.noise)
+
+    def settings(self) -> dict[str, Any]:
+        return {**to_plain(self.config), "stride": self.stride, "checkpoint": self.checkpoint}
+
+    def predict(self, batch: Batch) -> Prediction:
+        images = batch.images.to(self.model.device)
+        random = CaseRandom(batch.case_ids, batch.seed, self.model.device)
+        calls, seconds = self.model.meter.calls, self.model.meter.seconds
+        chain = PartialChain(
+            self.model, self.model.to_model_range(images), self.config.t0, self.stride, random, self.noise
+        )
+        final = chain.run()
+        reconstructions = self.model.to_unit_range(final.x0_hat).clamp(0.0, 1.0)
+        return Prediction(
+            maps=(images - reconstructions).abs(),
+            reconstructions=reconstructions,
+            nfe=self.model.meter.calls - calls,
+            network_seconds=self.model.meter.seconds - seconds,
+        )
+
+
+def create(options: Mapping[str, str], context: MethodContext) -> DDPM:
+    return DDPM(build_config(DDPMConfig, options), context)
+
+
+plugin = MethodPlugin(
+    name="ddpm",
+    description="Partial-diffusion reconstruction, Gaussian noise to T0=350, residual map.",
+    create=create,
+)

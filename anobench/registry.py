@@ -1,0 +1,87 @@
+"""Method and dataset registries, filled from entry points.
+
+anobench's own methods and datasets are declared as entry points in its pyproject, exactly as a
+third-party distribution declares its own, so `anobench list` and `anobench run` treat both alike:
+
+    [project.entry-points."anobench.methods"]
+    my-method = "my_package.module:plugin"     # a `anobench.api.MethodPlugin`
+
+Entry points are read lazily: a plugin's module is imported only when it is asked for. A name
+offered by two distributions is an error naming both, never a silent choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Generic, TypeVar
+
+from anobench.api import DatasetPlugin, MethodPlugin
+from anobench.errors import AnobenchError
+
+PluginT = TypeVar("PluginT", MethodPlugin, DatasetPlugin)
+
+METHODS_GROUP = "anobench.methods"
+DATASETS_GROUP = "anobench.datasets"
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    distribution: str
+    entry_point: metadata.EntryPoint
+
+
+def _distribution_name(entry_point: metadata.EntryPoint) -> str:
+    dist = getattr(entry_point, "dist", None)
+    return dist.metadata["Name"] if dist is not None else "<unknown distribution>"
+
+
+class Registry(Generic[PluginT]):
+    """Plugins of one entry-point group, by name."""
+
+    def __init__(self, group: str, kind: str, plugin_type: type[PluginT]) -> None:
+        self.group = group
+        self.kind = kind
+        self.plugin_type = plugin_type
+
+    def entries(self) -> dict[str, Entry]:
+        """All declared plugins, without importing them. Raises on a name declared twice."""
+        found: dict[str, Entry] = {}
+        for entry_point in metadata.entry_points(group=self.group):
+            entry = Entry(entry_point.name, _distribution_name(entry_point), entry_point)
+            previous = found.get(entry.name)
+            if previous is None:
+                found[entry.name] = entry
+            elif (previous.distribution, previous.entry_point.value) != (
+                entry.distribution,
+                entry_point.value,
+            ):
+                raise AnobenchError(
+                    f"{self.kind} {entry.name!r} is registered twice: by distribution "
+                    f"{previous.distribution!r} ({previous.entry_point.value}) and by "
+                    f"{entry.distribution!r} ({entry_point.value}); uninstall one of them"
+                )
+        return dict(sorted(found.items()))
+
+    def names(self) -> list[str]:
+        return list(self.entries())
+
+    def get(self, name: str) -> PluginT:
+        entries = self.entries()
+        if name not in entries:
+            raise AnobenchError(
+                f"unknown {self.kind} {name!r}; available: {', '.join(entries) or 'none'}"
+            )
+        entry = entries[name]
+        plugin = entry.entry_point.load()
+        if not isinstance(plugin, self.plugin_type):
+            raise AnobenchError(
+                f"{self.kind} {name!r} from {entry.distribution!r} points to "
+                f"{entry.entry_point.value}, which is not a {self.plugin_type.__name__}"
+            )
+        return plugin
+
+
+methods: Registry[MethodPlugin] = Registry(METHODS_GROUP, "method", MethodPlugin)
+datasets: Registry[DatasetPlugin] = Registry(DATASETS_GROUP, "dataset", DatasetPlugin)

@@ -1,0 +1,223 @@
+"""`anobench train`: fit a denoiser on a dataset's healthy training split.
+
+Adam on the MSE between the true and predicted noise, t ~ U{0..T−1}, as in THOR. Everything random
+(initial weights, batches, augmentation, timesteps, noise) comes from generators seeded by
+`seed`, and their states are saved with the model every `save_every` steps, so an interrupted run
+resumes where it stopped and ends with the same weights as an uninterrupted one (on the CPU).
+The exported weights are an exponential moving average of the trained ones.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import shlex
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+import anobench
+from anobench.api import DatasetContext
+from anobench.config import to_plain
+from anobench.diffusion.checkpoint import FORMAT, atomic_torch_save, model_config
+from anobench.diffusion.model import DiffusionModel
+from anobench.diffusion.noise import noise_kind
+from anobench.diffusion.presets import get_preset
+from anobench.diffusion.schedule import ScheduleConfig
+from anobench.errors import AnobenchError
+from anobench.hashing import sha256_file
+from anobench import registry
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str = "brain-phantom"
+    noise: str = "gaussian"
+    preset: str = "cpu-small"
+    steps: int = 3400
+    batch_size: int = 16
+    lr: float = 1e-4
+    ema_decay: float = 0.999
+    augment: bool = True
+    seed: int = 0
+    save_every: int = 200
+
+
+INPUT_RANGE = (-1.0, 1.0)  # anobench trains and infers in [-1, 1], as THOR trained its brain models
+
+
+def train_command(config: TrainConfig, out: Path, dataset_options: Mapping[str, str]) -> str:
+    words = ["anobench", "train"]
+    defaults = TrainConfig()
+    for key, value in asdict(config).items():
+        if key == "augment":
+            if not value:
+                words.append("--no-augment")
+        elif key in ("dataset", "noise", "preset") or value != getattr(defaults, key):
+            words += [f"--{key.replace('_', '-')}", str(value)]
+    for key, value in sorted(dataset_options.items()):
+        words += ["--set", f"{key}={value}"]
+    return shlex.join(words + ["--out", str(out)])
+
+
+def _resume_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".resume.pt")
+
+
+def _augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """THOR's brain augmentation: affine (±10°, ±10% shift, ×0.9–1.1) and a horizontal flip."""
+    count = images.shape[0]
+    uniform = torch.rand(count, 5, generator=generator)
+    angle = (uniform[:, 0] * 2 - 1) * math.radians(10)
+    shift = (uniform[:, 1:3] * 2 - 1) * 0.2  # grid units span 2, so 0.2 is 10% of the side
+    scale = 0.9 + 0.2 * uniform[:, 3]
+    flip = torch.where(uniform[:, 4] < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack(
+        [torch.stack([cos * flip, -sin, shift[:, 0]], 1), torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1
+    )
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def _load_training_images(config: TrainConfig, image_size: int, options: Mapping[str, str]) -> tuple[torch.Tensor, str]:
+    dataset = registry.datasets.get(config.dataset).open(options, DatasetContext(image_size=image_size))
+    cases = dataset.cases("train")
+    if not cases:
+        raise AnobenchError(f"dataset {config.dataset!r} has no training images")
+    images = torch.stack([torch.from_numpy(case.image) for case in cases])[:, None]
+    return images, dataset.manifest_hash()
+
+
+def _progress(console: Console | None) -> Progress:
+    return Progress(
+        TextColumn("[bold]train"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TextColumn("{task.fields[rate]:.2f} it/s"),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def train(
+    config: TrainConfig,
+    out: Path,
+    dataset_options: Mapping[str, str] | None = None,
+    device: torch.device | None = None,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) and write the checkpoint `out`; returns its manifest entry."""
+    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dataset_options = dict(dataset_options or {})
+    preset = get_preset(config.preset)
+    noise = noise_kind(config.noise)
+    images, manifest_hash = _load_training_images(config, preset.image_size, dataset_options)
+
+    torch.manual_seed(config.seed)
+    model = DiffusionModel(preset, ScheduleConfig(), INPUT_RANGE, config.noise, device)
+    unet = model.unet.train()
+    ema = AveragedModel(unet, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay))
+    optimizer = torch.optim.Adam(unet.parameters(), lr=config.lr)
+    generator = torch.Generator().manual_seed(config.seed)
+    step, losses = 0, []
+
+    resume = _resume_path(out)
+    if resume.is_file():
+        state = torch.load(resume, map_location=device, weights_only=True)
+        if state["train_config"] != to_plain(config):
+            raise AnobenchError(
+                f"{resume} holds an interrupted run with other settings ({state['train_config']}); "
+                f"delete it to start afresh"
+            )
+        unet.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        step, losses = state["step"], list(state["losses"])
+
+    def save_state() -> None:
+        atomic_torch_save(
+            {
+                "train_config": to_plain(config),
+                "model": unet.state_dict(),
+                "ema": ema.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "generator": generator.get_state(),
+                "step": step,
+                "losses": losses,
+            },
+            resume,
+        )
+
+    alphas_cumprod = model.schedule.alphas_cumprod.to(device)
+    with _progress(console) as progress:
+        task = progress.add_task("train", total=config.steps, completed=step, loss=float("nan"), rate=0.0)
+        session_start, session_first_step = time.perf_counter(), step
+        while step < config.steps:
+            index = torch.randint(len(images), (config.batch_size,), generator=generator)
+            batch = images[index]
+            if config.augment:
+                batch = _augment(batch, generator)
+            x0 = model.to_model_range(batch).to(device)
+            t = torch.randint(model.schedule.num_train_timesteps, (config.batch_size,), generator=generator)
+            epsilon = noise.draw(generator, x0.shape).to(device)
+            alpha_bar = alphas_cumprod[t.to(device)].view(-1, 1, 1, 1)
+            x_t = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * epsilon
+            loss = F.mse_loss(unet(x_t, t.to(device)), epsilon)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            ema.update_parameters(unet)
+            step += 1
+            losses.append(float(loss.detach()))
+            rate = (step - session_first_step) / (time.perf_counter() - session_start)
+            progress.update(task, completed=step, loss=sum(losses[-50:]) / len(losses[-50:]), rate=rate)
+            if step % config.save_every == 0 and step < config.steps:
+                save_state()
+
+    final_loss = sum(losses[-100:]) / max(len(losses[-100:]), 1)
+    atomic_torch_save(
+        {
+            "format": FORMAT,
+            "model": ema.module.state_dict(),
+            "config": model_config(preset, ScheduleConfig(), config.noise, INPUT_RANGE),
+            "training": {
+                **to_plain(config),
+                "dataset_options": dataset_options,
+                "final_loss": final_loss,
+                "data_manifest": manifest_hash,
+                "anobench": anobench.__version__,
+                "torch": str(torch.__version__),
+                "device": str(device),
+                "threads": torch.get_num_threads(),
+            },
+        },
+        out,
+    )
+    resume.unlink(missing_ok=True)
+    entry = {
+        "file": out.name,
+        "sha256": sha256_file(out),
+        "command": train_command(config, out, dataset_options),
+        "seed": config.seed,
+        "steps": config.steps,
+        "final_loss": round(final_loss, 6),
+        "data_manifest": manifest_hash,
+        "torch": str(torch.__version__),
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {device}",
+    }
+    manifest_path = out.parent / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    manifest[out.stem] = entry
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return entry
