@@ -160,3 +160,7 @@ def main() -> None:
     except AnobenchError as error:
         error_console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

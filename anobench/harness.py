@@ -73,8 +73,6 @@ def _select_device(requested: str | None) -> torch.device:
 
 
 def _shard(cases: list[Case], rank: int, world_size: int) -> list[tuple[int, Case]]:
-    if world_size < 1 or not 0 <= rank < world_size:
-        raise AnobenchError(f"rank {rank} is not within a world size of {world_size}")
     return [(index, case) for index, case in enumerate(cases) if index % world_size == rank]
 
 
@@ -96,8 +94,14 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
     dataset_plugin = registry.datasets.get(request.dataset)
     if request.batch_size < 1:
         raise AnobenchError(f"batch size must be at least 1, got {request.batch_size}")
+    if request.world_size < 1 or not 0 <= request.rank < request.world_size:
+        raise AnobenchError(f"rank {request.rank} is not within a world size of {request.world_size}")
     folder = request.out or default_folder(request)
-    runs.prepare_folder(folder, request.overwrite)
+    if request.world_size == 1:
+        outputs: tuple[Path, ...] = runs.run_files(folder)
+    else:
+        outputs = runs.shard_files(folder, request.rank, request.world_size)
+    runs.prepare_folder(folder, request.overwrite, outputs)
     device = _select_device(request.device)
     preset = get_preset(request.preset)
 

@@ -129,7 +129,7 @@ def render_markdown(metrics: list[RunMetrics], command: str) -> str:
         "on these cases, bins scaled to the image size); AUPRC: pooled pixel-level average precision ×100. "
         "NFE/img and s/img: medians over cases.",
         "",
-        tabulate(body, headers=headers, tablefmt="github"),
+        tabulate(body, headers=headers, tablefmt="github", disable_numparse=True),
         "",
         f"Data manifest sha256: `{first.data_manifest}`",
         "",

@@ -39,9 +39,13 @@ def write_json(path: Path, value: Any) -> None:
     atomic_write(path, lambda p: p.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n"))
 
 
-def prepare_folder(path: Path, overwrite: bool) -> None:
-    """Create the run folder; refuse one that holds results unless `overwrite`."""
-    if (path / CASES).exists() or (path / SHARDS).exists():
+def prepare_folder(path: Path, overwrite: bool, outputs: tuple[Path, ...]) -> None:
+    """Create the run folder for `outputs`; refuse to replace results unless `overwrite`.
+
+    The merged results count as results of every shard: a finished run is not silently extended.
+    """
+    guarded = (*outputs, *run_files(path))
+    if any(p.exists() for p in guarded):
         if not overwrite:
             raise AnobenchError(f"run folder {path} already holds results; pass --overwrite or choose another --out")
     try:
@@ -51,9 +55,8 @@ def prepare_folder(path: Path, overwrite: bool) -> None:
         os.unlink(probe)
     except OSError as error:
         raise AnobenchError(f"cannot write to output folder {path}: {error.strerror or error}") from None
-    if overwrite:
-        for name in (CASES, MAPS):
-            (path / name).unlink(missing_ok=True)
+    for stale in guarded:
+        stale.unlink(missing_ok=True)
 
 
 @dataclass

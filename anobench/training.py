@@ -159,7 +159,7 @@ def train(
             resume,
         )
 
-    alphas_cumprod = model.schedule.alphas_cumprod.to(device)
+    alphas_cumprod = model.schedule.alphas_cumprod.float().to(device)
     with _progress(console) as progress:
         task = progress.add_task("train", total=config.steps, completed=step, loss=float("nan"), rate=0.0)
         session_start, session_first_step = time.perf_counter(), step

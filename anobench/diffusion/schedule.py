@@ -56,13 +56,15 @@ class NoiseSchedule:
             beta_start=config.beta_start,
             beta_end=config.beta_end,
         )
-        self.alphas_cumprod = self.scheduler.alphas_cumprod.to(torch.float32)
+        # ᾱ in float64 from MONAI's betas: the effective beta 1 − ᾱ_t/ᾱ_s of a short jump is a
+        # small difference of numbers near 1, which float32 resolves only to ~1e-5.
+        self.alphas_cumprod = torch.cumprod(1 - self.scheduler.betas.to(torch.float64), dim=0)
         self.num_train_timesteps = config.num_train_timesteps
 
     def alpha_bar(self, t: int) -> torch.Tensor:
         """ᾱ_t; by convention ᾱ_{−1} = 1 (the clean image)."""
         if t < 0:
-            return torch.tensor(1.0, dtype=torch.float32)
+            return torch.tensor(1.0, dtype=torch.float64)
         if t >= self.num_train_timesteps:
             raise AnobenchError(f"timestep {t} is outside the schedule's 0..{self.num_train_timesteps - 1}")
         return self.alphas_cumprod[t]
@@ -70,11 +72,11 @@ class NoiseSchedule:
     def q_sample(self, x0: torch.Tensor, t: int, noise: torch.Tensor) -> torch.Tensor:
         """x_t = sqrt(ᾱ_t)·x0 + sqrt(1 − ᾱ_t)·ε."""
         alpha_bar = self.alpha_bar(t)
-        return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
+        return alpha_bar.sqrt().float() * x0 + (1 - alpha_bar).sqrt().float() * noise
 
     def x0_from_noise(self, x_t: torch.Tensor, t: int, noise: torch.Tensor) -> torch.Tensor:
         alpha_bar = self.alpha_bar(t)
-        return (x_t - (1 - alpha_bar).sqrt() * noise) / alpha_bar.sqrt()
+        return (x_t - (1 - alpha_bar).sqrt().float() * noise) / alpha_bar.sqrt().float()
 
     def posterior(
         self, x0: torch.Tensor, x_t: torch.Tensor, t: int, s: int
@@ -82,13 +84,13 @@ class NoiseSchedule:
         """Mean and standard deviation of q(x_s | x_t, x0) for s < t (s = −1: the clean image)."""
         alpha_bar_t, alpha_bar_s = self.alpha_bar(t), self.alpha_bar(s)
         beta = 1 - alpha_bar_t / alpha_bar_s  # the effective beta of the jump t → s
-        mean = (alpha_bar_s.sqrt() * beta / (1 - alpha_bar_t)) * x0 + (
-            (1 - beta).sqrt() * (1 - alpha_bar_s) / (1 - alpha_bar_t)
-        ) * x_t
+        coefficient_x0 = (alpha_bar_s.sqrt() * beta / (1 - alpha_bar_t)).float()
+        coefficient_xt = ((1 - beta).sqrt() * (1 - alpha_bar_s) / (1 - alpha_bar_t)).float()
+        mean = coefficient_x0 * x0 + coefficient_xt * x_t
         if s < 0:
             return mean, torch.zeros(())
         if self.config.variance == "fixed_large":
             variance = beta
         else:
             variance = torch.clamp((1 - alpha_bar_s) / (1 - alpha_bar_t) * beta, min=1e-20)
-        return mean, variance.sqrt()
+        return mean, variance.sqrt().float()

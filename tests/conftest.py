@@ -1,0 +1,61 @@
+"""Shared fixtures: a private cache, a small phantom, a tiny trained checkpoint."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+SMALL_PHANTOM = {"n_train": "24", "n_val": "4", "n_test_healthy": "4", "n_test": "12"}
+FAST_DDPM = {"t0": "30", "stride": "10"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Keep generated phantoms out of the user's cache."""
+    cache = tmp_path_factory.mktemp("cache")
+    os.environ["ANOBENCH_CACHE"] = str(cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cpu-small checkpoint trained for 3 steps on the small phantom (weights barely trained)."""
+    from anobench.training import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("checkpoint") / "tiny.pt"
+    train(TrainConfig(steps=3, batch_size=4, save_every=1000), out, SMALL_PHANTOM, torch.device("cpu"))
+    return out
+
+
+def _run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "anobench.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        timeout=600,
+    )
+
+
+@pytest.fixture
+def cli():
+    """Run the `anobench` command as a user would; returns the CompletedProcess."""
+    return _run_cli
+
+
+def assignments(flag: str, options: dict[str, str]) -> list[str]:
+    words: list[str] = []
+    for key, value in options.items():
+        words += [flag, f"{key}={value}"]
+    return words
+
+
+@pytest.fixture
+def phantom_args() -> list[str]:
+    """CLI words selecting the small phantom and a fast DDPM chain."""
+    return assignments("--data", SMALL_PHANTOM) + assignments("--set", FAST_DDPM)

@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+import torch
+
+from anobench import registry
+from anobench.api import Batch, MethodContext
+from anobench.errors import AnobenchError
+
+
+@pytest.fixture(scope="module")
+def ddpm(tiny_checkpoint):
+    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), tiny_checkpoint)
+    return registry.methods.get("ddpm").create({"t0": "40", "stride": "10"}, context)
+
+
+def images(count: int) -> torch.Tensor:
+    return torch.rand(count, 1, 64, 64, generator=torch.Generator().manual_seed(1))
+
+
+def test_map_is_the_absolute_residual_of_the_reconstruction(ddpm):
+    batch = Batch(images(2), ["a", "b"], seed=0)
+    with torch.inference_mode():
+        prediction = ddpm.predict(batch)
+    assert prediction.maps.shape == batch.images.shape
+    torch.testing.assert_close(prediction.maps, (batch.images - prediction.reconstructions).abs())
+    assert float(prediction.reconstructions.min()) >= 0 and float(prediction.reconstructions.max()) <= 1
+    assert prediction.nfe == 5  # timesteps 40, 30, 20, 10, 0
+
+
+def test_a_case_gets_the_same_map_at_batch_size_1_and_4(ddpm):
+    x = images(4)
+    ids = ["case-0", "case-1", "case-2", "case-3"]
+    with torch.inference_mode():
+        together = ddpm.predict(Batch(x, ids, seed=3)).maps
+        alone = [ddpm.predict(Batch(x[i : i + 1], ids[i : i + 1], seed=3)).maps for i in (2, 0, 3, 1)]
+    for position, i in enumerate((2, 0, 3, 1)):
+        torch.testing.assert_close(alone[position][0], together[i], rtol=0, atol=1e-5)
+
+
+def test_noise_depends_on_seed_and_case_id_only(ddpm):
+    x = images(2)
+    with torch.inference_mode():
+        first = ddpm.predict(Batch(x, ["p", "q"], seed=0)).maps
+        swapped = ddpm.predict(Batch(x.flip(0), ["q", "p"], seed=0)).maps
+        other_seed = ddpm.predict(Batch(x, ["p", "q"], seed=1)).maps
+    torch.testing.assert_close(first, swapped.flip(0), rtol=0, atol=1e-5)
+    assert not np.allclose(first.numpy(), other_seed.numpy())
+
+
+def test_settings_record_the_checkpoint(ddpm, tiny_checkpoint):
+    settings = ddpm.settings()
+    assert settings["t0"] == 40 and settings["stride"] == 10 and settings["noise"] == "gaussian"
+    assert settings["checkpoint"]["path"] == str(tiny_checkpoint)
+    assert len(settings["checkpoint"]["sha256"]) == 64
+
+
+def test_checkpoint_of_another_size_is_refused(tiny_checkpoint):
+    context = MethodContext("brain-phantom", "paper", 128, torch.device("cpu"), tiny_checkpoint)
+    with pytest.raises(AnobenchError, match="trained at 64×64.*--preset cpu-small"):
+        registry.methods.get("ddpm").create({}, context)

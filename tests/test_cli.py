@@ -1,0 +1,81 @@
+"""The command line as a user meets it: help, listings, and one clear line for every mistake."""
+
+import torch
+
+from anobench.diffusion.checkpoint import read_checkpoint
+
+
+def assert_user_error(result, *fragments):
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_help_and_list(cli):
+    assert cli("--help").returncode == 0
+    listing = cli("list")
+    assert listing.returncode == 0
+    for word in ("ddpm", "brain-phantom", "anobench", "Partial-diffusion"):
+        assert word in listing.stdout
+
+
+def test_unknown_method_and_dataset_name_the_valid_ones(cli, tmp_path):
+    assert_user_error(cli("run", "--method", "thorr", "--dataset", "brain-phantom"), "unknown method 'thorr'", "ddpm")
+    assert_user_error(cli("run", "--method", "ddpm", "--dataset", "atlass"), "unknown dataset 'atlass'", "brain-phantom")
+
+
+def test_missing_checkpoint_names_the_file_and_the_train_command(cli, tmp_path, phantom_args):
+    result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--preset", "paper",
+                 "--out", str(tmp_path / "r"), *phantom_args)
+    assert_user_error(result, "brain-phantom-gaussian-paper.pt",
+                      "anobench train --dataset brain-phantom --noise gaussian --preset paper")
+    given = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tmp_path / "none.pt"),
+                "--out", str(tmp_path / "r2"), *phantom_args)
+    assert_user_error(given, "none.pt", "does not exist")
+
+
+def test_corrupt_checkpoint(cli, tmp_path, phantom_args):
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint at all")
+    result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(broken),
+                 "--out", str(tmp_path / "r"), *phantom_args)
+    assert_user_error(result, "broken.pt", "corrupt")
+
+
+def test_wrong_architecture_checkpoint(cli, tmp_path, tiny_checkpoint, phantom_args):
+    payload = read_checkpoint(tiny_checkpoint)
+    payload["model"] = {key: value[..., :1] if value.ndim == 4 else value for key, value in payload["model"].items()}
+    wrong = tmp_path / "wrong.pt"
+    torch.save(payload, wrong)
+    result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(wrong),
+                 "--out", str(tmp_path / "r"), *phantom_args)
+    assert_user_error(result, "wrong.pt", "wrong architecture")
+
+
+def test_unwritable_output_folder(cli, tmp_path, tiny_checkpoint, phantom_args):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
+                 "--out", str(blocker / "run"), *phantom_args)
+    assert_user_error(result, "cannot write to output folder", str(blocker / "run"))
+
+
+def test_unknown_setting_names_the_valid_ones(cli, tmp_path, tiny_checkpoint, phantom_args):
+    result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
+                 "--out", str(tmp_path / "r"), *phantom_args, "--set", "T0=3")
+    assert_user_error(result, "unknown setting(s) T0", "valid: noise, stride, t0")
+
+
+def test_run_then_compare_prints_a_leaderboard(cli, tmp_path, tiny_checkpoint, phantom_args):
+    out = tmp_path / "run"
+    result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
+                 "--out", str(out), *phantom_args)
+    assert result.returncode == 0, result.stderr
+    board = cli("compare", str(out), "--out-dir", str(tmp_path / "boards"), "--name", "smoke")
+    assert board.returncode == 0, board.stderr
+    assert "ddpm" in board.stdout and "small" in board.stdout
+    markdown = (tmp_path / "boards" / "smoke.md").read_text()
+    assert "| ddpm" in markdown and "Dice all" in markdown and "AUPRC" in markdown

@@ -1,0 +1,86 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anobench import runs
+from anobench.errors import AnobenchError
+from anobench.harness import RunRequest, run
+
+SMALL_PHANTOM = {"n_train": "24", "n_val": "4", "n_test_healthy": "4", "n_test": "12"}
+FAST_DDPM = {"t0": "30", "stride": "10"}
+
+
+def request(tiny_checkpoint, out, **changes) -> RunRequest:
+    fields = dict(
+        method="ddpm",
+        dataset="brain-phantom",
+        checkpoint=tiny_checkpoint,
+        method_options=FAST_DDPM,
+        dataset_options=SMALL_PHANTOM,
+        batch_size=4,
+        device="cpu",
+        out=out,
+    )
+    return RunRequest(**{**fields, **changes})
+
+
+@pytest.fixture(scope="module")
+def reference_run(tiny_checkpoint, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("runs") / "reference"
+    run(request(tiny_checkpoint, folder))
+    return folder
+
+
+def test_run_folder_holds_config_provenance_rows_and_maps(reference_run, tiny_checkpoint):
+    config = json.loads((reference_run / "config.json").read_text())
+    assert config["method"] == "ddpm" and config["method_settings"]["t0"] == 30
+    provenance = json.loads((reference_run / "provenance.json").read_text())
+    for key in ("anobench", "git", "torch", "device", "threads", "seed", "data_manifest", "checkpoint_sha256"):
+        assert key in provenance
+    assert provenance["checkpoint_sha256"] == config["method_settings"]["checkpoint"]["sha256"]
+    results = runs.read_results(*runs.run_files(reference_run))
+    rows = results.rows
+    assert list(rows.columns) == [
+        "index", "case_id", "subject_id", "lesion_pixels", "size_bin", "score", "nfe", "seconds", "batch_size"
+    ]
+    assert len(rows) == 12 and rows["nfe"].eq(4).all()
+    assert results.maps.shape == (12, 64, 64) and results.masks.shape == (12, 64, 64)
+    np.testing.assert_allclose(rows["score"], results.maps.mean(axis=(1, 2)), rtol=1e-6)
+    np.testing.assert_array_equal(rows["lesion_pixels"], results.masks.sum(axis=(1, 2)))
+    assert set(rows["size_bin"].dropna()) <= {"small", "medium", "large"}
+    assert rows["subject_id"].str.startswith("sub-").all()
+
+
+def test_batch_size_does_not_change_results(reference_run, tiny_checkpoint, tmp_path):
+    run(request(tiny_checkpoint, tmp_path / "b1", batch_size=1))
+    reference = runs.read_results(*runs.run_files(reference_run))
+    single = runs.read_results(*runs.run_files(tmp_path / "b1"))
+    np.testing.assert_allclose(single.maps, reference.maps, rtol=0, atol=1e-5)
+
+
+def test_shards_merge_into_the_single_process_result(reference_run, tiny_checkpoint, tmp_path):
+    folder = tmp_path / "sharded"
+    first = run(request(tiny_checkpoint, folder, rank=1, world_size=2))
+    assert not first.merged and not (folder / runs.CASES).exists()
+    second = run(request(tiny_checkpoint, folder, rank=0, world_size=2))
+    assert second.merged
+    merged = runs.read_results(*runs.run_files(folder))
+    reference = runs.read_results(*runs.run_files(reference_run))
+    pd.testing.assert_frame_equal(
+        merged.rows.drop(columns=["seconds", "batch_size"]), reference.rows.drop(columns=["seconds", "batch_size"])
+    )
+    np.testing.assert_allclose(merged.maps, reference.maps, rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(merged.masks, reference.masks)
+    assert len(json.loads((folder / "provenance.json").read_text())["shards"]) == 2
+
+
+def test_existing_results_are_kept_unless_overwrite(reference_run, tiny_checkpoint):
+    with pytest.raises(AnobenchError, match="already holds results.*--overwrite"):
+        run(request(tiny_checkpoint, reference_run))
+
+
+def test_rank_outside_world_is_refused(tiny_checkpoint, tmp_path):
+    with pytest.raises(AnobenchError, match="rank 2 is not within a world size of 2"):
+        run(request(tiny_checkpoint, tmp_path / "bad", rank=2, world_size=2))

@@ -1,0 +1,61 @@
+import json
+
+import pytest
+import torch
+
+from anobench.diffusion.checkpoint import load_model, read_checkpoint
+from anobench.errors import AnobenchError
+from anobench.training import TrainConfig, train
+
+SMALL_PHANTOM = {"n_train": "24", "n_val": "4", "n_test_healthy": "4", "n_test": "12"}
+CONFIG = TrainConfig(steps=4, batch_size=2, save_every=2, augment=True)
+
+
+def weights(path):
+    return read_checkpoint(path)["model"]
+
+
+def assert_same_weights(first, second):
+    assert first.keys() == second.keys()
+    for key in first:
+        torch.testing.assert_close(first[key], second[key], rtol=0, atol=0)
+
+
+def test_training_is_deterministic_and_writes_a_manifest(tmp_path):
+    a = train(CONFIG, tmp_path / "a.pt", SMALL_PHANTOM, torch.device("cpu"))
+    train(CONFIG, tmp_path / "b.pt", SMALL_PHANTOM, torch.device("cpu"))
+    assert_same_weights(weights(tmp_path / "a.pt"), weights(tmp_path / "b.pt"))
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["a"]["sha256"] == a["sha256"]
+    assert manifest["a"]["command"].startswith("anobench train --dataset brain-phantom --noise gaussian")
+    assert "--set n_train=24" in manifest["a"]["command"] and manifest["a"]["seed"] == 0
+    model, provenance = load_model(tmp_path / "a.pt", torch.device("cpu"))
+    assert provenance["training"]["steps"] == 4 and model.input_range == (-1.0, 1.0)
+    assert not (tmp_path / "a.resume.pt").exists()
+
+
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    train(CONFIG, tmp_path / "straight.pt", SMALL_PHANTOM, torch.device("cpu"))
+
+    original_step = torch.optim.Adam.step
+    calls = {"n": 0}
+
+    def crashing_step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", crashing_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(CONFIG, tmp_path / "resumed.pt", SMALL_PHANTOM, torch.device("cpu"))
+    assert (tmp_path / "resumed.resume.pt").exists() and not (tmp_path / "resumed.pt").exists()
+    monkeypatch.setattr(torch.optim.Adam, "step", original_step)
+    train(CONFIG, tmp_path / "resumed.pt", SMALL_PHANTOM, torch.device("cpu"))
+    assert_same_weights(weights(tmp_path / "straight.pt"), weights(tmp_path / "resumed.pt"))
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    torch.save({"train_config": {"steps": 99}}, tmp_path / "m.resume.pt")
+    with pytest.raises(AnobenchError, match="interrupted run with other settings"):
+        train(CONFIG, tmp_path / "m.pt", SMALL_PHANTOM, torch.device("cpu"))
