@@ -1,3 +1,35 @@
-"""anobench: a benchmark of diffusion-model anomaly detectors for medical images."""
+"""anobench: a benchmark of diffusion-model anomaly detectors for medical images.
+
+The command line is a thin shell over these functions, so a notebook gets the same results:
+
+    import anobench
+    summary = anobench.run("ddpm", "brain-phantom")
+    board, metrics = anobench.compare([str(summary.folder)])
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from anobench.harness import RunSummary
+    from anobench.leaderboard import RunMetrics
+
+
+def run(method: str, dataset: str, **options: Any) -> "RunSummary":
+    """Score `dataset` with `method`; options are the fields of `anobench.harness.RunRequest`."""
+    from anobench.harness import RunRequest, run as run_request
+
+    return run_request(RunRequest(method=method, dataset=dataset, **options))
+
+
+def compare(
+    targets: list[str], name: str | None = None, out_dir: Path = Path("leaderboards")
+) -> "tuple[Path, list[RunMetrics]]":
+    """Write a leaderboard for run folders (paths, globs or a dataset name); returns it and the metrics."""
+    from anobench.leaderboard import compare as compare_runs
+
+    return compare_runs(targets, name, out_dir)

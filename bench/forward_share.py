@@ -1,0 +1,46 @@
+"""Share of a DDPM run's wall time spent inside UNet forward calls (target: ≥ 90%).
+
+Runs `anobench run --method ddpm --dataset brain-phantom` through the same harness code path as
+the CLI (shipped checkpoint, preset defaults) and prints, from that one run:
+  - network seconds / harness-loop seconds (batches scored, maps collected), and
+  - network seconds / the whole `run()` call (dataset and model loading and result writing too).
+
+    .venv/bin/python bench/forward_share.py [--limit N] [--batch-size B]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from anobench.harness import RunRequest, run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N cases")
+    parser.add_argument("--batch-size", type=int, default=8)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        start = time.perf_counter()
+        summary = run(
+            RunRequest(
+                method="ddpm",
+                dataset="brain-phantom",
+                batch_size=args.batch_size,
+                device="cpu",
+                out=Path(scratch) / "run",
+                limit=args.limit,
+            )
+        )
+        whole = time.perf_counter() - start
+    print(f"cases: {summary.cases}, batch size {args.batch_size}")
+    print(f"network seconds: {summary.network_seconds:.2f}")
+    print(f"harness loop: {summary.wall_seconds:.2f} s, network share {summary.network_seconds / summary.wall_seconds:.1%}")
+    print(f"whole run() call: {whole:.2f} s, network share {summary.network_seconds / whole:.1%}")
+
+
+if __name__ == "__main__":
+    main()
