@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from anobench import registry, runs
-from anobench.api import Batch, Case, DatasetContext, MethodContext
+from anobench.api import Batch, Case, DatasetContext, Method, MethodContext
 from anobench.diffusion.presets import get_preset
 from anobench.errors import AnobenchError
 from anobench.metrics import size_bin
@@ -72,10 +72,6 @@ def _select_device(requested: str | None) -> torch.device:
     return torch.device(requested)
 
 
-def _shard(cases: list[Case], rank: int, world_size: int) -> list[tuple[int, Case]]:
-    return [(index, case) for index, case in enumerate(cases) if index % world_size == rank]
-
-
 def _progress(console: Console) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
@@ -87,45 +83,18 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def run(request: RunRequest, console: Console | None = None) -> RunSummary:
-    """Run `request` and write its folder; returns where, and how the time was spent."""
-    console = console or Console(stderr=True)
-    method_plugin = registry.methods.get(request.method)
-    dataset_plugin = registry.datasets.get(request.dataset)
-    if request.batch_size < 1:
-        raise AnobenchError(f"batch size must be at least 1, got {request.batch_size}")
-    if request.world_size < 1 or not 0 <= request.rank < request.world_size:
-        raise AnobenchError(f"rank {request.rank} is not within a world size of {request.world_size}")
-    folder = request.out or default_folder(request)
-    if request.world_size == 1:
-        outputs: tuple[Path, ...] = runs.run_files(folder)
-    else:
-        outputs = runs.shard_files(folder, request.rank, request.world_size)
-    runs.prepare_folder(folder, request.overwrite, outputs)
-    device = _select_device(request.device)
-    preset = get_preset(request.preset)
+@dataclass
+class _Scored:
+    results: runs.CaseResults
+    wall_seconds: float
+    predict_seconds: float
+    network_seconds: float
 
-    dataset = dataset_plugin.open(
-        request.dataset_options, DatasetContext(image_size=preset.image_size)
-    )
-    cases = list(dataset.cases(request.split))
-    if request.limit is not None:
-        cases = cases[: request.limit]
-    selected = _shard(cases, request.rank, request.world_size)
-    method = method_plugin.create(
-        request.method_options,
-        MethodContext(request.dataset, preset.name, preset.image_size, device, request.checkpoint),
-    )
 
-    config = {
-        **{key: value for key, value in asdict(request).items() if key not in ("out", "overwrite", "rank")},
-        "checkpoint": str(request.checkpoint) if request.checkpoint else None,
-        "image_size": preset.image_size,
-        "method_settings": method.settings(),
-        "dataset_settings": dataset.settings(),
-    }
-    runs.write_json(folder / runs.CONFIG, config)
-
+def _score(
+    method: Method, selected: list[tuple[int, Case]], request: RunRequest, device: torch.device, console: Console
+) -> _Scored:
+    """Score the cases in batches; per-case rows carry the batch's wall time divided by its size."""
     rows: list[dict[str, Any]] = []
     maps, reconstructions = [], []
     predict_seconds = network_seconds = 0.0
@@ -147,7 +116,7 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
             batch_seconds = time.perf_counter() - batch_start
             predict_seconds += batch_seconds
             network_seconds += prediction.network_seconds
-            if batch_maps.shape != tuple(batch.images.shape[:1] + batch.images.shape[2:]):
+            if prediction.maps.shape != batch.images.shape:
                 raise AnobenchError(
                     f"method {request.method!r} returned maps of shape {tuple(prediction.maps.shape)} "
                     f"for images of shape {tuple(batch.images.shape)}"
@@ -155,54 +124,46 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
             maps.append(batch_maps)
             if prediction.reconstructions is not None:
                 reconstructions.append(prediction.reconstructions.float().cpu().numpy()[:, 0])
-            for (index, case), case_map in zip(chunk, batch_maps):
-                lesion = int(case.mask.sum()) if case.mask is not None else 0
-                rows.append(
-                    {
-                        "index": index,
-                        "case_id": case.case_id,
-                        "subject_id": case.subject_id,
-                        "lesion_pixels": lesion,
-                        "size_bin": size_bin(lesion, *case.image.shape) if case.mask is not None else None,
-                        "score": float(case_map.mean()),
-                        "nfe": prediction.nfe,
-                        "seconds": batch_seconds / len(chunk),
-                        "batch_size": len(chunk),
-                    }
-                )
+            rows += [
+                _row(index, case, case_map, prediction.nfe, batch_seconds / len(chunk), len(chunk))
+                for (index, case), case_map in zip(chunk, batch_maps)
+            ]
             done = first + len(chunk)
             progress.update(task, completed=done, rate=done / (time.perf_counter() - start))
     wall_seconds = time.perf_counter() - start
-
-    image_shape = cases[0].image.shape if cases else (preset.image_size, preset.image_size)
+    side = _image_shape(selected, request)
     results = runs.CaseResults(
-        rows=pd.DataFrame(rows, columns=_ROW_COLUMNS),
-        maps=np.concatenate(maps) if maps else np.zeros((0, *image_shape), np.float32),
+        rows=pd.DataFrame(rows, columns=ROW_COLUMNS),
+        maps=np.concatenate(maps) if maps else np.zeros((0, *side), np.float32),
         masks=_stack_masks([case for _, case in selected]),
-        reconstructions=np.concatenate(reconstructions) if len(reconstructions) == len(maps) and maps else None,
+        reconstructions=np.concatenate(reconstructions) if maps and len(reconstructions) == len(maps) else None,
     )
-    provenance = {
-        **environment(device),
-        "seed": request.seed,
-        "data_manifest": dataset.manifest_hash(),
-        "checkpoint_sha256": (method.settings().get("checkpoint") or {}).get("sha256"),
-        "timing": {
-            "wall_seconds": wall_seconds,
-            "predict_seconds": predict_seconds,
-            "network_seconds": network_seconds,
-            "cases": len(selected),
-        },
+    return _Scored(results, wall_seconds, predict_seconds, network_seconds)
+
+
+def _image_shape(selected: list[tuple[int, Case]], request: RunRequest) -> tuple[int, int]:
+    if selected:
+        return selected[0][1].image.shape  # type: ignore[return-value]
+    size = get_preset(request.preset).image_size
+    return size, size
+
+
+def _row(index: int, case: Case, case_map: np.ndarray, nfe: int, seconds: float, batch_size: int) -> dict[str, Any]:
+    lesion = int(case.mask.sum()) if case.mask is not None else 0
+    return {
+        "index": index,
+        "case_id": case.case_id,
+        "subject_id": case.subject_id,
+        "lesion_pixels": lesion,
+        "size_bin": size_bin(lesion, *case.image.shape) if case.mask is not None else None,
+        "score": float(case_map.mean()),
+        "nfe": nfe,
+        "seconds": seconds,
+        "batch_size": batch_size,
     }
-    if request.world_size == 1:
-        runs.write_results(*runs.run_files(folder), results)
-        runs.write_json(folder / runs.PROVENANCE, provenance)
-        merged = True
-    else:
-        rows_path, arrays_path, provenance_path = runs.shard_files(folder, request.rank, request.world_size)
-        runs.write_results(rows_path, arrays_path, results)
-        runs.write_json(provenance_path, provenance)
-        merged = runs.merge_shards(folder)
-    return RunSummary(folder, len(selected), wall_seconds, predict_seconds, network_seconds, merged)
+
+
+ROW_COLUMNS = ["index", "case_id", "subject_id", "lesion_pixels", "size_bin", "score", "nfe", "seconds", "batch_size"]
 
 
 def _stack_masks(cases: list[Case]) -> np.ndarray | None:
@@ -211,4 +172,55 @@ def _stack_masks(cases: list[Case]) -> np.ndarray | None:
     return np.stack([case.mask for case in cases])
 
 
-_ROW_COLUMNS = ["index", "case_id", "subject_id", "lesion_pixels", "size_bin", "score", "nfe", "seconds", "batch_size"]
+def run(request: RunRequest, console: Console | None = None) -> RunSummary:
+    """Run `request` and write its folder; returns where, and how the time was spent."""
+    console = console or Console(stderr=True)
+    method_plugin = registry.methods.get(request.method)
+    dataset_plugin = registry.datasets.get(request.dataset)
+    if request.batch_size < 1:
+        raise AnobenchError(f"batch size must be at least 1, got {request.batch_size}")
+    if request.world_size < 1 or not 0 <= request.rank < request.world_size:
+        raise AnobenchError(f"rank {request.rank} is not within a world size of {request.world_size}")
+    folder = request.out or default_folder(request)
+    sharded = request.world_size > 1
+    outputs = runs.shard_files(folder, request.rank, request.world_size) if sharded else runs.run_files(folder)
+    runs.prepare_folder(folder, request.overwrite, outputs)
+    device = _select_device(request.device)
+    preset = get_preset(request.preset)
+
+    dataset = dataset_plugin.open(request.dataset_options, DatasetContext(image_size=preset.image_size))
+    cases = list(dataset.cases(request.split))[: request.limit]
+    selected = [(index, case) for index, case in enumerate(cases) if index % request.world_size == request.rank]
+    method = method_plugin.create(
+        request.method_options,
+        MethodContext(request.dataset, preset.name, preset.image_size, device, request.checkpoint),
+    )
+    settings = method.settings()
+    runs.write_json(
+        folder / runs.CONFIG,
+        {
+            **{key: value for key, value in asdict(request).items() if key not in ("out", "overwrite", "rank")},
+            "checkpoint": str(request.checkpoint) if request.checkpoint else None,
+            "image_size": preset.image_size,
+            "method_settings": settings,
+            "dataset_settings": dataset.settings(),
+        },
+    )
+
+    scored = _score(method, selected, request, device, console)
+    provenance = {
+        **environment(device),
+        "seed": request.seed,
+        "data_manifest": dataset.manifest_hash(),
+        "checkpoint_sha256": (settings.get("checkpoint") or {}).get("sha256"),
+        "timing": {
+            "wall_seconds": scored.wall_seconds,
+            "predict_seconds": scored.predict_seconds,
+            "network_seconds": scored.network_seconds,
+            "cases": len(selected),
+        },
+    }
+    runs.write_results(*outputs[:2], scored.results)
+    runs.write_json(outputs[2] if sharded else folder / runs.PROVENANCE, provenance)
+    merged = runs.merge_shards(folder) if sharded else True
+    return RunSummary(folder, len(selected), scored.wall_seconds, scored.predict_seconds, scored.network_seconds, merged)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from tabulate import tabulate
@@ -93,9 +94,13 @@ def _percent(value: float) -> str:
     return "–" if np.isnan(value) else f"{100 * value:.2f}"
 
 
+def _threshold(value: MaxDice) -> str:
+    return "–" if np.isnan(value.threshold) else f"{value.threshold:.2f}"
+
+
 def table_rows(metrics: list[RunMetrics]) -> tuple[list[str], list[list[str]]]:
     headers = ["method", "noise", "T0", "stride", "NFE/img", "s/img"]
-    headers += [f"Dice {name}" for name in BIN_NAMES] + ["Dice all", "τ (all)", "AUPRC", "cases s/m/l"]
+    headers += [f"Dice {name}" for name in BIN_NAMES] + ["Dice all", "τ s/m/l/all", "AUPRC", "cases s/m/l"]
     body = []
     for m in metrics:
         body.append(
@@ -108,7 +113,7 @@ def table_rows(metrics: list[RunMetrics]) -> tuple[list[str], list[list[str]]]:
                 f"{m.seconds_per_image:.3f}",
                 *[_percent(m.dice[name].dice) for name in BIN_NAMES],
                 _percent(m.dice["all"].dice),
-                f"{m.dice['all'].threshold:.2f}",
+                "/".join(_threshold(m.dice[name]) for name in [*BIN_NAMES, "all"]),
                 _percent(m.auprc),
                 "/".join(str(m.cases_per_bin[name]) for name in BIN_NAMES),
             ]
@@ -127,7 +132,7 @@ def render_markdown(metrics: list[RunMetrics], command: str) -> str:
         "",
         "Dice: pooled max-Dice ×100 per lesion-size bin (oracle threshold τ ∈ {0, 0.01, …, 1} chosen "
         "on these cases, bins scaled to the image size); AUPRC: pooled pixel-level average precision ×100. "
-        "NFE/img and s/img: medians over cases.",
+        "τ s/m/l/all: the thresholds attaining each maximum. NFE/img and s/img: medians over cases.",
         "",
         tabulate(body, headers=headers, tablefmt="github", disable_numparse=True),
         "",
@@ -161,12 +166,26 @@ def compare(
     return path, metrics
 
 
+CONSOLE_COLUMNS = ("method", "T0", "stride", "NFE/img", "s/img", *(f"Dice {n}" for n in BIN_NAMES), "Dice all", "AUPRC")
+
+
+CONSOLE_TITLES = {"NFE/img": "NFE", "Dice medium": "med", "stride": "k"}
+
+
 def print_table(metrics: list[RunMetrics], console: Console) -> None:
+    """The leaderboard's main columns (the Markdown file has all of them), in 80 characters."""
     headers, body = table_rows(metrics)
-    table = Table(title=f"{metrics[0].dataset} ({metrics[0].split}) — Dice and AUPRC ×100")
-    for header in headers:
-        short = header.removeprefix("Dice ").replace("cases ", "n ")
-        table.add_column(short, justify="left" if header in ("method", "noise") else "right", no_wrap=True)
+    keep = [headers.index(column) for column in CONSOLE_COLUMNS]
+    table = Table(
+        title=f"{metrics[0].dataset} ({metrics[0].split}): Dice and AUPRC ×100",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for index in keep:
+        title = CONSOLE_TITLES.get(headers[index], headers[index].removeprefix("Dice "))
+        table.add_column(title, justify="left" if index == 0 else "right", no_wrap=True)
     for row in body:
-        table.add_row(*row)
+        label = f"{row[0]} ({row[1]})" if row[1] != "–" else row[0]
+        table.add_row(label, *(row[index] for index in keep[1:]))
     console.print(table)

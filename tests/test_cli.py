@@ -79,3 +79,23 @@ def test_run_then_compare_prints_a_leaderboard(cli, tmp_path, tiny_checkpoint, p
     assert "ddpm" in board.stdout and "small" in board.stdout
     markdown = (tmp_path / "boards" / "smoke.md").read_text()
     assert "| ddpm" in markdown and "Dice all" in markdown and "AUPRC" in markdown
+
+
+def test_sharded_run_merges_when_the_last_rank_finishes(cli, tmp_path, tiny_checkpoint, phantom_args):
+    out = tmp_path / "sharded"
+    common = ["run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
+              "--out", str(out), "--world-size", "2", *phantom_args]
+    first = cli(*common, "--rank", "0")
+    assert first.returncode == 0 and "merged when every rank is done" in first.stdout
+    assert_user_error(cli("merge", str(out)), "not every rank has finished")
+    second = cli(*common, "--rank", "1")
+    assert second.returncode == 0, second.stderr
+    assert (out / "cases.parquet").is_file()
+
+
+def test_data_make_regenerates_the_phantom(cli):
+    result = cli("data", "make", "brain-phantom", "--set", "n_train=2", "--set", "n_val=1",
+                 "--set", "n_test_healthy=1", "--set", "n_test=3")
+    assert result.returncode == 0, result.stderr
+    assert "v1-seed0-n2-1-1-3" in result.stdout
+    assert_user_error(cli("data", "make", "wrist-phantom"), "only brain-phantom")

@@ -59,3 +59,15 @@ def test_resuming_with_other_settings_is_refused(tmp_path):
     torch.save({"train_config": {"steps": 99}}, tmp_path / "m.resume.pt")
     with pytest.raises(AnobenchError, match="interrupted run with other settings"):
         train(CONFIG, tmp_path / "m.pt", SMALL_PHANTOM, torch.device("cpu"))
+
+
+def test_weight_average_forgets_the_initial_weights_quickly():
+    from anobench.training import _warmup_ema
+
+    update = _warmup_ema(0.999)
+    average, current = [torch.zeros(1)], [torch.ones(1)]
+    update(average, current, torch.tensor(1))
+    assert float(average[0]) == pytest.approx(1 - 2 / 11)  # decay (1+n)/(10+n) at n = 1
+    for n in range(2, 3000):
+        update(average, current, torch.tensor(n))
+    assert float(average[0]) > 0.99
