@@ -9,10 +9,12 @@ also names the sampler stride used when a run does not choose one (1 = the paper
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from monai.networks.nets import DiffusionModelUNet
+from typing import TYPE_CHECKING
 
 from anobench.errors import AnobenchError
+
+if TYPE_CHECKING:
+    from monai.networks.nets import DiffusionModelUNet
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,9 @@ def get_preset(name: str) -> ModelPreset:
     return PRESETS[name]
 
 
-def build_unet(preset: ModelPreset) -> DiffusionModelUNet:
+def build_unet(preset: ModelPreset) -> "DiffusionModelUNet":
+    from monai.networks.nets import DiffusionModelUNet  # importing monai takes seconds: only when needed
+
     return DiffusionModelUNet(
         spatial_dims=2,
         in_channels=1,

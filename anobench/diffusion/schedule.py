@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from monai.networks.schedulers import DDPMScheduler
 
 from anobench.errors import AnobenchError
 
@@ -46,6 +45,8 @@ class NoiseSchedule:
     def __init__(self, config: ScheduleConfig = ScheduleConfig()) -> None:
         if config.variance not in ("fixed_small", "fixed_large"):
             raise AnobenchError(f"variance must be fixed_small or fixed_large, got {config.variance!r}")
+        from monai.networks.schedulers import DDPMScheduler  # importing monai takes seconds
+
         self.config = config
         self.scheduler = DDPMScheduler(
             num_train_timesteps=config.num_train_timesteps,
