@@ -123,8 +123,6 @@ def train(
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Dataset option key=value."),
 ) -> None:
     """Train a denoiser on healthy images; resumes an interrupted run of the same command."""
-    import torch
-
     from anobench.config import parse_assignments
     from anobench.training import TrainConfig, train as run_training
 
@@ -132,9 +130,7 @@ def train(
         dataset=dataset, noise=noise, preset=preset, steps=steps, batch_size=batch_size, lr=lr,
         ema_decay=ema_decay, augment=augment, seed=seed, save_every=save_every,
     )
-    entry = run_training(
-        config, out, parse_assignments(set_), torch.device(device) if device else None, console
-    )
+    entry = run_training(config, out, parse_assignments(set_), device, console)
     console.print(f"wrote {out} (sha256 {entry['sha256'][:12]}…, final loss {entry['final_loss']:.4f})")
 
 

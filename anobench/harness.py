@@ -27,7 +27,7 @@ from anobench.diffusion.presets import get_preset
 from anobench.errors import AnobenchError
 from anobench.metrics import size_bin
 from anobench.provenance import environment
-from anobench.timing import synchronize
+from anobench.devices import select_device, synchronize
 
 
 @dataclass(frozen=True)
@@ -62,14 +62,6 @@ class RunSummary:
 def default_folder(request: RunRequest) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / request.dataset / f"{request.method}-{stamp}"
-
-
-def _select_device(requested: str | None) -> torch.device:
-    if requested is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise AnobenchError(f"device {requested!r} was asked for but torch sees no CUDA device")
-    return torch.device(requested)
 
 
 def _progress(console: Console) -> Progress:
@@ -185,7 +177,7 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
     sharded = request.world_size > 1
     outputs = runs.shard_files(folder, request.rank, request.world_size) if sharded else runs.run_files(folder)
     runs.prepare_folder(folder, request.overwrite, outputs)
-    device = _select_device(request.device)
+    device = select_device(request.device)
     preset = get_preset(request.preset)
 
     dataset = dataset_plugin.open(request.dataset_options, DatasetContext(image_size=preset.image_size))

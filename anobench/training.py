@@ -32,6 +32,7 @@ from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.noise import noise_kind
 from anobench.diffusion.presets import get_preset
 from anobench.diffusion.schedule import ScheduleConfig
+from anobench.devices import select_device
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file
 from anobench import registry
@@ -128,11 +129,11 @@ def train(
     config: TrainConfig,
     out: Path,
     dataset_options: Mapping[str, str] | None = None,
-    device: torch.device | None = None,
+    device: str | None = None,
     console: Console | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) and write the checkpoint `out`; returns its manifest entry."""
-    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = select_device(device)
     dataset_options = dict(dataset_options or {})
     preset = get_preset(config.preset)
     noise = noise_kind(config.noise)

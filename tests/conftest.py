@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 SMALL_PHANTOM = {"n_train": "24", "n_val": "4", "n_test_healthy": "4", "n_test": "12"}
 FAST_DDPM = {"t0": "30", "stride": "10"}
@@ -28,7 +27,7 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from anobench.training import TrainConfig, train
 
     out = tmp_path_factory.mktemp("checkpoint") / "tiny.pt"
-    train(TrainConfig(steps=3, batch_size=4, save_every=1000), out, SMALL_PHANTOM, torch.device("cpu"))
+    train(TrainConfig(steps=3, batch_size=4, save_every=1000), out, SMALL_PHANTOM, "cpu")
     return out
 
 

@@ -22,8 +22,8 @@ def assert_same_weights(first, second):
 
 
 def test_training_is_deterministic_and_writes_a_manifest(tmp_path):
-    a = train(CONFIG, tmp_path / "a.pt", SMALL_PHANTOM, torch.device("cpu"))
-    train(CONFIG, tmp_path / "b.pt", SMALL_PHANTOM, torch.device("cpu"))
+    a = train(CONFIG, tmp_path / "a.pt", SMALL_PHANTOM, "cpu")
+    train(CONFIG, tmp_path / "b.pt", SMALL_PHANTOM, "cpu")
     assert_same_weights(weights(tmp_path / "a.pt"), weights(tmp_path / "b.pt"))
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["a"]["sha256"] == a["sha256"]
@@ -35,7 +35,7 @@ def test_training_is_deterministic_and_writes_a_manifest(tmp_path):
 
 
 def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch):
-    train(CONFIG, tmp_path / "straight.pt", SMALL_PHANTOM, torch.device("cpu"))
+    train(CONFIG, tmp_path / "straight.pt", SMALL_PHANTOM, "cpu")
 
     original_step = torch.optim.Adam.step
     calls = {"n": 0}
@@ -48,17 +48,17 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch)
 
     monkeypatch.setattr(torch.optim.Adam, "step", crashing_step)
     with pytest.raises(KeyboardInterrupt):
-        train(CONFIG, tmp_path / "resumed.pt", SMALL_PHANTOM, torch.device("cpu"))
+        train(CONFIG, tmp_path / "resumed.pt", SMALL_PHANTOM, "cpu")
     assert (tmp_path / "resumed.resume.pt").exists() and not (tmp_path / "resumed.pt").exists()
     monkeypatch.setattr(torch.optim.Adam, "step", original_step)
-    train(CONFIG, tmp_path / "resumed.pt", SMALL_PHANTOM, torch.device("cpu"))
+    train(CONFIG, tmp_path / "resumed.pt", SMALL_PHANTOM, "cpu")
     assert_same_weights(weights(tmp_path / "straight.pt"), weights(tmp_path / "resumed.pt"))
 
 
 def test_resuming_with_other_settings_is_refused(tmp_path):
     torch.save({"train_config": {"steps": 99}}, tmp_path / "m.resume.pt")
     with pytest.raises(AnobenchError, match="interrupted run with other settings"):
-        train(CONFIG, tmp_path / "m.pt", SMALL_PHANTOM, torch.device("cpu"))
+        train(CONFIG, tmp_path / "m.pt", SMALL_PHANTOM, "cpu")
 
 
 def test_weight_average_forgets_the_initial_weights_quickly():

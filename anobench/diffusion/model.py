@@ -13,7 +13,7 @@ import torch
 
 from anobench.diffusion.presets import ModelPreset, build_unet
 from anobench.diffusion.schedule import NoiseSchedule, ScheduleConfig
-from anobench.timing import synchronize
+from anobench.devices import synchronize
 
 
 @dataclass
