@@ -98,6 +98,14 @@ def _threshold(value: MaxDice) -> str:
     return "–" if np.isnan(value.threshold) else f"{value.threshold:.2f}"
 
 
+VARIANT_SETTINGS = ("protocol", "perceptual")  # settings that tell rows of one method apart
+
+
+def method_label(m: RunMetrics) -> str:
+    variant = [str(m.settings[key]) for key in VARIANT_SETTINGS if key in m.settings]
+    return f"{m.method} ({', '.join(variant)})" if variant else m.method
+
+
 def table_rows(metrics: list[RunMetrics]) -> tuple[list[str], list[list[str]]]:
     headers = ["method", "noise", "T0", "stride", "NFE/img", "s/img"]
     headers += [f"Dice {name}" for name in BIN_NAMES] + ["Dice all", "τ s/m/l/all", "AUPRC", "cases s/m/l"]
@@ -105,7 +113,7 @@ def table_rows(metrics: list[RunMetrics]) -> tuple[list[str], list[list[str]]]:
     for m in metrics:
         body.append(
             [
-                m.method,
+                method_label(m),
                 str(m.settings.get("noise", "–")),
                 str(m.settings.get("t0", "–")),
                 str(m.settings.get("stride", "–")),
@@ -166,7 +174,7 @@ def compare(
     return path, metrics
 
 
-CONSOLE_COLUMNS = ("method", "T0", "stride", "NFE/img", "s/img", *(f"Dice {n}" for n in BIN_NAMES), "Dice all", "AUPRC")
+CONSOLE_COLUMNS = ("method", "T0", "stride", "NFE/img", *(f"Dice {n}" for n in BIN_NAMES), "Dice all", "AUPRC")
 
 
 CONSOLE_TITLES = {"NFE/img": "NFE", "Dice medium": "med", "stride": "k"}
@@ -186,6 +194,5 @@ def print_table(metrics: list[RunMetrics], console: Console) -> None:
         title = CONSOLE_TITLES.get(headers[index], headers[index].removeprefix("Dice "))
         table.add_column(title, justify="left" if index == 0 else "right", no_wrap=True)
     for row in body:
-        label = f"{row[0]} ({row[1]})" if row[1] != "–" else row[0]
-        table.add_row(label, *(row[index] for index in keep[1:]))
+        table.add_row(*(row[index] for index in keep))
     console.print(table)

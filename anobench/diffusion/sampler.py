@@ -2,7 +2,7 @@
 
 `PartialChain` is an iterator of `ChainState`s, one per kept timestep, each carrying the network's
 clean-image estimate x̂0(t). A method may read the state (to build maps from intermediates) or
-replace `x_t`/`x0_hat` before the chain continues (guided sampling). The noise of the forward
+replace `x0_hat`, or the next state itself, before the chain continues (guided sampling). The noise of the forward
 jump and of every reverse step comes from the cases' own generators (see `noise`).
 """
 
@@ -20,12 +20,17 @@ from anobench.diffusion.schedule import respaced_timesteps
 
 @dataclass
 class ChainState:
-    """The chain at kept timestep `t` (next kept timestep `t_next`, −1 after the last)."""
+    """The chain at kept timestep `t` (next kept timestep `t_next`, −1 after the last).
+
+    A consumer may set `x_next` to replace the next chain state outright (THOR re-noises a
+    blended image instead of taking the posterior step).
+    """
 
     t: int
     t_next: int
     x_t: torch.Tensor
     x0_hat: torch.Tensor
+    x_next: torch.Tensor | None = None
 
 
 class PartialChain:
@@ -56,6 +61,9 @@ class PartialChain:
             x0_hat = self.model.clamp(schedule.x0_from_noise(x_t, t, predicted_noise))
             state = ChainState(t, t_next, x_t, x0_hat)
             yield state
+            if state.x_next is not None:
+                x_t = state.x_next
+                continue
             mean, std = schedule.posterior(state.x0_hat, state.x_t, t, t_next)
             x_t = mean if t_next < 0 else mean + std * self.random.sample(self.noise, self.x0.shape[1:])
 

@@ -1,0 +1,84 @@
+"""THOR's building blocks, each a small pure function on B×1×H×W tensors (one image at a time).
+
+The released code normalises, smooths and draws noise over the whole batch array, so an image's
+map depended on its batch neighbours; every function here works per image, which makes THOR
+batch-invariant (the paper's numbers were produced at batch size 1, where both agree).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import torch
+from scipy import ndimage, stats
+
+NORMALISATION_EPSILON = 1e-8
+FINAL_MAP_CEILING = 0.999
+
+
+def scaled_pixels(pixels_at_128: float, side: int) -> float:
+    """A length given in pixels at 128×128, at another image side."""
+    return pixels_at_128 * side / 128
+
+
+def scaled_kernel(size_at_128: int, side: int) -> int:
+    """A kernel size at 128×128 scaled to `side`, rounded up to the next odd size."""
+    size = math.ceil(size_at_128 * side / 128)
+    return size if size % 2 else size + 1
+
+
+def _per_image(maps: torch.Tensor, function) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    array = maps.detach().float().cpu().numpy()
+    result = np.stack([function(image[0])[None] for image in array])
+    return torch.from_numpy(result.astype(np.float32)).to(maps.device)
+
+
+def smooth(maps: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian smoothing in the image plane only (scipy's default reflect borders)."""
+    return _per_image(maps, lambda image: ndimage.gaussian_filter(image, sigma))
+
+
+def normalise_by_max(maps: torch.Tensor) -> torch.Tensor:
+    """Each image divided by its own maximum (+1e-8), clipped to [0, 1]."""
+    peak = maps.amax(dim=(1, 2, 3), keepdim=True)
+    return (maps / (peak + NORMALISATION_EPSILON)).clamp(0.0, 1.0)
+
+
+def compose_map(residual: torch.Tensor, perceptual: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Eq. (3): residual × σ-smoothed perceptual map (clipped to [0, 1]), normalised per image."""
+    return normalise_by_max(residual * smooth(perceptual, sigma).clamp(0.0, 1.0))
+
+
+def guidance_mask(maps: torch.Tensor, kernel: int) -> torch.Tensor:
+    """clip((dilation(closing(a)) + a) / 2, 0, 1) with flat kernel×kernel grey morphology, 'nearest' borders."""
+
+    def close_then_dilate(image: np.ndarray) -> np.ndarray:
+        closed = ndimage.grey_closing(image, size=(kernel, kernel), mode="nearest")
+        return ndimage.grey_dilation(closed, size=(kernel, kernel), mode="nearest")
+
+    return ((_per_image(maps, close_then_dilate) + maps) / 2).clamp(0.0, 1.0)
+
+
+def blend(mask: torch.Tensor, estimate: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """Eq. (4): keep the estimate where the mask says anomalous, the input elsewhere; in [0, 1]."""
+    return (mask * estimate + (1 - mask) * image).clamp(0.0, 1.0)
+
+
+def harmonic_mean(maps: list[torch.Tensor]) -> torch.Tensor:
+    """Eq. (5) with scipy.stats.hmean semantics: 0 wherever any map is 0."""
+    stacked = torch.stack(maps).detach().float().cpu().numpy()
+    with warnings.catch_warnings(), np.errstate(divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = stats.hmean(stacked, axis=0)
+    return torch.from_numpy(np.asarray(mean, dtype=np.float32)).to(maps[0].device)
+
+
+def snap_to_kept(wanted: list[int], kept: list[int]) -> list[int]:
+    """Each wanted timestep moved to the nearest kept one (the larger on a tie), in chain order.
+
+    With stride 1, or a stride dividing every wanted timestep, nothing moves.
+    """
+    snapped = {min(kept, key=lambda k: (abs(k - t), -k)) for t in wanted}
+    return sorted(snapped, reverse=True)
