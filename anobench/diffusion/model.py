@@ -7,7 +7,9 @@ evaluations and the time spent inside them (for NFE and the forward-share benchm
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 
@@ -52,6 +54,16 @@ class DiffusionModel:
 
     def clamp(self, images: torch.Tensor) -> torch.Tensor:
         return images.clamp(*self.input_range)
+
+    @contextmanager
+    def metered(self) -> Iterator[ForwardMeter]:
+        """The network calls and seconds spent inside the `with` block."""
+        usage = ForwardMeter()
+        calls, seconds = self.meter.calls, self.meter.seconds
+        try:
+            yield usage
+        finally:
+            usage.calls, usage.seconds = self.meter.calls - calls, self.meter.seconds - seconds
 
     def predict_noise(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
         timesteps = torch.full((x_t.shape[0],), t, device=self.device, dtype=torch.long)

@@ -57,20 +57,14 @@ class DDPM:
         return {**to_plain(self.config), "stride": self.stride, "checkpoint": self.checkpoint}
 
     def predict(self, batch: Batch) -> Prediction:
-        images = batch.images.to(self.model.device)
-        random = CaseRandom(batch.case_ids, batch.seed, self.model.device)
-        calls, seconds = self.model.meter.calls, self.model.meter.seconds
-        chain = PartialChain(
-            self.model, self.model.to_model_range(images), self.config.t0, self.stride, random, self.noise
-        )
-        final = chain.run()
-        reconstructions = self.model.to_unit_range(final.x0_hat).clamp(0.0, 1.0)
-        return Prediction(
-            maps=(images - reconstructions).abs(),
-            reconstructions=reconstructions,
-            nfe=self.model.meter.calls - calls,
-            network_seconds=self.model.meter.seconds - seconds,
-        )
+        model = self.model
+        images = batch.images.to(model.device)
+        random = CaseRandom(batch.case_ids, batch.seed, model.device)
+        with model.metered() as usage:
+            chain = PartialChain(model, model.to_model_range(images), self.config.t0, self.stride, random, self.noise)
+            reconstructions = model.to_unit_range(chain.run().x0_hat).clamp(0.0, 1.0)
+        maps = (images - reconstructions).abs()
+        return Prediction(maps, reconstructions, nfe=usage.calls, network_seconds=usage.seconds)
 
 
 def create(options: Mapping[str, str], context: MethodContext) -> DDPM:

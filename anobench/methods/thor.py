@@ -95,26 +95,22 @@ class THOR:
         model = self.model
         images = batch.images.to(model.device)
         random = CaseRandom(batch.case_ids, batch.seed, model.device)
-        calls, seconds = model.meter.calls, model.meter.seconds
-        chain = PartialChain(model, model.to_model_range(images), self.config.t0, self.stride, random, self.noise)
         maps = []
-        for state in chain:
-            if state.t not in self.map_steps:
-                continue
-            estimate = model.to_unit_range(state.x0_hat)
-            anomaly = self.anomaly_map(images, estimate)
-            maps.append(anomaly)
-            if state.t in self.harmonization_steps:
-                blended = thor_maps.blend(thor_maps.guidance_mask(anomaly, self.kernel), estimate, images)
-                state.x_next = model.schedule.q_sample(model.to_model_range(blended), state.t, chain.initial_noise)
+        with model.metered() as usage:
+            chain = PartialChain(model, model.to_model_range(images), self.config.t0, self.stride, random, self.noise)
+            for state in chain:
+                if state.t not in self.map_steps:
+                    continue
+                estimate = model.to_unit_range(state.x0_hat)
+                anomaly = self.anomaly_map(images, estimate)
+                maps.append(anomaly)
+                if state.t in self.harmonization_steps:
+                    blended = thor_maps.blend(thor_maps.guidance_mask(anomaly, self.kernel), estimate, images)
+                    renoised = model.schedule.q_sample(model.to_model_range(blended), state.t, chain.initial_noise)
+                    state.x_next = renoised
         reconstructions = model.to_unit_range(state.x0_hat).clamp(0.0, 1.0)
         final = thor_maps.harmonic_mean(maps).clamp(0.0, thor_maps.FINAL_MAP_CEILING)
-        return Prediction(
-            maps=final,
-            reconstructions=reconstructions,
-            nfe=model.meter.calls - calls,
-            network_seconds=model.meter.seconds - seconds,
-        )
+        return Prediction(final, reconstructions, nfe=usage.calls, network_seconds=usage.seconds)
 
 
 def create(options: Mapping[str, str], context: MethodContext) -> THOR:

@@ -48,3 +48,28 @@ def test_batch_invariant(fast_thor):
         alone = [fast_thor.predict(Batch(images[i : i + 1], ids[i : i + 1], seed=2)).maps[0] for i in range(3)]
     for i in range(3):
         torch.testing.assert_close(alone[i], together[i], rtol=0, atol=1e-4)
+
+
+def test_harmonization_renoises_the_blend_to_level_t_with_the_initial_noise(fast_thor, monkeypatch):
+    model = fast_thor.model
+    noised, network_inputs = [], []
+    original_q_sample, original_predict = model.schedule.q_sample, model.predict_noise
+
+    def spy_q_sample(x0, t, noise):
+        result = original_q_sample(x0, t, noise)
+        noised.append((t, noise.clone(), result.clone()))
+        return result
+
+    def spy_predict(x_t, t):
+        network_inputs.append((t, x_t.clone()))
+        return original_predict(x_t, t)
+
+    monkeypatch.setattr(model.schedule, "q_sample", spy_q_sample)
+    monkeypatch.setattr(model, "predict_noise", spy_predict)
+    images = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(5))
+    with torch.inference_mode():
+        fast_thor.predict(Batch(images, ["only"], seed=0))
+    assert [t for t, _, _ in noised] == [100, 50]  # the jump to T0, then the blend at H = {50}
+    torch.testing.assert_close(noised[1][1], noised[0][1])  # the same ε as the jump to T0
+    after_blend = dict(network_inputs)[25]  # the step after t = 50 starts from the re-noised blend
+    torch.testing.assert_close(after_blend, noised[1][2])
