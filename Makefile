@@ -22,6 +22,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/forward_share.py
+	$(BIN)/python bench/thor_vs_ddpm.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

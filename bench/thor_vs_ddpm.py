@@ -1,0 +1,55 @@
+"""THOR's cost against DDPM's at equal NFE (target: THOR ≤ 1.05 × DDPM), measured in one run.
+
+Both methods score the same brain-phantom cases with the same checkpoint, T0, stride and batch
+size; the batches alternate between the methods so that machine noise hits both alike. Prints
+the seconds of each and their ratio.
+
+    .venv/bin/python bench/thor_vs_ddpm.py [--cases N] [--batch-size B] [--repeats R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from anobench import registry
+from anobench.api import Batch, DatasetContext, MethodContext
+from anobench.diffusion.presets import get_preset
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    preset = get_preset("cpu-small")
+    device = torch.device("cpu")
+    cases = registry.datasets.get("brain-phantom").open({}, DatasetContext(preset.image_size)).cases("test")
+    cases = cases[: args.cases]
+    context = MethodContext("brain-phantom", preset.name, preset.image_size, device)
+    methods = {name: registry.methods.get(name).create({}, context) for name in ("ddpm", "thor")}
+    seconds = dict.fromkeys(methods, 0.0)
+    network = dict.fromkeys(methods, 0.0)
+    with torch.inference_mode():
+        for name, method in methods.items():  # warm-up
+            method.predict(Batch(torch.from_numpy(cases[0].image)[None, None], [cases[0].case_id], 0))
+        for _ in range(args.repeats):
+            for first in range(0, len(cases), args.batch_size):
+                chunk = cases[first : first + args.batch_size]
+                batch = Batch(torch.stack([torch.from_numpy(c.image) for c in chunk])[:, None], [c.case_id for c in chunk], 0)
+                for name, method in methods.items():
+                    start = time.perf_counter()
+                    prediction = method.predict(batch)
+                    seconds[name] += time.perf_counter() - start
+                    network[name] += prediction.network_seconds
+    for name in methods:
+        print(f"{name}: {seconds[name]:.2f} s ({network[name] / seconds[name]:.1%} inside the network)")
+    print(f"THOR / DDPM wall-time ratio at equal NFE: {seconds['thor'] / seconds['ddpm']:.3f}")
+    print(f"THOR's overhead beyond the network: {seconds['thor'] - network['thor']:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
