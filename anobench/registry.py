@@ -64,9 +64,6 @@ class Registry(Generic[PluginT]):
                 )
         return dict(sorted(found.items()))
 
-    def names(self) -> list[str]:
-        return list(self.entries())
-
     def get(self, name: str) -> PluginT:
         entries = self.entries()
         if name not in entries:

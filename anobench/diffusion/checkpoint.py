@@ -9,7 +9,6 @@ manifest giving their sha256 and the exact `anobench train` command that produce
 from __future__ import annotations
 
 import dataclasses
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -90,16 +89,11 @@ def _as_tuples(architecture: dict[str, Any]) -> dict[str, Any]:
     return {key: tuple(value) if isinstance(value, list) else value for key, value in architecture.items()}
 
 
-def shipped_manifest() -> dict[str, Any]:
-    manifest = resources.files("anobench") / "checkpoints" / "manifest.json"
-    return json.loads(manifest.read_text()) if manifest.is_file() else {}
-
-
 def shipped_checkpoint_name(dataset: str, noise: str, preset: str) -> str:
     return f"{dataset}-{noise}-{preset}"
 
 
-def train_command(dataset: str, noise: str, preset: str) -> str:
+def suggested_train_command(dataset: str, noise: str, preset: str) -> str:
     return (
         f"anobench train --dataset {dataset} --noise {noise} --preset {preset} "
         f"--out anobench/checkpoints/{shipped_checkpoint_name(dataset, noise, preset)}.pt"
@@ -112,7 +106,7 @@ def default_checkpoint(dataset: str, noise: str, preset: str) -> Path:
     path = Path(str(resources.files("anobench") / "checkpoints" / f"{name}.pt"))
     if not path.is_file():
         raise AnobenchError(
-            f"no checkpoint {path}: make it with `{train_command(dataset, noise, preset)}` "
+            f"no checkpoint {path}: make it with `{suggested_train_command(dataset, noise, preset)}` "
             f"or pass --checkpoint PATH"
         )
     return path
