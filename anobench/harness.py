@@ -84,7 +84,12 @@ class _Scored:
 
 
 def _score(
-    method: Method, selected: list[tuple[int, Case]], request: RunRequest, device: torch.device, console: Console
+    method: Method,
+    selected: list[tuple[int, Case]],
+    request: RunRequest,
+    image_size: int,
+    device: torch.device,
+    console: Console,
 ) -> _Scored:
     """Score the cases in batches; per-case rows carry the batch's wall time divided by its size."""
     rows: list[dict[str, Any]] = []
@@ -123,21 +128,13 @@ def _score(
             done = first + len(chunk)
             progress.update(task, completed=done, rate=done / (time.perf_counter() - start))
     wall_seconds = time.perf_counter() - start
-    side = _image_shape(selected, request)
     results = runs.CaseResults(
         rows=pd.DataFrame(rows, columns=ROW_COLUMNS),
-        maps=np.concatenate(maps) if maps else np.zeros((0, *side), np.float32),
+        maps=np.concatenate(maps) if maps else np.zeros((0, image_size, image_size), np.float32),
         masks=_stack_masks([case for _, case in selected]),
         reconstructions=np.concatenate(reconstructions) if maps and len(reconstructions) == len(maps) else None,
     )
     return _Scored(results, wall_seconds, predict_seconds, network_seconds)
-
-
-def _image_shape(selected: list[tuple[int, Case]], request: RunRequest) -> tuple[int, int]:
-    if selected:
-        return selected[0][1].image.shape  # type: ignore[return-value]
-    size = get_preset(request.preset).image_size
-    return size, size
 
 
 def _row(index: int, case: Case, case_map: np.ndarray, nfe: int, seconds: float, batch_size: int) -> dict[str, Any]:
@@ -199,7 +196,7 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
         },
     )
 
-    scored = _score(method, selected, request, device, console)
+    scored = _score(method, selected, request, preset.image_size, device, console)
     provenance = {
         **environment(device),
         "seed": request.seed,

@@ -13,6 +13,7 @@ from typing import Iterator
 
 import torch
 
+from anobench.api import Batch
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.noise import CaseRandom, NoiseKind
 from anobench.diffusion.schedule import respaced_timesteps
@@ -74,3 +75,12 @@ class PartialChain:
             pass
         assert state is not None
         return state
+
+
+def chain_for_batch(
+    model: DiffusionModel, batch: Batch, t0: int, stride: int, noise: NoiseKind
+) -> tuple[torch.Tensor, PartialChain]:
+    """The batch's [0, 1] images on the model's device, and a chain from them with per-case noise."""
+    images = batch.images.to(model.device)
+    random = CaseRandom(batch.case_ids, batch.seed, model.device)
+    return images, PartialChain(model, model.to_model_range(images), t0, stride, random, noise)

@@ -20,8 +20,8 @@ from anobench.api import Batch, MethodContext, MethodPlugin, Prediction
 from anobench.config import build_config, to_plain
 from anobench.diffusion.checkpoint import default_checkpoint, load_model
 from anobench.diffusion.model import DiffusionModel
-from anobench.diffusion.noise import CaseRandom, noise_kind
-from anobench.diffusion.sampler import PartialChain
+from anobench.diffusion.noise import noise_kind
+from anobench.diffusion.sampler import chain_for_batch
 from anobench.errors import AnobenchError
 
 
@@ -58,10 +58,8 @@ class DDPM:
 
     def predict(self, batch: Batch) -> Prediction:
         model = self.model
-        images = batch.images.to(model.device)
-        random = CaseRandom(batch.case_ids, batch.seed, model.device)
+        images, chain = chain_for_batch(model, batch, self.config.t0, self.stride, self.noise)
         with model.metered() as usage:
-            chain = PartialChain(model, model.to_model_range(images), self.config.t0, self.stride, random, self.noise)
             reconstructions = model.to_unit_range(chain.run().x0_hat).clamp(0.0, 1.0)
         maps = (images - reconstructions).abs()
         return Prediction(maps, reconstructions, nfe=usage.calls, network_seconds=usage.seconds)

@@ -33,8 +33,8 @@ import torch
 
 from anobench.api import Batch, MethodContext, MethodPlugin, Prediction
 from anobench.config import build_config, to_plain
-from anobench.diffusion.noise import CaseRandom, noise_kind
-from anobench.diffusion.sampler import PartialChain
+from anobench.diffusion.noise import noise_kind
+from anobench.diffusion.sampler import chain_for_batch
 from anobench.diffusion.schedule import respaced_timesteps
 from anobench.errors import AnobenchError
 from anobench.methods import thor_maps
@@ -93,11 +93,9 @@ class THOR:
 
     def predict(self, batch: Batch) -> Prediction:
         model = self.model
-        images = batch.images.to(model.device)
-        random = CaseRandom(batch.case_ids, batch.seed, model.device)
+        images, chain = chain_for_batch(model, batch, self.config.t0, self.stride, self.noise)
         maps = []
         with model.metered() as usage:
-            chain = PartialChain(model, model.to_model_range(images), self.config.t0, self.stride, random, self.noise)
             for state in chain:
                 if state.t not in self.map_steps:
                     continue
