@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/anobench run --method ddpm --dataset brain-phantom --out runs/demo/ddpm --overwrite
-	$(BIN)/anobench compare runs/demo/ddpm --name demo
+	$(BIN)/anobench run --method ddpm --dataset brain-phantom --set stride=25 --out runs/demo/ddpm --overwrite
+	$(BIN)/anobench run --method thor --dataset brain-phantom --set stride=25 --out runs/demo/thor --overwrite
+	$(BIN)/anobench compare runs/demo/ddpm runs/demo/thor --name demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -23,6 +24,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/forward_share.py
 	$(BIN)/python bench/thor_vs_ddpm.py
+	$(BIN)/python bench/simplex_share.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

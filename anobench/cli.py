@@ -7,6 +7,7 @@ traceback; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import List, Optional
 
@@ -134,6 +135,32 @@ def train(
     console.print(f"wrote {out} (sha256 {entry['sha256'][:12]}…, final loss {entry['final_loss']:.4f})")
 
 
+@app.command("import-checkpoint")
+def import_checkpoint(
+    source: Path = typer.Argument(..., help="Checkpoint file published with another code base."),
+    format: str = typer.Option("thor-release", help="Layout of SOURCE: thor-release (THOR's best_model.pt)."),
+    out: Path = typer.Option(..., help="anobench checkpoint to write."),
+    preset: str = typer.Option("paper", help="Architecture the weights were trained with."),
+    noise: str = typer.Option("gaussian", help="Noise the model was trained with (gaussian or simplex)."),
+    input_range: str = typer.Option(
+        "-1,1", help="Intensity range the network is fed: -1,1 (as trained) or 0,1 (as the released evaluation)."
+    ),
+) -> None:
+    """Convert a released checkpoint (MONAI Generative key names) into an anobench checkpoint."""
+    from anobench.diffusion.noise import noise_kind
+    from anobench.diffusion.release_import import FORMATS, import_thor_release
+
+    if format not in FORMATS:
+        raise AnobenchError(f"unknown checkpoint format {format!r}; available: {', '.join(FORMATS)}")
+    noise_kind(noise)
+    try:
+        low, high = (float(value) for value in input_range.split(","))
+    except ValueError:
+        raise AnobenchError(f"--input-range {input_range!r} is not two numbers like -1,1") from None
+    import_thor_release(source, out, preset, noise, (low, high))
+    console.print(f"wrote {out} ({preset}, {noise} noise, input range [{low:g}, {high:g}])")
+
+
 @data_app.command("make")
 def data_make(
     name: str = typer.Argument(..., help="Dataset to (re)generate, e.g. brain-phantom."),
@@ -150,7 +177,12 @@ def data_make(
     console.print(f"wrote {root}")
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # type: ignore[no-untyped-def]
+    error_console.print(f"warning: {message}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+
 def main() -> None:
+    warnings.showwarning = _show_warning  # one readable line instead of a source excerpt
     try:
         app()
     except AnobenchError as error:

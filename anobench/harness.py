@@ -202,6 +202,7 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
         "seed": request.seed,
         "data_manifest": dataset.manifest_hash(),
         "checkpoint_sha256": (settings.get("checkpoint") or {}).get("sha256"),
+        "perceptual_backend": settings.get("perceptual"),
         "timing": {
             "wall_seconds": scored.wall_seconds,
             "predict_seconds": scored.predict_seconds,

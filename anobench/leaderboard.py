@@ -98,7 +98,7 @@ def _threshold(value: MaxDice) -> str:
     return "–" if np.isnan(value.threshold) else f"{value.threshold:.2f}"
 
 
-VARIANT_SETTINGS = ("protocol", "perceptual")  # settings that tell rows of one method apart
+VARIANT_SETTINGS = ("preset", "protocol", "perceptual")  # settings that tell rows of one method apart
 
 
 def method_label(m: RunMetrics) -> str:

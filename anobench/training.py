@@ -186,7 +186,8 @@ def train(
                 batch = _augment(batch, generator)
             x0 = model.to_model_range(batch).to(device)
             t = torch.randint(model.schedule.num_train_timesteps, (config.batch_size,), generator=generator)
-            epsilon = noise.draw(generator, x0.shape).to(device)
+            # one draw per image at its own timestep (equal to one batched draw for Gaussian noise)
+            epsilon = torch.stack([noise.draw(generator, x0.shape[1:], int(step_t)) for step_t in t]).to(device)
             alpha_bar = alphas_cumprod[t.to(device)].view(-1, 1, 1, 1)
             x_t = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * epsilon
             loss = F.mse_loss(unet(x_t, t.to(device)), epsilon)

@@ -15,9 +15,10 @@ FAST_DDPM = {"t0": "30", "stride": "10"}
 
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Keep generated phantoms out of the user's cache."""
+    """Keep generated phantoms out of the user's cache, and torch hub weights out of reach."""
     cache = tmp_path_factory.mktemp("cache")
     os.environ["ANOBENCH_CACHE"] = str(cache)
+    os.environ["TORCH_HOME"] = str(cache / "torch")
     return cache
 
 
@@ -29,6 +30,28 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("checkpoint") / "tiny.pt"
     train(TrainConfig(steps=3, batch_size=4, save_every=1000), out, SMALL_PHANTOM, "cpu")
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_simplex_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """As `tiny_checkpoint`, trained with simplex noise."""
+    from anobench.training import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("checkpoint") / "tiny-simplex.pt"
+    train(TrainConfig(noise="simplex", steps=3, batch_size=4, save_every=1000), out, SMALL_PHANTOM, "cpu")
+    return out
+
+
+@pytest.fixture(scope="session")
+def fake_squeezenet_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A torchvision SqueezeNet 1.1 state dict (random, seeded) under the ImageNet weights' file name."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("trunk") / "squeezenet1_1-b8a52dc0.pth"
+    torch.save(torchvision.models.squeezenet1_1().state_dict(), path)
+    return path
 
 
 def _run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -66,7 +66,7 @@ def test_unwritable_output_folder(cli, tmp_path, tiny_checkpoint, phantom_args):
 def test_unknown_setting_names_the_valid_ones(cli, tmp_path, tiny_checkpoint, phantom_args):
     result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
                  "--out", str(tmp_path / "r"), *phantom_args, "--set", "T0=3")
-    assert_user_error(result, "unknown setting(s) T0", "valid: noise, stride, t0")
+    assert_user_error(result, "unknown setting(s) T0", "valid: error, noise, stride, t0, variance")
 
 
 def test_run_then_compare_prints_a_leaderboard(cli, tmp_path, tiny_checkpoint, phantom_args):
@@ -99,3 +99,22 @@ def test_data_make_regenerates_the_phantom(cli):
     assert result.returncode == 0, result.stderr
     assert "v1-seed0-n2-1-1-3" in result.stdout
     assert_user_error(cli("data", "make", "wrist-phantom"), "only brain-phantom")
+
+
+def test_thor_auto_backend_warns_records_and_labels_the_backend(cli, tmp_path, tiny_checkpoint, phantom_args):
+    import json
+
+    runs, stderr = {}, {}
+    for backend in ("auto", "ssim"):
+        runs[backend] = tmp_path / backend
+        result = cli("run", "--method", "thor", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
+                     "--out", str(runs[backend]), *phantom_args, "--set", "harmonization=10", "--set", f"perceptual={backend}")
+        assert result.returncode == 0, result.stderr
+        stderr[backend] = result.stderr
+    assert "warning: perceptual=auto" in stderr["auto"] and "squeezenet1_1-b8a52dc0.pth" in stderr["auto"]
+    assert "warning" not in stderr["ssim"]
+    provenance = json.loads((runs["auto"] / "provenance.json").read_text())
+    assert provenance["perceptual_backend"] == "unet"
+    board = cli("compare", str(runs["auto"]), str(runs["ssim"]), "--out-dir", str(tmp_path / "boards"), "--name", "b")
+    markdown = (tmp_path / "boards" / "b.md").read_text()
+    assert "thor (reference, unet)" in markdown and "thor (reference, ssim)" in markdown

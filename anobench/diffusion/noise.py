@@ -12,39 +12,59 @@ from typing import Protocol, Sequence
 
 import torch
 
+from anobench.diffusion.simplex import SimplexNoise
 from anobench.errors import AnobenchError
 from anobench.hashing import seed_for
 
 
 class NoiseKind(Protocol):
-    """A noise distribution; `draw` returns a CPU tensor of `shape` from one generator."""
+    """A noise distribution; `draw` returns a CPU tensor of `shape` from one generator.
+
+    `timestep` is the diffusion step the noise is drawn for: simplex fields are sampled at that
+    time coordinate; Gaussian noise ignores it.
+    """
 
     name: str
 
-    def draw(self, generator: torch.Generator, shape: Sequence[int]) -> torch.Tensor: ...
+    def draw(self, generator: torch.Generator, shape: Sequence[int], timestep: int) -> torch.Tensor: ...
 
 
 class GaussianNoise:
     name = "gaussian"
 
-    def draw(self, generator: torch.Generator, shape: Sequence[int]) -> torch.Tensor:
+    def draw(self, generator: torch.Generator, shape: Sequence[int], timestep: int) -> torch.Tensor:
         return torch.randn(tuple(shape), generator=generator)
 
 
+NOISE_KINDS: dict[str, NoiseKind] = {
+    "gaussian": GaussianNoise(),
+    "simplex": SimplexNoise(),
+    "simplex-normalised": SimplexNoise(normalise=True),
+}
+
+
 def noise_kind(name: str) -> NoiseKind:
-    kinds = {"gaussian": GaussianNoise}
-    if name not in kinds:
-        raise AnobenchError(f"unknown noise {name!r}; available: {', '.join(kinds)}")
-    return kinds[name]()
+    if name not in NOISE_KINDS:
+        raise AnobenchError(f"unknown noise {name!r}; available: {', '.join(NOISE_KINDS)}")
+    return NOISE_KINDS[name]
 
 
 class CaseRandom:
-    """One generator per case of a batch."""
+    """One generator per case of a batch.
 
-    def __init__(self, case_ids: Sequence[str], seed: int, device: torch.device) -> None:
+    `shared=True` reproduces the released THOR code, which drew one noise tensor per batch: every
+    case gets the draw of the batch's first case, so results depend on the batch composition.
+    """
+
+    def __init__(self, case_ids: Sequence[str], seed: int, device: torch.device, shared: bool = False) -> None:
         self.device = device
+        self.shared = shared
         self.generators = [torch.Generator().manual_seed(seed_for(seed, case_id)) for case_id in case_ids]
 
-    def sample(self, kind: NoiseKind, shape: Sequence[int]) -> torch.Tensor:
+    def sample(self, kind: NoiseKind, shape: Sequence[int], timestep: int) -> torch.Tensor:
         """B×shape on the device, row i drawn from case i's generator."""
-        return torch.stack([kind.draw(generator, shape) for generator in self.generators]).to(self.device)
+        if self.shared:
+            draw = kind.draw(self.generators[0], shape, timestep)
+            return draw.expand(len(self.generators), *draw.shape).contiguous().to(self.device)
+        draws = [kind.draw(generator, shape, timestep) for generator in self.generators]
+        return torch.stack(draws).to(self.device)

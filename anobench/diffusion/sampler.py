@@ -51,7 +51,7 @@ class PartialChain:
         self.timesteps = respaced_timesteps(t0, stride)
         self.random = random
         self.noise = noise
-        self.initial_noise = random.sample(noise, x0.shape[1:])
+        self.initial_noise = random.sample(noise, x0.shape[1:], self.timesteps[0])
 
     def __iter__(self) -> Iterator[ChainState]:
         schedule = self.model.schedule
@@ -66,7 +66,7 @@ class PartialChain:
                 x_t = state.x_next
                 continue
             mean, std = schedule.posterior(state.x0_hat, state.x_t, t, t_next)
-            x_t = mean if t_next < 0 else mean + std * self.random.sample(self.noise, self.x0.shape[1:])
+            x_t = mean if t_next < 0 else mean + std * self.random.sample(self.noise, self.x0.shape[1:], t)
 
     def run(self) -> ChainState:
         """Run to the end; the last state's `x0_hat` is the reconstruction (model range)."""
@@ -78,9 +78,10 @@ class PartialChain:
 
 
 def chain_for_batch(
-    model: DiffusionModel, batch: Batch, t0: int, stride: int, noise: NoiseKind
+    model: DiffusionModel, batch: Batch, t0: int, stride: int, noise: NoiseKind, shared_noise: bool = False
 ) -> tuple[torch.Tensor, PartialChain]:
-    """The batch's [0, 1] images on the model's device, and a chain from them with per-case noise."""
+    """The batch's [0, 1] images on the model's device, and a chain from them with per-case noise
+    (one draw shared by the batch with `shared_noise`, as the released THOR code did)."""
     images = batch.images.to(model.device)
-    random = CaseRandom(batch.case_ids, batch.seed, model.device)
+    random = CaseRandom(batch.case_ids, batch.seed, model.device, shared=shared_noise)
     return images, PartialChain(model, model.to_model_range(images), t0, stride, random, noise)

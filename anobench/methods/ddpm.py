@@ -7,11 +7,14 @@ Bercea's later benchmark 250).
 
 Departures: none from the protocol. `stride` > 1 runs a respaced chain (exact DDPM posterior
 between kept steps) to save time on CPUs; stride 1 is the paper's chain (T0 + 1 network calls).
+`error`, `variance` and simplex `noise` exist for AnoDDPM (`anobench.methods.anoddpm`), which is
+this chain with simplex noise.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any, Literal, Mapping
 
 import torch
@@ -22,6 +25,7 @@ from anobench.diffusion.checkpoint import default_checkpoint, load_model
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.noise import noise_kind
 from anobench.diffusion.sampler import chain_for_batch
+from anobench.diffusion.schedule import NoiseSchedule
 from anobench.errors import AnobenchError
 
 
@@ -29,7 +33,9 @@ from anobench.errors import AnobenchError
 class DDPMConfig:
     t0: int = 350
     stride: int | None = None  # None: the model preset's default (1 for `paper`)
-    noise: Literal["gaussian"] = "gaussian"
+    noise: Literal["gaussian", "simplex", "simplex-normalised"] = "gaussian"
+    error: Literal["absolute", "squared"] = "absolute"  # map |x − x̂| or (x − x̂)²
+    variance: Literal["fixed_small", "fixed_large"] = "fixed_small"  # reverse-step variance
 
 
 def load_denoiser(context: MethodContext, noise: str) -> tuple[DiffusionModel, dict[str, Any]]:
@@ -49,6 +55,8 @@ def load_denoiser(context: MethodContext, noise: str) -> tuple[DiffusionModel, d
 class DDPM:
     def __init__(self, config: DDPMConfig, context: MethodContext) -> None:
         self.model, self.checkpoint = load_denoiser(context, config.noise)
+        if config.variance != self.model.schedule.config.variance:
+            self.model.schedule = NoiseSchedule(replace(self.model.schedule.config, variance=config.variance))
         self.stride = config.stride or self.model.preset.default_stride
         self.config = config
         self.noise = noise_kind(config.noise)
@@ -61,7 +69,7 @@ class DDPM:
         images, chain = chain_for_batch(model, batch, self.config.t0, self.stride, self.noise)
         with model.metered() as usage:
             reconstructions = model.to_unit_range(chain.run().x0_hat).clamp(0.0, 1.0)
-        maps = (images - reconstructions).abs()
+        maps = (images - reconstructions).abs() if self.config.error == "absolute" else (images - reconstructions) ** 2
         return Prediction(maps, reconstructions, nfe=usage.calls, network_seconds=usage.seconds)
 
 

@@ -15,18 +15,27 @@ at t in H the chain restarts from x_t = sqrt(ᾱ_t)·clip(g·x̂0 + (1 − g)·x
 the initial ε (re-noised to level t, as released); final map clipped to [0, 0.999], score = mean.
 σ = 2 and k = 13 at 128×128, scaled with the image side (σ = 1, k = 7 at 64×64).
 
-Departures (each deliberate):
-- Normalisation, smoothing and noise are per image (the released code mixed the batch), so maps
-  do not depend on batch composition; at batch size 1 this is the released behaviour.
-- Perceptual backends available so far: `ssim` (default until the LPIPS and denoiser-feature
-  backends land) and `none`; the backend is recorded in every run's settings.
-- With a sampler stride the map and harmonization steps snap to the nearest kept timestep (the
-  larger on a tie); stride 1, or any stride dividing 50, keeps them exactly.
+Presets by noise (`noise=`): Gaussian T0 = 350, H = {300, 150, 50}; simplex T0 = 250,
+H = {200, 150, 100, 50} (the simplex field is also the noise of every reverse step).
+
+Quirks of the released code, each an option:
+- `lpips_double_scaling`: LPIPS sees 4x − 3 (the code maps to 2x − 1 and asks LPIPS to normalise
+  again). Default: on for `reference`, off for `paper`.
+- `batch_coupling`: smoothing along the batch axis, normalisation by the batch maximum and one noise
+  draw per batch, as released. Default off: normalisation, smoothing and noise are per image, so
+  maps do not depend on the batch; at batch size 1 both agree.
+- The input range of released checkpoints is recorded at import (`anobench import-checkpoint`).
+
+Departures: perceptual backend `auto` (default) is the paper's `lpips-squeeze` when the ImageNet
+weights are on disk, else `unet` (see `anobench.perceptual`); the backend used is recorded. With a
+sampler stride the map and harmonization steps snap to the nearest kept timestep (the larger on a
+tie); stride 1, or any stride dividing 50, keeps them exactly.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import torch
@@ -39,46 +48,68 @@ from anobench.diffusion.schedule import respaced_timesteps
 from anobench.errors import AnobenchError
 from anobench.methods import thor_maps
 from anobench.methods.ddpm import load_denoiser
-from anobench.perceptual import perceptual_backend
+from anobench.perceptual import perceptual_backend, resolve_backend
 
 MAP_EVERY = 50
 MAP_FROM = 700
+NOISE_PRESETS = {  # noise → (T0, harmonization steps) of the released configs
+    "gaussian": (350, (300, 150, 50)),
+    "simplex": (250, (200, 150, 100, 50)),
+    "simplex-normalised": (250, (200, 150, 100, 50)),
+}
+Noise = Literal["gaussian", "simplex", "simplex-normalised"]
+Backend = Literal["auto", "lpips-squeeze", "lpips-alex", "lpips-vgg", "ssim", "unet", "none"]
 
 
 @dataclass(frozen=True)
 class THORConfig:
-    t0: int = 350
-    harmonization: tuple[int, ...] = (300, 150, 50)
+    t0: int | None = None  # None: the noise preset's (350 Gaussian, 250 simplex)
+    harmonization: tuple[int, ...] | None = None  # None: the noise preset's
     protocol: Literal["reference", "paper"] = "reference"
-    perceptual: Literal["ssim", "none"] = "ssim"
+    perceptual: Backend = "auto"
+    lpips_weights: str | None = None  # ImageNet trunk weights file; None: the torch hub cache
+    lpips_double_scaling: bool | None = None  # None: as released for `reference`, off for `paper`
+    batch_coupling: bool = False
     stride: int | None = None  # None: the model preset's default (1 for `paper`)
-    noise: Literal["gaussian"] = "gaussian"
+    noise: Noise = "gaussian"
 
 
 class THOR:
     def __init__(self, config: THORConfig, context: MethodContext) -> None:
         self.model, self.checkpoint = load_denoiser(context, config.noise)
+        preset_t0, preset_harmonization = NOISE_PRESETS[config.noise]
+        self.t0 = preset_t0 if config.t0 is None else config.t0
+        harmonization = preset_harmonization if config.harmonization is None else config.harmonization
         self.config = config
         self.stride = config.stride or self.model.preset.default_stride
         self.noise = noise_kind(config.noise)
-        self.perceptual = perceptual_backend(config.perceptual)
+        weights = Path(config.lpips_weights) if config.lpips_weights else None
+        self.double_scaling = (
+            config.protocol == "reference" if config.lpips_double_scaling is None else config.lpips_double_scaling
+        )
+        backend = resolve_backend(config.perceptual, weights)
+        self.perceptual = perceptual_backend(backend, self.model, weights, self.double_scaling)
         side = context.image_size
         self.sigma = thor_maps.scaled_pixels(2.0, side)
         self.kernel = thor_maps.scaled_kernel(13, side)
-        kept = respaced_timesteps(config.t0, self.stride)
-        wanted_h = [t for t in config.harmonization if t <= config.t0]
+        kept = respaced_timesteps(self.t0, self.stride)
+        wanted_h = [t for t in harmonization if t <= self.t0]
         self.harmonization_steps = thor_maps.snap_to_kept(wanted_h, kept) if wanted_h else []
         if config.protocol == "reference":
-            every = [t for t in range(MAP_FROM, -1, -MAP_EVERY) if t <= config.t0]
+            every = [t for t in range(MAP_FROM, -1, -MAP_EVERY) if t <= self.t0]
             self.map_steps = thor_maps.snap_to_kept(every + wanted_h, kept)
         else:
             self.map_steps = list(self.harmonization_steps)
         if not self.map_steps:
-            raise AnobenchError(f"THOR needs a harmonization step at or below T0 = {config.t0}")
+            raise AnobenchError(f"THOR needs a harmonization step at or below T0 = {self.t0}")
 
     def settings(self) -> dict[str, Any]:
         return {
             **to_plain(self.config),
+            "t0": self.t0,
+            "perceptual_requested": self.config.perceptual,
+            "perceptual": self.perceptual.name,
+            "lpips_double_scaling": self.double_scaling if self.perceptual.name.startswith("lpips") else None,
             "stride": self.stride,
             "map_steps": self.map_steps,
             "harmonization_steps": self.harmonization_steps,
@@ -89,11 +120,14 @@ class THOR:
 
     def anomaly_map(self, images: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
         residual = (images - estimate).abs()
-        return thor_maps.compose_map(residual, self.perceptual.distance_map(estimate, images), self.sigma)
+        perceptual = self.perceptual.distance_map(estimate, images)
+        return thor_maps.compose_map(residual, perceptual, self.sigma, self.config.batch_coupling)
 
     def predict(self, batch: Batch) -> Prediction:
         model = self.model
-        images, chain = chain_for_batch(model, batch, self.config.t0, self.stride, self.noise)
+        images, chain = chain_for_batch(
+            model, batch, self.t0, self.stride, self.noise, shared_noise=self.config.batch_coupling
+        )
         maps = []
         with model.metered() as usage:
             for state in chain:

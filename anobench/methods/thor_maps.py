@@ -2,7 +2,8 @@
 
 The released code normalises, smooths and draws noise over the whole batch array, so an image's
 map depended on its batch neighbours; every function here works per image, which makes THOR
-batch-invariant (the paper's numbers were produced at batch size 1, where both agree).
+batch-invariant (the paper's numbers were produced at batch size 1, where both agree). The
+released batch coupling is kept as an option (`across_batch`) to show what it changes.
 """
 
 from __future__ import annotations
@@ -35,20 +36,30 @@ def _per_image(maps: torch.Tensor, function) -> torch.Tensor:  # type: ignore[no
     return torch.from_numpy(result.astype(np.float32)).to(maps.device)
 
 
-def smooth(maps: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Gaussian smoothing in the image plane only (scipy's default reflect borders)."""
+def smooth(maps: torch.Tensor, sigma: float, across_batch: bool = False) -> torch.Tensor:
+    """Gaussian smoothing in the image plane (scipy's default reflect borders).
+
+    `across_batch` filters the B×1×H×W array along every axis, as the released code did, so
+    neighbouring images of a batch bleed into each other.
+    """
+    if across_batch:
+        array = ndimage.gaussian_filter(maps.detach().float().cpu().numpy(), sigma)
+        return torch.from_numpy(array.astype(np.float32)).to(maps.device)
     return _per_image(maps, lambda image: ndimage.gaussian_filter(image, sigma))
 
 
-def normalise_by_max(maps: torch.Tensor) -> torch.Tensor:
-    """Each image divided by its own maximum (+1e-8), clipped to [0, 1]."""
-    peak = maps.amax(dim=(1, 2, 3), keepdim=True)
+def normalise_by_max(maps: torch.Tensor, across_batch: bool = False) -> torch.Tensor:
+    """Each image divided by its own maximum (+1e-8; the batch's maximum with `across_batch`), in [0, 1]."""
+    peak = maps.amax() if across_batch else maps.amax(dim=(1, 2, 3), keepdim=True)
     return (maps / (peak + NORMALISATION_EPSILON)).clamp(0.0, 1.0)
 
 
-def compose_map(residual: torch.Tensor, perceptual: torch.Tensor, sigma: float) -> torch.Tensor:
+def compose_map(
+    residual: torch.Tensor, perceptual: torch.Tensor, sigma: float, across_batch: bool = False
+) -> torch.Tensor:
     """Eq. (3): residual × σ-smoothed perceptual map (clipped to [0, 1]), normalised per image."""
-    return normalise_by_max(residual * smooth(perceptual, sigma).clamp(0.0, 1.0))
+    smoothed = smooth(perceptual, sigma, across_batch).clamp(0.0, 1.0)
+    return normalise_by_max(residual * smoothed, across_batch)
 
 
 def guidance_mask(maps: torch.Tensor, kernel: int) -> torch.Tensor:

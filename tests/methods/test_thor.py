@@ -4,6 +4,7 @@ import torch
 from anobench import registry
 from anobench.api import Batch, MethodContext
 from anobench.errors import AnobenchError
+from anobench.methods import thor_maps
 
 
 def thor(checkpoint, **options):
@@ -12,22 +13,46 @@ def thor(checkpoint, **options):
 
 
 def test_reference_protocol_takes_maps_every_50_steps_and_blends_at_h(tiny_checkpoint):
-    settings = thor(tiny_checkpoint, stride=1).settings()
+    settings = thor(tiny_checkpoint, stride=1, perceptual="ssim").settings()
+    assert settings["t0"] == 350
     assert settings["map_steps"] == [350, 300, 250, 200, 150, 100, 50, 0]
     assert settings["harmonization_steps"] == [300, 150, 50]
     assert settings["smoothing_sigma"] == 1.0 and settings["morphology_kernel"] == 7
     assert settings["perceptual"] == "ssim"
 
 
+def test_simplex_preset_starts_at_250_and_harmonizes_every_50_steps(tiny_simplex_checkpoint):
+    settings = thor(tiny_simplex_checkpoint, noise="simplex", stride=1, perceptual="none").settings()
+    assert settings["t0"] == 250
+    assert settings["harmonization_steps"] == [200, 150, 100, 50]
+    assert settings["map_steps"] == [250, 200, 150, 100, 50, 0]
+
+
+def test_default_backend_is_auto_and_records_what_it_used(tiny_checkpoint):
+    with pytest.warns(UserWarning, match="replaced by `unet`"):
+        settings = thor(tiny_checkpoint).settings()
+    assert settings["perceptual_requested"] == "auto" and settings["perceptual"] == "unet"
+
+
+def test_lpips_double_scaling_follows_the_protocol_unless_set(tiny_checkpoint, fake_squeezenet_weights):
+    def scaling(**options):
+        method = thor(tiny_checkpoint, perceptual="lpips-squeeze", lpips_weights=fake_squeezenet_weights, **options)
+        return method.settings()["lpips_double_scaling"], method.perceptual.double_scaling
+
+    assert scaling() == (True, True)  # reference = released: LPIPS sees 4x − 3
+    assert scaling(protocol="paper") == (False, False)
+    assert scaling(protocol="paper", lpips_double_scaling=True) == (True, True)
+
+
 def test_paper_protocol_takes_maps_at_h_only(tiny_checkpoint):
-    assert thor(tiny_checkpoint, protocol="paper", stride=1).settings()["map_steps"] == [300, 150, 50]
+    assert thor(tiny_checkpoint, protocol="paper", stride=1, perceptual="none").settings()["map_steps"] == [300, 150, 50]
     with pytest.raises(AnobenchError, match="harmonization step at or below T0"):
-        thor(tiny_checkpoint, protocol="paper", t0=40)
+        thor(tiny_checkpoint, protocol="paper", t0=40, perceptual="none")
 
 
 @pytest.fixture(scope="module")
 def fast_thor(tiny_checkpoint):
-    return thor(tiny_checkpoint, t0=100, harmonization="50", stride=25)
+    return thor(tiny_checkpoint, t0=100, harmonization="50", stride=25, perceptual="unet")
 
 
 def test_maps_are_bounded_and_cost_the_same_calls_as_ddpm(fast_thor):
@@ -50,10 +75,38 @@ def test_batch_invariant(fast_thor):
         torch.testing.assert_close(alone[i], together[i], rtol=0, atol=1e-4)
 
 
-def test_harmonization_renoises_the_blend_to_level_t_with_the_initial_noise(fast_thor, monkeypatch):
-    model = fast_thor.model
-    noised, network_inputs = [], []
+def test_batch_coupling_reproduces_the_released_batch_dependence(tiny_checkpoint):
+    coupled = thor(tiny_checkpoint, t0=100, harmonization="50", stride=25, perceptual="ssim", batch_coupling=True)
+    independent = thor(tiny_checkpoint, t0=100, harmonization="50", stride=25, perceptual="ssim")
+    images = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(1))
+    images[1] *= 0.5  # a darker neighbour: a different maximum and different smoothing input
+    with torch.inference_mode():
+        first_alone = independent.predict(Batch(images[:1], ["x"], seed=2)).maps[0]
+        coupled_alone = coupled.predict(Batch(images[:1], ["x"], seed=2)).maps[0]
+        coupled_pair = coupled.predict(Batch(images, ["x", "y"], seed=2)).maps[0]
+        independent_pair = independent.predict(Batch(images, ["x", "y"], seed=2)).maps[0]
+    torch.testing.assert_close(coupled_alone, first_alone, rtol=0, atol=1e-5)  # batch size 1: the same
+    torch.testing.assert_close(independent_pair, first_alone, rtol=0, atol=1e-4)
+    assert float((coupled_pair - first_alone).abs().max()) > 1e-2  # the neighbour changed image x's map
+
+
+def test_simplex_thor_runs_with_simplex_reverse_noise(tiny_simplex_checkpoint):
+    method = thor(tiny_simplex_checkpoint, noise="simplex", t0=60, harmonization="50", stride=20, perceptual="none")
+    images = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        prediction = method.predict(Batch(images, ["s"], seed=0))
+    assert prediction.nfe == 4 and prediction.maps.shape == images.shape
+
+
+@pytest.mark.parametrize(
+    "protocol, map_steps", [("reference", [100, 50, 0]), ("paper", [50])]
+)
+def test_harmonization_renoises_the_blend_at_level_t_with_the_initial_noise(tiny_checkpoint, monkeypatch, protocol, map_steps):
+    method = thor(tiny_checkpoint, t0=100, harmonization="50", stride=25, perceptual="ssim", protocol=protocol)
+    model = method.model
+    noised, network_inputs, composed, averaged = [], [], [], []
     original_q_sample, original_predict = model.schedule.q_sample, model.predict_noise
+    original_anomaly_map, original_mean = method.anomaly_map, thor_maps.harmonic_mean
 
     def spy_q_sample(x0, t, noise):
         result = original_q_sample(x0, t, noise)
@@ -64,11 +117,24 @@ def test_harmonization_renoises_the_blend_to_level_t_with_the_initial_noise(fast
         network_inputs.append((t, x_t.clone()))
         return original_predict(x_t, t)
 
+    def spy_anomaly_map(images, estimate):
+        composed.append(original_anomaly_map(images, estimate))
+        return composed[-1]
+
+    def spy_mean(maps):
+        averaged.append(len(maps))
+        return original_mean(maps)
+
     monkeypatch.setattr(model.schedule, "q_sample", spy_q_sample)
     monkeypatch.setattr(model, "predict_noise", spy_predict)
+    monkeypatch.setattr(method, "anomaly_map", spy_anomaly_map)
+    monkeypatch.setattr(thor_maps, "harmonic_mean", spy_mean)
     images = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(5))
     with torch.inference_mode():
-        fast_thor.predict(Batch(images, ["only"], seed=0))
+        prediction = method.predict(Batch(images, ["only"], seed=0))
+    assert method.settings()["map_steps"] == map_steps and averaged == [len(map_steps)]
+    expected = original_mean(composed).clamp(0, thor_maps.FINAL_MAP_CEILING)
+    torch.testing.assert_close(prediction.maps, expected)
     assert [t for t, _, _ in noised] == [100, 50]  # the jump to T0, then the blend at H = {50}
     torch.testing.assert_close(noised[1][1], noised[0][1])  # the same ε as the jump to T0
     after_blend = dict(network_inputs)[25]  # the step after t = 50 starts from the re-noised blend

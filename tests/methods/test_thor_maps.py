@@ -85,3 +85,16 @@ def test_snapping_to_kept_timesteps():
     assert thor_maps.snap_to_kept([300, 150, 50], list(range(350, -1, -10)) ) == [300, 150, 50]
     kept_40 = [350, 310, 270, 230, 190, 150, 110, 70, 30, 0]
     assert thor_maps.snap_to_kept([300, 150, 50], kept_40) == [310, 150, 70]  # 50 ties 70/30: the larger
+
+
+def test_released_batch_coupling_divides_by_the_batch_maximum():
+    maps = torch.stack([tensor([[0.0, 2.0, 4.0]])[0], tensor([[0.0, 0.5, 1.0]])[0]])
+    result = thor_maps.normalise_by_max(maps, across_batch=True)
+    np.testing.assert_allclose(result[1, 0, 0], [0, 0.125, 0.25], rtol=1e-6)
+
+
+def test_released_batch_coupling_smooths_across_the_batch_axis():
+    maps = torch.zeros(2, 1, 9, 9)
+    maps[0, 0, 4, 4] = 1.0
+    smoothed = thor_maps.smooth(maps, sigma=1.0, across_batch=True)
+    assert float(smoothed[1, 0, 4, 4]) > 0.01  # image 0's peak leaks into image 1

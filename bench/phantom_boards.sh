@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Regenerates the brain-phantom boards of the README (shipped cpu-small checkpoints, 96 test
+# slices, preset defaults): leaderboards/phantom-methods.md and leaderboards/phantom-thor-ablation.md.
+#   bash bench/phantom_boards.sh [RUNS_DIR]      (about 15 minutes on 2 CPU cores)
+set -euo pipefail
+BIN=${BIN:-.venv/bin}
+RUNS=${1:-runs/phantom-boards}
+run() { "$BIN/anobench" run --dataset brain-phantom --overwrite "$@"; }
+
+run --method ddpm --out "$RUNS/ddpm"
+run --method thor --out "$RUNS/thor-gaussian"
+run --method thor --set noise=simplex --out "$RUNS/thor-simplex"
+run --method anoddpm --out "$RUNS/anoddpm"
+"$BIN/anobench" compare "$RUNS/ddpm" "$RUNS/thor-gaussian" "$RUNS/thor-simplex" "$RUNS/anoddpm" --name phantom-methods
+
+for protocol in reference paper; do
+  for backend in unet ssim none; do
+    run --method thor --set protocol=$protocol --set perceptual=$backend --out "$RUNS/ablation/$protocol-$backend"
+  done
+done
+"$BIN/anobench" compare "$RUNS"/ablation/* --name phantom-thor-ablation
