@@ -67,13 +67,19 @@ class Dataset(Protocol):
 
 @dataclass(frozen=True)
 class MethodContext:
-    """What the harness knows when it builds a method (`preset` names the model size)."""
+    """What the harness knows when it builds a method (`preset` names the model size).
+
+    `healthy_validation` returns the dataset's healthy validation cases (split `val`) for methods
+    that calibrate a setting on them (AutoDDPM's mask threshold); it is only called when needed.
+    """
 
     dataset: str
     preset: str
     image_size: int
     device: torch.device
     checkpoint: Path | None = None
+    healthy_validation: Callable[[], Sequence[Case]] | None = None
+    seed: int = 0
 
 
 @dataclass(frozen=True)

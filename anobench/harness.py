@@ -182,7 +182,11 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
     selected = [(index, case) for index, case in enumerate(cases) if index % request.world_size == request.rank]
     method = method_plugin.create(
         request.method_options,
-        MethodContext(request.dataset, preset.name, preset.image_size, device, request.checkpoint),
+        MethodContext(
+            request.dataset, preset.name, preset.image_size, device, request.checkpoint,
+            healthy_validation=lambda: dataset.cases("val") if "val" in dataset.splits else [],
+            seed=request.seed,
+        ),
     )
     settings = method.settings()
     runs.write_json(

@@ -21,7 +21,8 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+import typing
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -183,7 +184,8 @@ class DenoiserFeatures:
         return torch.stack(layers).mean(0)
 
 
-BACKENDS = ("auto", "lpips-squeeze", "lpips-alex", "lpips-vgg", "ssim", "unet", "none")
+Backend = Literal["auto", "lpips-squeeze", "lpips-alex", "lpips-vgg", "ssim", "unet", "none"]
+BACKENDS: tuple[str, ...] = typing.get_args(Backend)
 
 
 def resolve_backend(name: str, lpips_weights: Path | None) -> str:
@@ -202,6 +204,14 @@ def resolve_backend(name: str, lpips_weights: Path | None) -> str:
         stacklevel=2,
     )
     return "unet"
+
+
+def open_backend(
+    requested: str, denoiser: DiffusionModel, lpips_weights: str | None, double_scaling: bool = False
+) -> PerceptualBackend:
+    """The backend a method setting asks for (`auto` resolved; its `name` is the one used)."""
+    weights = Path(lpips_weights) if lpips_weights else None
+    return perceptual_backend(resolve_backend(requested, weights), denoiser, weights, double_scaling)
 
 
 def perceptual_backend(

@@ -84,3 +84,12 @@ def test_existing_results_are_kept_unless_overwrite(reference_run, tiny_checkpoi
 def test_rank_outside_world_is_refused(tiny_checkpoint, tmp_path):
     with pytest.raises(AnobenchError, match="rank 2 is not within a world size of 2"):
         run(request(tiny_checkpoint, tmp_path / "bad", rank=2, world_size=2))
+
+
+def test_autoddpm_calibrates_on_the_datasets_healthy_validation_split(tiny_checkpoint, tmp_path):
+    options = {"t0": "20", "stride": "10", "resample_from": "10", "resample_repeats": "1", "perceptual": "ssim"}
+    run(request(tiny_checkpoint, tmp_path / "auto", method="autoddpm", method_options=options))
+    settings = json.loads((tmp_path / "auto" / "config.json").read_text())["method_settings"]
+    calibration = settings["calibration"]
+    assert calibration["source"].startswith("healthy validation") and calibration["cases"] == 4
+    assert calibration["achieved_fpr"] <= 0.05 and settings["threshold"] > 0

@@ -75,6 +75,11 @@ class NoiseSchedule:
         alpha_bar = self.alpha_bar(t)
         return alpha_bar.sqrt().float() * x0 + (1 - alpha_bar).sqrt().float() * noise
 
+    def q_jump(self, x_s: torch.Tensor, s: int, t: int, noise: torch.Tensor) -> torch.Tensor:
+        """x_t ~ q(x_t | x_s) for s < t: sqrt(ᾱ_t/ᾱ_s)·x_s + sqrt(1 − ᾱ_t/ᾱ_s)·ε (s = −1: the clean image)."""
+        ratio = self.alpha_bar(t) / self.alpha_bar(s)
+        return ratio.sqrt().float() * x_s + (1 - ratio).sqrt().float() * noise
+
     def x0_from_noise(self, x_t: torch.Tensor, t: int, noise: torch.Tensor) -> torch.Tensor:
         alpha_bar = self.alpha_bar(t)
         return (x_t - (1 - alpha_bar).sqrt().float() * noise) / alpha_bar.sqrt().float()

@@ -35,7 +35,6 @@ tie); stride 1, or any stride dividing 50, keeps them exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import torch
@@ -48,7 +47,7 @@ from anobench.diffusion.schedule import respaced_timesteps
 from anobench.errors import AnobenchError
 from anobench.methods import thor_maps
 from anobench.methods.ddpm import load_denoiser
-from anobench.perceptual import perceptual_backend, resolve_backend
+from anobench.perceptual import Backend, open_backend
 
 MAP_EVERY = 50
 MAP_FROM = 700
@@ -58,7 +57,6 @@ NOISE_PRESETS = {  # noise → (T0, harmonization steps) of the released configs
     "simplex-normalised": (250, (200, 150, 100, 50)),
 }
 Noise = Literal["gaussian", "simplex", "simplex-normalised"]
-Backend = Literal["auto", "lpips-squeeze", "lpips-alex", "lpips-vgg", "ssim", "unet", "none"]
 
 
 @dataclass(frozen=True)
@@ -83,12 +81,10 @@ class THOR:
         self.config = config
         self.stride = config.stride or self.model.preset.default_stride
         self.noise = noise_kind(config.noise)
-        weights = Path(config.lpips_weights) if config.lpips_weights else None
         self.double_scaling = (
             config.protocol == "reference" if config.lpips_double_scaling is None else config.lpips_double_scaling
         )
-        backend = resolve_backend(config.perceptual, weights)
-        self.perceptual = perceptual_backend(backend, self.model, weights, self.double_scaling)
+        self.perceptual = open_backend(config.perceptual, self.model, config.lpips_weights, self.double_scaling)
         side = context.image_size
         self.sigma = thor_maps.scaled_pixels(2.0, side)
         self.kernel = thor_maps.scaled_kernel(13, side)

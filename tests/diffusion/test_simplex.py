@@ -9,17 +9,35 @@ from anobench.diffusion.simplex import SimplexNoise
 
 
 def test_field_is_the_octave_sum_of_3d_opensimplex_at_pixel_coordinates():
-    field = SimplexNoise().field(seed=7, height=32, width=48, timestep=250)
-    simplex = opensimplex.OpenSimplex(7)
+    offset = (1234.5, 77.25, 9000.0)
+    field = SimplexNoise().field(offset, height=32, width=48, timestep=250)
+    simplex = opensimplex.OpenSimplex(0)
     for row, column in [(0, 0), (5, 17), (31, 47), (12, 40)]:
-        expected = sum(
-            0.8**k * simplex.noise3(column / (64 / 2**k), row / (64 / 2**k), 250 / (64 / 2**k)) for k in range(6)
-        )
+        x, y, t = column + offset[0], row + offset[1], 250 + offset[2]
+        expected = sum(0.8**k * simplex.noise3(x / (64 / 2**k), y / (64 / 2**k), t / (64 / 2**k)) for k in range(6))
         assert field[row, column] == pytest.approx(expected, abs=1e-12)
 
 
+def mean_abs_correlation(fields):
+    return float(torch.corrcoef(torch.stack([f.flatten().double() for f in fields])).fill_diagonal_(0).abs().mean())
+
+
+def test_draws_at_random_offsets_are_as_unrelated_as_freshly_seeded_fields():
+    generator = torch.Generator().manual_seed(0)
+    windows = [noise_kind("simplex").draw(generator, (1, 64, 64), 100) for _ in range(30)]
+    pixels = np.arange(64.0)
+    reseeded = []
+    for seed in range(30):  # the released code's way: a new OpenSimplex seed per field
+        simplex = opensimplex.OpenSimplex(seed + 1)
+        octaves = [0.8**k * simplex.noise3array(pixels / (64 / 2**k), pixels / (64 / 2**k), np.array([100 / (64 / 2**k)]))[0] for k in range(6)]
+        reseeded.append(torch.from_numpy(sum(octaves)))
+    # smooth 64×64 fields have few degrees of freedom, so even independent ones correlate ~0.16 on average
+    assert mean_abs_correlation(windows) < 1.3 * mean_abs_correlation(reseeded)
+
+
 def test_unnormalised_field_keeps_its_natural_scale_and_the_normalised_kind_is_standardised():
-    fields = [SimplexNoise().field(seed, 64, 64, 100) for seed in range(20)]
+    offsets = (torch.rand(20, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 2**20).tolist()
+    fields = [SimplexNoise().field(offset, 64, 64, 100) for offset in offsets]
     stds = np.array([f.std() for f in fields])
     assert 0.3 < stds.mean() < 0.7  # spec: per-image std ≈ 0.45–0.56 at 128², not 1
     assert max(abs(f.mean()) for f in fields) > 0.05  # not centred
