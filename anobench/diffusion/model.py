@@ -52,6 +52,10 @@ class DiffusionModel:
         low, high = self.input_range
         return (images - low) / (high - low)
 
+    def to_image(self, images: torch.Tensor) -> torch.Tensor:
+        """Model-range images back to [0, 1], clamped: what a method returns as a reconstruction."""
+        return self.to_unit_range(images).clamp(0.0, 1.0)
+
     def clamp(self, images: torch.Tensor) -> torch.Tensor:
         return images.clamp(*self.input_range)
 

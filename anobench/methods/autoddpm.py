@@ -126,7 +126,7 @@ class AutoDDPM:
     def stage_one(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Images on the device, the coarse reconstruction and the stage-1 map M."""
         images, chain = chain_for_batch(self.model, batch, self.config.t0, self.stride, self.noise)
-        coarse = self.model.to_unit_range(chain.run().x0_hat).clamp(0.0, 1.0)
+        coarse = self.model.to_image(chain.run().x0_hat)
         stage_map = self.perceptual.distance_map(coarse, images) * normalised_residual(images, coarse)
         return images, coarse, stage_map
 
@@ -151,7 +151,7 @@ class AutoDDPM:
                 if repeat < self.config.resample_repeats - 1:
                     x_t = schedule.q_jump(x_s, s, t, random.sample(self.noise, shape, t))
             x_t = x_s
-        inpainted = model.to_unit_range(x_t).clamp(0.0, 1.0)
+        inpainted = model.to_image(x_t)
         return torch.where(mask > 0, inpainted, images)  # exactly the input outside the mask
 
     def predict(self, batch: Batch) -> Prediction:

@@ -68,7 +68,7 @@ class DDPM:
         model = self.model
         images, chain = chain_for_batch(model, batch, self.config.t0, self.stride, self.noise)
         with model.metered() as usage:
-            reconstructions = model.to_unit_range(chain.run().x0_hat).clamp(0.0, 1.0)
+            reconstructions = model.to_image(chain.run().x0_hat)
         maps = (images - reconstructions).abs() if self.config.error == "absolute" else (images - reconstructions) ** 2
         return Prediction(maps, reconstructions, nfe=usage.calls, network_seconds=usage.seconds)
 

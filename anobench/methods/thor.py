@@ -136,7 +136,7 @@ class THOR:
                     blended = thor_maps.blend(thor_maps.guidance_mask(anomaly, self.kernel), estimate, images)
                     renoised = model.schedule.q_sample(model.to_model_range(blended), state.t, chain.initial_noise)
                     state.x_next = renoised
-        reconstructions = model.to_unit_range(state.x0_hat).clamp(0.0, 1.0)
+        reconstructions = model.to_image(state.x0_hat)
         final = thor_maps.harmonic_mean(maps).clamp(0.0, thor_maps.FINAL_MAP_CEILING)
         return Prediction(final, reconstructions, nfe=usage.calls, network_seconds=usage.seconds)
 
