@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/forward_share.py
 	$(BIN)/python bench/thor_vs_ddpm.py
 	$(BIN)/python bench/simplex_share.py
+	$(BIN)/python bench/pddpm_calls.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Make and inspect data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+prepare_app = typer.Typer(help="Prepare real data sets from their raw releases.", no_args_is_help=True)
+app.add_typer(prepare_app, name="prepare")
 console = Console()
 error_console = Console(stderr=True)
 
@@ -53,6 +55,9 @@ def run(
     checkpoint: Optional[Path] = typer.Option(None, help="Checkpoint (default: the shipped one)."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Method setting key=value, e.g. t0=250."),
     data: Optional[List[str]] = typer.Option(None, "--data", help="Dataset option key=value."),
+    data_root: Optional[Path] = typer.Option(
+        None, help="Folder of a real data set (default: $ANOBENCH_DATA/<dataset>)."
+    ),
     batch_size: int = typer.Option(8, help="Images per batch (results do not depend on it)."),
     seed: int = typer.Option(0, help="Inference seed; each case's noise depends on (seed, case id)."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
@@ -70,7 +75,7 @@ def run(
         RunRequest(
             method=method, dataset=dataset, split=split, preset=preset, checkpoint=checkpoint,
             method_options=parse_assignments(set_), dataset_options=parse_assignments(data),
-            batch_size=batch_size, seed=seed, device=device, out=out, overwrite=overwrite,
+            data_root=data_root, batch_size=batch_size, seed=seed, device=device, out=out, overwrite=overwrite,
             rank=rank, world_size=world_size, limit=limit,
         ),
         console,
@@ -88,11 +93,15 @@ def compare(
     targets: List[str] = typer.Argument(..., help="Run folders, globs, or a dataset name."),
     name: Optional[str] = typer.Option(None, help="Leaderboard name (default: the dataset)."),
     out_dir: Path = typer.Option(Path("leaderboards"), help="Folder for the Markdown leaderboard."),
+    layout: str = typer.Option(
+        "full", help="full: every column; table1: the THOR paper's Table 1 with its reported rows beside."
+    ),
 ) -> None:
     """Leaderboard of runs, recomputed from their per-case rows and maps."""
     from anobench.leaderboard import compare as compare_runs, print_table
 
-    path, metrics = compare_runs(targets, name, out_dir, command=" ".join(["anobench", *sys.argv[1:]]))
+    command = " ".join(["anobench", *sys.argv[1:]])
+    path, metrics = compare_runs(targets, name, out_dir, command=command, layout=layout)
     print_table(metrics, console)
     console.print(f"wrote {path}")
 
@@ -119,9 +128,14 @@ def train(
     augment: bool = typer.Option(True, help="THOR's affine + flip augmentation."),
     seed: int = typer.Option(0, help="Seed of every random choice."),
     save_every: int = typer.Option(200, help="Steps between resumable states."),
+    scheme: str = typer.Option(
+        "full", help="full: whole image noised (THOR, DDPM, AnoDDPM, AutoDDPM); patched: one noised cell per image (pDDPM)."
+    ),
+    patch_size: Optional[int] = typer.Option(None, help="Cell size of --scheme patched (default 48 px at 128 px, scaled)."),
     out: Path = typer.Option(..., help="Checkpoint file to write (a manifest.json is kept beside it)."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Dataset option key=value."),
+    data_root: Optional[Path] = typer.Option(None, help="Folder of a real data set (default: $ANOBENCH_DATA/<dataset>)."),
 ) -> None:
     """Train a denoiser on healthy images; resumes an interrupted run of the same command."""
     from anobench.config import parse_assignments
@@ -129,9 +143,10 @@ def train(
 
     config = TrainConfig(
         dataset=dataset, noise=noise, preset=preset, steps=steps, batch_size=batch_size, lr=lr,
-        ema_decay=ema_decay, augment=augment, seed=seed, save_every=save_every,
+        ema_decay=ema_decay, augment=augment, seed=seed, save_every=save_every, scheme=scheme,  # type: ignore[arg-type]
+        patch_size=patch_size,
     )
-    entry = run_training(config, out, parse_assignments(set_), device, console)
+    entry = run_training(config, out, parse_assignments(set_), device, console, data_root)
     console.print(f"wrote {out} (sha256 {entry['sha256'][:12]}…, final loss {entry['final_loss']:.4f})")
 
 
@@ -175,6 +190,35 @@ def data_make(
     config = build_config(brain_phantom.PhantomConfig, parse_assignments(set_))
     root = brain_phantom.generate(config, brain_phantom.phantom_dir(config))
     console.print(f"wrote {root}")
+
+
+@data_app.command("verify")
+def data_verify(runs_: List[Path] = typer.Argument(..., metavar="RUNS...", help="Run folders to check.")) -> None:
+    """Re-read the data each run scored and check it is unchanged (manifest sha256)."""
+    from anobench.verification import verify_run_data
+
+    for folder in runs_:
+        console.print(f"{folder}: data unchanged (manifest {verify_run_data(folder)[:12]}…)")
+
+
+@prepare_app.command("ixi")
+def prepare_ixi(
+    raw_dir: Path = typer.Argument(..., help="The unpacked IXI-T1.tar (IXI*-T1.nii.gz files)."),
+    out_dir: Path = typer.Argument(..., help="CAPS folder to write (read by --dataset ixi --data-root OUT_DIR)."),
+    template: Optional[Path] = typer.Option(None, help="Template NIfTI (default: nilearn's MNI152 2009a, 1 mm)."),
+    space: str = typer.Option("MNI152NLin2009aSym", help="Space name written into the file names."),
+) -> None:
+    """Register raw IXI T1 scans to MNI space (SimpleITK affine); resumable."""
+    from rich.progress import Progress
+
+    from anobench.datasets.brain_phantom import cache_root
+    from anobench.datasets.ixi_prepare import nilearn_template, prepare_ixi as prepare, raw_scans
+
+    template = template or nilearn_template(cache_root() / "templates")
+    with Progress(console=console) as progress:
+        task = progress.add_task("register", total=len(raw_scans(raw_dir)))
+        done, skipped = prepare(raw_dir, out_dir, template, space, advance=lambda name: progress.advance(task))
+    console.print(f"registered {done} scan(s), {skipped} already prepared → {out_dir}")
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # type: ignore[no-untyped-def]

@@ -39,6 +39,7 @@ class RunRequest:
     checkpoint: Path | None = None
     method_options: dict[str, str] = field(default_factory=dict)
     dataset_options: dict[str, str] = field(default_factory=dict)
+    data_root: Path | None = None
     batch_size: int = 8
     seed: int = 0
     device: str | None = None
@@ -173,12 +174,13 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
     folder = request.out or default_folder(request)
     sharded = request.world_size > 1
     outputs = runs.shard_files(folder, request.rank, request.world_size) if sharded else runs.run_files(folder)
-    runs.prepare_folder(folder, request.overwrite, outputs)
     device = select_device(request.device)
     preset = get_preset(request.preset)
 
-    dataset = dataset_plugin.open(request.dataset_options, DatasetContext(image_size=preset.image_size))
+    # the data is read and checked before the run folder is touched: bad input leaves nothing behind
+    dataset = dataset_plugin.open(request.dataset_options, DatasetContext(preset.image_size, request.data_root))
     cases = list(dataset.cases(request.split))[: request.limit]
+    runs.prepare_folder(folder, request.overwrite, outputs)
     selected = [(index, case) for index, case in enumerate(cases) if index % request.world_size == request.rank]
     method = method_plugin.create(
         request.method_options,
@@ -194,6 +196,7 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
         {
             **{key: value for key, value in asdict(request).items() if key not in ("out", "overwrite", "rank")},
             "checkpoint": str(request.checkpoint) if request.checkpoint else None,
+            "data_root": str(request.data_root) if request.data_root else None,
             "image_size": preset.image_size,
             "method_settings": settings,
             "dataset_settings": dataset.settings(),

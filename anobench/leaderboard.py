@@ -98,11 +98,16 @@ def _threshold(value: MaxDice) -> str:
     return "–" if np.isnan(value.threshold) else f"{value.threshold:.2f}"
 
 
-VARIANT_SETTINGS = ("preset", "protocol", "perceptual")  # settings that tell rows of one method apart
+# settings that tell rows of one method apart; a true flag shows as its name, a false one not at all
+VARIANT_SETTINGS = ("preset", "protocol", "perceptual", "stitching", "postprocess")
 
 
 def method_label(m: RunMetrics) -> str:
-    variant = [str(m.settings[key]) for key in VARIANT_SETTINGS if key in m.settings]
+    variant = [
+        key if value is True else str(value)
+        for key, value in ((key, m.settings.get(key)) for key in VARIANT_SETTINGS)
+        if value is not None and value is not False
+    ]
     return f"{m.method} ({', '.join(variant)})" if variant else m.method
 
 
@@ -132,19 +137,28 @@ def table_rows(metrics: list[RunMetrics]) -> tuple[list[str], list[list[str]]]:
 def render_markdown(metrics: list[RunMetrics], command: str) -> str:
     first = metrics[0]
     headers, body = table_rows(metrics)
+    explanation = (
+        "Dice: pooled max-Dice ×100 per lesion-size bin (oracle threshold τ ∈ {0, 0.01, …, 1} chosen "
+        "on these cases, bins scaled to the image size); AUPRC: pooled pixel-level average precision ×100. "
+        "τ s/m/l/all: the thresholds attaining each maximum. NFE/img and s/img: medians over cases."
+    )
+    return _board(f"Leaderboard: {first.dataset} (split `{first.split}`)", explanation, headers, body, metrics, command)
+
+
+def _board(
+    title: str, explanation: str, headers: list[str], body: list[list[str]], metrics: list[RunMetrics], command: str
+) -> str:
     lines = [
-        f"# Leaderboard: {first.dataset} (split `{first.split}`)",
+        f"# {title}",
         "",
         f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `{command}`, "
         "from the per-case rows and stored maps of the runs below.",
         "",
-        "Dice: pooled max-Dice ×100 per lesion-size bin (oracle threshold τ ∈ {0, 0.01, …, 1} chosen "
-        "on these cases, bins scaled to the image size); AUPRC: pooled pixel-level average precision ×100. "
-        "τ s/m/l/all: the thresholds attaining each maximum. NFE/img and s/img: medians over cases.",
+        explanation,
         "",
         tabulate(body, headers=headers, tablefmt="github", disable_numparse=True),
         "",
-        f"Data manifest sha256: `{first.data_manifest}`",
+        f"Data manifest sha256: `{metrics[0].data_manifest}`",
         "",
         "Runs: " + ", ".join(f"`{m.folder}` ({m.device})" for m in metrics),
         "",
@@ -152,13 +166,69 @@ def render_markdown(metrics: list[RunMetrics], command: str) -> str:
     return "\n".join(lines)
 
 
+PAPER_NAMES = {"thor": "THOR", "ddpm": "DDPM", "autoddpm": "AutoDDPM", "anoddpm": "AnoDDPM", "pddpm": "pDDPM"}
+TABLE1_SLOTS = [
+    ("gaussian", "THOR"), ("gaussian", "DDPM"), ("gaussian", "AutoDDPM"),
+    ("simplex", "THOR"), ("simplex", "AnoDDPM"), ("simplex", "pDDPM"),
+]
+
+
+def noise_family(noise: str) -> str:
+    """gaussian, or simplex for every simplex variant (normalised, 2-D): the paper's two groups."""
+    return "simplex" if noise.startswith("simplex") else noise
+
+
+def _table1_slot(m: RunMetrics) -> int:
+    key = (noise_family(str(m.settings.get("noise", ""))), PAPER_NAMES.get(m.method, m.method))
+    return TABLE1_SLOTS.index(key) if key in TABLE1_SLOTS else len(TABLE1_SLOTS)
+
+
+def render_table1(metrics: list[RunMetrics], command: str) -> str:
+    """The THOR paper's Table 1 layout: each reproduced row followed by the paper's reported row."""
+    from anobench.published import CITATION, TABLE1_DATA, table1
+
+    reported = table1().set_index(["noise", "method"])
+    headers = ["noise", "method", "source", "Dice average", *(f"Dice {name}" for name in BIN_NAMES)]
+    headers += ["AUPRC", "NFE/img", "s/img"]
+    body: list[list[str]] = []
+    shown: set[tuple[str, str]] = set()
+    for m in sorted(metrics, key=_table1_slot):
+        slot = _table1_slot(m)
+        dice = [_percent(m.dice[name].dice) for name in ["all", *BIN_NAMES]]
+        body.append(
+            [noise_family(str(m.settings.get("noise", "–"))), method_label(m), f"anobench, {m.dataset}",
+             *dice, _percent(m.auprc), f"{m.nfe:g}", f"{m.seconds_per_image:.3f}"]
+        )
+        if slot < len(TABLE1_SLOTS) and TABLE1_SLOTS[slot] not in shown:
+            shown.add(TABLE1_SLOTS[slot])
+            row = reported.loc[TABLE1_SLOTS[slot]]
+            values = [f"{row[column]:.2f}" for column in ("dice_average", "dice_small", "dice_medium", "dice_large")]
+            body.append([TABLE1_SLOTS[slot][0], TABLE1_SLOTS[slot][1], f"reported ({TABLE1_DATA})", *values, "–", "–", "–"])
+    first = metrics[0]
+    explanation = (
+        "Dice: pooled max-Dice ×100 (oracle threshold chosen on these cases), \"average\" pooled over all "
+        "lesions, then per lesion-size bin; AUPRC: pooled pixel-level average precision ×100; NFE/img and "
+        f"s/img: medians over cases. Rows marked \"reported ({TABLE1_DATA})\" are the paper's published "
+        f"numbers ({CITATION}, Table 1) on real data; they are not comparable in level with phantom numbers, "
+        "only in ordering."
+    )
+    title = f"Table 1 layout: {first.dataset} (split `{first.split}`) beside the THOR paper"
+    return _board(title, explanation, headers, body, metrics, command)
+
+
+LAYOUTS = {"full": render_markdown, "table1": render_table1}
+
+
 def compare(
     targets: list[str],
     name: str | None = None,
     out_dir: Path = Path("leaderboards"),
     command: str = "anobench compare",
+    layout: str = "full",
 ) -> tuple[Path, list[RunMetrics]]:
-    """Evaluate the runs, write `out_dir/<name>.md` and return it with the metrics."""
+    """Evaluate the runs, write `out_dir/<name>.md` in `layout` and return it with the metrics."""
+    if layout not in LAYOUTS:
+        raise AnobenchError(f"unknown layout {layout!r}; available: {', '.join(LAYOUTS)}")
     metrics = [evaluate_run(folder) for folder in find_runs(targets)]
     if not metrics:
         raise AnobenchError("no runs to compare")
@@ -170,7 +240,7 @@ def compare(
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name or metrics[0].dataset}.md"
-    runs.write_text(path, render_markdown(metrics, command))
+    runs.write_text(path, LAYOUTS[layout](metrics, command))
     return path, metrics
 
 

@@ -1,6 +1,14 @@
 """`anobench train`: fit a denoiser on a dataset's healthy training split.
 
-Adam on the MSE between the true and predicted noise, t ~ U{0..T−1}, as in THOR. Everything random
+Two schemes, t ~ U{0..T−1} for both:
+- `full` (THOR, DDPM, AnoDDPM, AutoDDPM): the whole image noised, linear schedule, Adam on the MSE
+  between the true and predicted noise, as in THOR.
+- `patched` (pDDPM, Behrendt et al.): one cell of the plain patch grid per image, drawn uniformly,
+  is noised and the rest stays clean (one channel, no mask channel); cosine schedule; the network
+  predicts x0 and the loss is the L1 error inside the cell averaged over all pixels (outside the
+  cell the prediction is replaced by the truth, so it contributes zero), as in the original.
+
+Everything random
 (initial weights, batches, augmentation, timesteps, noise) comes from generators seeded by
 `seed`, and their states are saved with the model every `save_every` steps, so an interrupted run
 resumes where it stopped and ends with the same weights as an uninterrupted one (on the CPU).
@@ -16,7 +24,7 @@ import shlex
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +37,8 @@ from anobench.api import DatasetContext
 from anobench.config import to_plain
 from anobench.diffusion.checkpoint import FORMAT, atomic_torch_save, model_config
 from anobench.diffusion.model import DiffusionModel
-from anobench.diffusion.noise import noise_kind
+from anobench.diffusion.noise import NoiseKind, noise_kind
+from anobench.diffusion.patches import default_patch_size, patch_layout
 from anobench.diffusion.presets import get_preset
 from anobench.diffusion.schedule import ScheduleConfig
 from anobench.devices import select_device
@@ -50,22 +59,29 @@ class TrainConfig:
     augment: bool = True
     seed: int = 0
     save_every: int = 200
+    scheme: Literal["full", "patched"] = "full"
+    patch_size: int | None = None  # patched scheme; None: 48 px at 128 px, scaled to the preset
 
 
+SCHEMES = ("full", "patched")
 INPUT_RANGE = (-1.0, 1.0)  # anobench trains and infers in [-1, 1], as THOR trained its brain models
 
 
-def train_command(config: TrainConfig, out: Path, dataset_options: Mapping[str, str]) -> str:
+def train_command(
+    config: TrainConfig, out: Path, dataset_options: Mapping[str, str], data_root: Path | None = None
+) -> str:
     words = ["anobench", "train"]
     defaults = TrainConfig()
     for key, value in asdict(config).items():
         if key == "augment":
             if not value:
                 words.append("--no-augment")
-        elif key in ("dataset", "noise", "preset") or value != getattr(defaults, key):
+        elif key in ("dataset", "noise", "preset") or (value is not None and value != getattr(defaults, key)):
             words += [f"--{key.replace('_', '-')}", str(value)]
     for key, value in sorted(dataset_options.items()):
         words += ["--set", f"{key}={value}"]
+    if data_root is not None:
+        words += ["--data-root", str(data_root)]
     return shlex.join(words + ["--out", str(out)])
 
 
@@ -104,13 +120,56 @@ def _augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def _load_training_images(config: TrainConfig, image_size: int, options: Mapping[str, str]) -> tuple[torch.Tensor, str]:
-    dataset = registry.datasets.get(config.dataset).open(options, DatasetContext(image_size=image_size))
+def _load_training_images(
+    config: TrainConfig, image_size: int, options: Mapping[str, str], data_root: Path | None
+) -> tuple[torch.Tensor, str]:
+    dataset = registry.datasets.get(config.dataset).open(options, DatasetContext(image_size, data_root))
     cases = dataset.cases("train")
     if not cases:
         raise AnobenchError(f"dataset {config.dataset!r} has no training images")
     images = torch.stack([torch.from_numpy(case.image) for case in cases])[:, None]
     return images, dataset.manifest_hash()
+
+
+def schedule_for(scheme: str) -> ScheduleConfig:
+    return ScheduleConfig(schedule="cosine", prediction="sample") if scheme == "patched" else ScheduleConfig()
+
+
+def draw_cells(generator: torch.Generator, images: int, cells: int) -> torch.Tensor:
+    """The grid cell noised in each image, uniform over the cells."""
+    return torch.randint(cells, (images,), generator=generator)
+
+
+def _noised(model: DiffusionModel, x0: torch.Tensor, t: torch.Tensor, epsilon: torch.Tensor) -> torch.Tensor:
+    alpha_bar = model.schedule.alphas_cumprod.float().to(x0.device)[t].view(-1, 1, 1, 1)
+    return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * epsilon
+
+
+def _draw_noise(noise: NoiseKind, generator: torch.Generator, x0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    # one draw per image at its own timestep (equal to one batched draw for Gaussian noise)
+    return torch.stack([noise.draw(generator, x0.shape[1:], int(step_t)) for step_t in t]).to(x0.device)
+
+
+def full_image_loss(
+    model: DiffusionModel, x0: torch.Tensor, noise: NoiseKind, generator: torch.Generator
+) -> torch.Tensor:
+    t = torch.randint(model.schedule.num_train_timesteps, (x0.shape[0],), generator=generator)
+    epsilon = _draw_noise(noise, generator, x0, t)
+    t = t.to(x0.device)
+    return F.mse_loss(model.unet(_noised(model, x0, t, epsilon), t), epsilon)
+
+
+def patched_loss(
+    model: DiffusionModel, x0: torch.Tensor, noise: NoiseKind, generator: torch.Generator, patch_size: int
+) -> torch.Tensor:
+    cells = patch_layout(x0.shape[-2], x0.shape[-1], patch_size).window_masks()
+    chosen = cells[draw_cells(generator, x0.shape[0], len(cells))][:, None].to(x0.device)
+    t = torch.randint(model.schedule.num_train_timesteps, (x0.shape[0],), generator=generator)
+    epsilon = _draw_noise(noise, generator, x0, t)
+    t = t.to(x0.device)
+    x_t = torch.where(chosen, _noised(model, x0, t, epsilon), x0)
+    prediction = torch.where(chosen, model.unet(x_t, t), x0)
+    return F.l1_loss(prediction, x0)
 
 
 def _progress(console: Console | None) -> Progress:
@@ -131,16 +190,23 @@ def train(
     dataset_options: Mapping[str, str] | None = None,
     device: str | None = None,
     console: Console | None = None,
+    data_root: Path | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) and write the checkpoint `out`; returns its manifest entry."""
     device = select_device(device)
     dataset_options = dict(dataset_options or {})
     preset = get_preset(config.preset)
     noise = noise_kind(config.noise)
-    images, manifest_hash = _load_training_images(config, preset.image_size, dataset_options)
+    if config.scheme not in SCHEMES:
+        raise AnobenchError(f"scheme must be one of {', '.join(SCHEMES)}, got {config.scheme!r}")
+    if config.scheme == "full" and config.patch_size is not None:
+        raise AnobenchError("--patch-size applies to --scheme patched only")
+    patch_size = (config.patch_size or default_patch_size(preset.image_size)) if config.scheme == "patched" else None
+    images, manifest_hash = _load_training_images(config, preset.image_size, dataset_options, data_root)
 
     torch.manual_seed(config.seed)
-    model = DiffusionModel(preset, ScheduleConfig(), INPUT_RANGE, config.noise, device)
+    schedule = schedule_for(config.scheme)
+    model = DiffusionModel(preset, schedule, INPUT_RANGE, config.noise, device, patch_size)
     unet = model.unet.train()
     ema = AveragedModel(unet, multi_avg_fn=_warmup_ema(config.ema_decay))
     optimizer = torch.optim.Adam(unet.parameters(), lr=config.lr)
@@ -175,7 +241,6 @@ def train(
             resume,
         )
 
-    alphas_cumprod = model.schedule.alphas_cumprod.float().to(device)
     with _progress(console) as progress:
         task = progress.add_task("train", total=config.steps, completed=step, loss=float("nan"), rate=0.0)
         session_start, session_first_step = time.perf_counter(), step
@@ -185,12 +250,10 @@ def train(
             if config.augment:
                 batch = _augment(batch, generator)
             x0 = model.to_model_range(batch).to(device)
-            t = torch.randint(model.schedule.num_train_timesteps, (config.batch_size,), generator=generator)
-            # one draw per image at its own timestep (equal to one batched draw for Gaussian noise)
-            epsilon = torch.stack([noise.draw(generator, x0.shape[1:], int(step_t)) for step_t in t]).to(device)
-            alpha_bar = alphas_cumprod[t.to(device)].view(-1, 1, 1, 1)
-            x_t = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * epsilon
-            loss = F.mse_loss(unet(x_t, t.to(device)), epsilon)
+            if patch_size is None:
+                loss = full_image_loss(model, x0, noise, generator)
+            else:
+                loss = patched_loss(model, x0, noise, generator, patch_size)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -207,7 +270,7 @@ def train(
         {
             "format": FORMAT,
             "model": ema.module.state_dict(),
-            "config": model_config(preset, ScheduleConfig(), config.noise, INPUT_RANGE),
+            "config": model_config(preset, schedule, config.noise, INPUT_RANGE, patch_size),
             "training": {
                 **to_plain(config),
                 "dataset_options": dataset_options,
@@ -225,7 +288,7 @@ def train(
     entry = {
         "file": out.name,
         "sha256": sha256_file(out),
-        "command": train_command(config, out, dataset_options),
+        "command": train_command(config, out, dataset_options, data_root),
         "seed": config.seed,
         "steps": config.steps,
         "final_loss": round(final_loss, 6),

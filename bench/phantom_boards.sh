@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the brain-phantom boards of the README (shipped cpu-small checkpoints, 96 test
-# slices, preset defaults): leaderboards/phantom-methods.md and leaderboards/phantom-thor-ablation.md.
-#   bash bench/phantom_boards.sh [RUNS_DIR]      (about 15 minutes on 2 CPU cores)
+# slices, preset defaults): leaderboards/phantom-table1.md (the THOR paper's Table 1 layout with
+# its reported rows), phantom-methods.md and phantom-thor-ablation.md.
+#   bash bench/phantom_boards.sh [RUNS_DIR]      (about 17 minutes on 2 CPU cores)
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 RUNS=${1:-runs/phantom-boards}
@@ -11,7 +12,10 @@ run --method ddpm --out "$RUNS/ddpm"
 run --method thor --out "$RUNS/thor-gaussian"
 run --method thor --set noise=simplex --out "$RUNS/thor-simplex"
 run --method anoddpm --out "$RUNS/anoddpm"
+run --method autoddpm --out "$RUNS/autoddpm"
+run --method pddpm --out "$RUNS/pddpm"
 "$BIN/anobench" compare "$RUNS/ddpm" "$RUNS/thor-gaussian" "$RUNS/thor-simplex" "$RUNS/anoddpm" --name phantom-methods
+"$BIN/anobench" compare "$RUNS"/{thor-gaussian,ddpm,autoddpm,thor-simplex,anoddpm,pddpm} --layout table1 --name phantom-table1
 
 for protocol in reference paper; do
   for backend in unet ssim none; do

@@ -43,6 +43,17 @@ def tiny_simplex_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_patched_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pDDPM (patched scheme, 2-D simplex noise) cpu-small checkpoint trained for 3 steps."""
+    from anobench.training import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("checkpoint") / "tiny-patched.pt"
+    config = TrainConfig(noise="simplex-2d", scheme="patched", steps=3, batch_size=4, save_every=1000)
+    train(config, out, SMALL_PHANTOM, "cpu")
+    return out
+
+
+@pytest.fixture(scope="session")
 def fake_squeezenet_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A torchvision SqueezeNet 1.1 state dict (random, seeded) under the ImageNet weights' file name."""
     import torch
@@ -75,6 +86,12 @@ def assignments(flag: str, options: dict[str, str]) -> list[str]:
     for key, value in options.items():
         words += [flag, f"{key}={value}"]
     return words
+
+
+@pytest.fixture
+def phantom_words():
+    """CLI words for the small phantom's options after a flag: phantom_words("--data")."""
+    return lambda flag: assignments(flag, SMALL_PHANTOM)
 
 
 @pytest.fixture

@@ -118,3 +118,21 @@ def test_thor_auto_backend_warns_records_and_labels_the_backend(cli, tmp_path, t
     board = cli("compare", str(runs["auto"]), str(runs["ssim"]), "--out-dir", str(tmp_path / "boards"), "--name", "b")
     markdown = (tmp_path / "boards" / "b.md").read_text()
     assert "thor (reference, unet)" in markdown and "thor (reference, ssim)" in markdown
+
+
+def test_patched_training_and_pddpm_run_into_the_table1_layout(cli, tmp_path, phantom_words):
+    checkpoint = tmp_path / "patched.pt"
+    trained = cli("train", "--scheme", "patched", "--noise", "simplex-2d", "--steps", "2", "--batch-size", "2",
+                  "--out", str(checkpoint), *phantom_words("--set"))
+    assert trained.returncode == 0, trained.stderr
+    manifest = (tmp_path / "manifest.json").read_text()
+    assert "--noise simplex-2d" in manifest and "--scheme patched" in manifest
+    out = tmp_path / "pddpm"
+    result = cli("run", "--method", "pddpm", "--dataset", "brain-phantom", "--checkpoint", str(checkpoint),
+                 "--out", str(out), *phantom_words("--data"), "--set", "postprocess=true")
+    assert result.returncode == 0, result.stderr
+    board = cli("compare", str(out), "--layout", "table1", "--out-dir", str(tmp_path / "boards"), "--name", "t1")
+    assert board.returncode == 0, board.stderr
+    markdown = (tmp_path / "boards" / "t1.md").read_text()
+    rows = [[cell.strip() for cell in line.split("|")[1:4]] for line in markdown.splitlines() if line.startswith("| simplex")]
+    assert rows == [["simplex", "pddpm (truncate, postprocess)", "anobench, brain-phantom"], ["simplex", "pDDPM", "reported (real ATLAS)"]]

@@ -71,3 +71,50 @@ def test_weight_average_forgets_the_initial_weights_quickly():
     for n in range(2, 3000):
         update(average, current, torch.tensor(n))
     assert float(average[0]) > 0.99
+
+
+def test_one_random_cell_per_image_covers_the_grid_uniformly():
+    from scipy import stats
+
+    from anobench.training import draw_cells
+
+    cells = draw_cells(torch.Generator().manual_seed(0), 18_000, 9)
+    counts = torch.bincount(cells, minlength=9).numpy()
+    assert counts.min() > 0 and stats.chisquare(counts).pvalue > 1e-3
+
+
+def test_patched_training_noises_one_cell_and_scores_only_that_cell(monkeypatch):
+    from anobench.diffusion.model import DiffusionModel
+    from anobench.diffusion.noise import noise_kind
+    from anobench.diffusion.patches import patch_layout
+    from anobench.diffusion.presets import get_preset
+    from anobench.training import patched_loss, schedule_for
+
+    model = DiffusionModel(get_preset("cpu-small"), schedule_for("patched"), (-1.0, 1.0), "simplex-2d", torch.device("cpu"), 24)
+    seen = {}
+
+    def network(x_t, t):
+        seen["x_t"] = x_t
+        return torch.zeros_like(x_t)  # predicts x0 = 0 everywhere
+
+    monkeypatch.setattr(model, "unet", network)
+    x0 = torch.rand(6, 1, 64, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    loss = patched_loss(model, x0, noise_kind("simplex-2d"), torch.Generator().manual_seed(2), 24)
+    cells = patch_layout(64, 64, 24).window_masks()
+    changed = (seen["x_t"] != x0)[:, 0]
+    chosen = [next(i for i, cell in enumerate(cells) if torch.equal(changed[b] | cell, cell)) for b in range(6)]
+    assert all(changed[b].sum() > 0.9 * cells[chosen[b]].sum() for b in range(6))  # the whole cell, nothing else
+    expected = sum(float((x0[b, 0] * cells[chosen[b]]).abs().sum()) for b in range(6)) / x0.numel()
+    assert float(loss) == pytest.approx(expected, rel=1e-5)  # L1 inside the cell over all pixels
+
+
+def test_patched_checkpoint_records_its_scheme(tiny_patched_checkpoint):
+    model, provenance = load_model(tiny_patched_checkpoint, torch.device("cpu"))
+    assert model.patch_size == 24 and provenance["patch_size"] == 24
+    assert model.schedule.config.schedule == "cosine" and model.schedule.config.prediction == "sample"
+    assert provenance["training"]["scheme"] == "patched" and model.noise == "simplex-2d"
+
+
+def test_patch_size_belongs_to_the_patched_scheme(tmp_path):
+    with pytest.raises(AnobenchError, match="--scheme patched only"):
+        train(TrainConfig(steps=1, patch_size=24), tmp_path / "x.pt", SMALL_PHANTOM, "cpu")

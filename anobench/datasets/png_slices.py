@@ -2,7 +2,7 @@
 
 Each split is a CSV with header `filename` and one image path per row; an annotated split has a
 parallel CSV of mask PNGs (row i of one belongs to row i of the other). Paths are relative to the
-data root (the released lists start with `./data/`, so the root's parent is tried too). The
+data root or to one of its parent folders (the released lists start with `./data/…`). The
 brain phantom is written in this layout and read back through this code, as real data is.
 """
 
@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from anobench.api import Case
+from anobench.atomic import atomic_write
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file, sha256_json
 from anobench.imaging import resize_image, resize_mask
@@ -45,11 +46,16 @@ def read_filename_csv(path: Path) -> list[str]:
 
 
 def write_filename_csv(path: Path, filenames: Sequence[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["filename"])
-        writer.writerows([name] for name in filenames)
+    def write(temporary: Path) -> None:
+        with open(temporary, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["filename"])
+            writer.writerows([name] for name in filenames)
+
+    try:
+        atomic_write(path, write)
+    except OSError as error:
+        raise AnobenchError(f"cannot write split list {path}: {error.strerror or error}") from None
 
 
 def resolve_listed_path(listed: str, root: Path) -> Path:
@@ -57,7 +63,7 @@ def resolve_listed_path(listed: str, root: Path) -> Path:
     if candidate.is_absolute():
         options = [candidate]
     else:
-        options = [root / candidate, root.parent / candidate]
+        options = [folder / candidate for folder in (root, *root.parents)]
     for option in options:
         if option.is_file():
             return option

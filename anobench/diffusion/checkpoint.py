@@ -30,7 +30,11 @@ def atomic_torch_save(value: Any, path: Path) -> None:
 
 
 def model_config(
-    preset: ModelPreset, schedule: ScheduleConfig, noise: str, input_range: tuple[float, float]
+    preset: ModelPreset,
+    schedule: ScheduleConfig,
+    noise: str,
+    input_range: tuple[float, float],
+    patch_size: int | None = None,
 ) -> dict[str, Any]:
     return {
         "preset": preset.name,
@@ -38,6 +42,7 @@ def model_config(
         "schedule": dataclasses.asdict(schedule),
         "noise": noise,
         "input_range": list(input_range),
+        "patch_size": patch_size,
     }
 
 
@@ -72,6 +77,7 @@ def load_model(path: Path, device: torch.device) -> tuple[DiffusionModel, dict[s
         tuple(config["input_range"]),  # type: ignore[arg-type]
         config["noise"],
         device,
+        config.get("patch_size"),
     )
     try:
         model.unet.load_state_dict(payload["model"])
@@ -89,24 +95,25 @@ def _as_tuples(architecture: dict[str, Any]) -> dict[str, Any]:
     return {key: tuple(value) if isinstance(value, list) else value for key, value in architecture.items()}
 
 
-def shipped_checkpoint_name(dataset: str, noise: str, preset: str) -> str:
-    return f"{dataset}-{noise}-{preset}"
+def shipped_checkpoint_name(dataset: str, noise: str, preset: str, scheme: str = "full") -> str:
+    return f"{dataset}-{noise}-{preset}" if scheme == "full" else f"{dataset}-{noise}-{scheme}-{preset}"
 
 
-def suggested_train_command(dataset: str, noise: str, preset: str) -> str:
+def suggested_train_command(dataset: str, noise: str, preset: str, scheme: str = "full") -> str:
+    scheme_option = "" if scheme == "full" else f"--scheme {scheme} "
     return (
-        f"anobench train --dataset {dataset} --noise {noise} --preset {preset} "
-        f"--out anobench/checkpoints/{shipped_checkpoint_name(dataset, noise, preset)}.pt"
+        f"anobench train --dataset {dataset} --noise {noise} --preset {preset} {scheme_option}"
+        f"--out anobench/checkpoints/{shipped_checkpoint_name(dataset, noise, preset, scheme)}.pt"
     )
 
 
-def default_checkpoint(dataset: str, noise: str, preset: str) -> Path:
-    """The shipped checkpoint for (dataset, noise, preset); a clear error if there is none."""
-    name = shipped_checkpoint_name(dataset, noise, preset)
+def default_checkpoint(dataset: str, noise: str, preset: str, scheme: str = "full") -> Path:
+    """The shipped checkpoint for (dataset, noise, preset, training scheme); a clear error if none."""
+    name = shipped_checkpoint_name(dataset, noise, preset, scheme)
     path = Path(str(resources.files("anobench") / "checkpoints" / f"{name}.pt"))
     if not path.is_file():
         raise AnobenchError(
-            f"no checkpoint {path}: make it with `{suggested_train_command(dataset, noise, preset)}` "
+            f"no checkpoint {path}: make it with `{suggested_train_command(dataset, noise, preset, scheme)}` "
             f"or pass --checkpoint PATH"
         )
     return path

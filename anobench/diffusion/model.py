@@ -1,7 +1,9 @@
 """A trained denoiser: the MONAI UNet, its schedule, the intensity range it was trained in.
 
-Methods talk to the network only through `predict_noise`, which also counts network function
-evaluations and the time spent inside them (for NFE and the forward-share benchmark).
+Methods talk to the network only through `predict`, which also counts network function
+evaluations and the time spent inside them (for NFE and the forward-share benchmark). What the
+network predicts (the noise, or x0 for pDDPM) is the schedule's `prediction`; `patch_size` is
+set for models trained on one noised cell per image (pDDPM) and None for whole-image training.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ class DiffusionModel:
         input_range: tuple[float, float],
         noise: str,
         device: torch.device,
+        patch_size: int | None = None,
     ) -> None:
         self.preset = preset
+        self.patch_size = patch_size
         self.schedule = NoiseSchedule(schedule)
         self.input_range = input_range
         self.noise = noise
@@ -69,7 +73,7 @@ class DiffusionModel:
         finally:
             usage.calls, usage.seconds = self.meter.calls - calls, self.meter.seconds - seconds
 
-    def predict_noise(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
+    def predict(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
         timesteps = torch.full((x_t.shape[0],), t, device=self.device, dtype=torch.long)
         synchronize(self.device)
         start = time.perf_counter()

@@ -40,6 +40,7 @@ NOISE_KINDS: dict[str, NoiseKind] = {
     "gaussian": GaussianNoise(),
     "simplex": SimplexNoise(),
     "simplex-normalised": SimplexNoise(normalise=True),
+    "simplex-2d": SimplexNoise(dimensions=2),
 }
 
 

@@ -58,7 +58,7 @@ class PartialChain:
         x_t = schedule.q_sample(self.x0, self.timesteps[0], self.initial_noise)
         following = self.timesteps[1:] + [-1]
         for t, t_next in zip(self.timesteps, following):
-            predicted_noise = self.model.predict_noise(x_t, t)
+            predicted_noise = self.model.predict(x_t, t)
             x0_hat = self.model.clamp(schedule.x0_from_noise(x_t, t, predicted_noise))
             state = ChainState(t, t_next, x_t, x0_hat)
             yield state

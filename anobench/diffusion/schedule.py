@@ -18,13 +18,21 @@ from anobench.errors import AnobenchError
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    """THOR's training schedule: 1000 linear betas from 1e-4 to 2e-2, epsilon prediction."""
+    """THOR's training schedule: 1000 linear betas from 1e-4 to 2e-2, epsilon prediction.
+
+    pDDPM trains with MONAI's `cosine` schedule (which has no beta range) and `prediction`
+    `sample`: the network outputs x̂0 instead of the noise.
+    """
 
     num_train_timesteps: int = 1000
     schedule: str = "linear_beta"
     beta_start: float = 1e-4
     beta_end: float = 2e-2
     variance: str = "fixed_small"
+    prediction: str = "epsilon"
+
+
+PREDICTIONS = ("epsilon", "sample")
 
 
 def respaced_timesteps(t0: int, stride: int) -> list[int]:
@@ -45,17 +53,19 @@ class NoiseSchedule:
     def __init__(self, config: ScheduleConfig = ScheduleConfig()) -> None:
         if config.variance not in ("fixed_small", "fixed_large"):
             raise AnobenchError(f"variance must be fixed_small or fixed_large, got {config.variance!r}")
+        if config.prediction not in PREDICTIONS:
+            raise AnobenchError(f"prediction must be one of {', '.join(PREDICTIONS)}, got {config.prediction!r}")
         from monai.networks.schedulers import DDPMScheduler  # importing monai takes seconds
 
         self.config = config
+        beta_range = {} if config.schedule == "cosine" else {"beta_start": config.beta_start, "beta_end": config.beta_end}
         self.scheduler = DDPMScheduler(
             num_train_timesteps=config.num_train_timesteps,
             schedule=config.schedule,
             variance_type=config.variance,
             clip_sample=True,
-            prediction_type="epsilon",
-            beta_start=config.beta_start,
-            beta_end=config.beta_end,
+            prediction_type=config.prediction,
+            **beta_range,
         )
         # ᾱ in float64 from MONAI's betas: the effective beta 1 − ᾱ_t/ᾱ_s of a short jump is a
         # small difference of numbers near 1, which float32 resolves only to ~1e-5.

@@ -13,6 +13,8 @@ and draws each field as a window at a random offset (x, y and time) into it, uni
 far wider than the noise's 256-cell lattice period: the same distribution of fields, with windows
 that practically never overlap.
 
+pDDPM uses the 2-D variant (`dimensions=2`, no time coordinate: the same field at every step).
+
 The field is not normalised by default (its per-image std is about 0.4–0.55 and its mean is not
 zero); normalising changes the effective noise level, so it is a separate noise kind
 (`simplex-normalised`) that a checkpoint is trained with or not.
@@ -43,13 +45,14 @@ class SimplexNoise:
     persistence: float = 0.8
     wavelength: float = 64.0
     normalise: bool = False
+    dimensions: int = 3
 
     @property
     def name(self) -> str:
-        return "simplex-normalised" if self.normalise else "simplex"
+        return "simplex-2d" if self.dimensions == 2 else "simplex-normalised" if self.normalise else "simplex"
 
     def field(self, offset: Sequence[float], height: int, width: int, timestep: int) -> np.ndarray:
-        """One height×width field (float64): the window at (x, y, t) + `offset` (pixels)."""
+        """One height×width field (float64): the window at (x, y[, t]) + `offset` (pixels)."""
         simplex = _opensimplex()
         columns = np.arange(width, dtype=np.float64) + offset[0]
         rows = np.arange(height, dtype=np.float64) + offset[1]
@@ -57,8 +60,11 @@ class SimplexNoise:
         total = np.zeros((height, width))
         for octave in range(self.octaves):
             wavelength = self.wavelength / 2**octave
-            layer = simplex.noise3array(columns / wavelength, rows / wavelength, time / wavelength)
-            total += self.persistence**octave * layer[0]
+            if self.dimensions == 2:
+                layer = simplex.noise2array(columns / wavelength, rows / wavelength)
+            else:
+                layer = simplex.noise3array(columns / wavelength, rows / wavelength, time / wavelength)[0]
+            total += self.persistence**octave * layer
         if self.normalise:
             total = (total - total.mean()) / max(total.std(), 1e-12)
         return total

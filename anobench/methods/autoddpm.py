@@ -140,7 +140,7 @@ class AutoDDPM:
         x_t = schedule.q_sample(model.to_model_range(coarse), kept[0], random.sample(self.noise, shape, kept[0]))
         for t, s in zip(kept, kept[1:] + [-1]):
             for repeat in range(self.config.resample_repeats):
-                x0_hat = model.clamp(schedule.x0_from_noise(x_t, t, model.predict_noise(x_t, t)))
+                x0_hat = model.clamp(schedule.x0_from_noise(x_t, t, model.predict(x_t, t)))
                 mean, std = schedule.posterior(x0_hat, x_t, t, s)
                 if s < 0:
                     unknown, known = mean, clean

@@ -38,10 +38,27 @@ class DDPMConfig:
     variance: Literal["fixed_small", "fixed_large"] = "fixed_small"  # reverse-step variance
 
 
-def load_denoiser(context: MethodContext, noise: str) -> tuple[DiffusionModel, dict[str, Any]]:
-    """The checkpoint given to the run, else the shipped one for (dataset, noise, preset)."""
-    path = context.checkpoint or default_checkpoint(context.dataset, noise, context.preset)
+def load_denoiser(
+    context: MethodContext, noise: str, patched: bool = False
+) -> tuple[DiffusionModel, dict[str, Any]]:
+    """The checkpoint given to the run, else the shipped one for (dataset, noise, preset, scheme).
+
+    `patched`: the method needs a model trained on one noised cell per image with x0 prediction
+    (pDDPM); otherwise a whole-image noise-predicting model.
+    """
+    scheme = "patched" if patched else "full"
+    path = context.checkpoint or default_checkpoint(context.dataset, noise, context.preset, scheme)
     model, provenance = load_model(path, context.device)
+    if patched and (model.patch_size is None or model.schedule.config.prediction != "sample"):
+        raise AnobenchError(
+            f"checkpoint {path} was trained on whole images; pDDPM needs a patch-trained x0-predicting "
+            f"model (`anobench train --scheme patched`)"
+        )
+    if not patched and (model.patch_size is not None or model.schedule.config.prediction != "epsilon"):
+        raise AnobenchError(
+            f"checkpoint {path} was trained with --scheme patched (pDDPM); this method needs a "
+            f"whole-image noise-predicting model"
+        )
     if model.preset.image_size != context.image_size:
         raise AnobenchError(
             f"checkpoint {path} was trained at {model.preset.image_size}×{model.preset.image_size} "

@@ -18,6 +18,19 @@ def test_field_is_the_octave_sum_of_3d_opensimplex_at_pixel_coordinates():
         assert field[row, column] == pytest.approx(expected, abs=1e-12)
 
 
+def test_2d_variant_is_the_octave_sum_of_2d_opensimplex_and_ignores_the_timestep():
+    offset = (1234.5, 77.25, 9000.0)
+    kind = SimplexNoise(dimensions=2)
+    field = kind.field(offset, height=32, width=48, timestep=250)
+    simplex = opensimplex.OpenSimplex(0)
+    for row, column in [(0, 0), (5, 17), (31, 47)]:
+        x, y = column + offset[0], row + offset[1]
+        expected = sum(0.8**k * simplex.noise2(x / (64 / 2**k), y / (64 / 2**k)) for k in range(6))
+        assert field[row, column] == pytest.approx(expected, abs=1e-12)
+    assert np.array_equal(field, kind.field(offset, 32, 48, timestep=7))
+    assert noise_kind("simplex-2d").name == "simplex-2d"
+
+
 def mean_abs_correlation(fields):
     return float(torch.corrcoef(torch.stack([f.flatten().double() for f in fields])).fill_diagonal_(0).abs().mean())
 

@@ -105,7 +105,7 @@ def test_harmonization_renoises_the_blend_at_level_t_with_the_initial_noise(tiny
     method = thor(tiny_checkpoint, t0=100, harmonization="50", stride=25, perceptual="ssim", protocol=protocol)
     model = method.model
     noised, network_inputs, composed, averaged = [], [], [], []
-    original_q_sample, original_predict = model.schedule.q_sample, model.predict_noise
+    original_q_sample, original_predict = model.schedule.q_sample, model.predict
     original_anomaly_map, original_mean = method.anomaly_map, thor_maps.harmonic_mean
 
     def spy_q_sample(x0, t, noise):
@@ -126,7 +126,7 @@ def test_harmonization_renoises_the_blend_at_level_t_with_the_initial_noise(tiny
         return original_mean(maps)
 
     monkeypatch.setattr(model.schedule, "q_sample", spy_q_sample)
-    monkeypatch.setattr(model, "predict_noise", spy_predict)
+    monkeypatch.setattr(model, "predict", spy_predict)
     monkeypatch.setattr(method, "anomaly_map", spy_anomaly_map)
     monkeypatch.setattr(thor_maps, "harmonic_mean", spy_mean)
     images = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(5))

@@ -1,0 +1,130 @@
+"""pDDPM (Behrendt et al., MIDL 2023): patched diffusion, one x0 prediction per cell.
+
+Not a sampling chain. For every cell of the patch layout, the image is noised inside that cell
+only (to timestep `t`, the rest clean), the network predicts x0 in one call, and the prediction
+inside the cell is kept; the cells are stitched into the reconstruction x̂ and map = |x − x̂|.
+All cells share the image's one noise field (2-D simplex by default), as in the original.
+All cells of all images of a batch go through the network together, `max_batch` images per call:
+ceil(cells × images / max_batch) calls per batch; NFE per image = number of cells. The default is
+64 images per call on a GPU and 16 on a CPU, where larger calls are slower per image
+(`bench/pddpm_calls.py`: 72 images per call took 1.6× as long per image as 8 or 16 here).
+
+Protocol (THOR paper): 128², patch 48 with the edge cells truncated (`stitching=truncate`), test
+timestep 500 of the original config (noise index 499), no post-processing. `stitching=cut|avg`
+use evenly spread full-size windows instead (see `anobench.diffusion.patches`).
+`postprocess=true` adds the original's post-processing: the map times the brain mask (non-zero
+pixels) eroded by a 3×3 cross three times, a 5×5 median filter (2-D: anobench scores slices), and
+removal of connected components of ≤ 7 pixels (8-connected, the 2-D form of the original's
+26-connectivity). The original removes components after thresholding; anobench evaluates maps
+over all thresholds, so the removal is a grey-level area opening (scikit-image), which removes
+the small components of every thresholded map at once. The patch size comes from the checkpoint
+(pDDPM needs its own patch-trained checkpoint: `anobench train --scheme patched`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from anobench.api import Batch, MethodContext, MethodPlugin, Prediction
+from anobench.config import build_config, to_plain
+from anobench.diffusion.noise import CaseRandom, noise_kind
+from anobench.diffusion.patches import PatchLayout, Stitching, patch_layout
+from anobench.errors import AnobenchError
+from anobench.methods.ddpm import load_denoiser
+
+BRAIN_EROSION_ITERATIONS = 3
+MEDIAN_SIZE = 5
+SMALLEST_KEPT_COMPONENT = 8  # pixels; components of ≤ 7 pixels are removed
+CPU_MAX_BATCH, GPU_MAX_BATCH = 16, 64
+
+
+@dataclass(frozen=True)
+class PDDPMConfig:
+    t: int = 499
+    stitching: Stitching = "truncate"
+    postprocess: bool = False
+    max_batch: int | None = None  # images per network call; None: 16 on a CPU, 64 on a GPU
+    noise: Literal["simplex-2d", "simplex", "gaussian"] = "simplex-2d"
+
+
+def postprocess_map(anomaly_map: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """The original pDDPM post-processing of one H×W map (see the module docstring)."""
+    from skimage.morphology import area_opening  # importing scikit-image takes a second
+
+    cross = ndimage.generate_binary_structure(2, 1)
+    brain = ndimage.binary_erosion(image > 0, structure=cross, iterations=BRAIN_EROSION_ITERATIONS)
+    filtered = ndimage.median_filter(anomaly_map * brain, size=MEDIAN_SIZE)
+    return area_opening(filtered, area_threshold=SMALLEST_KEPT_COMPONENT, connectivity=2)
+
+
+def stitch(predictions: torch.Tensor, layout: PatchLayout) -> torch.Tensor:
+    """B×K×H×W predictions (one per window) → B×1×H×W by the layout's weights."""
+    return torch.einsum("bkhw,khw->bhw", predictions, layout.weights.to(predictions))[:, None]
+
+
+class PDDPM:
+    def __init__(self, config: PDDPMConfig, context: MethodContext) -> None:
+        if config.max_batch is not None and config.max_batch < 1:
+            raise AnobenchError(f"max_batch must be at least 1, got {config.max_batch}")
+        self.model, self.checkpoint = load_denoiser(context, config.noise, patched=True)
+        if not 0 <= config.t < self.model.schedule.num_train_timesteps:
+            raise AnobenchError(f"t must be in 0..{self.model.schedule.num_train_timesteps - 1}, got {config.t}")
+        size = self.model.preset.image_size
+        assert self.model.patch_size is not None  # load_denoiser(patched=True) guarantees it
+        self.layout = patch_layout(size, size, self.model.patch_size, config.stitching)
+        self.config = config
+        self.max_batch = config.max_batch or (CPU_MAX_BATCH if context.device.type == "cpu" else GPU_MAX_BATCH)
+        self.noise = noise_kind(config.noise)
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            **to_plain(self.config),
+            "max_batch": self.max_batch,
+            "patch_size": self.model.patch_size,
+            "cells": self.layout.count,
+            "checkpoint": self.checkpoint,
+        }
+
+    def reconstruct(self, batch: Batch) -> torch.Tensor:
+        """The stitched x0 predictions of every cell, [0, 1]."""
+        model, layout = self.model, self.layout
+        images = batch.images.to(model.device)
+        clean = model.to_model_range(images)
+        random = CaseRandom(batch.case_ids, batch.seed, model.device)
+        noisy = model.schedule.q_sample(clean, self.config.t, random.sample(self.noise, images.shape[1:], self.config.t))
+        windows = layout.window_masks().to(model.device)
+        count = images.shape[0] * layout.count
+        predictions = torch.empty(count, *images.shape[1:], device=model.device)
+        for first in range(0, count, self.max_batch):
+            pairs = torch.arange(first, min(first + self.max_batch, count), device=model.device)
+            image_index, window_index = pairs // layout.count, pairs % layout.count
+            inputs = torch.where(windows[window_index][:, None], noisy[image_index], clean[image_index])
+            predictions[first : first + len(pairs)] = model.predict(inputs, self.config.t)
+        stitched = stitch(predictions.view(images.shape[0], layout.count, *images.shape[2:]), layout)
+        return model.to_image(stitched)
+
+    def predict(self, batch: Batch) -> Prediction:
+        with self.model.metered() as usage:
+            reconstructions = self.reconstruct(batch)
+        images = batch.images.to(reconstructions.device)
+        maps = (images - reconstructions).abs()
+        if self.config.postprocess:
+            processed = [postprocess_map(m[0], x[0]) for m, x in zip(maps.cpu().numpy(), images.cpu().numpy())]
+            maps = torch.from_numpy(np.stack(processed)[:, None]).to(maps.device)
+        return Prediction(maps, reconstructions, nfe=self.layout.count, network_seconds=usage.seconds)
+
+
+def create(options: Mapping[str, str], context: MethodContext) -> PDDPM:
+    return PDDPM(build_config(PDDPMConfig, options), context)
+
+
+plugin = MethodPlugin(
+    name="pddpm",
+    description="pDDPM (MIDL 2023): one noised cell at a time, x0 prediction, stitched (t=499, simplex 2-D).",
+    create=create,
+)

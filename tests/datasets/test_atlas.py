@@ -1,0 +1,203 @@
+"""The ATLAS adapter on small fabricated files in the real layouts (BIDS NIfTI; released PNG + CSV)."""
+
+import gzip
+
+import nibabel
+import numpy as np
+import pytest
+
+from anobench.api import DatasetContext
+from anobench.datasets import atlas
+from anobench.datasets.png_slices import write_filename_csv, write_png
+from anobench.errors import AnobenchError
+
+SHAPE = (20, 24, 189)  # x, y, z: 189 axial slices like ATLAS, small in-plane
+
+
+def write_nifti(path, array, affine=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nibabel.Nifti1Image(np.asarray(array), np.eye(4) if affine is None else affine).to_filename(path)
+
+
+def scan_paths(root, subject):
+    anat = root / "Training" / "R001" / subject / "ses-1" / "anat"
+    stem = f"{subject}_ses-1_space-MNI152NLin2009aSym"
+    return anat / f"{stem}_T1w.nii.gz", anat / f"{stem}_label-L_desc-T1lesion_mask.nii.gz"
+
+
+def brain_volume(seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.random(SHAPE) * 0.2 + 0.5).astype(np.float32)
+
+
+def write_scan(root, subject, volume=None, mask=None):
+    image_path, mask_path = scan_paths(root, subject)
+    write_nifti(image_path, brain_volume() if volume is None else volume)
+    if mask is None:
+        mask = np.zeros(SHAPE, np.uint8)
+        mask[2:6, 10:14, 95] = 1  # x 2..5, y 10..13 in slice 95
+    write_nifti(mask_path, mask)
+    return image_path, mask_path
+
+
+def open_atlas(root, size=64, **options):
+    options.setdefault("exclude_artefacts", False)  # tests of the exclusion set it
+    return atlas.open_dataset({k: str(v) for k, v in options.items()}, DatasetContext(size, root))
+
+
+def test_slice_95_is_taken_and_the_mask_lands_where_it_should(tmp_path):
+    volume = brain_volume()
+    volume[8:12, 4:8, 95] = 5.0  # a bright block only in slice 95
+    write_scan(tmp_path, "sub-r001s001", volume)
+    (case,) = open_atlas(tmp_path).cases("test")
+    assert case.case_id == "sub-r001s001_ses-1" and case.subject_id == "sub-r001s001"
+    assert case.image.shape == (64, 64) and case.mask.dtype == bool
+    # rot90 puts x along columns and y (reversed) along rows; padding 24×20 → 24×24 adds 2 columns
+    # on each side; 24 → 64 scales by 8/3
+    rows, columns = np.nonzero(case.mask)
+    assert abs(rows.mean() - 12 * 8 / 3) < 1 and abs(columns.mean() - 6 * 8 / 3) < 1
+    bright_rows, bright_columns = np.nonzero(case.image > 0.99)
+    assert abs(bright_rows.mean() - 18 * 8 / 3) < 1.5 and abs(bright_columns.mean() - 12 * 8 / 3) < 1.5
+    assert set(np.unique(case.mask)) <= {False, True}
+
+
+def test_another_slice_can_be_chosen(tmp_path):
+    write_scan(tmp_path, "sub-r001s001")
+    (case,) = open_atlas(tmp_path, slice=40).cases("test")
+    assert not case.mask.any()  # the lesion is only in slice 95
+
+
+def test_slices_without_lesion_feed_training(tmp_path):
+    write_scan(tmp_path, "sub-r001s001")
+    write_scan(tmp_path, "sub-r001s002", mask=np.zeros(SHAPE, np.uint8))
+    with pytest.warns(UserWarning, match="1 ATLAS mask.s. are empty"):
+        dataset = open_atlas(tmp_path)
+        healthy = dataset.cases("train-healthy")
+    assert [case.case_id for case in healthy] == ["sub-r001s002_ses-1"] and healthy[0].mask is None
+    assert len(dataset.cases("test")) == 2
+
+
+def test_non_binary_masks_are_binarised_and_said_so(tmp_path):
+    mask = np.zeros(SHAPE, np.float32)
+    mask[2:6, 10:14, 95] = 255.0
+    write_scan(tmp_path, "sub-r001s001", mask=mask)
+    with pytest.warns(UserWarning, match="not binary .* binarised as mask > 0"):
+        (case,) = open_atlas(tmp_path).cases("test")
+    assert case.mask.sum() > 0
+
+
+def test_manifest_changes_with_any_file(tmp_path):
+    image_path, _ = write_scan(tmp_path, "sub-r001s001")
+    before = open_atlas(tmp_path).manifest_hash()
+    volume = brain_volume()
+    volume[0, 0, 0] = 0.9
+    write_nifti(image_path, volume)
+    assert open_atlas(tmp_path).manifest_hash() != before
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("four_d", r"has shape \(20, 24, 189, 2\); a 3-D volume is expected"),
+        ("corrupt", "corrupt or not NIfTI"),
+        ("nan", "3 NaN or infinite voxels"),
+        ("shape", r"has shape \(20, 24, 100\), image"),
+        ("no_mask", "lesion mask .* does not exist; get it from the ATLAS 2.0 release"),
+    ],
+)
+def test_bad_files_are_one_clear_error(tmp_path, damage, message):
+    image_path, mask_path = write_scan(tmp_path, "sub-r001s001")
+    if damage == "four_d":
+        write_nifti(image_path, np.zeros((*SHAPE, 2), np.float32))
+    elif damage == "corrupt":
+        image_path.write_bytes(gzip.compress(b"not a nifti header at all")[:20])
+    elif damage == "nan":
+        volume = brain_volume()
+        volume[0, 0, :3] = np.nan
+        write_nifti(image_path, volume)
+    elif damage == "shape":
+        write_nifti(mask_path, np.zeros((20, 24, 100), np.uint8))
+    else:
+        mask_path.unlink()
+    with pytest.raises(AnobenchError, match=message):
+        open_atlas(tmp_path).cases("test")
+
+
+def test_missing_data_names_the_option_the_variable_and_the_source(tmp_path, monkeypatch):
+    monkeypatch.delenv("ANOBENCH_DATA", raising=False)
+    with pytest.raises(AnobenchError, match="pass --data-root DIR or set ANOBENCH_DATA.*ATLAS 2.0 release"):
+        atlas.open_dataset({}, DatasetContext(64))
+    with pytest.raises(AnobenchError, match="does not exist"):
+        open_atlas(tmp_path / "nowhere")
+    with pytest.raises(AnobenchError, match="no \\*_T1w.nii.gz files"):
+        open_atlas(tmp_path)
+
+
+def test_data_folder_comes_from_the_environment(tmp_path, monkeypatch):
+    write_scan(tmp_path / "atlas", "sub-r001s001")
+    monkeypatch.setenv("ANOBENCH_DATA", str(tmp_path))
+    dataset = atlas.open_dataset({"exclude_artefacts": "false"}, DatasetContext(64))
+    assert len(dataset.cases("test")) == 1 and dataset.settings()["layout"] == "bids"
+
+
+def write_released_png_layout(data, count):
+    """The THOR release: data/ATLAS/splits/*.csv listing ./data/ATLAS/png/... rows."""
+    images, masks = [], []
+    for index in range(count):
+        image = np.full((16, 16), 0.5, np.float32)
+        image[0, 0] = index / count
+        mask = np.zeros((16, 16), np.float32)
+        mask[4:8, 4:8] = 1
+        images.append(f"./data/ATLAS/png/sub-r{index:03d}s001.png")
+        masks.append(f"./data/ATLAS/png_mask/sub-r{index:03d}s001.png")
+        write_png(data.parent / images[-1], image)
+        write_png(data.parent / masks[-1], mask)
+    write_filename_csv(data / "ATLAS" / "splits" / "atlas_train_png.csv", images)
+    write_filename_csv(data / "ATLAS" / "splits" / "atlas_train_mask_png.csv", masks)
+
+
+def test_released_png_layout_with_the_artefact_rows_left_out(tmp_path):
+    data = tmp_path / "repo" / "data"
+    write_released_png_layout(data, 106)
+    kept = open_atlas(data, exclude_artefacts=True).cases("test")
+    every = open_atlas(data).cases("test")
+    assert len(every) == 106 and len(kept) == 104
+    assert {case.case_id for case in every} - {case.case_id for case in kept} == {"sub-r100s001", "sub-r105s001"}
+    settings = open_atlas(data, exclude_artefacts=True).settings()
+    assert settings["layout"] == "png" and settings["artefacts_excluded"] == 20 and "artefact" in settings["artefact_reason"]
+    assert open_atlas(data, exclude_artefacts=True).manifest_hash() != open_atlas(data).manifest_hash()
+
+
+def test_bids_layout_does_not_apply_the_released_rows_and_says_so(tmp_path):
+    write_scan(tmp_path, "sub-r001s001")
+    with pytest.warns(UserWarning, match="not applied to the BIDS layout"):
+        open_atlas(tmp_path, exclude_artefacts=True)
+
+
+THOR_FAST = ["--set", "t0=20", "--set", "stride=10", "--set", "harmonization=10", "--set", "perceptual=ssim"]
+
+
+def test_thor_runs_on_a_bids_tree_and_on_the_released_png_layout(cli, tmp_path, tiny_checkpoint):
+    bids = tmp_path / "bids"
+    for index in range(3):
+        write_scan(bids, f"sub-r001s00{index + 1}")
+    png = tmp_path / "repo" / "data"
+    write_released_png_layout(png, 3)
+    for root, layout in ((bids, "bids"), (png, "png")):
+        out = tmp_path / f"run-{layout}"
+        result = cli("run", "--method", "thor", "--dataset", "atlas", "--data-root", str(root), "--checkpoint",
+                     str(tiny_checkpoint), "--out", str(out), "--data", "exclude_artefacts=false", *THOR_FAST)
+        assert result.returncode == 0, result.stderr
+        assert "3 cases" in result.stdout and (out / "cases.parquet").is_file()
+
+
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(cli, tmp_path, tiny_checkpoint):
+    image_path, _ = write_scan(tmp_path / "bids", "sub-r001s001")
+    volume = brain_volume()
+    volume[1, 1, 1] = np.inf
+    write_nifti(image_path, volume)
+    out = tmp_path / "run"
+    result = cli("run", "--method", "thor", "--dataset", "atlas", "--data-root", str(tmp_path / "bids"),
+                 "--checkpoint", str(tiny_checkpoint), "--out", str(out), *THOR_FAST)
+    assert result.returncode == 2 and not out.exists()
+    assert result.stderr.strip().splitlines()[-1].startswith("error: NIfTI") and "1 NaN or infinite voxels" in result.stderr

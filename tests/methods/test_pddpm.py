@@ -1,0 +1,88 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from skimage.measure import label
+
+from anobench import registry
+from anobench.api import Batch, MethodContext
+from anobench.diffusion.noise import CaseRandom
+from anobench.errors import AnobenchError
+from anobench.methods.pddpm import postprocess_map
+
+
+def method(checkpoint, **options):
+    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), checkpoint)
+    return registry.methods.get("pddpm").create({k: str(v) for k, v in options.items()}, context)
+
+
+def batch(count=3, seed=0):
+    images = torch.rand(count, 1, 64, 64, generator=torch.Generator().manual_seed(seed))
+    return Batch(images, [f"case{i}" for i in range(count)], seed=0)
+
+
+@pytest.mark.parametrize("max_batch", [4, 9, 64])
+def test_all_cells_of_a_batch_go_through_the_network_in_the_fewest_calls(tiny_patched_checkpoint, max_batch):
+    pddpm = method(tiny_patched_checkpoint, max_batch=max_batch)
+    with torch.inference_mode(), pddpm.model.metered() as usage:
+        prediction = pddpm.predict(batch(5))
+    assert prediction.nfe == 9 and pddpm.settings()["cells"] == 9
+    assert usage.calls == math.ceil(5 * 9 / max_batch)
+
+
+def test_a_case_does_not_depend_on_its_batch_or_the_call_size(tiny_patched_checkpoint):
+    alone = Batch(batch(3).images[1:2], ["case1"], seed=0)
+    with torch.inference_mode():
+        together = method(tiny_patched_checkpoint, max_batch=7).predict(batch(3)).maps[1]
+        single = method(tiny_patched_checkpoint, max_batch=64).predict(alone).maps[0]
+    torch.testing.assert_close(together, single, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("stitching", ["truncate", "cut", "avg"])
+def test_each_pixel_comes_from_a_window_that_noised_it(tiny_patched_checkpoint, monkeypatch, stitching):
+    pddpm = method(tiny_patched_checkpoint, stitching=stitching)
+    inputs = []
+    monkeypatch.setattr(pddpm.model, "predict", lambda x_t, t: inputs.append(x_t) or x_t)  # x̂0 = its input
+    images = batch(2)
+    with torch.inference_mode():
+        reconstructions = pddpm.reconstruct(images)
+    clean = pddpm.model.to_model_range(images.images)
+    windows = pddpm.layout.window_masks()[None, :, None]
+    network_inputs = torch.cat(inputs).view(2, 9, 1, 64, 64)
+    assert torch.equal(torch.where(windows, 0, network_inputs), torch.where(windows, 0, clean[:, None]))
+    assert (network_inputs != clean[:, None])[windows.expand_as(network_inputs)].float().mean() > 0.99
+    # an identity network returns each window's noisy pixels; stitched, they are the noisy image
+    random = CaseRandom(images.case_ids, images.seed, torch.device("cpu"))
+    noise = random.sample(pddpm.noise, (1, 64, 64), pddpm.config.t)
+    noisy = pddpm.model.schedule.q_sample(clean, pddpm.config.t, noise)
+    torch.testing.assert_close(reconstructions, pddpm.model.to_image(noisy), rtol=0, atol=1e-6)
+
+
+def test_patched_model_is_required_and_refused_by_whole_image_methods(tiny_checkpoint, tiny_patched_checkpoint):
+    with pytest.raises(AnobenchError, match="trained on whole images; pDDPM needs"):
+        method(tiny_checkpoint, noise="gaussian")
+    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), tiny_patched_checkpoint)
+    with pytest.raises(AnobenchError, match="--scheme patched"):
+        registry.methods.get("anoddpm").create({"noise": "simplex"}, context)
+
+
+def test_postprocessing_removes_components_of_at_most_seven_pixels_at_every_threshold():
+    rng = np.random.default_rng(3)
+    image = np.ones((40, 40))
+    anomaly = rng.random((40, 40)) * 0.2
+    anomaly[10:20, 10:20] += 0.6  # one large blob survives the median filter
+    processed = postprocess_map(anomaly, image)
+    for threshold in np.linspace(0.05, 0.7, 14):
+        components = label(processed > threshold, connectivity=2)
+        sizes = np.bincount(components.ravel())[1:]
+        assert sizes.size == 0 or sizes.min() >= 8
+    assert processed[15, 15] > 0.6
+
+
+def test_postprocessing_erodes_the_brain_mask_three_times():
+    image = np.zeros((30, 30))
+    image[5:25, 5:25] = 1.0
+    processed = postprocess_map(np.ones((30, 30)), image)
+    assert processed[5:8].max() == 0 and processed[:, 5:8].max() == 0 and processed[15, 15] == 1
+    assert processed[10:20, 10:20].min() == 1
