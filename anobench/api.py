@@ -16,13 +16,31 @@ import torch
 
 
 @dataclass(frozen=True)
+class Box:
+    """An annotated box in image pixels: rows [top, bottom) × columns [left, right), with its class."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+    label: str
+
+    def mask(self, shape: tuple[int, int]) -> np.ndarray:
+        mask = np.zeros(shape, dtype=bool)
+        mask[self.top : self.bottom, self.left : self.right] = True
+        return mask
+
+
+@dataclass(frozen=True)
 class Case:
-    """One image to score: `image` is float32 H×W in [0, 1]; `mask` (bool H×W) marks the lesion."""
+    """One image to score: `image` is float32 H×W in [0, 1]; `mask` (bool H×W) marks the lesion;
+    `boxes` are its annotated boxes (localisation data sets)."""
 
     case_id: str
     image: np.ndarray
     mask: np.ndarray | None = None
     subject_id: str | None = None
+    boxes: tuple[Box, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,29 @@ def prepare_slice(image: np.ndarray, size: int) -> np.ndarray:
     return np.clip(resize_image(pad_to_square(scaled, float(scaled.min())), size), 0.0, 1.0)
 
 
+NATIVE_SIZE = 128  # the THOR work prepared every data set at 128 px; presets resize from there
+
+
+def prepare_for_preset(image: np.ndarray, image_size: int) -> np.ndarray:
+    """`prepare_slice` at 128 px, then resized to the preset's size, in [0, 1] (as the PNG layouts are read)."""
+    return np.clip(resize_image(prepare_slice(image, NATIVE_SIZE), image_size), 0.0, 1.0)
+
+
+def box_after_preparation(
+    left: float, top: float, right: float, bottom: float, height: int, width: int, size: int
+) -> tuple[int, int, int, int]:
+    """Pixel-edge box coordinates of an H×W image → (top, left, bottom, right) after square padding
+    and resizing to size×size: shifted by the padding, scaled, widened to whole pixels."""
+    side = max(height, width)
+    pad_top, pad_left = (side - height) // 2, (side - width) // 2
+    scale = size / side
+    rows = (np.floor((top + pad_top) * scale), np.ceil((bottom + pad_top) * scale))
+    columns = (np.floor((left + pad_left) * scale), np.ceil((right + pad_left) * scale))
+    return (
+        int(max(rows[0], 0)), int(max(columns[0], 0)), int(min(rows[1], size)), int(min(columns[1], size))
+    )
+
+
 def prepare_mask(mask: np.ndarray, size: int) -> np.ndarray:
     """The geometry of `prepare_slice` applied to a mask."""
     return resize_mask(pad_to_square(mask.astype(np.float32), 0.0), size)

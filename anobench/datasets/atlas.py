@@ -29,11 +29,11 @@ import numpy as np
 from anobench.api import Case, DatasetContext, DatasetPlugin
 from anobench.config import build_config, to_plain
 from anobench.datasets.location import DataSource, dataset_root
-from anobench.datasets.nifti import NATIVE_SIZE, axial_slice, prepared_slice, read_volume
+from anobench.datasets.nifti import axial_slice, prepared_slice, read_volume
 from anobench.datasets.png_slices import PngSliceDataset, SplitFiles
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file, sha256_json
-from anobench.imaging import prepare_mask, resize_mask
+from anobench.imaging import NATIVE_SIZE, prepare_mask, resize_mask
 
 ATLAS = DataSource(
     "atlas",

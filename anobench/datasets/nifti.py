@@ -12,9 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from anobench.errors import AnobenchError
-from anobench.imaging import prepare_slice, resize_image
-
-NATIVE_SIZE = 128  # slices are prepared at 128 px, as the THOR work did, then resized to the preset
+from anobench.imaging import prepare_for_preset
 
 
 def read_volume(path: Path) -> np.ndarray:
@@ -57,5 +55,4 @@ def axial_slice(volume: np.ndarray, index: int, path: Path) -> np.ndarray:
 
 def prepared_slice(volume: np.ndarray, index: int, path: Path, image_size: int) -> np.ndarray:
     """THOR's slice preparation at 128 px, then resized to the preset's size, in [0, 1]."""
-    image = prepare_slice(axial_slice(volume, index, path), NATIVE_SIZE)
-    return np.clip(resize_image(image, image_size), 0.0, 1.0)
+    return prepare_for_preset(axial_slice(volume, index, path), image_size)

@@ -1,0 +1,174 @@
+"""wrist: GRAZPEDWRI-DX paediatric wrist radiographs with YOLO boxes, prepared as the THOR work did.
+
+Layout under the data folder (`--data-root`, or `$ANOBENCH_DATA/wrist`), as the release unpacks:
+`dataset.csv` (columns `filestem`, `patient_id`, …), the PNG images anywhere below the folder
+(`images_part1/` … `images_part4/`, or `images/`), and one YOLO label file per image
+(`folder_structure/yolov5/labels/<filestem>.txt`, or `yolov5/labels/`, or `labels/`): lines
+`class x_centre y_centre width height`, normalised to [0, 1], class ids in the release's order
+(boneanomaly, bonelesion, foreignbody, fracture, metal, periostealreaction, pronatorsign,
+softtissue, text).
+Preparation (THOR): grey values to [0, 1], divided by the 98th percentile, capped at 1, padded to a
+square with the minimum, resized to 128, then to the preset's size; boxes go through the same
+padding and scaling (widened to whole pixels).
+Splits, by patient so no patient is on both sides: patients with a box of an evaluated class
+(the six of the THOR paper's Table 2) form `test` (their abnormal images) and `test-healthy`
+(their other images); the remaining patients are shuffled (seeded) into `train` / `val` /
+`test-healthy` in the proportions of the released normal splits (1600 / 201 / 1039).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import cache, cached_property
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from anobench.api import Box, Case, DatasetContext, DatasetPlugin
+from anobench.config import build_config, to_plain
+from anobench.datasets.location import DataSource, dataset_root
+from anobench.datasets.png_slices import read_png
+from anobench.errors import AnobenchError
+from anobench.hashing import sha256_file, sha256_json
+from anobench.imaging import box_after_preparation, prepare_for_preset
+
+WRIST = DataSource(
+    "wrist",
+    "GRAZPEDWRI-DX (https://doi.org/10.6084/m9.figshare.14825193, images_part1-4.zip, folder_structure.zip, dataset.csv)",
+    "dataset.csv, the PNG images below the folder, folder_structure/yolov5/labels/<filestem>.txt",
+)
+CLASSES = (
+    "boneanomaly", "bonelesion", "foreignbody", "fracture", "metal",
+    "periostealreaction", "pronatorsign", "softtissue", "text",
+)
+EVALUATED_CLASSES = ("boneanomaly", "foreignbody", "fracture", "metal", "periostealreaction", "softtissue")
+LABEL_FOLDERS = ("folder_structure/yolov5/labels", "yolov5/labels", "labels")
+RELEASED_NORMAL_SPLITS = {"train": 1600, "val": 201, "test-healthy": 1039}
+SPLITS = ("train", "val", "test-healthy", "test")
+
+
+@dataclass(frozen=True)
+class WristConfig:
+    split_seed: int = 0
+
+
+@dataclass(frozen=True)
+class YoloBox:
+    label: str
+    x_centre: float
+    y_centre: float
+    width: float
+    height: float
+
+
+def read_yolo_labels(path: Path) -> list[YoloBox]:
+    boxes = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        try:
+            class_id, values = int(fields[0]), [float(v) for v in fields[1:]]
+        except ValueError:
+            raise AnobenchError(f"{path}:{number}: not a YOLO line (class x y w h): {line!r}") from None
+        if len(values) != 4:
+            raise AnobenchError(f"{path}:{number}: a YOLO line has 5 fields, this one {len(fields)}")
+        if not 0 <= class_id < len(CLASSES):
+            raise AnobenchError(f"{path}:{number}: unknown class id {class_id} (GRAZPEDWRI-DX has 0..{len(CLASSES) - 1})")
+        if not all(0.0 <= v <= 1.0 for v in values):
+            raise AnobenchError(f"{path}:{number}: box {values} is outside [0, 1] (YOLO boxes are normalised)")
+        boxes.append(YoloBox(CLASSES[class_id], *values))
+    return boxes
+
+
+def prepared_boxes(boxes: Sequence[YoloBox], height: int, width: int, size: int) -> tuple[Box, ...]:
+    prepared = []
+    for box in boxes:
+        left, right = (box.x_centre - box.width / 2) * width, (box.x_centre + box.width / 2) * width
+        top, bottom = (box.y_centre - box.height / 2) * height, (box.y_centre + box.height / 2) * height
+        prepared.append(Box(*box_after_preparation(left, top, right, bottom, height, width, size), box.label))
+    return tuple(prepared)
+
+
+class WristRadiographs:
+    splits = SPLITS
+
+    def __init__(self, root: Path, config: WristConfig, image_size: int) -> None:
+        self.root, self.config, self.image_size = root, config, image_size
+        table = root / "dataset.csv"
+        if not table.is_file():
+            raise WRIST.missing(f"{table} does not exist")
+        labels = next((root / folder for folder in LABEL_FOLDERS if (root / folder).is_dir()), None)
+        if labels is None:
+            raise WRIST.missing(f"no label folder ({' or '.join(LABEL_FOLDERS)}) in {root}")
+        with open(table, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        if rows and not {"filestem", "patient_id"} <= set(rows[0]):
+            raise WRIST.missing(f"{table} has no 'filestem' and 'patient_id' columns")
+        images = {path.stem: path for path in root.rglob("*.png")}
+        self.records = []
+        for row in rows:
+            stem = row["filestem"]
+            if stem not in images:
+                raise WRIST.missing(f"image {stem}.png named in dataset.csv is not below {root}")
+            label_file = labels / f"{stem}.txt"
+            if not label_file.is_file():
+                raise WRIST.missing(f"label file {label_file} does not exist")
+            self.records.append((stem, row["patient_id"], images[stem], label_file))
+
+    @cached_property
+    def _split_of(self) -> dict[str, str]:
+        labels = {stem: read_yolo_labels(label_file) for stem, _, _, label_file in self.records}
+        abnormal = {stem for stem, boxes in labels.items() if any(b.label in EVALUATED_CLASSES for b in boxes)}
+        patients_with_findings = {patient for stem, patient, _, _ in self.records if stem in abnormal}
+        healthy_patients = sorted({patient for _, patient, _, _ in self.records} - patients_with_findings)
+        order = np.random.default_rng(self.config.split_seed).permutation(len(healthy_patients))
+        total = sum(RELEASED_NORMAL_SPLITS.values())
+        train_end = round(len(order) * RELEASED_NORMAL_SPLITS["train"] / total)
+        val_end = train_end + round(len(order) * RELEASED_NORMAL_SPLITS["val"] / total)
+        group = {}
+        for rank, index in enumerate(order):
+            group[healthy_patients[index]] = "train" if rank < train_end else "val" if rank < val_end else "test-healthy"
+        return {
+            stem: ("test" if stem in abnormal else "test-healthy") if patient in patients_with_findings else group[patient]
+            for stem, patient, _, _ in self.records
+        }
+
+    @cache
+    def cases(self, split: str) -> Sequence[Case]:
+        if split not in SPLITS:
+            raise AnobenchError(f"unknown split {split!r}; available: {', '.join(SPLITS)}")
+        cases = []
+        for stem, patient, image_path, label_file in self.records:
+            if self._split_of[stem] != split:
+                continue
+            raw = read_png(image_path)
+            boxes = [b for b in read_yolo_labels(label_file) if b.label in EVALUATED_CLASSES]
+            prepared = prepared_boxes(boxes, *raw.shape, self.image_size)
+            cases.append(Case(stem, prepare_for_preset(raw, self.image_size), None, patient, prepared))
+        return cases
+
+    def manifest_hash(self) -> str:
+        files = {"dataset.csv": sha256_file(self.root / "dataset.csv")}
+        for _, _, image_path, label_file in self.records:
+            for path in (image_path, label_file):
+                files[str(path.relative_to(self.root))] = sha256_file(path)
+        return sha256_json({"files": dict(sorted(files.items())), "settings": to_plain(self.config)})
+
+    def settings(self) -> dict[str, Any]:
+        sizes = {split: sum(1 for s in self._split_of.values() if s == split) for split in SPLITS}
+        return {**to_plain(self.config), "root": str(self.root), "image_size": self.image_size,
+                "evaluated_classes": list(EVALUATED_CLASSES), "split_sizes": sizes}
+
+
+def open_dataset(options: Mapping[str, str], context: DatasetContext) -> WristRadiographs:
+    return WristRadiographs(dataset_root(WRIST, context), build_config(WristConfig, options), context.image_size)
+
+
+plugin = DatasetPlugin(
+    name="wrist",
+    description="GRAZPEDWRI-DX wrist radiographs with YOLO boxes (real data; box metrics).",
+    open=open_dataset,
+)
