@@ -8,7 +8,8 @@ TP = 1[nnz(pos) > 0.1·nnz(box)], FP = min(10, ⌊Σneg / max(Σpos, 1)⌋), pre
 recall = TP, F1 = 2·P·TP / (P + TP + 1e-8); per class the means over its boxes.
 
 `standard`: detections are the connected components (8-connected) of {A > τ}; a box is found at τ
-when a component overlaps it, a component overlapping no box is a false-positive region. Sweeping τ
+when at least a tenth of some component lies inside it (so a component spreading over the whole
+image finds nothing), and a component that finds no box is a false-positive region. Sweeping τ
 gives the FROC curve (false-positive regions per image against box recall), summarised as the
 recall at 0.5, 1, 2 and 4 false positives per image (the best recall at most that many).
 """
@@ -28,6 +29,7 @@ THOR_HEALTHY_FPR = 0.05
 TP_AREA_FRACTION = 0.1
 MAX_FALSE_POSITIVES = 10
 FROC_FALSE_POSITIVES = (0.5, 1.0, 2.0, 4.0)
+HIT_FRACTION = 0.1  # a detection finds a box when at least this share of it lies in the box
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
@@ -75,14 +77,16 @@ def froc(
     found = np.zeros(len(thresholds))
     for anomaly_map, image_boxes in zip(maps, boxes):
         box_masks = [box.mask(anomaly_map.shape) for box in image_boxes]
-        any_box = np.logical_or.reduce(box_masks) if box_masks else np.zeros(anomaly_map.shape, bool)
         for index, tau in enumerate(thresholds):
             components, count = ndimage.label(anomaly_map > tau, structure=EIGHT_CONNECTED)
             if count == 0:
                 continue
-            touching = np.unique(components[any_box])
-            false_positives[index] += count - np.count_nonzero(touching)
-            found[index] += sum(bool(np.any(components[mask])) for mask in box_masks)
+            area = np.bincount(components.ravel(), minlength=count + 1)
+            hits = [np.bincount(components[mask], minlength=count + 1) >= HIT_FRACTION * area for mask in box_masks]
+            hits = [hit & (np.arange(count + 1) > 0) for hit in hits]
+            any_hit = np.logical_or.reduce(hits) if hits else np.zeros(count + 1, bool)
+            false_positives[index] += count - np.count_nonzero(any_hit)
+            found[index] += sum(bool(hit.any()) for hit in hits)
     return false_positives / max(len(maps), 1), found / max(total_boxes, 1)
 
 

@@ -66,6 +66,9 @@ def run(
     rank: int = typer.Option(0, help="This process's shard (0-based)."),
     world_size: int = typer.Option(1, help="Number of shards; shards are merged when all are done."),
     limit: Optional[int] = typer.Option(None, help="Score only the first N cases (smoke tests)."),
+    healthy_split: Optional[str] = typer.Option(
+        None, help="Also score this healthy split (e.g. test-healthy): box protocols take their threshold from it."
+    ),
 ) -> None:
     """Score a dataset split with a method and write a run folder."""
     from anobench.config import parse_assignments
@@ -76,7 +79,7 @@ def run(
             method=method, dataset=dataset, split=split, preset=preset, checkpoint=checkpoint,
             method_options=parse_assignments(set_), dataset_options=parse_assignments(data),
             data_root=data_root, batch_size=batch_size, seed=seed, device=device, out=out, overwrite=overwrite,
-            rank=rank, world_size=world_size, limit=limit,
+            rank=rank, world_size=world_size, limit=limit, healthy_split=healthy_split,
         ),
         console,
     )
@@ -94,7 +97,8 @@ def compare(
     name: Optional[str] = typer.Option(None, help="Leaderboard name (default: the dataset)."),
     out_dir: Path = typer.Option(Path("leaderboards"), help="Folder for the Markdown leaderboard."),
     layout: str = typer.Option(
-        "full", help="full: every column; table1: the THOR paper's Table 1 with its reported rows beside."
+        "full", help="full: every column; table1 / table2: the THOR paper's Table 1 (brain) / Table 2 (boxes) "
+        "with its reported rows beside."
     ),
 ) -> None:
     """Leaderboard of runs, recomputed from their per-case rows and maps."""
@@ -102,7 +106,10 @@ def compare(
 
     command = " ".join(["anobench", *sys.argv[1:]])
     path, metrics = compare_runs(targets, name, out_dir, command=command, layout=layout)
-    print_table(metrics, console)
+    if layout == "table2":
+        console.print("\n".join(line for line in path.read_text().splitlines() if line.startswith("|")), soft_wrap=True)
+    else:
+        print_table(metrics, console)
     console.print(f"wrote {path}")
 
 

@@ -48,6 +48,7 @@ class RunRequest:
     rank: int = 0
     world_size: int = 1
     limit: int | None = None
+    healthy_split: str | None = None  # also scored, into healthy/: box protocols take τ from it
 
 
 @dataclass
@@ -138,6 +139,16 @@ def _score(
     return _Scored(results, wall_seconds, predict_seconds, network_seconds)
 
 
+def _box_rows(selected: list[tuple[int, Case]]) -> pd.DataFrame:
+    rows = [
+        {"index": index, "case_id": case.case_id, "label": box.label,
+         "top": box.top, "left": box.left, "bottom": box.bottom, "right": box.right}
+        for index, case in selected
+        for box in case.boxes
+    ]
+    return pd.DataFrame(rows, columns=runs.BOX_COLUMNS)
+
+
 def _row(index: int, case: Case, case_map: np.ndarray, nfe: int, seconds: float, batch_size: int) -> dict[str, Any]:
     lesion = int(case.mask.sum()) if case.mask is not None else 0
     return {
@@ -180,6 +191,9 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
     # the data is read and checked before the run folder is touched: bad input leaves nothing behind
     dataset = dataset_plugin.open(request.dataset_options, DatasetContext(preset.image_size, request.data_root))
     cases = list(dataset.cases(request.split))[: request.limit]
+    if request.healthy_split is not None and sharded:
+        raise AnobenchError("--healthy-split cannot be combined with --world-size > 1")
+    healthy = list(dataset.cases(request.healthy_split))[: request.limit] if request.healthy_split else []
     runs.prepare_folder(folder, request.overwrite, outputs)
     selected = [(index, case) for index, case in enumerate(cases) if index % request.world_size == request.rank]
     method = method_plugin.create(
@@ -217,6 +231,11 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
             "cases": len(selected),
         },
     }
+    if healthy:
+        healthy_scored = _score(method, list(enumerate(healthy)), request, preset.image_size, device, console)
+        runs.write_results(*runs.healthy_files(folder), healthy_scored.results)
+    if any(case.boxes for _, case in selected):
+        runs.write_boxes(folder / runs.BOXES, _box_rows(selected))
     runs.write_results(*outputs[:2], scored.results)
     runs.write_json(outputs[2] if sharded else folder / runs.PROVENANCE, provenance)
     merged = runs.merge_shards(folder) if sharded else True

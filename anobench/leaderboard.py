@@ -11,7 +11,7 @@ import glob
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from rich import box
@@ -27,19 +27,25 @@ BIN_NAMES = [name for name, _, _ in SIZE_BINS]
 
 
 @dataclass(frozen=True)
-class RunMetrics:
+class RunIdentity:
+    """What every board shows of a run besides its metrics: names, data, cost, device."""
+
     folder: Path
     method: str
     settings: dict[str, Any]
     dataset: str
     split: str
     data_manifest: str
+    nfe: float  # medians over cases
+    seconds_per_image: float
+    device: str
+
+
+@dataclass(frozen=True)
+class RunMetrics(RunIdentity):
     dice: dict[str, MaxDice]  # per bin and "all"
     cases_per_bin: dict[str, int]
     auprc: float
-    nfe: float
-    seconds_per_image: float
-    device: str
 
 
 def evaluate_run(folder: Path) -> RunMetrics:
@@ -59,19 +65,26 @@ def evaluate_run(folder: Path) -> RunMetrics:
     dice["all"] = pooled_max_dice([c for c in counts if c is not None])
     cases_per_bin["all"] = int(scored.sum())
     return RunMetrics(
-        folder=folder,
-        method=config["method"],
-        settings=config.get("method_settings", {}),
-        dataset=config["dataset"],
-        split=config["split"],
-        data_manifest=provenance.get("data_manifest", ""),
+        **run_identity(folder, config, provenance, rows),
         dice=dice,
         cases_per_bin=cases_per_bin,
         auprc=average_precision(results.maps[scored], results.masks[scored]) if scored.any() else float("nan"),
-        nfe=float(rows["nfe"].median()) if len(rows) else float("nan"),
-        seconds_per_image=float(rows["seconds"].median()) if len(rows) else float("nan"),
-        device=provenance.get("device_name", provenance.get("device", "")),
     )
+
+
+def run_identity(folder: Path, config: dict[str, Any], provenance: dict[str, Any], rows: Any) -> dict[str, Any]:
+    """The `RunIdentity` fields of a run folder, as keyword arguments."""
+    return {
+        "folder": folder,
+        "method": config["method"],
+        "settings": config.get("method_settings", {}),
+        "dataset": config["dataset"],
+        "split": config["split"],
+        "data_manifest": provenance.get("data_manifest", ""),
+        "nfe": float(rows["nfe"].median()) if len(rows) else float("nan"),
+        "seconds_per_image": float(rows["seconds"].median()) if len(rows) else float("nan"),
+        "device": provenance.get("device_name", provenance.get("device", "")),
+    }
 
 
 def find_runs(targets: list[str], runs_root: Path = Path("runs")) -> list[Path]:
@@ -142,10 +155,10 @@ def render_markdown(metrics: list[RunMetrics], command: str) -> str:
         "on these cases, bins scaled to the image size); AUPRC: pooled pixel-level average precision ×100. "
         "τ s/m/l/all: the thresholds attaining each maximum. NFE/img and s/img: medians over cases."
     )
-    return _board(f"Leaderboard: {first.dataset} (split `{first.split}`)", explanation, headers, body, metrics, command)
+    return board(f"Leaderboard: {first.dataset} (split `{first.split}`)", explanation, headers, body, metrics, command)
 
 
-def _board(
+def board(
     title: str, explanation: str, headers: list[str], body: list[list[str]], metrics: list[RunMetrics], command: str
 ) -> str:
     lines = [
@@ -213,10 +226,20 @@ def render_table1(metrics: list[RunMetrics], command: str) -> str:
         "only in ordering."
     )
     title = f"Table 1 layout: {first.dataset} (split `{first.split}`) beside the THOR paper"
-    return _board(title, explanation, headers, body, metrics, command)
+    return board(title, explanation, headers, body, metrics, command)
 
 
-LAYOUTS = {"full": render_markdown, "table1": render_table1}
+def _layouts() -> dict[str, tuple[Callable[[Path], Any], Callable[[list[Any], str], str]]]:
+    from anobench.box_leaderboard import evaluate_box_run, render_table2
+
+    return {
+        "full": (evaluate_run, render_markdown),
+        "table1": (evaluate_run, render_table1),
+        "table2": (evaluate_box_run, render_table2),
+    }
+
+
+LAYOUT_NAMES = ("full", "table1", "table2")
 
 
 def compare(
@@ -225,11 +248,12 @@ def compare(
     out_dir: Path = Path("leaderboards"),
     command: str = "anobench compare",
     layout: str = "full",
-) -> tuple[Path, list[RunMetrics]]:
+) -> tuple[Path, list[Any]]:
     """Evaluate the runs, write `out_dir/<name>.md` in `layout` and return it with the metrics."""
-    if layout not in LAYOUTS:
-        raise AnobenchError(f"unknown layout {layout!r}; available: {', '.join(LAYOUTS)}")
-    metrics = [evaluate_run(folder) for folder in find_runs(targets)]
+    if layout not in LAYOUT_NAMES:
+        raise AnobenchError(f"unknown layout {layout!r}; available: {', '.join(LAYOUT_NAMES)}")
+    evaluate, render = _layouts()[layout]
+    metrics = [evaluate(folder) for folder in find_runs(targets)]
     if not metrics:
         raise AnobenchError("no runs to compare")
     keys = {(m.dataset, m.split, m.data_manifest) for m in metrics}
@@ -240,7 +264,7 @@ def compare(
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name or metrics[0].dataset}.md"
-    runs.write_text(path, LAYOUTS[layout](metrics, command))
+    runs.write_text(path, render(metrics, command))
     return path, metrics
 
 

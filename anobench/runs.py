@@ -4,6 +4,10 @@
     provenance.json    what it ran with (versions, commit, device, checkpoint and data hashes)
     cases.parquet      one row per case (id, subject, lesion pixels, size bin, score, NFE, seconds)
     maps.npz           anomaly maps, masks and reconstructions, row-aligned with cases.parquet
+    boxes.parquet      one row per annotated box (row index of its case, class, pixel rectangle),
+                       for localisation data sets
+    healthy/           cases.parquet and maps.npz of the healthy split scored alongside
+                       (`--healthy-split`), from which box protocols choose their threshold
 
 A sharded run (rank r of w) writes `shards/rank{r}-of-{w}.*` instead; `merge_shards` joins them
 into the files above once every rank has finished.
@@ -26,6 +30,9 @@ from anobench.errors import AnobenchError
 
 CASES = "cases.parquet"
 MAPS = "maps.npz"
+BOXES = "boxes.parquet"
+HEALTHY = "healthy"
+BOX_COLUMNS = ["index", "case_id", "label", "top", "left", "bottom", "right"]
 CONFIG = "config.json"
 PROVENANCE = "provenance.json"
 SHARDS = "shards"
@@ -44,7 +51,7 @@ def prepare_folder(path: Path, overwrite: bool, outputs: tuple[Path, ...]) -> No
 
     The merged results count as results of every shard: a finished run is not silently extended.
     """
-    guarded = (*outputs, *run_files(path))
+    guarded = (*outputs, *run_files(path), path / BOXES, *healthy_files(path))
     if any(p.exists() for p in guarded):
         if not overwrite:
             raise AnobenchError(f"run folder {path} already holds results; pass --overwrite or choose another --out")
@@ -70,6 +77,21 @@ class CaseResults:
 def run_files(folder: Path) -> tuple[Path, Path]:
     """The merged results of a run: (rows, arrays)."""
     return folder / CASES, folder / MAPS
+
+
+def healthy_files(folder: Path) -> tuple[Path, Path]:
+    """The results of the healthy split scored with the run: (rows, arrays)."""
+    return run_files(folder / HEALTHY)
+
+
+def write_boxes(path: Path, boxes: pd.DataFrame) -> None:
+    atomic_write(path, lambda p: boxes[BOX_COLUMNS].to_parquet(p, index=False))
+
+
+def read_boxes(folder: Path) -> pd.DataFrame:
+    if not (folder / BOXES).is_file():
+        raise AnobenchError(f"run {folder} has no {BOXES}: its data set has no annotated boxes")
+    return pd.read_parquet(folder / BOXES)
 
 
 def shard_files(folder: Path, rank: int, world_size: int) -> tuple[Path, Path, Path]:

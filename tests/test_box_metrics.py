@@ -61,3 +61,11 @@ def test_froc_counts_components_outside_boxes_and_boxes_touched():
     assert recall.tolist() == [1.0, 1.0, 0.0]
     assert recall_at_false_positives(false_positives, recall) == {0.5: 1.0, 1.0: 1.0, 2.0: 1.0, 4.0: 1.0}
     assert recall_at_false_positives(np.array([1.0, 3.0]), np.array([0.4, 0.9]), (0.5, 2.0, 4.0)) == {0.5: 0.0, 2.0: 0.4, 4.0: 0.9}
+
+
+def test_a_detection_spread_over_the_image_finds_nothing():
+    anomaly = np.full((20, 20), 0.3)
+    anomaly[2:5, 2:5] = 0.9
+    boxes = [[Box(0, 0, 6, 6, "fracture")]]
+    false_positives, recall = froc([anomaly], boxes, np.array([0.1, 0.5]))
+    assert false_positives.tolist() == [1.0, 0.0] and recall.tolist() == [0.0, 1.0]

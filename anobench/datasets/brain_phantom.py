@@ -14,9 +14,7 @@ The phantom is generated on first use into the cache (`$ANOBENCH_CACHE`, default
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -27,8 +25,8 @@ from scipy import ndimage
 
 from anobench.api import DatasetContext, DatasetPlugin
 from anobench.config import build_config, to_plain
+from anobench.datasets.generated import publish, staging_folder
 from anobench.datasets.png_slices import PngSliceDataset, SplitFiles, write_filename_csv, write_png
-from anobench.hashing import sha256_file
 from anobench.imaging import prepare_mask, prepare_slice
 
 GENERATOR_VERSION = 1
@@ -189,8 +187,7 @@ def _write_split(
 
 def generate(config: PhantomConfig, root: Path) -> Path:
     """Write the phantom to `root` (replacing it) and return it. Deterministic given `config`."""
-    staging = root.with_name(root.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = staging_folder(root)
     template = _load_template()
     counts = {
         "train": config.n_train,
@@ -201,16 +198,7 @@ def generate(config: PhantomConfig, root: Path) -> Path:
     with Progress(transient=True) as progress:
         for split, count in counts.items():
             _write_split(staging, template, config, split, count, progress)
-    files = sorted(p for p in staging.rglob("*") if p.is_file())
-    manifest = {
-        "generator": f"anobench brain-phantom v{GENERATOR_VERSION}",
-        "config": to_plain(config),
-        "files": {str(p.relative_to(staging)): sha256_file(p) for p in files},
-    }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    shutil.rmtree(root, ignore_errors=True)
-    staging.rename(root)
-    return root
+    return publish(staging, root, f"anobench brain-phantom v{GENERATOR_VERSION}", to_plain(config))
 
 
 def ensure(config: PhantomConfig) -> Path:

@@ -95,8 +95,15 @@ def prepared_boxes(boxes: Sequence[YoloBox], height: int, width: int, size: int)
 class WristRadiographs:
     splits = SPLITS
 
-    def __init__(self, root: Path, config: WristConfig, image_size: int) -> None:
+    def __init__(
+        self,
+        root: Path,
+        config: WristConfig,
+        image_size: int,
+        healthy_proportions: Mapping[str, int] = RELEASED_NORMAL_SPLITS,
+    ) -> None:
         self.root, self.config, self.image_size = root, config, image_size
+        self.healthy_proportions = dict(healthy_proportions)
         table = root / "dataset.csv"
         if not table.is_file():
             raise WRIST.missing(f"{table} does not exist")
@@ -125,9 +132,9 @@ class WristRadiographs:
         patients_with_findings = {patient for stem, patient, _, _ in self.records if stem in abnormal}
         healthy_patients = sorted({patient for _, patient, _, _ in self.records} - patients_with_findings)
         order = np.random.default_rng(self.config.split_seed).permutation(len(healthy_patients))
-        total = sum(RELEASED_NORMAL_SPLITS.values())
-        train_end = round(len(order) * RELEASED_NORMAL_SPLITS["train"] / total)
-        val_end = train_end + round(len(order) * RELEASED_NORMAL_SPLITS["val"] / total)
+        total = sum(self.healthy_proportions.values())
+        train_end = round(len(order) * self.healthy_proportions["train"] / total)
+        val_end = train_end + round(len(order) * self.healthy_proportions["val"] / total)
         group = {}
         for rank, index in enumerate(order):
             group[healthy_patients[index]] = "train" if rank < train_end else "val" if rank < val_end else "test-healthy"

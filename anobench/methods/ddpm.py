@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from dataclasses import replace
 from typing import Any, Literal, Mapping
 
-import torch
-
 from anobench.api import Batch, MethodContext, MethodPlugin, Prediction
 from anobench.config import build_config, to_plain
 from anobench.diffusion.checkpoint import default_checkpoint, load_model

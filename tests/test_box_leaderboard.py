@@ -1,0 +1,47 @@
+"""The Table-2 board from run folders: boxes and a healthy split scored with the run."""
+
+import numpy as np
+import pandas as pd
+
+from anobench import runs
+from anobench.box_leaderboard import evaluate_box_run, render_table2
+
+
+def fabricate_run(folder, method="thor"):
+    """Two test images, one found fracture and one missed metal box; healthy maps of low values."""
+    maps = np.zeros((2, 16, 16), np.float32)
+    maps[0, 2:6, 2:6] = 0.9  # covers the fracture box
+    maps[1, 12:14, 12:14] = 0.9  # away from the metal box: a false-positive region
+    rows = pd.DataFrame({"index": [0, 1], "case_id": ["a", "b"], "subject_id": ["p", "q"], "lesion_pixels": [0, 0],
+                         "size_bin": [None, None], "score": [0.1, 0.1], "nfe": [36, 36], "seconds": [0.5, 0.5],
+                         "batch_size": [2, 2]})
+    runs.write_results(*runs.run_files(folder), runs.CaseResults(rows, maps, None, None))
+    healthy = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32) * 0.5
+    runs.write_results(*runs.healthy_files(folder), runs.CaseResults(rows.iloc[:0], healthy, None, None))
+    boxes = pd.DataFrame([[0, "a", "fracture", 2, 2, 6, 6], [1, "b", "metal", 2, 2, 6, 6]], columns=runs.BOX_COLUMNS)
+    runs.write_boxes(folder / runs.BOXES, boxes)
+    runs.write_json(folder / runs.CONFIG, {"method": method, "method_settings": {}, "dataset": "wrist-phantom", "split": "test"})
+    runs.write_json(folder / runs.PROVENANCE, {"data_manifest": "m", "device": "cpu"})
+
+
+def test_box_run_takes_its_threshold_from_the_healthy_split_and_scores_every_class(tmp_path):
+    fabricate_run(tmp_path)
+    metrics = evaluate_box_run(tmp_path)
+    assert 0.45 <= metrics.threshold < 0.5 and metrics.healthy_fpr <= 0.05  # healthy values are U(0, 0.5)
+    assert metrics.per_class.loc["fracture", "recall"] == 1 and metrics.per_class.loc["metal", "recall"] == 0
+    assert metrics.recall_at_fp[0.5] == 0.5 and metrics.recall_at_fp[1.0] == 0.5
+    board = render_table2([metrics], "anobench compare")
+    assert "| thor " in board and "reported (real GRAZPEDWRI-DX)" in board and "75.39 / 16.46" in board
+    assert "100.00 / 100.00" in board  # the fracture: found, no false positive
+
+
+def test_board_asks_for_the_healthy_split(tmp_path):
+    import pytest
+
+    from anobench.errors import AnobenchError
+
+    fabricate_run(tmp_path)
+    for path in runs.healthy_files(tmp_path):
+        path.unlink()
+    with pytest.raises(AnobenchError, match="--healthy-split test-healthy"):
+        evaluate_box_run(tmp_path)
