@@ -140,9 +140,10 @@ def draw_cells(generator: torch.Generator, images: int, cells: int) -> torch.Ten
     return torch.randint(cells, (images,), generator=generator)
 
 
-def _noised(model: DiffusionModel, x0: torch.Tensor, t: torch.Tensor, epsilon: torch.Tensor) -> torch.Tensor:
-    alpha_bar = model.schedule.alphas_cumprod.float().to(x0.device)[t].view(-1, 1, 1, 1)
-    return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * epsilon
+def _noised(alpha_bar: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, epsilon: torch.Tensor) -> torch.Tensor:
+    """x_t for a timestep per image; `alpha_bar` is the schedule's ᾱ (float32, on x0's device)."""
+    scale = alpha_bar[t].view(-1, 1, 1, 1)
+    return scale.sqrt() * x0 + (1 - scale).sqrt() * epsilon
 
 
 def _draw_noise(noise: NoiseKind, generator: torch.Generator, x0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -151,24 +152,29 @@ def _draw_noise(noise: NoiseKind, generator: torch.Generator, x0: torch.Tensor, 
 
 
 def full_image_loss(
-    model: DiffusionModel, x0: torch.Tensor, noise: NoiseKind, generator: torch.Generator
+    unet: torch.nn.Module, alpha_bar: torch.Tensor, x0: torch.Tensor, noise: NoiseKind, generator: torch.Generator
 ) -> torch.Tensor:
-    t = torch.randint(model.schedule.num_train_timesteps, (x0.shape[0],), generator=generator)
+    t = torch.randint(len(alpha_bar), (x0.shape[0],), generator=generator)
     epsilon = _draw_noise(noise, generator, x0, t)
     t = t.to(x0.device)
-    return F.mse_loss(model.unet(_noised(model, x0, t, epsilon), t), epsilon)
+    return F.mse_loss(unet(_noised(alpha_bar, x0, t, epsilon), t), epsilon)
 
 
 def patched_loss(
-    model: DiffusionModel, x0: torch.Tensor, noise: NoiseKind, generator: torch.Generator, patch_size: int
+    unet: torch.nn.Module,
+    alpha_bar: torch.Tensor,
+    x0: torch.Tensor,
+    noise: NoiseKind,
+    generator: torch.Generator,
+    cells: torch.Tensor,
 ) -> torch.Tensor:
-    cells = patch_layout(x0.shape[-2], x0.shape[-1], patch_size).window_masks()
-    chosen = cells[draw_cells(generator, x0.shape[0], len(cells))][:, None].to(x0.device)
-    t = torch.randint(model.schedule.num_train_timesteps, (x0.shape[0],), generator=generator)
+    """`cells`: K×H×W booleans of the patch grid (on x0's device), one of which is noised per image."""
+    chosen = cells[draw_cells(generator, x0.shape[0], len(cells)).to(cells.device)][:, None]
+    t = torch.randint(len(alpha_bar), (x0.shape[0],), generator=generator)
     epsilon = _draw_noise(noise, generator, x0, t)
     t = t.to(x0.device)
-    x_t = torch.where(chosen, _noised(model, x0, t, epsilon), x0)
-    prediction = torch.where(chosen, model.unet(x_t, t), x0)
+    x_t = torch.where(chosen, _noised(alpha_bar, x0, t, epsilon), x0)
+    prediction = torch.where(chosen, unet(x_t, t), x0)
     return F.l1_loss(prediction, x0)
 
 
@@ -241,6 +247,8 @@ def train(
             resume,
         )
 
+    alpha_bar = model.schedule.alphas_cumprod.float().to(device)
+    cells = None if patch_size is None else patch_layout(*images.shape[-2:], patch_size).window_masks().to(device)
     with _progress(console) as progress:
         task = progress.add_task("train", total=config.steps, completed=step, loss=float("nan"), rate=0.0)
         session_start, session_first_step = time.perf_counter(), step
@@ -250,10 +258,10 @@ def train(
             if config.augment:
                 batch = _augment(batch, generator)
             x0 = model.to_model_range(batch).to(device)
-            if patch_size is None:
-                loss = full_image_loss(model, x0, noise, generator)
+            if cells is None:
+                loss = full_image_loss(unet, alpha_bar, x0, noise, generator)
             else:
-                loss = patched_loss(model, x0, noise, generator, patch_size)
+                loss = patched_loss(unet, alpha_bar, x0, noise, generator, cells)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

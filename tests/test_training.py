@@ -99,8 +99,9 @@ def test_patched_training_noises_one_cell_and_scores_only_that_cell(monkeypatch)
 
     monkeypatch.setattr(model, "unet", network)
     x0 = torch.rand(6, 1, 64, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    loss = patched_loss(model, x0, noise_kind("simplex-2d"), torch.Generator().manual_seed(2), 24)
     cells = patch_layout(64, 64, 24).window_masks()
+    alpha_bar = model.schedule.alphas_cumprod.float()
+    loss = patched_loss(model.unet, alpha_bar, x0, noise_kind("simplex-2d"), torch.Generator().manual_seed(2), cells)
     changed = (seen["x_t"] != x0)[:, 0]
     chosen = [next(i for i, cell in enumerate(cells) if torch.equal(changed[b] | cell, cell)) for b in range(6)]
     assert all(changed[b].sum() > 0.9 * cells[chosen[b]].sum() for b in range(6))  # the whole cell, nothing else

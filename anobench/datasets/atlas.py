@@ -19,7 +19,7 @@ to be the same) they are not applied, with a warning.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
@@ -124,7 +124,7 @@ class AtlasBids:
         if split == "test":
             return self._prepared
         if split == "train-healthy":
-            return [Case(c.case_id, c.image, None, c.subject_id) for c in self._prepared if c.mask is not None and not c.mask.any()]
+            return [replace(case, mask=None) for case in self._prepared if not case.mask.any()]
         raise AnobenchError(f"unknown split {split!r}; available: {', '.join(self.splits)}")
 
     def manifest_hash(self) -> str:

@@ -126,9 +126,16 @@ class WristRadiographs:
             self.records.append((stem, row["patient_id"], images[stem], label_file))
 
     @cached_property
+    def _evaluated_boxes(self) -> dict[str, list[YoloBox]]:
+        """Every image's boxes of the evaluated classes (all label files are read and checked here)."""
+        return {
+            stem: [box for box in read_yolo_labels(label_file) if box.label in EVALUATED_CLASSES]
+            for stem, _, _, label_file in self.records
+        }
+
+    @cached_property
     def _split_of(self) -> dict[str, str]:
-        labels = {stem: read_yolo_labels(label_file) for stem, _, _, label_file in self.records}
-        abnormal = {stem for stem, boxes in labels.items() if any(b.label in EVALUATED_CLASSES for b in boxes)}
+        abnormal = {stem for stem, boxes in self._evaluated_boxes.items() if boxes}
         patients_with_findings = {patient for stem, patient, _, _ in self.records if stem in abnormal}
         healthy_patients = sorted({patient for _, patient, _, _ in self.records} - patients_with_findings)
         order = np.random.default_rng(self.config.split_seed).permutation(len(healthy_patients))
@@ -148,12 +155,11 @@ class WristRadiographs:
         if split not in SPLITS:
             raise AnobenchError(f"unknown split {split!r}; available: {', '.join(SPLITS)}")
         cases = []
-        for stem, patient, image_path, label_file in self.records:
+        for stem, patient, image_path, _ in self.records:
             if self._split_of[stem] != split:
                 continue
             raw = read_png(image_path)
-            boxes = [b for b in read_yolo_labels(label_file) if b.label in EVALUATED_CLASSES]
-            prepared = prepared_boxes(boxes, *raw.shape, self.image_size)
+            prepared = prepared_boxes(self._evaluated_boxes[stem], *raw.shape, self.image_size)
             cases.append(Case(stem, prepare_for_preset(raw, self.image_size), None, patient, prepared))
         return cases
 

@@ -77,6 +77,7 @@ class PDDPM:
         size = self.model.preset.image_size
         assert self.model.patch_size is not None  # load_denoiser(patched=True) guarantees it
         self.layout = patch_layout(size, size, self.model.patch_size, config.stitching)
+        self.windows = self.layout.window_masks().to(self.model.device)
         self.config = config
         self.max_batch = config.max_batch or (CPU_MAX_BATCH if context.device.type == "cpu" else GPU_MAX_BATCH)
         self.noise = noise_kind(config.noise)
@@ -97,13 +98,12 @@ class PDDPM:
         clean = model.to_model_range(images)
         random = CaseRandom(batch.case_ids, batch.seed, model.device)
         noisy = model.schedule.q_sample(clean, self.config.t, random.sample(self.noise, images.shape[1:], self.config.t))
-        windows = layout.window_masks().to(model.device)
         count = images.shape[0] * layout.count
         predictions = torch.empty(count, *images.shape[1:], device=model.device)
         for first in range(0, count, self.max_batch):
             pairs = torch.arange(first, min(first + self.max_batch, count), device=model.device)
             image_index, window_index = pairs // layout.count, pairs % layout.count
-            inputs = torch.where(windows[window_index][:, None], noisy[image_index], clean[image_index])
+            inputs = torch.where(self.windows[window_index][:, None], noisy[image_index], clean[image_index])
             predictions[first : first + len(pairs)] = model.predict(inputs, self.config.t)
         stitched = stitch(predictions.view(images.shape[0], layout.count, *images.shape[2:]), layout)
         return model.to_image(stitched)

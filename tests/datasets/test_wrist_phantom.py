@@ -4,7 +4,6 @@ import numpy as np
 
 from anobench.api import DatasetContext
 from anobench.datasets import wrist_phantom
-from anobench.datasets.wrist import SPLITS
 
 SMALL = {"n_train": "4", "n_val": "2", "n_test_healthy": "2", "n_test": "5"}
 
