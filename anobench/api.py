@@ -34,13 +34,16 @@ class Box:
 @dataclass(frozen=True)
 class Case:
     """One image to score: `image` is float32 H×W in [0, 1]; `mask` (bool H×W) marks the lesion;
-    `boxes` are its annotated boxes (localisation data sets)."""
+    `boxes` are its annotated boxes (localisation data sets); `negative_region` (bool H×W) is where
+    anomaly mass counts against the boxes when a data set defines it (the released wrist splits
+    do), otherwise everywhere outside the boxes."""
 
     case_id: str
     image: np.ndarray
     mask: np.ndarray | None = None
     subject_id: str | None = None
     boxes: tuple[Box, ...] = ()
+    negative_region: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

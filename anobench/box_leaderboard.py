@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,9 @@ from anobench.api import Box
 from anobench.box_metrics import FROC_FALSE_POSITIVES, froc, healthy_fpr_threshold, recall_at_false_positives, thor_compat_box
 from anobench.errors import AnobenchError
 from anobench.leaderboard import PAPER_NAMES, RunIdentity, board, method_label, run_identity
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 FROC_THRESHOLDS = 101  # evenly spaced from 0 to the largest test-map value
 
@@ -51,7 +55,10 @@ def evaluate_box_run(folder: Path) -> BoxRunMetrics:
     scored = []
     for index, image_boxes in boxes_of.items():
         anomaly_map = results.maps[position[index]]
-        negative = ~np.logical_or.reduce([box.mask(shape) for box in image_boxes])
+        if results.negative_regions is not None:
+            negative = results.negative_regions[position[index]]
+        else:
+            negative = ~np.logical_or.reduce([box.mask(shape) for box in image_boxes])
         for box in image_boxes:
             score = thor_compat_box(anomaly_map, box.mask(shape), negative, tau)
             scored.append({"class": box.label, "recall": score.tp, "precision": score.precision, "f1": score.f1})
@@ -100,10 +107,30 @@ def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
     explanation = (
         "Per class: recall / F1 ×100 by the THOR paper's box protocol (thor-compat: τ from the healthy split "
         "scored with each run, the largest mean healthy FPR ≤ 5 %; TP when more than a tenth of the box is kept; "
-        "FP = min(10, ⌊outside mass / inside mass⌋)). R@kFP: box recall ×100 at k false-positive regions per image "
+        "FP = min(10, ⌊negative-region mass / inside mass⌋), the negative region being the data set's own "
+        "where it gives one, else everything outside the image's boxes). R@kFP: box recall ×100 at k false-positive regions per image "
         "(8-connected components of the thresholded map, FROC over 101 thresholds). "
         f"Rows marked \"reported ({TABLE2_DATA})\" are the paper's published numbers ({CITATION}, Table 2)."
     )
     first = metrics[0]
     title = f"Table 2 layout: {first.dataset} (split `{first.split}`) beside the THOR paper"
     return board(title, explanation, headers, body, metrics, command)  # type: ignore[arg-type]
+
+
+def print_table2(metrics: list[BoxRunMetrics], console: Console) -> None:
+    """Per-class F1 and the FROC summary of each run (the Markdown file adds recall and the paper's rows)."""
+    from rich import box
+    from rich.table import Table
+
+    from anobench.datasets.wrist import EVALUATED_CLASSES
+
+    table = Table(title=f"{metrics[0].dataset} ({metrics[0].split}): box F1 and FROC recall ×100",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("method", no_wrap=True)
+    for name in (*(label[:5] for label in EVALUATED_CLASSES), *(f"R@{k:g}" for k in FROC_FALSE_POSITIVES), "τ"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for m in metrics:
+        f1 = [f"{100 * m.per_class.loc[n, 'f1']:.1f}" if n in m.per_class.index else "–" for n in EVALUATED_CLASSES]
+        froc_cells = [f"{100 * m.recall_at_fp[k]:.1f}" for k in FROC_FALSE_POSITIVES]
+        table.add_row(method_label(m), *f1, *froc_cells, f"{m.threshold:.3f}")
+    console.print(table)

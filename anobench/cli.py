@@ -102,14 +102,12 @@ def compare(
     ),
 ) -> None:
     """Leaderboard of runs, recomputed from their per-case rows and maps."""
+    from anobench.box_leaderboard import print_table2
     from anobench.leaderboard import compare as compare_runs, print_table
 
     command = " ".join(["anobench", *sys.argv[1:]])
     path, metrics = compare_runs(targets, name, out_dir, command=command, layout=layout)
-    if layout == "table2":
-        console.print("\n".join(line for line in path.read_text().splitlines() if line.startswith("|")), soft_wrap=True)
-    else:
-        print_table(metrics, console)
+    (print_table2 if layout == "table2" else print_table)(metrics, console)
     console.print(f"wrote {path}")
 
 
@@ -125,7 +123,10 @@ def merge(folder: Path = typer.Argument(..., help="Run folder holding shards/.")
 
 @app.command()
 def train(
-    dataset: str = typer.Option("brain-phantom", help="Dataset whose 'train' split is used."),
+    dataset: List[str] = typer.Option(
+        ["brain-phantom"], help="Training source NAME or NAME:SPLIT (default split: train); repeat to combine, "
+        "e.g. --dataset ixi --dataset atlas:train-healthy (the THOR brain training set)."
+    ),
     noise: str = typer.Option("gaussian", help="Noise of the diffusion process."),
     preset: str = typer.Option("cpu-small", help="Model preset: cpu-small or paper."),
     steps: int = typer.Option(3400, help="Optimiser steps."),
@@ -141,19 +142,24 @@ def train(
     patch_size: Optional[int] = typer.Option(None, help="Cell size of --scheme patched (default 48 px at 128 px, scaled)."),
     out: Path = typer.Option(..., help="Checkpoint file to write (a manifest.json is kept beside it)."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
-    set_: Optional[List[str]] = typer.Option(None, "--set", help="Dataset option key=value."),
-    data_root: Optional[Path] = typer.Option(None, help="Folder of a real data set (default: $ANOBENCH_DATA/<dataset>)."),
+    set_: Optional[List[str]] = typer.Option(
+        None, "--set", help="Dataset option key=value (NAME.key=value with several sources)."
+    ),
+    data_root: Optional[List[str]] = typer.Option(
+        None, help="Folder of a real data set (NAME=DIR with several sources; default: $ANOBENCH_DATA/<name>)."
+    ),
 ) -> None:
     """Train a denoiser on healthy images; resumes an interrupted run of the same command."""
     from anobench.config import parse_assignments
     from anobench.training import TrainConfig, train as run_training
+    from anobench.training_data import join_sources, parse_data_roots
 
     config = TrainConfig(
-        dataset=dataset, noise=noise, preset=preset, steps=steps, batch_size=batch_size, lr=lr,
+        dataset=join_sources(dataset), noise=noise, preset=preset, steps=steps, batch_size=batch_size, lr=lr,
         ema_decay=ema_decay, augment=augment, seed=seed, save_every=save_every, scheme=scheme,  # type: ignore[arg-type]
         patch_size=patch_size,
     )
-    entry = run_training(config, out, parse_assignments(set_), device, console, data_root)
+    entry = run_training(config, out, parse_assignments(set_), device, console, parse_data_roots(data_root))
     console.print(f"wrote {out} (sha256 {entry['sha256'][:12]}…, final loss {entry['final_loss']:.4f})")
 
 

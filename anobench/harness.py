@@ -133,8 +133,9 @@ def _score(
     results = runs.CaseResults(
         rows=pd.DataFrame(rows, columns=ROW_COLUMNS),
         maps=np.concatenate(maps) if maps else np.zeros((0, image_size, image_size), np.float32),
-        masks=_stack_masks([case for _, case in selected]),
+        masks=_stack([case.mask for _, case in selected]),
         reconstructions=np.concatenate(reconstructions) if maps and len(reconstructions) == len(maps) else None,
+        negative_regions=_stack([case.negative_region for _, case in selected]),
     )
     return _Scored(results, wall_seconds, predict_seconds, network_seconds)
 
@@ -167,10 +168,11 @@ def _row(index: int, case: Case, case_map: np.ndarray, nfe: int, seconds: float,
 ROW_COLUMNS = ["index", "case_id", "subject_id", "lesion_pixels", "size_bin", "score", "nfe", "seconds", "batch_size"]
 
 
-def _stack_masks(cases: list[Case]) -> np.ndarray | None:
-    if not cases or any(case.mask is None for case in cases):
+def _stack(arrays: list[np.ndarray | None]) -> np.ndarray | None:
+    """The per-case arrays stacked, or None unless every case has one."""
+    if not arrays or any(array is None for array in arrays):
         return None
-    return np.stack([case.mask for case in cases])
+    return np.stack(arrays)  # type: ignore[arg-type]
 
 
 def run(request: RunRequest, console: Console | None = None) -> RunSummary:

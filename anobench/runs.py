@@ -3,7 +3,8 @@
     config.json        what was asked for, resolved (method and dataset settings, seed, split…)
     provenance.json    what it ran with (versions, commit, device, checkpoint and data hashes)
     cases.parquet      one row per case (id, subject, lesion pixels, size bin, score, NFE, seconds)
-    maps.npz           anomaly maps, masks and reconstructions, row-aligned with cases.parquet
+    maps.npz           anomaly maps, masks, reconstructions and (where the data set defines them)
+                       negative regions, row-aligned with cases.parquet
     boxes.parquet      one row per annotated box (row index of its case, class, pixel rectangle),
                        for localisation data sets
     healthy/           cases.parquet and maps.npz of the healthy split scored alongside
@@ -72,6 +73,7 @@ class CaseResults:
     maps: np.ndarray  # N×H×W float32
     masks: np.ndarray | None  # N×H×W bool
     reconstructions: np.ndarray | None  # N×H×W float16
+    negative_regions: np.ndarray | None = None  # N×H×W bool
 
 
 def run_files(folder: Path) -> tuple[Path, Path]:
@@ -108,6 +110,8 @@ def write_results(rows_path: Path, arrays_path: Path, results: CaseResults) -> N
         arrays["masks"] = results.masks.astype(bool)
     if results.reconstructions is not None:
         arrays["reconstructions"] = results.reconstructions.astype(np.float16)
+    if results.negative_regions is not None:
+        arrays["negative_regions"] = results.negative_regions.astype(bool)
     atomic_write(arrays_path, lambda p: np.savez_compressed(p, **arrays))
 
 
@@ -122,6 +126,7 @@ def read_results(rows_path: Path, arrays_path: Path) -> CaseResults:
             maps=arrays["maps"],
             masks=arrays["masks"] if "masks" in arrays else None,
             reconstructions=arrays["reconstructions"] if "reconstructions" in arrays else None,
+            negative_regions=arrays["negative_regions"] if "negative_regions" in arrays else None,
         )
 
 
@@ -147,6 +152,7 @@ def merge_shards(folder: Path) -> bool:
         maps=np.concatenate([part.maps for part in parts])[order],
         masks=joined("masks"),
         reconstructions=joined("reconstructions"),
+        negative_regions=joined("negative_regions"),
     )
     write_results(*run_files(folder), merged)
     provenance = [json.loads(path.read_text()) for _, _, path in files]

@@ -1,4 +1,4 @@
-"""`anobench train`: fit a denoiser on a dataset's healthy training split.
+"""`anobench train`: fit a denoiser on healthy training images (one or more dataset splits).
 
 Two schemes, t ~ U{0..T−1} for both:
 - `full` (THOR, DDPM, AnoDDPM, AutoDDPM): the whole image noised, linear schedule, Adam on the MSE
@@ -33,7 +33,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch.optim.swa_utils import AveragedModel
 
 import anobench
-from anobench.api import DatasetContext
 from anobench.config import to_plain
 from anobench.diffusion.checkpoint import FORMAT, atomic_torch_save, model_config
 from anobench.diffusion.model import DiffusionModel
@@ -44,12 +43,12 @@ from anobench.diffusion.schedule import ScheduleConfig
 from anobench.devices import select_device
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file
-from anobench import registry
+from anobench.training_data import DataRoots, data_root_words, load_training_images, parse_sources
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    dataset: str = "brain-phantom"
+    dataset: str = "brain-phantom"  # training sources, NAME[:SPLIT] joined by "+" (anobench.training_data)
     noise: str = "gaussian"
     preset: str = "cpu-small"
     steps: int = 3400
@@ -68,7 +67,7 @@ INPUT_RANGE = (-1.0, 1.0)  # anobench trains and infers in [-1, 1], as THOR trai
 
 
 def train_command(
-    config: TrainConfig, out: Path, dataset_options: Mapping[str, str], data_root: Path | None = None
+    config: TrainConfig, out: Path, dataset_options: Mapping[str, str], data_root: DataRoots = None
 ) -> str:
     words = ["anobench", "train"]
     defaults = TrainConfig()
@@ -76,13 +75,13 @@ def train_command(
         if key == "augment":
             if not value:
                 words.append("--no-augment")
-        elif key in ("dataset", "noise", "preset") or (value is not None and value != getattr(defaults, key)):
+        elif key == "dataset":
+            words += [word for source in parse_sources(value) for word in ("--dataset", str(source))]
+        elif key in ("noise", "preset") or (value is not None and value != getattr(defaults, key)):
             words += [f"--{key.replace('_', '-')}", str(value)]
     for key, value in sorted(dataset_options.items()):
         words += ["--set", f"{key}={value}"]
-    if data_root is not None:
-        words += ["--data-root", str(data_root)]
-    return shlex.join(words + ["--out", str(out)])
+    return shlex.join(words + data_root_words(data_root) + ["--out", str(out)])
 
 
 def _warmup_ema(decay: float):  # type: ignore[no-untyped-def]
@@ -118,17 +117,6 @@ def _augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     )
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-
-
-def _load_training_images(
-    config: TrainConfig, image_size: int, options: Mapping[str, str], data_root: Path | None
-) -> tuple[torch.Tensor, str]:
-    dataset = registry.datasets.get(config.dataset).open(options, DatasetContext(image_size, data_root))
-    cases = dataset.cases("train")
-    if not cases:
-        raise AnobenchError(f"dataset {config.dataset!r} has no training images")
-    images = torch.stack([torch.from_numpy(case.image) for case in cases])[:, None]
-    return images, dataset.manifest_hash()
 
 
 def schedule_for(scheme: str) -> ScheduleConfig:
@@ -196,7 +184,7 @@ def train(
     dataset_options: Mapping[str, str] | None = None,
     device: str | None = None,
     console: Console | None = None,
-    data_root: Path | None = None,
+    data_root: DataRoots = None,
 ) -> dict[str, Any]:
     """Train (or resume) and write the checkpoint `out`; returns its manifest entry."""
     device = select_device(device)
@@ -208,7 +196,7 @@ def train(
     if config.scheme == "full" and config.patch_size is not None:
         raise AnobenchError("--patch-size applies to --scheme patched only")
     patch_size = (config.patch_size or default_patch_size(preset.image_size)) if config.scheme == "patched" else None
-    images, manifest_hash = _load_training_images(config, preset.image_size, dataset_options, data_root)
+    images, manifest_hash = load_training_images(config.dataset, preset.image_size, dataset_options, data_root)
 
     torch.manual_seed(config.seed)
     schedule = schedule_for(config.scheme)

@@ -45,3 +45,17 @@ def test_board_asks_for_the_healthy_split(tmp_path):
         path.unlink()
     with pytest.raises(AnobenchError, match="--healthy-split test-healthy"):
         evaluate_box_run(tmp_path)
+
+
+def test_a_negative_region_given_with_the_data_decides_what_counts_against_a_box(tmp_path):
+    fabricate_run(tmp_path)
+    results = runs.read_results(*runs.run_files(tmp_path))
+    results.maps[0, 10:16, 10:16] = 0.9  # outside the fracture box, 2.25× its mass
+    runs.write_results(*runs.run_files(tmp_path), results)
+    assert evaluate_box_run(tmp_path).per_class.loc["fracture", "f1"] < 0.5  # two false positives
+
+    negative = np.ones((2, 16, 16), bool)
+    negative[0, 2:6, 2:6] = negative[0, 10:16, 10:16] = False  # the hot corner is not negative region here
+    results.negative_regions = negative
+    runs.write_results(*runs.run_files(tmp_path), results)
+    assert evaluate_box_run(tmp_path).per_class.loc["fracture", "f1"] > 0.99

@@ -1,7 +1,7 @@
 """Reader for the released THOR layout: pre-made PNG slices listed in CSV files.
 
-Each split is a CSV with header `filename` and one image path per row; an annotated split has a
-parallel CSV of mask PNGs (row i of one belongs to row i of the other). Paths are relative to the
+Each split is a CSV with header `filename` (the wrist lists say `filenames`) and one image path
+per row; an annotated split has a parallel CSV of mask PNGs (row i of one belongs to row i of the other). Paths are relative to the
 data root or to one of its parent folders (the released lists start with `./data/…`). The
 brain phantom is written in this layout and read back through this code, as real data is.
 """
@@ -35,14 +35,18 @@ class SplitFiles:
     masks: str | None = None
 
 
+FILENAME_COLUMNS = ("filename", "filenames")
+
+
 def read_filename_csv(path: Path) -> list[str]:
     if not path.is_file():
         raise AnobenchError(f"split list {path} does not exist")
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
-        if reader.fieldnames is None or "filename" not in reader.fieldnames:
+        column = next((name for name in FILENAME_COLUMNS if name in (reader.fieldnames or ())), None)
+        if column is None:
             raise AnobenchError(f"split list {path} has no 'filename' column")
-        return [row["filename"].strip() for row in reader if row["filename"].strip()]
+        return [row[column].strip() for row in reader if row[column].strip()]
 
 
 def write_filename_csv(path: Path, filenames: Sequence[str]) -> None:

@@ -10,6 +10,7 @@ softtissue, text).
 Preparation (THOR): grey values to [0, 1], divided by the 98th percentile, capped at 1, padded to a
 square with the minimum, resized to 128, then to the preset's size; boxes go through the same
 padding and scaling (widened to whole pixels).
+The THOR work's own split lists are read too (`anobench.datasets.wrist_released`, option `layout`).
 Splits, by patient so no patient is on both sides: patients with a box of an evaluated class
 (the six of the THOR paper's Table 2) form `test` (their abnormal images) and `test-healthy`
 (their other images); the remaining patients are shuffled (seeded) into `train` / `val` /
@@ -26,7 +27,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from anobench.api import Box, Case, DatasetContext, DatasetPlugin
+from anobench.api import Box, Case, Dataset, DatasetContext, DatasetPlugin
 from anobench.config import build_config, to_plain
 from anobench.datasets.location import DataSource, dataset_root
 from anobench.datasets.png_slices import read_png
@@ -37,7 +38,9 @@ from anobench.imaging import box_after_preparation, prepare_for_preset
 WRIST = DataSource(
     "wrist",
     "GRAZPEDWRI-DX (https://doi.org/10.6084/m9.figshare.14825193, images_part1-4.zip, folder_structure.zip, dataset.csv)",
-    "dataset.csv, the PNG images below the folder, folder_structure/yolov5/labels/<filestem>.txt",
+    "dataset.csv, the PNG images below the folder, folder_structure/yolov5/labels/<filestem>.txt; "
+    "or the THOR work's lists: splits/train_normal.csv, val_normal.csv, test_normal.csv, "
+    "<class>.csv, <class>_ann.csv, <class>_neg.csv",
 )
 CLASSES = (
     "boneanomaly", "bonelesion", "foreignbody", "fracture", "metal",
@@ -176,8 +179,26 @@ class WristRadiographs:
                 "evaluated_classes": list(EVALUATED_CLASSES), "split_sizes": sizes}
 
 
-def open_dataset(options: Mapping[str, str], context: DatasetContext) -> WristRadiographs:
-    return WristRadiographs(dataset_root(WRIST, context), build_config(WristConfig, options), context.image_size)
+LAYOUTS = ("auto", "yolo", "released")
+
+
+def open_dataset(options: Mapping[str, str], context: DatasetContext) -> Dataset:
+    """`layout=yolo` reads the release itself, `layout=released` the THOR work's split lists
+    (`anobench.datasets.wrist_released`); `auto` (default) takes the lists when they are there."""
+    from anobench.datasets.wrist_released import ReleasedWristSplits, released_splits_folder
+
+    options = dict(options)
+    layout = options.pop("layout", "auto")
+    if layout not in LAYOUTS:
+        raise AnobenchError(f"wrist layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    root = dataset_root(WRIST, context)
+    config = build_config(WristConfig, options)
+    lists = released_splits_folder(root)
+    if layout == "released" and lists is None:
+        raise WRIST.missing(f"no splits/train_normal.csv (the THOR work's wrist lists) below {root}")
+    if lists is not None and layout != "yolo":
+        return ReleasedWristSplits(root, lists, config, context.image_size)
+    return WristRadiographs(root, config, context.image_size)
 
 
 plugin = DatasetPlugin(

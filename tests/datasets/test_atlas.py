@@ -2,7 +2,6 @@
 
 import gzip
 
-import nibabel
 import numpy as np
 import pytest
 
@@ -10,35 +9,7 @@ from anobench.api import DatasetContext
 from anobench.datasets import atlas
 from anobench.datasets.png_slices import write_filename_csv, write_png
 from anobench.errors import AnobenchError
-
-SHAPE = (20, 24, 189)  # x, y, z: 189 axial slices like ATLAS, small in-plane
-
-
-def write_nifti(path, array, affine=None):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nibabel.Nifti1Image(np.asarray(array), np.eye(4) if affine is None else affine).to_filename(path)
-
-
-def scan_paths(root, subject):
-    anat = root / "Training" / "R001" / subject / "ses-1" / "anat"
-    stem = f"{subject}_ses-1_space-MNI152NLin2009aSym"
-    return anat / f"{stem}_T1w.nii.gz", anat / f"{stem}_label-L_desc-T1lesion_mask.nii.gz"
-
-
-def brain_volume(seed=0):
-    rng = np.random.default_rng(seed)
-    return (rng.random(SHAPE) * 0.2 + 0.5).astype(np.float32)
-
-
-def write_scan(root, subject, volume=None, mask=None):
-    image_path, mask_path = scan_paths(root, subject)
-    write_nifti(image_path, brain_volume() if volume is None else volume)
-    if mask is None:
-        mask = np.zeros(SHAPE, np.uint8)
-        mask[2:6, 10:14, 95] = 1  # x 2..5, y 10..13 in slice 95
-    write_nifti(mask_path, mask)
-    return image_path, mask_path
-
+from fabricated import ATLAS_SHAPE as SHAPE, brain_volume, write_nifti, write_scan
 
 def open_atlas(root, size=64, **options):
     options.setdefault("exclude_artefacts", False)  # tests of the exclusion set it

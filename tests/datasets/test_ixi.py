@@ -1,31 +1,12 @@
 """The IXI adapter on a small fabricated Clinica CAPS tree."""
 
-import nibabel
-import numpy as np
 import pytest
 
 from anobench.api import DatasetContext
 from anobench.datasets import ixi
 from anobench.datasets.png_slices import read_filename_csv, write_filename_csv
 from anobench.errors import AnobenchError
-
-SHAPE = (20, 24, 40)
-Z_ORIGIN = -10.0  # world z of slice 0: z = 23 mm is slice 33
-
-
-def write_subject(root, number, cropped=False):
-    subject = f"sub-IXI{number:03d}"
-    folder = root / "subjects" / subject / "ses-M00" / "t1_linear"
-    folder.mkdir(parents=True, exist_ok=True)
-    volume = np.random.default_rng(number).random(SHAPE).astype(np.float32) * 0.2 + 0.4
-    volume[4:8, 4:8, 33] = 3.0  # a bright block only in the slice at z = 23 mm
-    affine = np.diag([1.0, 1.0, 1.0, 1.0])
-    affine[:3, 3] = (-10.0, -12.0, Z_ORIGIN)
-    crop = "_desc-Crop" if cropped else ""
-    path = folder / f"{subject}_ses-M00_T1w_space-MNI152NLin2009cSym{crop}_res-1x1x1_T1w.nii.gz"
-    nibabel.Nifti1Image(volume, affine).to_filename(path)
-    return path
-
+from fabricated import write_caps_subject as write_subject
 
 def open_ixi(root, **options):
     return ixi.open_dataset({k: str(v) for k, v in options.items()}, DatasetContext(64, root))
