@@ -18,7 +18,11 @@ import pandas as pd
 
 from anobench import runs
 from anobench.api import Box
-from anobench.box_metrics import FROC_FALSE_POSITIVES, froc, healthy_fpr_threshold, recall_at_false_positives, thor_compat_box
+from anobench.box_metrics import (
+    FROC_FALSE_POSITIVES, froc, froc_counts, healthy_fpr_threshold, recall_at_false_positives,
+    recall_at_false_positives_resampled, thor_compat_box,
+)
+from anobench.stats import RESAMPLES, SEED, Estimate, clusters_of, interval, resample_counts
 from anobench.errors import AnobenchError
 from anobench.leaderboard import PAPER_NAMES, RunIdentity, board, method_label, run_identity
 
@@ -33,10 +37,12 @@ class BoxRunMetrics(RunIdentity):
     threshold: float
     healthy_fpr: float
     per_class: pd.DataFrame  # index: class; columns recall, precision, f1, boxes
-    recall_at_fp: dict[float, float]
+    class_intervals: dict[tuple[str, str], Estimate]  # (class, "recall" | "f1")
+    recall_at_fp: dict[float, Estimate]
+    bootstrap_unit: str  # "images" or "patients"
 
 
-def evaluate_box_run(folder: Path) -> BoxRunMetrics:
+def evaluate_box_run(folder: Path, resamples: int = RESAMPLES, seed: int = SEED) -> BoxRunMetrics:
     config = runs.read_json(folder / runs.CONFIG)
     provenance = runs.read_json(folder / runs.PROVENANCE)
     results = runs.read_results(*runs.run_files(folder))
@@ -61,27 +67,51 @@ def evaluate_box_run(folder: Path) -> BoxRunMetrics:
             negative = ~np.logical_or.reduce([box.mask(shape) for box in image_boxes])
         for box in image_boxes:
             score = thor_compat_box(anomaly_map, box.mask(shape), negative, tau)
-            scored.append({"class": box.label, "recall": score.tp, "precision": score.precision, "f1": score.f1})
-    per_class = pd.DataFrame(scored).groupby("class").agg(
+            scored.append({"class": box.label, "recall": score.tp, "precision": score.precision, "f1": score.f1,
+                           "image": position[index]})
+    table = pd.DataFrame(scored)
+    per_class = table.groupby("class").agg(
         recall=("recall", "mean"), precision=("precision", "mean"), f1=("f1", "mean"), boxes=("recall", "size")
     )
+    clusters = clusters_of(results.rows["subject_id"].tolist())
+    weights = resample_counts(len(results.rows), resamples, seed, clusters)
+    box_weights = weights[:, table["image"].to_numpy()]
+    class_intervals = {}
+    for name, members in table.groupby("class").indices.items():
+        drawn = box_weights[:, members].sum(axis=1)
+        for column in ("recall", "f1"):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                samples = (box_weights[:, members] @ table[column].to_numpy()[members]) / drawn
+            class_intervals[(name, column)] = interval(float(per_class.loc[name, column]), samples)
     maps = list(results.maps)
     thresholds = np.linspace(0.0, float(results.maps.max()), FROC_THRESHOLDS)
     image_boxes = [boxes_of.get(index, []) for index in results.rows["index"]]
+    false_positives, found = froc_counts(maps, image_boxes, thresholds)
+    observed = recall_at_false_positives(*froc(maps, image_boxes, thresholds))
+    resampled = recall_at_false_positives_resampled(
+        weights, false_positives, found, np.array([len(b) for b in image_boxes], dtype=float)
+    )
     return BoxRunMetrics(
         **run_identity(folder, config, provenance, results.rows),
         threshold=tau,
         healthy_fpr=healthy_fpr,
         per_class=per_class,
-        recall_at_fp=recall_at_false_positives(*froc(maps, image_boxes, thresholds)),
+        class_intervals=class_intervals,
+        recall_at_fp={k: interval(observed[k], resampled[k]) for k in observed},
+        bootstrap_unit="patients" if clusters is not None else "images",
     )
 
 
-def _recall_f1(per_class: pd.DataFrame, name: str) -> str:
-    if name not in per_class.index:
+def _with_interval(estimate: Estimate, decimals: int = 2) -> str:
+    if np.isnan(estimate.low):
+        return f"{100 * estimate.value:.{decimals}f}"
+    return f"{100 * estimate.value:.{decimals}f} [{100 * estimate.low:.1f}, {100 * estimate.high:.1f}]"
+
+
+def _recall_f1(m: BoxRunMetrics, name: str) -> str:
+    if name not in m.per_class.index:
         return "–"
-    row = per_class.loc[name]
-    return f"{100 * row['recall']:.2f} / {100 * row['f1']:.2f}"
+    return f"{_with_interval(m.class_intervals[(name, 'recall')])} / {_with_interval(m.class_intervals[(name, 'f1')])}"
 
 
 def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
@@ -93,8 +123,8 @@ def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
     body: list[list[str]] = []
     for m in metrics:
         body.append(
-            [method_label(m), f"anobench, {m.dataset}", *(_recall_f1(m.per_class, name) for name in EVALUATED_CLASSES),
-             *(f"{100 * m.recall_at_fp[k]:.1f}" for k in FROC_FALSE_POSITIVES), f"{m.threshold:.3f}",
+            [method_label(m), f"anobench, {m.dataset}", *(_recall_f1(m, name) for name in EVALUATED_CLASSES),
+             *(_with_interval(m.recall_at_fp[k], 1) for k in FROC_FALSE_POSITIVES), f"{m.threshold:.3f}",
              f"{m.nfe:g}", f"{m.seconds_per_image:.3f}"]
         )
         paper_name = PAPER_NAMES.get(m.method)
@@ -110,6 +140,9 @@ def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
         "FP = min(10, ⌊negative-region mass / inside mass⌋), the negative region being the data set's own "
         "where it gives one, else everything outside the image's boxes). R@kFP: box recall ×100 at k false-positive regions per image "
         "(8-connected components of the thresholded map, FROC over 101 thresholds). "
+        f"Brackets: 95 % percentile bootstrap intervals ({RESAMPLES} resamples of the test "
+        f"{'patients' if {m.bootstrap_unit for m in metrics} == {'patients'} else 'images'}, seed {SEED}, each "
+        "image with all its boxes; τ stays the one chosen on the healthy split). "
         f"Rows marked \"reported ({TABLE2_DATA})\" are the paper's published numbers ({CITATION}, Table 2)."
     )
     first = metrics[0]
@@ -131,6 +164,6 @@ def print_table2(metrics: list[BoxRunMetrics], console: Console) -> None:
         table.add_column(name, justify="right", no_wrap=True)
     for m in metrics:
         f1 = [f"{100 * m.per_class.loc[n, 'f1']:.1f}" if n in m.per_class.index else "–" for n in EVALUATED_CLASSES]
-        froc_cells = [f"{100 * m.recall_at_fp[k]:.1f}" for k in FROC_FALSE_POSITIVES]
+        froc_cells = [f"{100 * m.recall_at_fp[k].value:.1f}" for k in FROC_FALSE_POSITIVES]
         table.add_row(method_label(m), *f1, *froc_cells, f"{m.threshold:.3f}")
     console.print(table)

@@ -68,14 +68,13 @@ def thor_compat_box(anomaly_map: np.ndarray, box_mask: np.ndarray, negative_mask
     return BoxScore(tp, fp, precision, 2 * precision * tp / (precision + tp + 1e-8))
 
 
-def froc(
+def froc_counts(
     maps: Sequence[np.ndarray], boxes: Sequence[Sequence[Box]], thresholds: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """False-positive regions per image and box recall at each threshold (all images count)."""
-    total_boxes = sum(len(image_boxes) for image_boxes in boxes)
-    false_positives = np.zeros(len(thresholds))
-    found = np.zeros(len(thresholds))
-    for anomaly_map, image_boxes in zip(maps, boxes):
+    """Per image (rows) and threshold (columns): false-positive regions, and boxes found."""
+    false_positives = np.zeros((len(maps), len(thresholds)))
+    found = np.zeros((len(maps), len(thresholds)))
+    for row, (anomaly_map, image_boxes) in enumerate(zip(maps, boxes)):
         box_masks = [box.mask(anomaly_map.shape) for box in image_boxes]
         for index, tau in enumerate(thresholds):
             components, count = ndimage.label(anomaly_map > tau, structure=EIGHT_CONNECTED)
@@ -85,9 +84,18 @@ def froc(
             hits = [np.bincount(components[mask], minlength=count + 1) >= HIT_FRACTION * area for mask in box_masks]
             hits = [hit & (np.arange(count + 1) > 0) for hit in hits]
             any_hit = np.logical_or.reduce(hits) if hits else np.zeros(count + 1, bool)
-            false_positives[index] += count - np.count_nonzero(any_hit)
-            found[index] += sum(bool(hit.any()) for hit in hits)
-    return false_positives / max(len(maps), 1), found / max(total_boxes, 1)
+            false_positives[row, index] = count - np.count_nonzero(any_hit)
+            found[row, index] = sum(bool(hit.any()) for hit in hits)
+    return false_positives, found
+
+
+def froc(
+    maps: Sequence[np.ndarray], boxes: Sequence[Sequence[Box]], thresholds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """False-positive regions per image and box recall at each threshold (all images count)."""
+    false_positives, found = froc_counts(maps, boxes, thresholds)
+    total_boxes = sum(len(image_boxes) for image_boxes in boxes)
+    return false_positives.sum(axis=0) / max(len(maps), 1), found.sum(axis=0) / max(total_boxes, 1)
 
 
 def recall_at_false_positives(
@@ -95,3 +103,14 @@ def recall_at_false_positives(
 ) -> dict[float, float]:
     """The best recall reached with at most k false-positive regions per image, for each k."""
     return {k: float(recall[false_positives <= k].max(initial=0.0)) for k in levels}
+
+
+def recall_at_false_positives_resampled(
+    weights: np.ndarray, false_positives: np.ndarray, found: np.ndarray, boxes_per_image: np.ndarray,
+    levels: Sequence[float] = FROC_FALSE_POSITIVES,
+) -> dict[float, np.ndarray]:
+    """`recall_at_false_positives` in each bootstrap resample of the images (weights R×N, counts N×T)."""
+    per_image = (weights @ false_positives) / weights.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = (weights @ found) / (weights @ boxes_per_image)[:, None]
+    return {k: np.where(per_image <= k, np.nan_to_num(recall), 0.0).max(axis=1) for k in levels}

@@ -21,9 +21,18 @@ from tabulate import tabulate
 
 from anobench import runs
 from anobench.errors import AnobenchError
-from anobench.metrics import SIZE_BINS, MaxDice, average_precision, pooled_max_dice, threshold_counts
+from anobench.box_metrics import healthy_fpr_threshold
+from anobench.comparisons import compare_pairs, versus_best
+from anobench.metrics import (
+    DICE_EPSILON, SIZE_BINS, THRESHOLDS, MaxDice, average_precision, dice_curve, pooled_max_dice, score_histograms,
+    stacked_counts, threshold_counts,
+)
+from anobench.stats import (
+    RESAMPLES, SEED, Estimate, average_precision_resamples, clusters_of, interval, pooled_dice_curves, resample_counts,
+)
 
 BIN_NAMES = [name for name, _, _ in SIZE_BINS]
+CALIBRATED_FPR = 0.05  # share of healthy validation pixels allowed above the calibrated threshold
 
 
 @dataclass(frozen=True)
@@ -42,13 +51,29 @@ class RunIdentity:
 
 
 @dataclass(frozen=True)
+class Calibrated:
+    """Dice at a threshold chosen without the test labels: ≤ 5 % of healthy validation pixels above it."""
+
+    threshold: float
+    healthy_fpr: float
+    dice: Estimate
+    split: str
+
+
+@dataclass(frozen=True)
 class RunMetrics(RunIdentity):
     dice: dict[str, MaxDice]  # per bin and "all"
     cases_per_bin: dict[str, int]
     auprc: float
+    intervals: dict[str, Estimate]  # "dice <bin>", "dice all", "auprc": value with its 95 % interval
+    resampled: dict[str, np.ndarray]  # the same keys: the metric in each bootstrap resample
+    case_ids: tuple[str, ...]
+    case_dice: np.ndarray  # per case Dice at the pooled "all" threshold (NaN: not scored)
+    bootstrap_unit: str  # "cases" or "subjects"
+    calibrated: Calibrated | None
 
 
-def evaluate_run(folder: Path) -> RunMetrics:
+def evaluate_run(folder: Path, resamples: int = RESAMPLES, seed: int = SEED) -> RunMetrics:
     config = runs.read_json(folder / runs.CONFIG)
     provenance = runs.read_json(folder / runs.PROVENANCE)
     results = runs.read_results(*runs.run_files(folder))
@@ -56,20 +81,61 @@ def evaluate_run(folder: Path) -> RunMetrics:
         raise AnobenchError(f"run {folder} has no masks: its split ({config['split']}) is not annotated")
     rows = results.rows
     scored = rows["size_bin"].notna().to_numpy()
-    counts = [threshold_counts(m, g) if s else None for m, g, s in zip(results.maps, results.masks, scored)]
+    counts = [threshold_counts(m, g) for m, g in zip(results.maps, results.masks)]
+    predicted, true_positive, positives = stacked_counts(counts)
+    for array in (predicted, true_positive, positives):
+        array[~scored] = 0  # slices with too small a lesion take no part in any pooled number
+    clusters = clusters_of(rows["subject_id"].tolist())
+    weights = resample_counts(len(rows), resamples, seed, clusters)
     dice: dict[str, MaxDice] = {}
     cases_per_bin: dict[str, int] = {}
-    for name in BIN_NAMES:
-        members = [c for c, b in zip(counts, rows["size_bin"]) if b == name]
-        dice[name], cases_per_bin[name] = pooled_max_dice(members), len(members)
-    dice["all"] = pooled_max_dice([c for c in counts if c is not None])
-    cases_per_bin["all"] = int(scored.sum())
+    intervals: dict[str, Estimate] = {}
+    resampled: dict[str, np.ndarray] = {}
+    for name in [*BIN_NAMES, "all"]:
+        members = scored if name == "all" else (rows["size_bin"] == name).to_numpy()
+        dice[name] = pooled_max_dice([c for c, member in zip(counts, members) if member])
+        cases_per_bin[name] = int(members.sum())
+        curves = pooled_dice_curves(
+            weights[:, members], predicted[members], true_positive[members], positives[members], DICE_EPSILON
+        )
+        resampled[f"dice {name}"] = curves.max(axis=1)
+        intervals[f"dice {name}"] = interval(dice[name].dice, resampled[f"dice {name}"])
+    curves_all = curves  # the loop ends with "all"
+    auprc = average_precision(results.maps[scored], results.masks[scored]) if scored.any() else float("nan")
+    if scored.any():
+        positive, negative = score_histograms(results.maps[scored], results.masks[scored])
+        resampled["auprc"] = average_precision_resamples(weights[:, scored], positive, negative)
+    else:
+        resampled["auprc"] = np.full(resamples, np.nan)
+    intervals["auprc"] = interval(auprc, resampled["auprc"])
+    best = int(np.argmin(np.abs(THRESHOLDS - dice["all"].threshold))) if scored.any() else 0
+    case_dice = np.where(scored, dice_curve(predicted[:, best], true_positive[:, best], positives), np.nan)
     return RunMetrics(
         **run_identity(folder, config, provenance, rows),
         dice=dice,
         cases_per_bin=cases_per_bin,
-        auprc=average_precision(results.maps[scored], results.masks[scored]) if scored.any() else float("nan"),
+        auprc=auprc,
+        intervals=intervals,
+        resampled=resampled,
+        case_ids=tuple(rows["case_id"]),
+        case_dice=case_dice,
+        bootstrap_unit="subjects" if clusters is not None else "cases",
+        calibrated=_calibrated(folder, config, predicted, true_positive, positives, curves_all),
     )
+
+
+def _calibrated(
+    folder: Path, config: dict[str, Any], predicted: np.ndarray, true_positive: np.ndarray, positives: np.ndarray,
+    curves: np.ndarray | None,
+) -> Calibrated | None:
+    """Dice at the threshold the healthy split scored with the run (`--healthy-split val`) allows."""
+    healthy_rows, healthy_maps = runs.healthy_files(folder)
+    if not healthy_rows.is_file() or curves is None:
+        return None
+    tau, fpr = healthy_fpr_threshold(runs.read_results(healthy_rows, healthy_maps).maps, CALIBRATED_FPR, THRESHOLDS)
+    k = int(np.argmin(np.abs(THRESHOLDS - tau)))
+    value = float(dice_curve(predicted[:, k].sum(), true_positive[:, k].sum(), positives.sum()))
+    return Calibrated(tau, fpr, interval(value, curves[:, k]), str(config.get("healthy_split")))
 
 
 def run_identity(folder: Path, config: dict[str, Any], provenance: dict[str, Any], rows: Any) -> dict[str, Any]:
@@ -124,11 +190,29 @@ def method_label(m: RunMetrics) -> str:
     return f"{m.method} ({', '.join(variant)})" if variant else m.method
 
 
+def _with_interval(estimate: Estimate) -> str:
+    if np.isnan(estimate.value):
+        return "–"
+    if np.isnan(estimate.low):
+        return _percent(estimate.value)
+    return f"{100 * estimate.value:.2f} [{100 * estimate.low:.1f}, {100 * estimate.high:.1f}]"
+
+
+def _calibrated_cells(m: RunMetrics) -> list[str]:
+    if m.calibrated is None:
+        return ["–", "–"]
+    gap = m.dice["all"].dice - m.calibrated.dice.value
+    return [f"{_with_interval(m.calibrated.dice)} (τ {m.calibrated.threshold:.2f})", f"{100 * gap:.2f}"]
+
+
 def table_rows(metrics: list[RunMetrics]) -> tuple[list[str], list[list[str]]]:
     headers = ["method", "noise", "T0", "stride", "NFE/img", "s/img"]
-    headers += [f"Dice {name}" for name in BIN_NAMES] + ["Dice all", "τ s/m/l/all", "AUPRC", "cases s/m/l"]
+    headers += [f"Dice {name}" for name in BIN_NAMES] + ["Dice all", "≠ best", "τ s/m/l/all", "AUPRC"]
+    headers += ["Dice calibrated", "gap", "cases s/m/l"]
+    pairs = compare_pairs(metrics, "dice all", [m.case_dice for m in metrics])
+    verdicts = versus_best(len(metrics), [m.dice["all"].dice for m in metrics], pairs)
     body = []
-    for m in metrics:
+    for m, verdict in zip(metrics, verdicts):
         body.append(
             [
                 method_label(m),
@@ -137,14 +221,60 @@ def table_rows(metrics: list[RunMetrics]) -> tuple[list[str], list[list[str]]]:
                 str(m.settings.get("stride", "–")),
                 f"{m.nfe:g}",
                 f"{m.seconds_per_image:.3f}",
-                *[_percent(m.dice[name].dice) for name in BIN_NAMES],
-                _percent(m.dice["all"].dice),
+                *[_with_interval(m.intervals[f"dice {name}"]) for name in [*BIN_NAMES, "all"]],
+                verdict,
                 "/".join(_threshold(m.dice[name]) for name in [*BIN_NAMES, "all"]),
-                _percent(m.auprc),
+                _with_interval(m.intervals["auprc"]),
+                *_calibrated_cells(m),
                 "/".join(str(m.cases_per_bin[name]) for name in BIN_NAMES),
             ]
         )
     return headers, body
+
+
+def pair_rows(metrics: list[RunMetrics]) -> list[list[str]]:
+    """One row per compared pair on Dice all: Δ [CI], Holm-adjusted p-values, verdict."""
+    pairs = compare_pairs(metrics, "dice all", [m.case_dice for m in metrics])
+    return [
+        [method_label(metrics[p.first]), method_label(metrics[p.second]),
+         f"{100 * p.difference.value:+.2f} [{100 * p.difference.low:+.1f}, {100 * p.difference.high:+.1f}]",
+         _p_value(p.p_bootstrap), _p_value(p.p_wilcoxon),
+         "yes" if p.significant else "no"]
+        for p in pairs
+    ]
+
+
+def _p_value(p: float) -> str:
+    """A p-value; a bootstrap p of 0 means below the resolution of the resamples."""
+    return "–" if np.isnan(p) else f"< {1 / RESAMPLES:g}" if p == 0 else f"{p:.3g}"
+
+
+PAIR_HEADERS = ["A", "B", "Δ Dice all (A − B) [95% CI]", "p bootstrap (Holm)", "p Wilcoxon (Holm)", "significant"]
+
+
+def interval_note(metrics: list[RunMetrics]) -> str:
+    unit = "subjects (several slices per subject)" if {m.bootstrap_unit for m in metrics} == {"subjects"} else "cases"
+    return (
+        f"Brackets: 95 % percentile bootstrap intervals ({RESAMPLES} resamples of the {unit}, seed {SEED}, the "
+        "pooled metric recomputed on each)."
+    )
+
+
+COMPARISON_NOTE = (
+    "≠ best: whether the run's Dice all differs significantly from the best run's (paired bootstrap and Wilcoxon "
+    "signed-rank on per-case Dice, both Holm-corrected over all pairs, both p < 0.05)."
+)
+CALIBRATED_NOTE = (
+    "Dice calibrated: Dice all at the threshold leaving ≤ 5 % of the healthy validation pixels above it (the healthy "
+    "split scored with the run, `--healthy-split val`), no test label used; gap = oracle − calibrated."
+)
+
+
+def pairs_section(metrics: list[RunMetrics]) -> list[str]:
+    pairs = pair_rows(metrics)
+    if not pairs:
+        return []
+    return ["## Paired comparisons", tabulate(pairs, headers=PAIR_HEADERS, tablefmt="github", disable_numparse=True)]
 
 
 def render_markdown(metrics: list[RunMetrics], command: str) -> str:
@@ -153,13 +283,16 @@ def render_markdown(metrics: list[RunMetrics], command: str) -> str:
     explanation = (
         "Dice: pooled max-Dice ×100 per lesion-size bin (oracle threshold τ ∈ {0, 0.01, …, 1} chosen "
         "on these cases, bins scaled to the image size); AUPRC: pooled pixel-level average precision ×100. "
-        "τ s/m/l/all: the thresholds attaining each maximum. NFE/img and s/img: medians over cases."
+        "τ s/m/l/all: the thresholds attaining each maximum. NFE/img and s/img: medians over cases. "
+        f"{interval_note(metrics)} {COMPARISON_NOTE} {CALIBRATED_NOTE}"
     )
-    return board(f"Leaderboard: {first.dataset} (split `{first.split}`)", explanation, headers, body, metrics, command)
+    return board(f"Leaderboard: {first.dataset} (split `{first.split}`)", explanation, headers, body, metrics, command,
+                 pairs_section(metrics))
 
 
 def board(
-    title: str, explanation: str, headers: list[str], body: list[list[str]], metrics: list[RunMetrics], command: str
+    title: str, explanation: str, headers: list[str], body: list[list[str]], metrics: list[RunMetrics], command: str,
+    sections: list[str] | None = None,
 ) -> str:
     lines = [
         f"# {title}",
@@ -171,6 +304,7 @@ def board(
         "",
         tabulate(body, headers=headers, tablefmt="github", disable_numparse=True),
         "",
+        *[line for section_line in (sections or []) for line in (section_line, "")],
         f"Data manifest sha256: `{metrics[0].data_manifest}`",
         "",
         "Runs: " + ", ".join(f"`{m.folder}` ({m.device})" for m in metrics),
@@ -207,10 +341,10 @@ def render_table1(metrics: list[RunMetrics], command: str) -> str:
     shown: set[tuple[str, str]] = set()
     for m in sorted(metrics, key=_table1_slot):
         slot = _table1_slot(m)
-        dice = [_percent(m.dice[name].dice) for name in ["all", *BIN_NAMES]]
+        dice = [_with_interval(m.intervals[f"dice {name}"]) for name in ["all", *BIN_NAMES]]
         body.append(
             [noise_family(str(m.settings.get("noise", "–"))), method_label(m), f"anobench, {m.dataset}",
-             *dice, _percent(m.auprc), f"{m.nfe:g}", f"{m.seconds_per_image:.3f}"]
+             *dice, _with_interval(m.intervals["auprc"]), f"{m.nfe:g}", f"{m.seconds_per_image:.3f}"]
         )
         if slot < len(TABLE1_SLOTS) and TABLE1_SLOTS[slot] not in shown:
             shown.add(TABLE1_SLOTS[slot])
@@ -223,10 +357,10 @@ def render_table1(metrics: list[RunMetrics], command: str) -> str:
         "lesions, then per lesion-size bin; AUPRC: pooled pixel-level average precision ×100; NFE/img and "
         f"s/img: medians over cases. Rows marked \"reported ({TABLE1_DATA})\" are the paper's published "
         f"numbers ({CITATION}, Table 1) on real data; they are not comparable in level with phantom numbers, "
-        "only in ordering."
+        f"only in ordering. {interval_note(metrics)}"
     )
     title = f"Table 1 layout: {first.dataset} (split `{first.split}`) beside the THOR paper"
-    return board(title, explanation, headers, body, metrics, command)
+    return board(title, explanation, headers, body, metrics, command, pairs_section(metrics))
 
 
 def _layouts() -> dict[str, tuple[Callable[[Path], Any], Callable[[list[Any], str], str]]]:
@@ -268,14 +402,15 @@ def compare(
     return path, metrics
 
 
-CONSOLE_COLUMNS = ("method", "T0", "stride", "NFE/img", *(f"Dice {n}" for n in BIN_NAMES), "Dice all", "AUPRC")
+CONSOLE_COLUMNS = ("method", "T0", "stride", "NFE/img", *(f"Dice {n}" for n in BIN_NAMES), "Dice all", "≠ best", "AUPRC")
+CONSOLE_WITHOUT_INTERVAL = (*(f"Dice {n}" for n in BIN_NAMES), "AUPRC")  # the Markdown file has theirs
 
 
-CONSOLE_TITLES = {"NFE/img": "NFE", "Dice medium": "med", "stride": "k"}
+CONSOLE_TITLES = {"NFE/img": "NFE", "Dice medium": "med", "stride": "k", "Dice all": "all [95% CI]"}
 
 
 def print_table(metrics: list[RunMetrics], console: Console) -> None:
-    """The leaderboard's main columns (the Markdown file has all of them), in 80 characters."""
+    """The leaderboard's main columns (the Markdown file has all of them and every interval)."""
     headers, body = table_rows(metrics)
     keep = [headers.index(column) for column in CONSOLE_COLUMNS]
     table = Table(
@@ -287,6 +422,7 @@ def print_table(metrics: list[RunMetrics], console: Console) -> None:
     for index in keep:
         title = CONSOLE_TITLES.get(headers[index], headers[index].removeprefix("Dice "))
         table.add_column(title, justify="left" if index == 0 else "right", no_wrap=True)
+    plain = {headers.index(column) for column in CONSOLE_WITHOUT_INTERVAL}
     for row in body:
-        table.add_row(*(row[index] for index in keep))
+        table.add_row(*(row[index].split(" [")[0] if index in plain else row[index] for index in keep))
     console.print(table)

@@ -95,3 +95,32 @@ def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
     precision = true_positive / (last_of_run + 1)
     recall = true_positive / total_positive
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def stacked_counts(counts: list[ThresholdCounts]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """N×K predicted, N×K true-positive counts and the N lesion pixel counts, case by case."""
+    return (
+        np.stack([c.predicted for c in counts]),
+        np.stack([c.true_positive for c in counts]),
+        np.array([c.positives for c in counts]),
+    )
+
+
+AUPRC_BINS = 512  # score bins of the AUPRC bootstrap (the reported value itself is exact)
+
+
+def score_histograms(maps: np.ndarray, masks: np.ndarray, bins: int = AUPRC_BINS) -> tuple[np.ndarray, np.ndarray]:
+    """N×B histograms of lesion and other pixels over B bins cut at quantiles of all the scores.
+
+    Average precision over binned scores treats each bin as one tie, so the bootstrap of AUPRC is a
+    sum of these histograms per resample.
+    """
+    values = maps.reshape(len(maps), -1)
+    inside = masks.reshape(len(masks), -1).astype(bool)
+    edges = np.unique(np.quantile(values, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+    levels = np.searchsorted(edges, values, side="right")
+    size = len(edges) + 1
+    offsets = np.arange(len(maps))[:, None] * size + levels
+    positive = np.bincount(offsets[inside], minlength=len(maps) * size).reshape(len(maps), size)
+    everything = np.bincount(offsets.ravel(), minlength=len(maps) * size).reshape(len(maps), size)
+    return positive, everything - positive

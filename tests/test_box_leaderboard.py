@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from anobench import runs
 from anobench.box_leaderboard import evaluate_box_run, render_table2
@@ -29,15 +30,17 @@ def test_box_run_takes_its_threshold_from_the_healthy_split_and_scores_every_cla
     metrics = evaluate_box_run(tmp_path)
     assert 0.45 <= metrics.threshold < 0.5 and metrics.healthy_fpr <= 0.05  # healthy values are U(0, 0.5)
     assert metrics.per_class.loc["fracture", "recall"] == 1 and metrics.per_class.loc["metal", "recall"] == 0
-    assert metrics.recall_at_fp[0.5] == 0.5 and metrics.recall_at_fp[1.0] == 0.5
+    assert metrics.recall_at_fp[0.5].value == 0.5 and metrics.recall_at_fp[1.0].value == 0.5
+    # two images: a resample holds the found fracture twice (1), the missed metal twice (0) or both (0.5)
+    assert (metrics.recall_at_fp[1.0].low, metrics.recall_at_fp[1.0].high) == (0.0, 1.0)
+    fracture = metrics.class_intervals[("fracture", "f1")]
+    assert fracture.low == fracture.value == fracture.high == pytest.approx(1.0)  # found, no false positive, always
     board = render_table2([metrics], "anobench compare")
     assert "| thor " in board and "reported (real GRAZPEDWRI-DX)" in board and "75.39 / 16.46" in board
-    assert "100.00 / 100.00" in board  # the fracture: found, no false positive
+    assert "100.00 [100.0, 100.0] / 100.00 [100.0, 100.0]" in board and "1000 resamples of the test images" in board
 
 
 def test_board_asks_for_the_healthy_split(tmp_path):
-    import pytest
-
     from anobench.errors import AnobenchError
 
     fabricate_run(tmp_path)

@@ -1,15 +1,27 @@
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pytest
+
 from anobench.leaderboard import BIN_NAMES, RunMetrics, noise_family, render_table1
 from anobench.metrics import MaxDice
 from anobench.published import table1
+from anobench.stats import Estimate
+
+NAN = float("nan")
 
 
 def run_metrics(method, noise, dice):
+    """Metrics of a one-case run, without resamples (intervals unknown)."""
+    keys = [*(f"dice {name}" for name in [*BIN_NAMES, "all"]), "auprc"]
     return RunMetrics(
         folder=Path(f"runs/{method}-{noise}"), method=method, settings={"noise": noise}, dataset="brain-phantom",
         split="test", data_manifest="abc", dice={name: MaxDice(dice, 0.5) for name in [*BIN_NAMES, "all"]},
         cases_per_bin={name: 1 for name in [*BIN_NAMES, "all"]}, auprc=0.5, nfe=9, seconds_per_image=0.1, device="cpu",
+        intervals={key: Estimate(0.5 if key == "auprc" else dice, NAN, NAN) for key in keys},
+        resampled={key: np.full(4, NAN) for key in keys}, case_ids=("a",), case_dice=np.array([dice]),
+        bootstrap_unit="cases", calibrated=None,
     )
 
 
@@ -47,3 +59,52 @@ def test_labels_tell_variants_apart():
     quiet = RunMetrics(**{**plain.__dict__, "settings": {"stitching": "truncate", "postprocess": False}})
     assert method_label(plain) == "pddpm"
     assert method_label(post) == "pddpm (avg, postprocess)" and method_label(quiet) == "pddpm (truncate)"
+
+
+def fabricate_brain_run(folder, method, quality, subjects=None, healthy=True):
+    """A run on 12 slices with one square lesion each; `quality` scales how much of the map is on the lesion."""
+    from anobench import runs
+
+    rng = np.random.default_rng(len(method))
+    masks = np.zeros((12, 32, 32), bool)
+    masks[:, 8:16, 8:16] = True
+    maps = (rng.random((12, 32, 32)) * 0.4 + quality * masks * rng.random((12, 1, 1))).astype(np.float32)
+    rows = pd.DataFrame({
+        "index": range(12), "case_id": [f"c{i}" for i in range(12)],
+        "subject_id": subjects or [f"s{i}" for i in range(12)], "lesion_pixels": [64] * 12,
+        "size_bin": ["medium"] * 12, "score": maps.mean(axis=(1, 2)), "nfe": [10] * 12, "seconds": [0.1] * 12,
+        "batch_size": [4] * 12,
+    })
+    runs.write_results(*runs.run_files(folder), runs.CaseResults(rows, maps, masks, None))
+    if healthy:
+        healthy_maps = (rng.random((6, 32, 32)) * 0.4).astype(np.float32)
+        runs.write_results(*runs.healthy_files(folder), runs.CaseResults(rows.iloc[:6], healthy_maps, None, None))
+    runs.write_json(folder / runs.CONFIG, {"method": method, "method_settings": {}, "dataset": "brain-phantom",
+                                           "split": "test", "healthy_split": "val" if healthy else None})
+    runs.write_json(folder / runs.PROVENANCE, {"data_manifest": "m", "device": "cpu"})
+
+
+def test_metrics_carry_intervals_a_calibrated_dice_and_paired_comparisons(tmp_path):
+    from anobench.leaderboard import evaluate_run, render_markdown
+
+    fabricate_brain_run(tmp_path / "good", "good", 1.0)
+    fabricate_brain_run(tmp_path / "bad", "bad", 0.2, healthy=False)
+    good, bad = evaluate_run(tmp_path / "good"), evaluate_run(tmp_path / "bad")
+    for m in (good, bad):
+        for key in ("dice medium", "dice all", "auprc"):  # every lesion here is medium
+            assert m.intervals[key].low <= m.intervals[key].value <= m.intervals[key].high, key
+        assert np.isnan(m.intervals["dice small"].value)
+    assert good.bootstrap_unit == "cases" and bad.calibrated is None
+    # healthy values are U(0, 0.4): the smallest grid τ with ≤ 5 % above is 0.38
+    assert good.calibrated.threshold == pytest.approx(0.38) and good.calibrated.healthy_fpr <= 0.05
+    assert good.calibrated.dice.value <= good.dice["all"].dice
+    board = render_markdown([good, bad], "anobench compare")
+    assert "## Paired comparisons" in board and "| good " in board and "(τ 0.38)" in board
+    assert "best" in board and "yes" in board  # 1.0 vs 0.2 on every case: significant
+
+
+def test_several_slices_per_subject_resample_subjects(tmp_path):
+    from anobench.leaderboard import evaluate_run
+
+    fabricate_brain_run(tmp_path, "m", 0.5, subjects=[f"s{i // 3}" for i in range(12)])
+    assert evaluate_run(tmp_path).bootstrap_unit == "subjects"
