@@ -67,28 +67,42 @@ def run(
     world_size: int = typer.Option(1, help="Number of shards; shards are merged when all are done."),
     limit: Optional[int] = typer.Option(None, help="Score only the first N cases (smoke tests)."),
     healthy_split: Optional[str] = typer.Option(
-        None, help="Also score this healthy split (e.g. test-healthy): box protocols take their threshold from it."
+        None, help="Also score this healthy split: val gives brain boards their calibrated threshold, "
+        "test-healthy gives box protocols theirs."
     ),
+    seeds: Optional[str] = typer.Option(
+        None, help="Several inference seeds, e.g. 0,1,2: one run per seed in OUT/seed-<s>; boards show their spread."
+    ),
+    latency_cases: int = typer.Option(4, help="Cases timed again at batch size 1 after a warm-up call (0: none)."),
 ) -> None:
     """Score a dataset split with a method and write a run folder."""
-    from anobench.config import parse_assignments
-    from anobench.harness import RunRequest, run as run_harness
+    from dataclasses import replace
 
-    summary = run_harness(
-        RunRequest(
-            method=method, dataset=dataset, split=split, preset=preset, checkpoint=checkpoint,
-            method_options=parse_assignments(set_), dataset_options=parse_assignments(data),
-            data_root=data_root, batch_size=batch_size, seed=seed, device=device, out=out, overwrite=overwrite,
-            rank=rank, world_size=world_size, limit=limit, healthy_split=healthy_split,
-        ),
-        console,
+    from anobench.config import parse_assignments
+    from anobench.harness import RunRequest, default_folder, run as run_harness
+
+    request = RunRequest(
+        method=method, dataset=dataset, split=split, preset=preset, checkpoint=checkpoint,
+        method_options=parse_assignments(set_), dataset_options=parse_assignments(data),
+        data_root=data_root, batch_size=batch_size, seed=seed, device=device, out=out, overwrite=overwrite,
+        rank=rank, world_size=world_size, limit=limit, healthy_split=healthy_split, latency_cases=latency_cases,
     )
-    share = summary.network_seconds / summary.wall_seconds if summary.wall_seconds else 0.0
-    state = "" if summary.merged else " (shard written; merged when every rank is done)"
-    console.print(
-        f"{summary.cases} cases in {summary.wall_seconds:.1f} s "
-        f"({100 * share:.0f}% inside the network) → {summary.folder}{state}"
-    )
+    requests = [request]
+    if seeds is not None:
+        try:
+            values = [int(value) for value in seeds.split(",")]
+        except ValueError:
+            raise AnobenchError(f"--seeds {seeds!r} is not a comma-separated list of integers") from None
+        parent = out or default_folder(request)
+        requests = [replace(request, seed=value, out=parent / f"seed-{value}") for value in values]
+    for each in requests:
+        summary = run_harness(each, console)
+        share = summary.network_seconds / summary.wall_seconds if summary.wall_seconds else 0.0
+        state = "" if summary.merged else " (shard written; merged when every rank is done)"
+        console.print(
+            f"{summary.cases} cases in {summary.wall_seconds:.1f} s "
+            f"({100 * share:.0f}% inside the network) → {summary.folder}{state}"
+        )
 
 
 @app.command()

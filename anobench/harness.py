@@ -3,8 +3,9 @@
 job → collect → save: cases are read through the dataset plugin, optionally sharded (rank r of
 world size w takes cases r, r+w, …), scored in batches by the method plugin, and written with one
 row per case plus the maps. Metrics are not computed here: leaderboards derive them from the
-folder. Per-case seconds are the batch's wall time (perf_counter, device synchronised) divided by
-its size.
+folder. Per-case seconds are the batch's time (CUDA events on a GPU, perf_counter on the CPU)
+divided by its size; after the split, a few cases are timed again one at a time after a warm-up call
+(`latency_cases`), so boards can show the latency at batch 1 beside the run's batch size.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from anobench.diffusion.presets import get_preset
 from anobench.errors import AnobenchError
 from anobench.metrics import size_bin
 from anobench.provenance import environment
-from anobench.devices import select_device, synchronize
+from anobench.devices import Stopwatch, peak_memory, reset_peak_memory, select_device
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class RunRequest:
     world_size: int = 1
     limit: int | None = None
     healthy_split: str | None = None  # also scored, into healthy/: box protocols take τ from it
+    latency_cases: int = 4  # cases timed again at batch size 1 after a warm-up call (0: none)
 
 
 @dataclass
@@ -97,6 +99,7 @@ def _score(
     rows: list[dict[str, Any]] = []
     maps, reconstructions = [], []
     predict_seconds = network_seconds = 0.0
+    stopwatch = Stopwatch(device)
     start = time.perf_counter()
     with _progress(console) as progress, torch.inference_mode():
         task = progress.add_task(f"{request.method} on {request.dataset}", total=len(selected), rate=0.0)
@@ -107,12 +110,10 @@ def _score(
                 case_ids=[case.case_id for _, case in chunk],
                 seed=request.seed,
             )
-            synchronize(device)
-            batch_start = time.perf_counter()
+            stopwatch.start()
             prediction = method.predict(batch)
             batch_maps = prediction.maps.float().cpu().numpy()[:, 0]
-            synchronize(device)
-            batch_seconds = time.perf_counter() - batch_start
+            batch_seconds = stopwatch.stop()
             predict_seconds += batch_seconds
             network_seconds += prediction.network_seconds
             if prediction.maps.shape != batch.images.shape:
@@ -124,7 +125,7 @@ def _score(
             if prediction.reconstructions is not None:
                 reconstructions.append(prediction.reconstructions.float().cpu().numpy()[:, 0])
             rows += [
-                _row(index, case, case_map, prediction.nfe, batch_seconds / len(chunk), len(chunk))
+                _row(index, case, case_map, prediction.nfe, batch_seconds / len(chunk), len(chunk), first // request.batch_size)
                 for (index, case), case_map in zip(chunk, batch_maps)
             ]
             done = first + len(chunk)
@@ -150,7 +151,25 @@ def _box_rows(selected: list[tuple[int, Case]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=runs.BOX_COLUMNS)
 
 
-def _row(index: int, case: Case, case_map: np.ndarray, nfe: int, seconds: float, batch_size: int) -> dict[str, Any]:
+def _batch_one_seconds(method: Method, cases: list[Case], seed: int, device: torch.device, count: int) -> list[float]:
+    """Seconds per image at batch size 1 for up to `count` cases, after one warm-up call, through the
+    same `predict` that made the results (the maps are discarded)."""
+    stopwatch = Stopwatch(device)
+    samples = []
+    with torch.inference_mode():
+        for position, case in enumerate(cases[: count + 1] if count > 0 else []):
+            batch = Batch(torch.from_numpy(case.image)[None, None], [case.case_id], seed)
+            stopwatch.start()
+            method.predict(batch).maps.cpu()
+            seconds = stopwatch.stop()
+            if position > 0:
+                samples.append(seconds)
+    return samples
+
+
+def _row(
+    index: int, case: Case, case_map: np.ndarray, nfe: int, seconds: float, batch_size: int, batch: int
+) -> dict[str, Any]:
     lesion = int(case.mask.sum()) if case.mask is not None else 0
     return {
         "index": index,
@@ -162,10 +181,13 @@ def _row(index: int, case: Case, case_map: np.ndarray, nfe: int, seconds: float,
         "nfe": nfe,
         "seconds": seconds,
         "batch_size": batch_size,
+        "batch": batch,
     }
 
 
-ROW_COLUMNS = ["index", "case_id", "subject_id", "lesion_pixels", "size_bin", "score", "nfe", "seconds", "batch_size"]
+ROW_COLUMNS = [
+    "index", "case_id", "subject_id", "lesion_pixels", "size_bin", "score", "nfe", "seconds", "batch_size", "batch",
+]
 
 
 def _stack(arrays: list[np.ndarray | None]) -> np.ndarray | None:
@@ -219,7 +241,9 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
         },
     )
 
+    reset_peak_memory(device)
     scored = _score(method, selected, request, preset.image_size, device, console)
+    batch_one = _batch_one_seconds(method, [case for _, case in selected], request.seed, device, request.latency_cases)
     provenance = {
         **environment(device),
         "seed": request.seed,
@@ -231,6 +255,9 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
             "predict_seconds": scored.predict_seconds,
             "network_seconds": scored.network_seconds,
             "cases": len(selected),
+            "batch_one_seconds": batch_one,
+            "peak_memory": peak_memory(device),
+            "dtype": "float32",
         },
     }
     if healthy:

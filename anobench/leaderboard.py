@@ -8,7 +8,8 @@ their numbers are not comparable.
 from __future__ import annotations
 
 import glob
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -46,8 +47,14 @@ class RunIdentity:
     split: str
     data_manifest: str
     nfe: float  # medians over cases
-    seconds_per_image: float
+    seconds_per_image: float  # median over cases at the run's batch size, first batch left out (warm-up)
+    latency_batch: tuple[float, float]  # (median, p90) seconds per image at the run's batch size
+    latency_one: tuple[float, float]  # (median, p90) seconds per image at batch size 1, after warm-up
+    batch_size: int
+    images_per_second: float  # cases / time inside predict, whole run
+    peak_memory_mb: float
     device: str
+    seed: int  # the inference seed
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,28 @@ class RunMetrics(RunIdentity):
     case_dice: np.ndarray  # per case Dice at the pooled "all" threshold (NaN: not scored)
     bootstrap_unit: str  # "cases" or "subjects"
     calibrated: Calibrated | None
+    seed_dice: tuple[float, ...] = ()  # Dice all of every inference seed, when the run was repeated (merge_seeds)
+
+
+def merge_seeds(metrics: list[RunMetrics]) -> list[RunMetrics]:
+    """One row per method setting: runs that differ only in their inference seed become the row of
+    the lowest seed, carrying every seed's Dice all (the spread of sampling, apart from the cases')."""
+    groups: dict[tuple[Any, ...], list[RunMetrics]] = {}
+    for m in metrics:
+        key = (m.method, json.dumps(m.settings, sort_keys=True, default=str), m.case_ids)
+        groups.setdefault(key, []).append(m)
+    merged = []
+    for group in groups.values():
+        group.sort(key=lambda m: m.seed)
+        merged.append(replace(group[0], seed_dice=tuple(m.dice["all"].dice for m in group)) if len(group) > 1 else group[0])
+    return merged
+
+
+def seed_spread(m: RunMetrics) -> str:
+    if len(m.seed_dice) < 2:
+        return "–"
+    values = 100 * np.array(m.seed_dice)
+    return f"{values.mean():.2f} ± {values.std(ddof=1):.2f} (n={len(values)}, {values.min():.1f}–{values.max():.1f})"
 
 
 def evaluate_run(folder: Path, resamples: int = RESAMPLES, seed: int = SEED) -> RunMetrics:
@@ -138,8 +167,18 @@ def _calibrated(
     return Calibrated(tau, fpr, interval(value, curves[:, k]), str(config.get("healthy_split")))
 
 
+def _median_p90(values: Any) -> tuple[float, float]:
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return float("nan"), float("nan")
+    return float(np.median(values)), float(np.percentile(values, 90))
+
+
 def run_identity(folder: Path, config: dict[str, Any], provenance: dict[str, Any], rows: Any) -> dict[str, Any]:
     """The `RunIdentity` fields of a run folder, as keyword arguments."""
+    timing = provenance.get("timing", {})
+    warm = rows[rows["batch"] > 0] if "batch" in rows and (rows["batch"] > 0).any() else rows
+    predict_seconds = timing.get("predict_seconds", 0.0)
     return {
         "folder": folder,
         "method": config["method"],
@@ -148,8 +187,14 @@ def run_identity(folder: Path, config: dict[str, Any], provenance: dict[str, Any
         "split": config["split"],
         "data_manifest": provenance.get("data_manifest", ""),
         "nfe": float(rows["nfe"].median()) if len(rows) else float("nan"),
-        "seconds_per_image": float(rows["seconds"].median()) if len(rows) else float("nan"),
+        "seconds_per_image": _median_p90(warm["seconds"])[0],
+        "latency_batch": _median_p90(warm["seconds"]),
+        "latency_one": _median_p90(timing.get("batch_one_seconds", [])),
+        "batch_size": int(rows["batch_size"].max()) if len(rows) else 0,
+        "images_per_second": timing.get("cases", 0) / predict_seconds if predict_seconds else float("nan"),
+        "peak_memory_mb": timing.get("peak_memory", {}).get("bytes", float("nan")) / 2**20,
         "device": provenance.get("device_name", provenance.get("device", "")),
+        "seed": int(config.get("seed", 0)),
     }
 
 
@@ -206,9 +251,9 @@ def _calibrated_cells(m: RunMetrics) -> list[str]:
 
 
 def table_rows(metrics: list[RunMetrics]) -> tuple[list[str], list[list[str]]]:
-    headers = ["method", "noise", "T0", "stride", "NFE/img", "s/img"]
+    headers = ["method", "noise", "T0", "stride"]
     headers += [f"Dice {name}" for name in BIN_NAMES] + ["Dice all", "≠ best", "τ s/m/l/all", "AUPRC"]
-    headers += ["Dice calibrated", "gap", "cases s/m/l"]
+    headers += ["Dice calibrated", "gap", "Dice all over seeds", "cases s/m/l", *COST_HEADERS]
     pairs = compare_pairs(metrics, "dice all", [m.case_dice for m in metrics])
     verdicts = versus_best(len(metrics), [m.dice["all"].dice for m in metrics], pairs)
     body = []
@@ -219,17 +264,32 @@ def table_rows(metrics: list[RunMetrics]) -> tuple[list[str], list[list[str]]]:
                 str(m.settings.get("noise", "–")),
                 str(m.settings.get("t0", "–")),
                 str(m.settings.get("stride", "–")),
-                f"{m.nfe:g}",
-                f"{m.seconds_per_image:.3f}",
                 *[_with_interval(m.intervals[f"dice {name}"]) for name in [*BIN_NAMES, "all"]],
                 verdict,
                 "/".join(_threshold(m.dice[name]) for name in [*BIN_NAMES, "all"]),
                 _with_interval(m.intervals["auprc"]),
                 *_calibrated_cells(m),
+                seed_spread(m),
                 "/".join(str(m.cases_per_bin[name]) for name in BIN_NAMES),
+                *cost_cells(m),
             ]
         )
     return headers, body
+
+
+COST_HEADERS = ["NFE/img", "s/img batch 1 (med/p90)", "s/img batch N (N; med/p90)", "img/s", "peak MB"]
+
+
+def cost_cells(m: RunIdentity) -> list[str]:
+    """NFE, latency at batch 1 and at the run's batch size, throughput and peak memory."""
+    def pair(values: tuple[float, float]) -> str:
+        return "–" if np.isnan(values[0]) else f"{values[0]:.3f}/{values[1]:.3f}"
+
+    return [
+        f"{m.nfe:g}", pair(m.latency_one), f"{m.batch_size}; {pair(m.latency_batch)}",
+        "–" if np.isnan(m.images_per_second) else f"{m.images_per_second:.2f}",
+        "–" if np.isnan(m.peak_memory_mb) else f"{m.peak_memory_mb:.0f}",
+    ]
 
 
 def pair_rows(metrics: list[RunMetrics]) -> list[list[str]]:
@@ -270,6 +330,13 @@ CALIBRATED_NOTE = (
 )
 
 
+SEEDS_NOTE = (
+    "Dice all over seeds: mean ± sd (and range) of Dice all over inference seeds, for runs that differ only in "
+    "their seed (`anobench run --seeds 0,1,2`); the row's other cells are the lowest seed's. This is the spread of "
+    "the sampling, separate from the intervals, which resample the cases."
+)
+
+
 def pairs_section(metrics: list[RunMetrics]) -> list[str]:
     pairs = pair_rows(metrics)
     if not pairs:
@@ -283,8 +350,11 @@ def render_markdown(metrics: list[RunMetrics], command: str) -> str:
     explanation = (
         "Dice: pooled max-Dice ×100 per lesion-size bin (oracle threshold τ ∈ {0, 0.01, …, 1} chosen "
         "on these cases, bins scaled to the image size); AUPRC: pooled pixel-level average precision ×100. "
-        "τ s/m/l/all: the thresholds attaining each maximum. NFE/img and s/img: medians over cases. "
-        f"{interval_note(metrics)} {COMPARISON_NOTE} {CALIBRATED_NOTE}"
+        "τ s/m/l/all: the thresholds attaining each maximum. Cost: NFE per image (median over cases); seconds per "
+        "image at batch 1 (cases timed one at a time after a warm-up call) and at the run's batch size (each batch's "
+        "time over its size, the first batch left out), median/p90; img/s over the whole run; peak memory (CUDA "
+        "memory allocated on a GPU, the process's peak resident set on a CPU). GPU times are CUDA-event times. "
+        f"{interval_note(metrics)} {COMPARISON_NOTE} {CALIBRATED_NOTE} {SEEDS_NOTE}"
     )
     return board(f"Leaderboard: {first.dataset} (split `{first.split}`)", explanation, headers, body, metrics, command,
                  pairs_section(metrics))
@@ -388,6 +458,8 @@ def compare(
         raise AnobenchError(f"unknown layout {layout!r}; available: {', '.join(LAYOUT_NAMES)}")
     evaluate, render = _layouts()[layout]
     metrics = [evaluate(folder) for folder in find_runs(targets)]
+    if layout != "table2":
+        metrics = merge_seeds(metrics)
     if not metrics:
         raise AnobenchError("no runs to compare")
     keys = {(m.dataset, m.split, m.data_manifest) for m in metrics}

@@ -72,13 +72,17 @@ def test_unknown_setting_names_the_valid_ones(cli, tmp_path, tiny_checkpoint, ph
 def test_run_then_compare_prints_a_leaderboard(cli, tmp_path, tiny_checkpoint, phantom_args):
     out = tmp_path / "run"
     result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
-                 "--out", str(out), *phantom_args)
+                 "--out", str(out), "--healthy-split", "val", *phantom_args)
     assert result.returncode == 0, result.stderr
     board = cli("compare", str(out), "--out-dir", str(tmp_path / "boards"), "--name", "smoke")
     assert board.returncode == 0, board.stderr
-    assert "ddpm" in board.stdout and "small" in board.stdout
+    assert "ddpm" in board.stdout and "small" in board.stdout and "95% CI" in board.stdout
     markdown = (tmp_path / "boards" / "smoke.md").read_text()
-    assert "| ddpm" in markdown and "Dice all" in markdown and "AUPRC" in markdown
+    table = [line.split("|")[1:-1] for line in markdown.splitlines() if line.startswith("| ")]
+    cells = dict(zip([h.strip() for h in table[0]], [c.strip() for c in table[1]]))
+    assert cells["method"] == "ddpm" and " [" in cells["Dice all"] and " [" in cells["AUPRC"]
+    assert "(τ 0." in cells["Dice calibrated"] and float(cells["gap"]) >= 0
+    assert float(cells["s/img batch 1 (med/p90)"].split("/")[0]) > 0 and float(cells["peak MB"]) > 0
 
 
 def test_sharded_run_merges_when_the_last_rank_finishes(cli, tmp_path, tiny_checkpoint, phantom_args):
@@ -136,3 +140,16 @@ def test_patched_training_and_pddpm_run_into_the_table1_layout(cli, tmp_path, ph
     markdown = (tmp_path / "boards" / "t1.md").read_text()
     rows = [[cell.strip() for cell in line.split("|")[1:4]] for line in markdown.splitlines() if line.startswith("| simplex")]
     assert rows == [["simplex", "pddpm (truncate, postprocess)", "anobench, brain-phantom"], ["simplex", "pDDPM", "reported (real ATLAS)"]]
+
+
+def test_several_seeds_make_one_row_with_their_spread(cli, tmp_path, tiny_checkpoint, phantom_args):
+    out = tmp_path / "seeds"
+    result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
+                 "--out", str(out), "--seeds", "0,1", "--latency-cases", "0", *phantom_args)
+    assert result.returncode == 0, result.stderr
+    assert (out / "seed-0" / "cases.parquet").is_file() and (out / "seed-1" / "cases.parquet").is_file()
+    board = cli("compare", str(out / "seed-*"), "--out-dir", str(tmp_path / "boards"), "--name", "seeds")
+    assert board.returncode == 0, board.stderr
+    rows = [line for line in (tmp_path / "boards" / "seeds.md").read_text().splitlines() if line.startswith("| ddpm")]
+    assert len(rows) == 1 and "(n=2, " in rows[0]
+    assert_user_error(cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--seeds", "0,x"), "--seeds '0,x'")

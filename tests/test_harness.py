@@ -43,7 +43,7 @@ def test_run_folder_holds_config_provenance_rows_and_maps(reference_run, tiny_ch
     results = runs.read_results(*runs.run_files(reference_run))
     rows = results.rows
     assert list(rows.columns) == [
-        "index", "case_id", "subject_id", "lesion_pixels", "size_bin", "score", "nfe", "seconds", "batch_size"
+        "index", "case_id", "subject_id", "lesion_pixels", "size_bin", "score", "nfe", "seconds", "batch_size", "batch"
     ]
     assert len(rows) == 12 and rows["nfe"].eq(4).all()
     assert results.maps.shape == (12, 64, 64) and results.masks.shape == (12, 64, 64)
@@ -51,6 +51,9 @@ def test_run_folder_holds_config_provenance_rows_and_maps(reference_run, tiny_ch
     np.testing.assert_array_equal(rows["lesion_pixels"], results.masks.sum(axis=(1, 2)))
     assert set(rows["size_bin"].dropna()) <= {"small", "medium", "large"}
     assert rows["subject_id"].str.startswith("sub-").all()
+    timing = provenance["timing"]
+    assert len(timing["batch_one_seconds"]) == 4 and min(timing["batch_one_seconds"]) > 0  # after a warm-up call
+    assert timing["peak_memory"]["bytes"] > 0 and timing["peak_memory"]["kind"] == "process peak RSS"
 
 
 def test_batch_size_does_not_change_results(reference_run, tiny_checkpoint, tmp_path):
@@ -69,7 +72,8 @@ def test_shards_merge_into_the_single_process_result(reference_run, tiny_checkpo
     merged = runs.read_results(*runs.run_files(folder))
     reference = runs.read_results(*runs.run_files(reference_run))
     pd.testing.assert_frame_equal(
-        merged.rows.drop(columns=["seconds", "batch_size"]), reference.rows.drop(columns=["seconds", "batch_size"])
+        merged.rows.drop(columns=["seconds", "batch_size", "batch"]),
+        reference.rows.drop(columns=["seconds", "batch_size", "batch"]),
     )
     np.testing.assert_allclose(merged.maps, reference.maps, rtol=0, atol=1e-5)
     np.testing.assert_array_equal(merged.masks, reference.masks)
