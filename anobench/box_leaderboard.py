@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from tabulate import tabulate
 
 from anobench import runs
 from anobench.api import Box
@@ -24,7 +25,8 @@ from anobench.box_metrics import (
 )
 from anobench.stats import RESAMPLES, SEED, Estimate, clusters_of, interval, resample_counts
 from anobench.errors import AnobenchError
-from anobench.leaderboard import PAPER_NAMES, RunIdentity, board, method_label, run_identity
+from anobench.comparisons import compare_pairs
+from anobench.leaderboard import PAIR_HEADERS, PAPER_NAMES, RunIdentity, board, method_label, p_value_text, run_identity
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -40,6 +42,10 @@ class BoxRunMetrics(RunIdentity):
     class_intervals: dict[tuple[str, str], Estimate]  # (class, "recall" | "f1")
     recall_at_fp: dict[float, Estimate]
     bootstrap_unit: str  # "images" or "patients"
+    intervals: dict[str, Estimate]  # "f1 mean": F1 averaged over the classes present
+    resampled: dict[str, np.ndarray]
+    case_ids: tuple[str, ...]
+    case_f1: np.ndarray  # per image, the mean F1 of its boxes (NaN: no box)
 
 
 def evaluate_box_run(folder: Path, resamples: int = RESAMPLES, seed: int = SEED) -> BoxRunMetrics:
@@ -77,12 +83,20 @@ def evaluate_box_run(folder: Path, resamples: int = RESAMPLES, seed: int = SEED)
     weights = resample_counts(len(results.rows), resamples, seed, clusters)
     box_weights = weights[:, table["image"].to_numpy()]
     class_intervals = {}
+    class_f1 = []
     for name, members in table.groupby("class").indices.items():
         drawn = box_weights[:, members].sum(axis=1)
         for column in ("recall", "f1"):
             with np.errstate(invalid="ignore", divide="ignore"):
                 samples = (box_weights[:, members] @ table[column].to_numpy()[members]) / drawn
             class_intervals[(name, column)] = interval(float(per_class.loc[name, column]), samples)
+            if column == "f1":
+                class_f1.append(samples)
+    with np.errstate(invalid="ignore"):
+        f1_mean_samples = np.nanmean(np.stack(class_f1), axis=0)  # a class not drawn in a resample is left out
+    case_f1 = np.full(len(results.rows), np.nan)
+    for image, group in table.groupby("image"):
+        case_f1[image] = group["f1"].mean()
     maps = list(results.maps)
     thresholds = np.linspace(0.0, float(results.maps.max()), FROC_THRESHOLDS)
     image_boxes = [boxes_of.get(index, []) for index in results.rows["index"]]
@@ -99,6 +113,10 @@ def evaluate_box_run(folder: Path, resamples: int = RESAMPLES, seed: int = SEED)
         class_intervals=class_intervals,
         recall_at_fp={k: interval(observed[k], resampled[k]) for k in observed},
         bootstrap_unit="patients" if clusters is not None else "images",
+        intervals={"f1 mean": interval(float(per_class["f1"].mean()), f1_mean_samples)},
+        resampled={"f1 mean": f1_mean_samples},
+        case_ids=tuple(results.rows["case_id"]),
+        case_f1=case_f1,
     )
 
 
@@ -119,12 +137,13 @@ def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
     from anobench.published import CITATION, TABLE2_DATA, table2
 
     reported = table2().set_index(["method", "class"])
-    headers = ["method", "source", *EVALUATED_CLASSES, *(f"R@{k:g}FP" for k in FROC_FALSE_POSITIVES), "τ", "NFE/img", "s/img"]
+    headers = ["method", "source", *EVALUATED_CLASSES, "F1 mean", *(f"R@{k:g}FP" for k in FROC_FALSE_POSITIVES), "τ"]
+    headers += ["NFE/img", "s/img"]
     body: list[list[str]] = []
     for m in metrics:
         body.append(
             [method_label(m), f"anobench, {m.dataset}", *(_recall_f1(m, name) for name in EVALUATED_CLASSES),
-             *(_with_interval(m.recall_at_fp[k], 1) for k in FROC_FALSE_POSITIVES), f"{m.threshold:.3f}",
+             _with_interval(m.intervals["f1 mean"]), *(_with_interval(m.recall_at_fp[k], 1) for k in FROC_FALSE_POSITIVES), f"{m.threshold:.3f}",
              f"{m.nfe:g}", f"{m.seconds_per_image:.3f}"]
         )
         paper_name = PAPER_NAMES.get(m.method)
@@ -133,21 +152,34 @@ def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
                 f"{reported.loc[(paper_name, name), 'recall']:.2f} / {reported.loc[(paper_name, name), 'f1']:.2f}"
                 for name in EVALUATED_CLASSES
             ]
-            body.append([paper_name, f"reported ({TABLE2_DATA})", *cells, *["–"] * (len(FROC_FALSE_POSITIVES) + 3)])
+            reported_f1 = reported.loc[paper_name, "f1"].mean()
+            body.append([paper_name, f"reported ({TABLE2_DATA})", *cells, f"{reported_f1:.2f}",
+                         *["–"] * (len(FROC_FALSE_POSITIVES) + 3)])
     explanation = (
         "Per class: recall / F1 ×100 by the THOR paper's box protocol (thor-compat: τ from the healthy split "
         "scored with each run, the largest mean healthy FPR ≤ 5 %; TP when more than a tenth of the box is kept; "
         "FP = min(10, ⌊negative-region mass / inside mass⌋), the negative region being the data set's own "
         "where it gives one, else everything outside the image's boxes). R@kFP: box recall ×100 at k false-positive regions per image "
-        "(8-connected components of the thresholded map, FROC over 101 thresholds). "
+        "(8-connected components of the thresholded map, FROC over 101 thresholds). F1 mean: F1 averaged over the "
+        "classes. "
         f"Brackets: 95 % percentile bootstrap intervals ({RESAMPLES} resamples of the test "
         f"{'patients' if {m.bootstrap_unit for m in metrics} == {'patients'} else 'images'}, seed {SEED}, each "
         "image with all its boxes; τ stays the one chosen on the healthy split). "
         f"Rows marked \"reported ({TABLE2_DATA})\" are the paper's published numbers ({CITATION}, Table 2)."
     )
+    pairs = compare_pairs(metrics, "f1 mean", [m.case_f1 for m in metrics])
+    pair_table = [
+        [method_label(metrics[p.first]), method_label(metrics[p.second]),
+         f"{100 * p.difference.value:+.2f} [{100 * p.difference.low:+.1f}, {100 * p.difference.high:+.1f}]",
+         p_value_text(p.p_bootstrap), p_value_text(p.p_wilcoxon), "yes" if p.significant else "no"]
+        for p in pairs
+    ]
+    headers_pairs = ["A", "B", "Δ F1 mean (A − B) [95% CI]", *PAIR_HEADERS[3:]]
+    section = ["## Paired comparisons (F1 averaged over classes; Wilcoxon on per-image mean F1)",
+               tabulate(pair_table, headers=headers_pairs, tablefmt="github", disable_numparse=True)] if pairs else []
     first = metrics[0]
     title = f"Table 2 layout: {first.dataset} (split `{first.split}`) beside the THOR paper"
-    return board(title, explanation, headers, body, metrics, command)  # type: ignore[arg-type]
+    return board(title, explanation, headers, body, metrics, command, section)  # type: ignore[arg-type]
 
 
 def print_table2(metrics: list[BoxRunMetrics], console: Console) -> None:
@@ -160,10 +192,10 @@ def print_table2(metrics: list[BoxRunMetrics], console: Console) -> None:
     table = Table(title=f"{metrics[0].dataset} ({metrics[0].split}): box F1 and FROC recall ×100",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("method", no_wrap=True)
-    for name in (*(label[:5] for label in EVALUATED_CLASSES), *(f"R@{k:g}" for k in FROC_FALSE_POSITIVES), "τ"):
+    for name in (*(label[:5] for label in EVALUATED_CLASSES), "mean", *(f"R@{k:g}" for k in FROC_FALSE_POSITIVES), "τ"):
         table.add_column(name, justify="right", no_wrap=True)
     for m in metrics:
         f1 = [f"{100 * m.per_class.loc[n, 'f1']:.1f}" if n in m.per_class.index else "–" for n in EVALUATED_CLASSES]
         froc_cells = [f"{100 * m.recall_at_fp[k].value:.1f}" for k in FROC_FALSE_POSITIVES]
-        table.add_row(method_label(m), *f1, *froc_cells, f"{m.threshold:.3f}")
+        table.add_row(method_label(m), *f1, f"{100 * m.intervals['f1 mean'].value:.1f}", *froc_cells, f"{m.threshold:.3f}")
     console.print(table)

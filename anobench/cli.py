@@ -126,6 +126,74 @@ def compare(
 
 
 @app.command()
+def report(
+    targets: List[str] = typer.Argument(..., help="Run folders, globs, or a dataset name (pixel-annotated runs)."),
+    out: Path = typer.Option(..., help="Report folder, e.g. reports/phantom (index.md and PNG figures)."),
+) -> None:
+    """Report of runs: leaderboard with intervals, significance matrix, PR curves, sweep, case panels."""
+    from anobench.report import write_report
+
+    console.print(f"wrote {write_report(targets, out, ' '.join(['anobench', *sys.argv[1:]]))}")
+
+
+@app.command()
+def sweep(
+    method: List[str] = typer.Option(..., help="Method to sweep; repeat for several."),
+    noise_levels: str = typer.Option(..., help="Comma-separated T0 values, e.g. 100,200,350,500."),
+    dataset: str = typer.Option("brain-phantom", help="Dataset name."),
+    split: str = typer.Option("test", help="Split to score."),
+    preset: str = typer.Option("cpu-small", help="Model preset."),
+    checkpoint: Optional[Path] = typer.Option(None, help="Checkpoint for every method (default: the shipped ones)."),
+    set_: Optional[List[str]] = typer.Option(
+        None, "--set", help="Method setting key=value for every method, or METHOD.key=value for one."
+    ),
+    data: Optional[List[str]] = typer.Option(None, "--data", help="Dataset option key=value."),
+    data_root: Optional[Path] = typer.Option(None, help="Folder of a real data set."),
+    batch_size: int = typer.Option(8, help="Images per batch."),
+    seed: int = typer.Option(0, help="Inference seed."),
+    device: Optional[str] = typer.Option(None, help="cpu or cuda."),
+    out: Path = typer.Option(Path("runs/sweep"), help="Folder of the grid: OUT/<method>/t0-<T0>/, and OUT/sweep.png."),
+    overwrite: bool = typer.Option(False, help="Score again the grid points that already have results."),
+    latency_cases: int = typer.Option(0, help="Cases timed again at batch size 1 per run."),
+) -> None:
+    """Run every method at every noise level (finished grid points are kept) and plot Dice against T0."""
+    from anobench.config import parse_assignments
+    from anobench.figures import sweep_plot
+    from anobench.harness import RunRequest, run as run_harness
+    from anobench.leaderboard import evaluate_run
+    from anobench.report import sweep_series
+
+    try:
+        levels = [int(value) for value in noise_levels.split(",")]
+    except ValueError:
+        raise AnobenchError(f"--noise-levels {noise_levels!r} is not a comma-separated list of integers") from None
+    options = parse_assignments(set_)
+    folders = []
+    for name in method:
+        own = {key: value for key, value in options.items() if "." not in key}
+        own |= {key.split(".", 1)[1]: value for key, value in options.items() if key.startswith(f"{name}.")}
+        for level in levels:
+            folder = out / name / f"t0-{level}"
+            folders.append(folder)
+            if (folder / "cases.parquet").is_file() and not overwrite:
+                console.print(f"kept {folder}")
+                continue
+            run_harness(
+                RunRequest(
+                    method=name, dataset=dataset, split=split, preset=preset, checkpoint=checkpoint,
+                    method_options={**own, "t0": str(level)}, dataset_options=parse_assignments(data),
+                    data_root=data_root, batch_size=batch_size, seed=seed, device=device, out=folder,
+                    overwrite=True, latency_cases=latency_cases,
+                ),
+                console,
+            )
+    series = sweep_series([evaluate_run(folder) for folder in folders])
+    for label, points in series.items():
+        console.print(f"{label}: " + ", ".join(f"T0 {t}: {100 * e.value:.2f}" for t, e in points))
+    console.print(f"wrote {sweep_plot(series, out / 'sweep.png')}")
+
+
+@app.command()
 def merge(folder: Path = typer.Argument(..., help="Run folder holding shards/.")) -> None:
     """Merge the shards of a run written with --rank/--world-size."""
     from anobench.runs import merge_shards

@@ -137,6 +137,7 @@ def _score(
         masks=_stack([case.mask for _, case in selected]),
         reconstructions=np.concatenate(reconstructions) if maps and len(reconstructions) == len(maps) else None,
         negative_regions=_stack([case.negative_region for _, case in selected]),
+        images=_stack([case.image for _, case in selected]),
     )
     return _Scored(results, wall_seconds, predict_seconds, network_seconds)
 

@@ -298,13 +298,13 @@ def pair_rows(metrics: list[RunMetrics]) -> list[list[str]]:
     return [
         [method_label(metrics[p.first]), method_label(metrics[p.second]),
          f"{100 * p.difference.value:+.2f} [{100 * p.difference.low:+.1f}, {100 * p.difference.high:+.1f}]",
-         _p_value(p.p_bootstrap), _p_value(p.p_wilcoxon),
+         p_value_text(p.p_bootstrap), p_value_text(p.p_wilcoxon),
          "yes" if p.significant else "no"]
         for p in pairs
     ]
 
 
-def _p_value(p: float) -> str:
+def p_value_text(p: float) -> str:
     """A p-value; a bootstrap p of 0 means below the resolution of the resamples."""
     return "–" if np.isnan(p) else f"< {1 / RESAMPLES:g}" if p == 0 else f"{p:.3g}"
 

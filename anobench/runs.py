@@ -3,8 +3,9 @@
     config.json        what was asked for, resolved (method and dataset settings, seed, split…)
     provenance.json    what it ran with (versions, commit, device, checkpoint and data hashes)
     cases.parquet      one row per case (id, subject, lesion pixels, size bin, score, NFE, seconds)
-    maps.npz           anomaly maps, masks, reconstructions and (where the data set defines them)
-                       negative regions, row-aligned with cases.parquet
+    maps.npz           anomaly maps, masks, the input images and reconstructions (float16, for
+                       figures), and (where the data set defines them) negative regions,
+                       row-aligned with cases.parquet
     boxes.parquet      one row per annotated box (row index of its case, class, pixel rectangle),
                        for localisation data sets
     healthy/           cases.parquet and maps.npz of the healthy split scored alongside
@@ -74,6 +75,7 @@ class CaseResults:
     masks: np.ndarray | None  # N×H×W bool
     reconstructions: np.ndarray | None  # N×H×W float16
     negative_regions: np.ndarray | None = None  # N×H×W bool
+    images: np.ndarray | None = None  # N×H×W float16, the inputs as the method saw them
 
 
 def run_files(folder: Path) -> tuple[Path, Path]:
@@ -112,6 +114,8 @@ def write_results(rows_path: Path, arrays_path: Path, results: CaseResults) -> N
         arrays["reconstructions"] = results.reconstructions.astype(np.float16)
     if results.negative_regions is not None:
         arrays["negative_regions"] = results.negative_regions.astype(bool)
+    if results.images is not None:
+        arrays["images"] = results.images.astype(np.float16)
     atomic_write(arrays_path, lambda p: np.savez_compressed(p, **arrays))
 
 
@@ -127,6 +131,7 @@ def read_results(rows_path: Path, arrays_path: Path) -> CaseResults:
             masks=arrays["masks"] if "masks" in arrays else None,
             reconstructions=arrays["reconstructions"] if "reconstructions" in arrays else None,
             negative_regions=arrays["negative_regions"] if "negative_regions" in arrays else None,
+            images=arrays["images"] if "images" in arrays else None,
         )
 
 
@@ -153,6 +158,7 @@ def merge_shards(folder: Path) -> bool:
         masks=joined("masks"),
         reconstructions=joined("reconstructions"),
         negative_regions=joined("negative_regions"),
+        images=joined("images"),
     )
     write_results(*run_files(folder), merged)
     provenance = [json.loads(path.read_text()) for _, _, path in files]

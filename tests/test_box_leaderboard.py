@@ -62,3 +62,13 @@ def test_a_negative_region_given_with_the_data_decides_what_counts_against_a_box
     results.negative_regions = negative
     runs.write_results(*runs.run_files(tmp_path), results)
     assert evaluate_box_run(tmp_path).per_class.loc["fracture", "f1"] > 0.99
+
+
+def test_box_board_compares_runs_on_the_same_images(tmp_path):
+    fabricate_run(tmp_path / "a", "thor")
+    fabricate_run(tmp_path / "b", "ddpm")
+    first, second = evaluate_box_run(tmp_path / "a"), evaluate_box_run(tmp_path / "b")
+    assert first.intervals["f1 mean"].value == pytest.approx(0.5)  # fracture 1, metal 0
+    board = render_table2([first, second], "anobench compare")
+    line = next(line for line in board.splitlines() if line.startswith("| thor ") and "+0.00" in line)
+    assert "| no " in line  # identical maps: no difference, not significant

@@ -153,3 +153,29 @@ def test_several_seeds_make_one_row_with_their_spread(cli, tmp_path, tiny_checkp
     rows = [line for line in (tmp_path / "boards" / "seeds.md").read_text().splitlines() if line.startswith("| ddpm")]
     assert len(rows) == 1 and "(n=2, " in rows[0]
     assert_user_error(cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--seeds", "0,x"), "--seeds '0,x'")
+
+
+def test_sweep_then_report(cli, tmp_path, tiny_checkpoint, phantom_words):
+    from PIL import Image
+
+    out = tmp_path / "sweep"
+    common = ["sweep", "--method", "thor", "--method", "ddpm", "--noise-levels", "20,30", "--out", str(out),
+              "--checkpoint", str(tiny_checkpoint), "--set", "stride=10", "--set", "thor.harmonization=10",
+              "--set", "thor.perceptual=ssim", *phantom_words("--data")]
+    result = cli(*common)
+    assert result.returncode == 0, result.stderr
+    assert "thor (reference, ssim), gaussian, stride 10: T0 20:" in result.stdout
+    assert sorted(p.parent.name for p in out.glob("*/t0-*/cases.parquet")) == ["t0-20", "t0-20", "t0-30", "t0-30"]
+    Image.open(out / "sweep.png").verify()
+    again = cli(*common)
+    assert again.returncode == 0 and again.stdout.count("kept ") == 4  # finished grid points are not scored again
+
+    report = cli("report", str(out / "*" / "t0-*"), "--out", str(tmp_path / "report"))
+    assert report.returncode == 0, report.stderr
+    index = (tmp_path / "report" / "index.md").read_text()
+    for section in ("## Leaderboard", "## Paired comparisons", "## Precision-recall", "## Dice against the noise level"):
+        assert section in index
+    pictures = list((tmp_path / "report").glob("*.png"))
+    assert len(pictures) == 3 + 4  # significance, PR, sweep, one case panel per run
+    for picture in pictures:
+        Image.open(picture).verify()

@@ -1,0 +1,121 @@
+"""Figures of runs, drawn from run folders only (matplotlib, no display needed).
+
+- `pr_curves`: pooled pixel precision-recall curve of each run (sklearn), AUPRC in the legend.
+- `sweep_plot`: Dice against the noise level T0 per method, with bootstrap intervals (the THOR
+  paper's Fig. 4).
+- `significance_matrix`: pairwise Δ Dice, significant cells starred.
+- `case_panels`: input, reconstruction, anomaly map and ground truth of the best, median and worst
+  case of each lesion-size bin (the paper's Fig. 3 and 5).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers and CI
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import precision_recall_curve  # noqa: E402
+
+from anobench.comparisons import PairComparison  # noqa: E402
+from anobench.stats import Estimate  # noqa: E402
+
+DPI = 110
+ID_CHARACTERS = 16  # case ids are cut to their start in panel captions
+
+
+def _save(figure: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def pr_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], path: Path) -> Path:
+    """`curves`: label → (pooled scores, pooled lesion labels, AUPRC)."""
+    figure, axes = plt.subplots(figsize=(5.5, 4.5))
+    for label, (scores, labels, auprc) in curves.items():
+        precision, recall, _ = precision_recall_curve(labels, scores)
+        axes.plot(recall, precision, label=f"{label} (AUPRC {100 * auprc:.1f})", linewidth=1.4)
+    axes.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="Pixel precision-recall (pooled)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, loc="upper right")
+    return _save(figure, path)
+
+
+def sweep_plot(series: Mapping[str, Sequence[tuple[int, Estimate]]], path: Path, metric: str = "Dice all") -> Path:
+    """`series`: method label → (T0, estimate) points; one line per method, intervals as error bars."""
+    figure, axes = plt.subplots(figsize=(5.5, 4))
+    for label, points in series.items():
+        points = sorted(points)
+        levels = np.array([level for level, _ in points])
+        values = np.array([100 * e.value for _, e in points])
+        errors = np.array([[100 * (e.value - e.low), 100 * (e.high - e.value)] for _, e in points]).T
+        axes.errorbar(levels, values, yerr=np.nan_to_num(errors), marker="o", capsize=3, label=label)
+    axes.set(xlabel="noise level T0", ylabel=f"{metric} ×100", title=f"{metric} against the noise level")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    return _save(figure, path)
+
+
+def significance_matrix(labels: Sequence[str], pairs: Sequence[PairComparison], path: Path) -> Path:
+    """Δ Dice all (row − column) ×100; * where the difference is significant (see comparisons)."""
+    size = len(labels)
+    delta = np.full((size, size), np.nan)
+    starred = np.zeros((size, size), bool)
+    for pair in pairs:
+        for row, column, sign in ((pair.first, pair.second, 1), (pair.second, pair.first, -1)):
+            delta[row, column] = sign * 100 * pair.difference.value
+            starred[row, column] = pair.significant
+    limit = max(float(np.nanmax(np.abs(delta))) if np.isfinite(delta).any() else 1.0, 1e-6)
+    figure, axes = plt.subplots(figsize=(1.2 * size + 2.5, 1.0 * size + 1.5))
+    image = axes.imshow(delta, cmap="RdBu", vmin=-limit, vmax=limit)
+    for row in range(size):
+        for column in range(size):
+            if np.isfinite(delta[row, column]):
+                text = f"{delta[row, column]:+.1f}{'*' if starred[row, column] else ''}"
+                colour = "white" if abs(delta[row, column]) > 0.6 * limit else "black"
+                axes.text(column, row, text, ha="center", va="center", fontsize=8, color=colour)
+    axes.set_xticks(range(size), labels, rotation=35, ha="right", fontsize=8)
+    axes.set_yticks(range(size), labels, fontsize=8)
+    axes.set_title("Δ Dice all ×100 (row − column); * significant", fontsize=9)
+    figure.colorbar(image, ax=axes, shrink=0.8)
+    return _save(figure, path)
+
+
+def case_panels(
+    rows: Sequence[tuple[str, int]],
+    images: np.ndarray | None,
+    reconstructions: np.ndarray | None,
+    maps: np.ndarray,
+    masks: np.ndarray,
+    case_ids: Sequence[str],
+    case_dice: np.ndarray,
+    path: Path,
+    title: str,
+) -> Path:
+    """One line per (caption, case position): input, reconstruction, anomaly map, ground truth."""
+    columns = [("input", images, "gray"), ("reconstruction", reconstructions, "gray"), ("anomaly map", maps, "inferno"),
+               ("ground truth", masks, "gray")]
+    columns = [column for column in columns if column[1] is not None]
+    figure, axes = plt.subplots(
+        len(rows), len(columns), figsize=(1.9 * len(columns), 1.9 * len(rows)), squeeze=False, layout="constrained"
+    )
+    top = float(np.percentile(maps, 99.5)) or 1.0
+    for line, (caption, position) in enumerate(rows):
+        for column, (name, arrays, colour) in enumerate(columns):
+            axis = axes[line, column]
+            limits = (0.0, top) if name == "anomaly map" else (0.0, 1.0)
+            axis.imshow(np.asarray(arrays[position], dtype=np.float32), cmap=colour, vmin=limits[0], vmax=limits[1])
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if line == 0:
+                axis.set_title(name, fontsize=8)
+        case = case_ids[position] if len(case_ids[position]) <= ID_CHARACTERS else case_ids[position][:ID_CHARACTERS] + "…"
+        axes[line, 0].set_ylabel(f"{caption}\n{case}\nDice {100 * case_dice[position]:.1f}", fontsize=6)
+    figure.suptitle(title, fontsize=9)
+    return _save(figure, path)
