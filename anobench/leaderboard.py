@@ -90,6 +90,9 @@ def merge_seeds(metrics: list[RunMetrics]) -> list[RunMetrics]:
         groups.setdefault(key, []).append(m)
     merged = []
     for group in groups.values():
+        if len({m.seed for m in group}) < len(group):  # repeats of one seed are separate rows, not a spread
+            merged.extend(group)
+            continue
         group.sort(key=lambda m: m.seed)
         merged.append(replace(group[0], seed_dice=tuple(m.dice["all"].dice for m in group)) if len(group) > 1 else group[0])
     return merged

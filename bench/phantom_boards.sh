@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Regenerates the brain-phantom boards of the README (shipped cpu-small checkpoints, 96 test
-# slices, preset defaults): leaderboards/phantom-table1.md (the THOR paper's Table 1 layout with
-# its reported rows), phantom-methods.md and phantom-thor-ablation.md.
-#   bash bench/phantom_boards.sh [RUNS_DIR]      (about 17 minutes on 2 CPU cores)
+# slices, preset defaults; the 64 healthy validation slices scored alongside for the calibrated
+# threshold): leaderboards/phantom-table1.md (the THOR paper's Table 1 layout with its reported
+# rows), phantom-methods.md, phantom-thor-ablation.md, and the report reports/phantom/.
+#   bash bench/phantom_boards.sh [RUNS_DIR]      (about 30 minutes on 2 CPU cores)
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 RUNS=${1:-runs/phantom-boards}
-run() { "$BIN/anobench" run --dataset brain-phantom --overwrite "$@"; }
+run() { "$BIN/anobench" run --dataset brain-phantom --healthy-split val --overwrite "$@"; }
 
 run --method ddpm --out "$RUNS/ddpm"
 run --method thor --out "$RUNS/thor-gaussian"
@@ -16,6 +17,7 @@ run --method autoddpm --out "$RUNS/autoddpm"
 run --method pddpm --out "$RUNS/pddpm"
 "$BIN/anobench" compare "$RUNS/ddpm" "$RUNS/thor-gaussian" "$RUNS/thor-simplex" "$RUNS/anoddpm" --name phantom-methods
 "$BIN/anobench" compare "$RUNS"/{thor-gaussian,ddpm,autoddpm,thor-simplex,anoddpm,pddpm} --layout table1 --name phantom-table1
+"$BIN/anobench" report "$RUNS"/{thor-gaussian,ddpm,autoddpm,thor-simplex,anoddpm,pddpm} --out reports/phantom
 
 for protocol in reference paper; do
   for backend in unet ssim none; do

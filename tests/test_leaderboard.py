@@ -20,6 +20,7 @@ def run_metrics(method, noise, dice):
         split="test", data_manifest="abc", dice={name: MaxDice(dice, 0.5) for name in [*BIN_NAMES, "all"]},
         cases_per_bin={name: 1 for name in [*BIN_NAMES, "all"]}, auprc=0.5, nfe=9, seconds_per_image=0.1, device="cpu",
         latency_batch=(0.1, 0.2), latency_one=(0.3, 0.4), batch_size=8, images_per_second=10.0, peak_memory_mb=500.0,
+        seed=0,
         intervals={key: Estimate(0.5 if key == "auprc" else dice, NAN, NAN) for key in keys},
         resampled={key: np.full(4, NAN) for key in keys}, case_ids=("a",), case_dice=np.array([dice]),
         bootstrap_unit="cases", calibrated=None,
