@@ -33,3 +33,10 @@ def compare(
     from anobench.leaderboard import compare as compare_runs
 
     return compare_runs(targets, name, out_dir)
+
+
+def report(targets: list[str], out: Path) -> Path:
+    """Write a report folder (index.md and figures) for run folders; returns its index.md."""
+    from anobench.report import write_report
+
+    return write_report(targets, out, f"anobench.report({targets!r}, {str(out)!r})")

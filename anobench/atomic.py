@@ -1,14 +1,18 @@
 """Atomic file writes: a temporary file beside the target, then a rename.
 
-A writer killed half-way leaves the old file (or none), never a truncated one.
+A writer killed half-way leaves the old file (or none), never a truncated one; a full disk is one
+clear error, with the temporary file removed and the old file untouched.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+from anobench.errors import AnobenchError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -23,6 +27,12 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
         write(Path(temporary))
         os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; give results the usual mode
         os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        if error.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(error):  # pyarrow drops errno
+            raise AnobenchError(f"no space left on the disk of {path.parent} while writing {path.name}; "
+                                f"{path.name} was left as it was") from None
+        raise
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -26,7 +26,9 @@ from anobench.box_metrics import (
 from anobench.stats import RESAMPLES, SEED, Estimate, clusters_of, interval, resample_counts
 from anobench.errors import AnobenchError
 from anobench.comparisons import compare_pairs
-from anobench.leaderboard import PAIR_HEADERS, PAPER_NAMES, RunIdentity, board, method_label, p_value_text, run_identity
+from anobench.leaderboard import (
+    PAIR_HEADERS, PAPER_NAMES, RunIdentity, board, distinct_labels, method_label, p_value_text, run_identity,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -168,8 +170,9 @@ def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
         f"Rows marked \"reported ({TABLE2_DATA})\" are the paper's published numbers ({CITATION}, Table 2)."
     )
     pairs = compare_pairs(metrics, "f1 mean", [m.case_f1 for m in metrics])
+    labels = distinct_labels(metrics)
     pair_table = [
-        [method_label(metrics[p.first]), method_label(metrics[p.second]),
+        [labels[p.first], labels[p.second],
          f"{100 * p.difference.value:+.2f} [{100 * p.difference.low:+.1f}, {100 * p.difference.high:+.1f}]",
          p_value_text(p.p_bootstrap), p_value_text(p.p_wilcoxon), "yes" if p.significant else "no"]
         for p in pairs

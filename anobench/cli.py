@@ -78,9 +78,18 @@ def run(
     """Score a dataset split with a method and write a run folder."""
     from dataclasses import replace
 
+    from anobench import distributed
     from anobench.config import parse_assignments
+    from anobench.devices import select_device
     from anobench.harness import RunRequest, default_folder, run as run_harness
 
+    launch = distributed.launched()
+    if launch is not None:  # under torchrun the job's ranks are the shards
+        if out is None:
+            raise AnobenchError("under torchrun every rank must write into one folder: pass --out")
+        rank, world_size = launch.rank, launch.world_size
+        device = distributed.device_for(launch, device)
+        distributed.start(select_device(device))
     request = RunRequest(
         method=method, dataset=dataset, split=split, preset=preset, checkpoint=checkpoint,
         method_options=parse_assignments(set_), dataset_options=parse_assignments(data),
@@ -95,14 +104,17 @@ def run(
             raise AnobenchError(f"--seeds {seeds!r} is not a comma-separated list of integers") from None
         parent = out or default_folder(request)
         requests = [replace(request, seed=value, out=parent / f"seed-{value}") for value in values]
-    for each in requests:
-        summary = run_harness(each, console)
-        share = summary.network_seconds / summary.wall_seconds if summary.wall_seconds else 0.0
-        state = "" if summary.merged else " (shard written; merged when every rank is done)"
-        console.print(
-            f"{summary.cases} cases in {summary.wall_seconds:.1f} s "
-            f"({100 * share:.0f}% inside the network) → {summary.folder}{state}"
-        )
+    try:
+        for each in requests:
+            summary = run_harness(each, console)
+            share = summary.network_seconds / summary.wall_seconds if summary.wall_seconds else 0.0
+            state = "" if summary.merged else " (shard written; merged when every rank is done)"
+            console.print(
+                f"{summary.cases} cases in {summary.wall_seconds:.1f} s "
+                f"({100 * share:.0f}% inside the network) → {summary.folder}{state}"
+            )
+    finally:
+        distributed.stop()
 
 
 @app.command()
@@ -242,7 +254,8 @@ def train(
         patch_size=patch_size,
     )
     entry = run_training(config, out, parse_assignments(set_), device, console, parse_data_roots(data_root))
-    console.print(f"wrote {out} (sha256 {entry['sha256'][:12]}…, final loss {entry['final_loss']:.4f})")
+    if entry:  # under torchrun, rank 0 writes and reports
+        console.print(f"wrote {out} (sha256 {entry['sha256'][:12]}…, final loss {entry['final_loss']:.4f})")
 
 
 @app.command("import-checkpoint")

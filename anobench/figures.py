@@ -2,7 +2,7 @@
 
 - `pr_curves`: pooled pixel precision-recall curve of each run (sklearn), AUPRC in the legend.
 - `sweep_plot`: Dice against the noise level T0 per method, with bootstrap intervals (the THOR
-  paper's Fig. 4).
+  paper's Fig. 4); `estimate_lines` for any such plot (Dice against NFE, …).
 - `significance_matrix`: pairwise Δ Dice, significant cells starred.
 - `case_panels`: input, reconstruction, anomaly map and ground truth of the best, median and worst
   case of each lesion-size bin (the paper's Fig. 3 and 5).
@@ -47,19 +47,29 @@ def pr_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], path: 
     return _save(figure, path)
 
 
-def sweep_plot(series: Mapping[str, Sequence[tuple[int, Estimate]]], path: Path, metric: str = "Dice all") -> Path:
-    """`series`: method label → (T0, estimate) points; one line per method, intervals as error bars."""
+def estimate_lines(
+    series: Mapping[str, Sequence[tuple[float, Estimate]]], path: Path, xlabel: str, title: str,
+    ylabel: str = "Dice all ×100", log_x: bool = False,
+) -> Path:
+    """One line per label through (x, estimate) points, the intervals as error bars."""
     figure, axes = plt.subplots(figsize=(5.5, 4))
     for label, points in series.items():
         points = sorted(points)
-        levels = np.array([level for level, _ in points])
+        xs = np.array([x for x, _ in points])
         values = np.array([100 * e.value for _, e in points])
         errors = np.array([[100 * (e.value - e.low), 100 * (e.high - e.value)] for _, e in points]).T
-        axes.errorbar(levels, values, yerr=np.nan_to_num(errors), marker="o", capsize=3, label=label)
-    axes.set(xlabel="noise level T0", ylabel=f"{metric} ×100", title=f"{metric} against the noise level")
+        axes.errorbar(xs, values, yerr=np.nan_to_num(errors), marker="o", capsize=3, label=label)
+    if log_x:
+        axes.set_xscale("log")
+    axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
     return _save(figure, path)
+
+
+def sweep_plot(series: Mapping[str, Sequence[tuple[int, Estimate]]], path: Path) -> Path:
+    """Dice against the noise level T0, one line per method (the THOR paper's Fig. 4)."""
+    return estimate_lines(series, path, "noise level T0", "Dice all against the noise level")
 
 
 def significance_matrix(labels: Sequence[str], pairs: Sequence[PairComparison], path: Path) -> Path:

@@ -22,10 +22,11 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from anobench import registry, runs
+from anobench import distributed, registry, runs
 from anobench.api import Batch, Case, DatasetContext, Method, MethodContext
 from anobench.diffusion.presets import get_preset
 from anobench.errors import AnobenchError
+from anobench.journal import BatchJournal, RunLock
 from anobench.metrics import size_bin
 from anobench.provenance import environment
 from anobench.devices import Stopwatch, peak_memory, reset_peak_memory, select_device
@@ -85,6 +86,7 @@ class _Scored:
     wall_seconds: float
     predict_seconds: float
     network_seconds: float
+    resumed_cases: int  # taken from the journal of an interrupted attempt
 
 
 def _score(
@@ -94,42 +96,36 @@ def _score(
     image_size: int,
     device: torch.device,
     console: Console,
+    journal: BatchJournal,
 ) -> _Scored:
-    """Score the cases in batches; per-case rows carry the batch's wall time divided by its size."""
+    """Score the cases in batches; per-case rows carry the batch's time divided by its size.
+
+    Batches already in the journal (an interrupted earlier attempt) are taken from it; every batch
+    scored here is journalled as soon as it is done.
+    """
     rows: list[dict[str, Any]] = []
     maps, reconstructions = [], []
     predict_seconds = network_seconds = 0.0
     stopwatch = Stopwatch(device)
-    start = time.perf_counter()
+    finished = journal.finished()
+    start, scored_here = time.perf_counter(), 0
     with _progress(console) as progress, torch.inference_mode():
         task = progress.add_task(f"{request.method} on {request.dataset}", total=len(selected), rate=0.0)
         for first in range(0, len(selected), request.batch_size):
             chunk = selected[first : first + request.batch_size]
-            batch = Batch(
-                images=torch.stack([torch.from_numpy(case.image) for _, case in chunk])[:, None],
-                case_ids=[case.case_id for _, case in chunk],
-                seed=request.seed,
-            )
-            stopwatch.start()
-            prediction = method.predict(batch)
-            batch_maps = prediction.maps.float().cpu().numpy()[:, 0]
-            batch_seconds = stopwatch.stop()
-            predict_seconds += batch_seconds
-            network_seconds += prediction.network_seconds
-            if prediction.maps.shape != batch.images.shape:
-                raise AnobenchError(
-                    f"method {request.method!r} returned maps of shape {tuple(prediction.maps.shape)} "
-                    f"for images of shape {tuple(batch.images.shape)}"
-                )
-            maps.append(batch_maps)
-            if prediction.reconstructions is not None:
-                reconstructions.append(prediction.reconstructions.float().cpu().numpy()[:, 0])
-            rows += [
-                _row(index, case, case_map, prediction.nfe, batch_seconds / len(chunk), len(chunk), first // request.batch_size)
-                for (index, case), case_map in zip(chunk, batch_maps)
-            ]
-            done = first + len(chunk)
-            progress.update(task, completed=done, rate=done / (time.perf_counter() - start))
+            if first in finished:
+                batch_rows, arrays = finished[first]
+            else:
+                batch_rows, arrays = _score_batch(method, chunk, request, stopwatch, first // request.batch_size)
+                journal.record(first, batch_rows, arrays)
+                scored_here += len(chunk)
+            rows += batch_rows
+            maps.append(arrays["maps"])
+            if "reconstructions" in arrays:
+                reconstructions.append(arrays["reconstructions"])
+            predict_seconds += float(arrays["predict_seconds"])
+            network_seconds += float(arrays["network_seconds"])
+            progress.update(task, completed=first + len(chunk), rate=scored_here / (time.perf_counter() - start))
     wall_seconds = time.perf_counter() - start
     results = runs.CaseResults(
         rows=pd.DataFrame(rows, columns=ROW_COLUMNS),
@@ -139,7 +135,39 @@ def _score(
         negative_regions=_stack([case.negative_region for _, case in selected]),
         images=_stack([case.image for _, case in selected]),
     )
-    return _Scored(results, wall_seconds, predict_seconds, network_seconds)
+    return _Scored(results, wall_seconds, predict_seconds, network_seconds, len(selected) - scored_here)
+
+
+def _score_batch(
+    method: Method, chunk: list[tuple[int, Case]], request: RunRequest, stopwatch: Stopwatch, number: int
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """One batch through the method: its rows and arrays (maps, reconstructions, seconds)."""
+    batch = Batch(
+        images=torch.stack([torch.from_numpy(case.image) for _, case in chunk])[:, None],
+        case_ids=[case.case_id for _, case in chunk],
+        seed=request.seed,
+    )
+    stopwatch.start()
+    prediction = method.predict(batch)
+    batch_maps = prediction.maps.float().cpu().numpy()[:, 0]
+    batch_seconds = stopwatch.stop()
+    if prediction.maps.shape != batch.images.shape:
+        raise AnobenchError(
+            f"method {request.method!r} returned maps of shape {tuple(prediction.maps.shape)} "
+            f"for images of shape {tuple(batch.images.shape)}"
+        )
+    arrays = {
+        "maps": batch_maps,
+        "predict_seconds": np.array(batch_seconds),
+        "network_seconds": np.array(prediction.network_seconds),
+    }
+    if prediction.reconstructions is not None:
+        arrays["reconstructions"] = prediction.reconstructions.float().cpu().numpy()[:, 0]
+    rows = [
+        _row(index, case, case_map, prediction.nfe, batch_seconds / len(chunk), len(chunk), number)
+        for (index, case), case_map in zip(chunk, batch_maps)
+    ]
+    return rows, arrays
 
 
 def _box_rows(selected: list[tuple[int, Case]]) -> pd.DataFrame:
@@ -219,7 +247,35 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
     if request.healthy_split is not None and sharded:
         raise AnobenchError("--healthy-split cannot be combined with --world-size > 1")
     healthy = list(dataset.cases(request.healthy_split))[: request.limit] if request.healthy_split else []
-    runs.prepare_folder(folder, request.overwrite, outputs)
+    plan = _Plan(request, folder, f"rank{request.rank}-of-{request.world_size}" if sharded else "run", outputs,
+                 device, preset, method_plugin, dataset, cases, healthy)
+    with RunLock(folder, plan.name):  # one writer per folder (per shard); released by the OS if killed
+        runs.prepare_folder(folder, request.overwrite, outputs)
+        return _execute(plan, console)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A checked request: where it writes, on what, with what."""
+
+    request: RunRequest
+    folder: Path
+    name: str  # of its lock and journal: "run", or the shard's
+    outputs: tuple[Path, ...]
+    device: torch.device
+    preset: Any
+    method_plugin: Any
+    dataset: Any
+    cases: list[Case]
+    healthy: list[Case]
+
+
+def _execute(plan: _Plan, console: Console) -> RunSummary:
+    request, folder, name, outputs, device, preset = (
+        plan.request, plan.folder, plan.name, plan.outputs, plan.device, plan.preset
+    )
+    dataset, cases, healthy, method_plugin = plan.dataset, plan.cases, plan.healthy, plan.method_plugin
+    sharded = request.world_size > 1
     selected = [(index, case) for index, case in enumerate(cases) if index % request.world_size == request.rank]
     method = method_plugin.create(
         request.method_options,
@@ -242,13 +298,19 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
         },
     )
 
+    manifest = dataset.manifest_hash()
+    scored_for = {
+        **{key: value for key, value in asdict(request).items() if key not in ("out", "overwrite", "latency_cases")},
+        "method_settings": settings, "data_manifest": manifest,
+    }
+    journal = BatchJournal(folder, name, scored_for, discard=request.overwrite)
     reset_peak_memory(device)
-    scored = _score(method, selected, request, preset.image_size, device, console)
+    scored = _score(method, selected, request, preset.image_size, device, console, journal)
     batch_one = _batch_one_seconds(method, [case for _, case in selected], request.seed, device, request.latency_cases)
     provenance = {
         **environment(device),
         "seed": request.seed,
-        "data_manifest": dataset.manifest_hash(),
+        "data_manifest": manifest,
         "checkpoint_sha256": (settings.get("checkpoint") or {}).get("sha256"),
         "perceptual_backend": settings.get("perceptual"),
         "timing": {
@@ -256,17 +318,27 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
             "predict_seconds": scored.predict_seconds,
             "network_seconds": scored.network_seconds,
             "cases": len(selected),
+            "resumed_cases": scored.resumed_cases,
             "batch_one_seconds": batch_one,
             "peak_memory": peak_memory(device),
             "dtype": "float32",
         },
     }
+    healthy_journal = BatchJournal(folder, "healthy", {**scored_for, "split": request.healthy_split}, request.overwrite)
     if healthy:
-        healthy_scored = _score(method, list(enumerate(healthy)), request, preset.image_size, device, console)
+        healthy_scored = _score(
+            method, list(enumerate(healthy)), request, preset.image_size, device, console, healthy_journal
+        )
         runs.write_results(*runs.healthy_files(folder), healthy_scored.results)
     if any(case.boxes for _, case in selected):
         runs.write_boxes(folder / runs.BOXES, _box_rows(selected))
     runs.write_results(*outputs[:2], scored.results)
     runs.write_json(outputs[2] if sharded else folder / runs.PROVENANCE, provenance)
-    merged = runs.merge_shards(folder) if sharded else True
+    journal.discard()
+    healthy_journal.discard()
+    if distributed.active():  # torchrun: every rank has written its shard before rank 0 merges them
+        distributed.barrier()
+        merged = request.rank == 0 and runs.merge_shards(folder)
+    else:
+        merged = runs.merge_shards(folder) if sharded else True
     return RunSummary(folder, len(selected), scored.wall_seconds, scored.predict_seconds, scored.network_seconds, merged)

@@ -65,6 +65,8 @@ class Calibrated:
     healthy_fpr: float
     dice: Estimate
     split: str
+    samples: np.ndarray  # Dice at the threshold in each bootstrap resample
+    case_dice: np.ndarray  # per case Dice at the threshold (NaN: not scored)
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,9 @@ def evaluate_run(folder: Path, resamples: int = RESAMPLES, seed: int = SEED) -> 
     intervals["auprc"] = interval(auprc, resampled["auprc"])
     best = int(np.argmin(np.abs(THRESHOLDS - dice["all"].threshold))) if scored.any() else 0
     case_dice = np.where(scored, dice_curve(predicted[:, best], true_positive[:, best], positives), np.nan)
+    calibrated = _calibrated(folder, config, predicted, true_positive, positives, curves_all)
+    if calibrated is not None:
+        intervals["dice calibrated"], resampled["dice calibrated"] = calibrated.dice, calibrated.samples
     return RunMetrics(
         **run_identity(folder, config, provenance, rows),
         dice=dice,
@@ -152,7 +157,7 @@ def evaluate_run(folder: Path, resamples: int = RESAMPLES, seed: int = SEED) -> 
         case_ids=tuple(rows["case_id"]),
         case_dice=case_dice,
         bootstrap_unit="subjects" if clusters is not None else "cases",
-        calibrated=_calibrated(folder, config, predicted, true_positive, positives, curves_all),
+        calibrated=calibrated,
     )
 
 
@@ -167,7 +172,9 @@ def _calibrated(
     tau, fpr = healthy_fpr_threshold(runs.read_results(healthy_rows, healthy_maps).maps, CALIBRATED_FPR, THRESHOLDS)
     k = int(np.argmin(np.abs(THRESHOLDS - tau)))
     value = float(dice_curve(predicted[:, k].sum(), true_positive[:, k].sum(), positives.sum()))
-    return Calibrated(tau, fpr, interval(value, curves[:, k]), str(config.get("healthy_split")))
+    scored = positives > 0
+    case_dice = np.where(scored, dice_curve(predicted[:, k], true_positive[:, k], positives), np.nan)
+    return Calibrated(tau, fpr, interval(value, curves[:, k]), str(config.get("healthy_split")), curves[:, k], case_dice)
 
 
 def _median_p90(values: Any) -> tuple[float, float]:
@@ -226,14 +233,15 @@ def _threshold(value: MaxDice) -> str:
 
 
 # settings that tell rows of one method apart; a true flag shows as its name, a false one not at all
-VARIANT_SETTINGS = ("preset", "protocol", "perceptual", "stitching", "postprocess")
+VARIANT_SETTINGS = ("preset", "protocol", "perceptual", "stitching", "postprocess", "sampler")
+UNSHOWN_DEFAULTS = {"sampler": "ddpm"}  # the usual value is not spelled out in every label
 
 
-def method_label(m: RunMetrics) -> str:
+def method_label(m: RunIdentity) -> str:
     variant = [
         key if value is True else str(value)
         for key, value in ((key, m.settings.get(key)) for key in VARIANT_SETTINGS)
-        if value is not None and value is not False
+        if value is not None and value is not False and UNSHOWN_DEFAULTS.get(key) != value
     ]
     return f"{m.method} ({', '.join(variant)})" if variant else m.method
 
@@ -251,6 +259,27 @@ def _calibrated_cells(m: RunMetrics) -> list[str]:
         return ["–", "–"]
     gap = m.dice["all"].dice - m.calibrated.dice.value
     return [f"{_with_interval(m.calibrated.dice)} (τ {m.calibrated.threshold:.2f})", f"{100 * gap:.2f}"]
+
+
+DISAMBIGUATING_SETTINGS = ("noise", "t0", "stride", "sampler")
+
+
+def distinct_labels(metrics: list[RunIdentity]) -> list[str]:
+    """`method_label`s, with the noise (then T0, stride, sampler, and at last the folder) added to
+    those that would otherwise read alike, for tables and figures that name runs in pairs."""
+    labels = [method_label(m) for m in metrics]
+    for key in DISAMBIGUATING_SETTINGS:
+        values: dict[str, set[str]] = {}
+        for label, m in zip(labels, metrics):
+            values.setdefault(label, set()).add(str(m.settings.get(key, "–")))
+        telling = {label for label, seen in values.items() if len(seen) > 1}  # repeated labels this key tells apart
+        labels = [
+            f"{label} [{m.settings.get(key)}]" if label in telling and key == "noise"
+            else f"{label} [{key} {m.settings.get(key, '–')}]" if label in telling else label
+            for label, m in zip(labels, metrics)
+        ]
+    repeated = {label for label in labels if labels.count(label) > 1}
+    return [f"{label} [{m.folder.name}]" if label in repeated else label for label, m in zip(labels, metrics)]
 
 
 def table_rows(metrics: list[RunMetrics]) -> tuple[list[str], list[list[str]]]:
@@ -295,11 +324,15 @@ def cost_cells(m: RunIdentity) -> list[str]:
     ]
 
 
-def pair_rows(metrics: list[RunMetrics]) -> list[list[str]]:
-    """One row per compared pair on Dice all: Δ [CI], Holm-adjusted p-values, verdict."""
-    pairs = compare_pairs(metrics, "dice all", [m.case_dice for m in metrics])
+def pair_rows(metrics: list[RunMetrics], calibrated: bool = False) -> list[list[str]]:
+    """One row per compared pair on Dice all (oracle, or `calibrated`): Δ [CI], Holm-adjusted p-values, verdict."""
+    if calibrated:
+        pairs = compare_pairs(metrics, "dice calibrated", [m.calibrated.case_dice for m in metrics])  # type: ignore[union-attr]
+    else:
+        pairs = compare_pairs(metrics, "dice all", [m.case_dice for m in metrics])
+    labels = distinct_labels(metrics)
     return [
-        [method_label(metrics[p.first]), method_label(metrics[p.second]),
+        [labels[p.first], labels[p.second],
          f"{100 * p.difference.value:+.2f} [{100 * p.difference.low:+.1f}, {100 * p.difference.high:+.1f}]",
          p_value_text(p.p_bootstrap), p_value_text(p.p_wilcoxon),
          "yes" if p.significant else "no"]
@@ -341,10 +374,17 @@ SEEDS_NOTE = (
 
 
 def pairs_section(metrics: list[RunMetrics]) -> list[str]:
+    """Paired comparisons on Dice all, and on calibrated Dice when every run has it."""
     pairs = pair_rows(metrics)
     if not pairs:
         return []
-    return ["## Paired comparisons", tabulate(pairs, headers=PAIR_HEADERS, tablefmt="github", disable_numparse=True)]
+    section = ["## Paired comparisons (oracle Dice all)",
+               tabulate(pairs, headers=PAIR_HEADERS, tablefmt="github", disable_numparse=True)]
+    if all(m.calibrated is not None for m in metrics):
+        headers = ["A", "B", "Δ Dice calibrated (A − B) [95% CI]", *PAIR_HEADERS[3:]]
+        section += ["## Paired comparisons (calibrated Dice)",
+                    tabulate(pair_rows(metrics, calibrated=True), headers=headers, tablefmt="github", disable_numparse=True)]
+    return section
 
 
 def render_markdown(metrics: list[RunMetrics], command: str) -> str:
@@ -477,27 +517,32 @@ def compare(
     return path, metrics
 
 
-CONSOLE_COLUMNS = ("method", "T0", "stride", "NFE/img", *(f"Dice {n}" for n in BIN_NAMES), "Dice all", "≠ best", "AUPRC")
-CONSOLE_WITHOUT_INTERVAL = (*(f"Dice {n}" for n in BIN_NAMES), "AUPRC")  # the Markdown file has theirs
-
-
-CONSOLE_TITLES = {"NFE/img": "NFE", "Dice medium": "med", "stride": "k", "Dice all": "all [95% CI]"}
+def _one_decimal(estimate: Estimate, with_interval: bool = False) -> str:
+    if np.isnan(estimate.value):
+        return "–"
+    if not with_interval or np.isnan(estimate.low):
+        return f"{100 * estimate.value:.1f}"
+    return f"{100 * estimate.value:.1f} [{100 * estimate.low:.1f}, {100 * estimate.high:.1f}]"
 
 
 def print_table(metrics: list[RunMetrics], console: Console) -> None:
-    """The leaderboard's main columns (the Markdown file has all of them and every interval)."""
-    headers, body = table_rows(metrics)
-    keep = [headers.index(column) for column in CONSOLE_COLUMNS]
+    """The main columns, one decimal, in 80 characters (the Markdown file has every column and interval)."""
+    pairs = compare_pairs(metrics, "dice all", [m.case_dice for m in metrics])
+    verdicts = versus_best(len(metrics), [m.dice["all"].dice for m in metrics], pairs)
     table = Table(
         title=f"{metrics[0].dataset} ({metrics[0].split}): Dice and AUPRC ×100",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,
+        caption="noise: G Gaussian, S simplex; the Markdown file has every column and interval",
     )
-    for index in keep:
-        title = CONSOLE_TITLES.get(headers[index], headers[index].removeprefix("Dice "))
-        table.add_column(title, justify="left" if index == 0 else "right", no_wrap=True)
-    plain = {headers.index(column) for column in CONSOLE_WITHOUT_INTERVAL}
-    for row in body:
-        table.add_row(*(row[index].split(" [")[0] if index in plain else row[index] for index in keep))
+    table.add_column("method")
+    table.add_column("noise", justify="center")
+    for title in ("NFE", "small", "med", "large", "all [95% CI]", "≠ best", "AUPRC"):
+        table.add_column(title, justify="right", no_wrap=True)
+    for m, verdict in zip(metrics, verdicts):
+        table.add_row(
+            method_label(m), noise_family(str(m.settings.get("noise", "–")))[:1].upper(), f"{m.nfe:g}", *(_one_decimal(m.intervals[f"dice {name}"]) for name in BIN_NAMES),
+            _one_decimal(m.intervals["dice all"], with_interval=True), verdict, _one_decimal(m.intervals["auprc"]),
+        )
     console.print(table)

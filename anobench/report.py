@@ -18,8 +18,8 @@ from anobench import figures, runs
 from anobench.comparisons import compare_pairs
 from anobench.errors import AnobenchError
 from anobench.leaderboard import (
-    BIN_NAMES, CALIBRATED_NOTE, COMPARISON_NOTE, PAIR_HEADERS, SEEDS_NOTE, RunMetrics, evaluate_run, find_runs,
-    interval_note, merge_seeds, method_label, pair_rows, table_rows,
+    BIN_NAMES, CALIBRATED_NOTE, COMPARISON_NOTE, SEEDS_NOTE, RunMetrics, distinct_labels, evaluate_run, find_runs,
+    interval_note, merge_seeds, method_label, pairs_section, table_rows,
 )
 from anobench.stats import Estimate
 
@@ -61,7 +61,7 @@ def write_report(targets: list[str], out: Path, command: str) -> Path:
     if len({(m.dataset, m.split, m.data_manifest) for m in metrics}) > 1:
         raise AnobenchError("runs were made on different data; a report covers runs on the same cases")
     out.mkdir(parents=True, exist_ok=True)
-    labels = [method_label(m) for m in metrics]
+    labels = distinct_labels(metrics)
     headers, body = table_rows(metrics)
     first = metrics[0]
     lines = [
@@ -81,9 +81,8 @@ def write_report(targets: list[str], out: Path, command: str) -> Path:
     pairs = compare_pairs(metrics, "dice all", [m.case_dice for m in metrics])
     if pairs:
         figures.significance_matrix(labels, pairs, out / "significance.png")
-        lines += ["## Paired comparisons", "",
-                  tabulate(pair_rows(metrics), headers=PAIR_HEADERS, tablefmt="github", disable_numparse=True), "",
-                  "![significance matrix](significance.png)", ""]
+        lines += [line for part in pairs_section(metrics) for line in (part, "")]
+        lines += ["![significance matrix of the oracle Dice all](significance.png)", ""]
     curves = {}
     arrays = {}
     for m, label in zip(metrics, labels):
@@ -101,9 +100,9 @@ def write_report(targets: list[str], out: Path, command: str) -> Path:
     lines += ["## Cases", "", "Best, median and worst case of each lesion-size bin by per-case Dice at the run's "
               "pooled threshold: input, reconstruction, anomaly map (0 to the 99.5th percentile of the run's maps), "
               "ground truth.", ""]
-    for m, label in zip(metrics, labels):
+    for number, (m, label) in enumerate(zip(metrics, labels), start=1):
         results = arrays[label]
-        name = f"cases-{_slug(label)}-{_slug(m.folder.name)}.png"
+        name = f"cases-{number}-{_slug(label)}.png"
         figures.case_panels(
             panel_rows(m, results.rows["size_bin"].to_numpy()), results.images, results.reconstructions, results.maps,
             results.masks, list(results.rows["case_id"]), m.case_dice, out / name, f"{label} ({m.folder})",

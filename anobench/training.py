@@ -30,9 +30,11 @@ import torch
 import torch.nn.functional as F
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
 
 import anobench
+from anobench import distributed
 from anobench.config import to_plain
 from anobench.diffusion.checkpoint import FORMAT, atomic_torch_save, model_config
 from anobench.diffusion.model import DiffusionModel
@@ -67,9 +69,11 @@ INPUT_RANGE = (-1.0, 1.0)  # anobench trains and infers in [-1, 1], as THOR trai
 
 
 def train_command(
-    config: TrainConfig, out: Path, dataset_options: Mapping[str, str], data_root: DataRoots = None
+    config: TrainConfig, out: Path, dataset_options: Mapping[str, str], data_root: DataRoots = None,
+    processes: int = 1,
 ) -> str:
-    words = ["anobench", "train"]
+    launcher = ["torchrun", "--nproc-per-node", str(processes), "-m", "anobench"] if processes > 1 else ["anobench"]
+    words = [*launcher, "train"]
     defaults = TrainConfig()
     for key, value in asdict(config).items():
         if key == "augment":
@@ -140,11 +144,14 @@ def _draw_noise(noise: NoiseKind, generator: torch.Generator, x0: torch.Tensor, 
 
 
 def full_image_loss(
-    unet: torch.nn.Module, alpha_bar: torch.Tensor, x0: torch.Tensor, noise: NoiseKind, generator: torch.Generator
+    unet: torch.nn.Module, alpha_bar: torch.Tensor, x0: torch.Tensor, noise: NoiseKind, generator: torch.Generator,
+    part: slice = slice(None),
 ) -> torch.Tensor:
+    """The loss of the images `part` of the batch; every draw is made for the whole batch, so each
+    rank of a distributed job draws what a single process would and keeps its own part."""
     t = torch.randint(len(alpha_bar), (x0.shape[0],), generator=generator)
     epsilon = _draw_noise(noise, generator, x0, t)
-    t = t.to(x0.device)
+    x0, t, epsilon = x0[part], t[part].to(x0.device), epsilon[part]
     return F.mse_loss(unet(_noised(alpha_bar, x0, t, epsilon), t), epsilon)
 
 
@@ -155,15 +162,26 @@ def patched_loss(
     noise: NoiseKind,
     generator: torch.Generator,
     cells: torch.Tensor,
+    part: slice = slice(None),
 ) -> torch.Tensor:
-    """`cells`: K×H×W booleans of the patch grid (on x0's device), one of which is noised per image."""
+    """`cells`: K×H×W booleans of the patch grid (on x0's device), one of which is noised per image;
+    `part` as in `full_image_loss`."""
     chosen = cells[draw_cells(generator, x0.shape[0], len(cells)).to(cells.device)][:, None]
     t = torch.randint(len(alpha_bar), (x0.shape[0],), generator=generator)
     epsilon = _draw_noise(noise, generator, x0, t)
-    t = t.to(x0.device)
+    chosen, x0, t, epsilon = chosen[part], x0[part], t[part].to(x0.device), epsilon[part]
     x_t = torch.where(chosen, _noised(alpha_bar, x0, t, epsilon), x0)
     prediction = torch.where(chosen, unet(x_t, t), x0)
     return F.l1_loss(prediction, x0)
+
+
+def _global_mean(value: torch.Tensor) -> float:
+    """The loss over the whole batch: the mean of the ranks' equal parts (the value itself alone)."""
+    if distributed.active():
+        value = value.clone()
+        torch.distributed.all_reduce(value)
+        value /= torch.distributed.get_world_size()
+    return float(value)
 
 
 def _progress(console: Console | None) -> Progress:
@@ -186,8 +204,20 @@ def train(
     console: Console | None = None,
     data_root: DataRoots = None,
 ) -> dict[str, Any]:
-    """Train (or resume) and write the checkpoint `out`; returns its manifest entry."""
-    device = select_device(device)
+    """Train (or resume) and write the checkpoint `out`; returns its manifest entry.
+
+    Under torchrun every rank draws the whole global batch (same generator), runs the network on its
+    own equal part, and DistributedDataParallel averages the gradients: the update of one process on
+    the whole batch. Rank 0 alone writes the resumable state, the checkpoint and the manifest.
+    """
+    launch = distributed.launched()
+    device = select_device(distributed.device_for(launch, device) if launch else device)
+    world_size, rank = (launch.world_size, launch.rank) if launch else (1, 0)
+    if config.batch_size % world_size:
+        raise AnobenchError(f"--batch-size {config.batch_size} is not divisible by the {world_size} processes")
+    per_rank = config.batch_size // world_size
+    part = slice(rank * per_rank, (rank + 1) * per_rank)
+    console = Console(quiet=True) if rank else console  # one progress bar per job
     dataset_options = dict(dataset_options or {})
     preset = get_preset(config.preset)
     noise = noise_kind(config.noise)
@@ -198,10 +228,13 @@ def train(
     patch_size = (config.patch_size or default_patch_size(preset.image_size)) if config.scheme == "patched" else None
     images, manifest_hash = load_training_images(config.dataset, preset.image_size, dataset_options, data_root)
 
+    if launch:
+        distributed.start(device)
     torch.manual_seed(config.seed)
     schedule = schedule_for(config.scheme)
     model = DiffusionModel(preset, schedule, INPUT_RANGE, config.noise, device, patch_size)
     unet = model.unet.train()
+    network = DistributedDataParallel(unet, device_ids=[device] if device.type == "cuda" else None) if launch else unet
     ema = AveragedModel(unet, multi_avg_fn=_warmup_ema(config.ema_decay))
     optimizer = torch.optim.Adam(unet.parameters(), lr=config.lr)
     generator = torch.Generator().manual_seed(config.seed)
@@ -247,50 +280,54 @@ def train(
                 batch = _augment(batch, generator)
             x0 = model.to_model_range(batch).to(device)
             if cells is None:
-                loss = full_image_loss(unet, alpha_bar, x0, noise, generator)
+                loss = full_image_loss(network, alpha_bar, x0, noise, generator, part)
             else:
-                loss = patched_loss(unet, alpha_bar, x0, noise, generator, cells)
+                loss = patched_loss(network, alpha_bar, x0, noise, generator, cells, part)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             ema.update_parameters(unet)
             step += 1
-            losses.append(float(loss.detach()))
+            losses.append(_global_mean(loss.detach()))
             rate = (step - session_first_step) / (time.perf_counter() - session_start)
             progress.update(task, completed=step, loss=sum(losses[-50:]) / len(losses[-50:]), rate=rate)
-            if step % config.save_every == 0 and step < config.steps:
+            if step % config.save_every == 0 and step < config.steps and rank == 0:
                 save_state()
 
     final_loss = sum(losses[-100:]) / max(len(losses[-100:]), 1)
-    atomic_torch_save(
-        {
-            "format": FORMAT,
-            "model": ema.module.state_dict(),
-            "config": model_config(preset, schedule, config.noise, INPUT_RANGE, patch_size),
-            "training": {
-                **to_plain(config),
-                "dataset_options": dataset_options,
-                "final_loss": final_loss,
-                "data_manifest": manifest_hash,
-                "anobench": anobench.__version__,
-                "torch": str(torch.__version__),
-                "device": str(device),
-                "threads": torch.get_num_threads(),
-            },
-        },
-        out,
-    )
-    resume.unlink(missing_ok=True)
+    entry = {}
+    if rank == 0:
+        training = {**to_plain(config), "dataset_options": dataset_options, "final_loss": final_loss,
+                    "data_manifest": manifest_hash, "anobench": anobench.__version__, "torch": str(torch.__version__),
+                    "device": str(device), "threads": torch.get_num_threads(), "processes": world_size}
+        model_state = {"format": FORMAT, "model": ema.module.state_dict(),
+                       "config": model_config(preset, schedule, config.noise, INPUT_RANGE, patch_size),
+                       "training": training}
+        atomic_torch_save(model_state, out)
+        resume.unlink(missing_ok=True)
+        entry = _manifest_entry(config, out, dataset_options, data_root, final_loss, manifest_hash, device, world_size)
+    if launch:
+        distributed.barrier()
+        distributed.stop()
+    return entry
+
+
+def _manifest_entry(
+    config: TrainConfig, out: Path, dataset_options: Mapping[str, str], data_root: DataRoots, final_loss: float,
+    manifest_hash: str, device: torch.device, world_size: int,
+) -> dict[str, Any]:
+    """Record the checkpoint in manifest.json beside it (sha256, the command that made it)."""
     entry = {
         "file": out.name,
         "sha256": sha256_file(out),
-        "command": train_command(config, out, dataset_options, data_root),
+        "command": train_command(config, out, dataset_options, data_root, world_size),
         "seed": config.seed,
         "steps": config.steps,
         "final_loss": round(final_loss, 6),
         "data_manifest": manifest_hash,
         "torch": str(torch.__version__),
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {device}",
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {device}"
+        + (f", {world_size} processes" if world_size > 1 else ""),
     }
     manifest_path = out.parent / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}

@@ -18,28 +18,35 @@ from pathlib import Path
 from anobench.harness import RunRequest, run
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=None, help="score only the first N cases")
-    parser.add_argument("--batch-size", type=int, default=8)
-    args = parser.parse_args()
+def measure(limit: int | None = None, batch_size: int = 8) -> dict[str, float]:
+    """One DDPM run: its cases, network seconds, harness-loop seconds and whole run() seconds."""
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
         summary = run(
             RunRequest(
                 method="ddpm",
                 dataset="brain-phantom",
-                batch_size=args.batch_size,
+                batch_size=batch_size,
                 device="cpu",
                 out=Path(scratch) / "run",
-                limit=args.limit,
+                limit=limit,
+                latency_cases=0,
             )
         )
         whole = time.perf_counter() - start
-    print(f"cases: {summary.cases}, batch size {args.batch_size}")
-    print(f"network seconds: {summary.network_seconds:.2f}")
-    print(f"harness loop: {summary.wall_seconds:.2f} s, network share {summary.network_seconds / summary.wall_seconds:.1%}")
-    print(f"whole run() call: {whole:.2f} s, network share {summary.network_seconds / whole:.1%}")
+    return {"cases": summary.cases, "network": summary.network_seconds, "loop": summary.wall_seconds, "whole": whole}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N cases")
+    parser.add_argument("--batch-size", type=int, default=8)
+    args = parser.parse_args()
+    m = measure(args.limit, args.batch_size)
+    print(f"cases: {m['cases']}, batch size {args.batch_size}")
+    print(f"network seconds: {m['network']:.2f}")
+    print(f"harness loop: {m['loop']:.2f} s, network share {m['network'] / m['loop']:.1%}")
+    print(f"whole run() call: {m['whole']:.2f} s, network share {m['network'] / m['whole']:.1%}")
 
 
 if __name__ == "__main__":

@@ -19,17 +19,13 @@ from anobench.diffusion.presets import get_preset
 from anobench.diffusion.simplex import SimplexNoise
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--perceptual", default="auto")
-    args = parser.parse_args()
+def measure(cases_count: int = 32, batch_size: int = 8, perceptual: str = "auto") -> dict[str, object]:
+    """Seconds of a THOR (simplex) pass over the cases, inside the network, and drawing simplex noise."""
     preset = get_preset("cpu-small")
     cases = registry.datasets.get("brain-phantom").open({}, DatasetContext(preset.image_size)).cases("test")
-    cases = cases[: args.cases]
+    cases = cases[:cases_count]
     context = MethodContext("brain-phantom", preset.name, preset.image_size, torch.device("cpu"))
-    thor = registry.methods.get("thor").create({"noise": "simplex", "perceptual": args.perceptual}, context)
+    thor = registry.methods.get("thor").create({"noise": "simplex", "perceptual": perceptual}, context)
 
     noise_seconds = [0.0]
     draw = SimplexNoise.draw
@@ -41,25 +37,38 @@ def main() -> None:
         return result
 
     def batches():  # type: ignore[no-untyped-def]
-        for first in range(0, len(cases), args.batch_size):
-            chunk = cases[first : first + args.batch_size]
+        for first in range(0, len(cases), batch_size):
+            chunk = cases[first : first + batch_size]
             images = torch.stack([torch.from_numpy(c.image) for c in chunk])[:, None]
             yield Batch(images, [c.case_id for c in chunk], 0)
 
     with torch.inference_mode():
         thor.predict(next(batches()))  # warm-up: numba compiles (or loads) opensimplex's kernels
         SimplexNoise.draw = timed_draw  # type: ignore[method-assign]
-        start, network = time.perf_counter(), 0.0
-        for batch in batches():
-            prediction = thor.predict(batch)
-            network += prediction.network_seconds
-        total = time.perf_counter() - start
-        SimplexNoise.draw = draw  # type: ignore[method-assign]
-    settings = thor.settings()
-    print(f"{len(cases)} cases, batch {args.batch_size}, T0 {settings['t0']}, stride {settings['stride']}, "
-          f"NFE/img {prediction.nfe}, perceptual {settings['perceptual']}")
-    print(f"total {total:.2f} s, network {network:.2f} s, simplex noise {noise_seconds[0]:.2f} s")
-    print(f"simplex-noise share of inference time: {noise_seconds[0] / total:.1%}")
+        try:
+            start, network = time.perf_counter(), 0.0
+            for batch in batches():
+                prediction = thor.predict(batch)
+                network += prediction.network_seconds
+            total = time.perf_counter() - start
+        finally:
+            SimplexNoise.draw = draw  # type: ignore[method-assign]
+    return {"cases": len(cases), "settings": thor.settings(), "nfe": prediction.nfe, "total": total,
+            "network": network, "noise": noise_seconds[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--perceptual", default="auto")
+    args = parser.parse_args()
+    m = measure(args.cases, args.batch_size, args.perceptual)
+    settings = m["settings"]
+    print(f"{m['cases']} cases, batch {args.batch_size}, T0 {settings['t0']}, stride {settings['stride']}, "
+          f"NFE/img {m['nfe']}, perceptual {settings['perceptual']}")
+    print(f"total {m['total']:.2f} s, network {m['network']:.2f} s, simplex noise {m['noise']:.2f} s")
+    print(f"simplex-noise share of inference time: {m['noise'] / m['total']:.1%}")
 
 
 if __name__ == "__main__":

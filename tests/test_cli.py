@@ -66,7 +66,7 @@ def test_unwritable_output_folder(cli, tmp_path, tiny_checkpoint, phantom_args):
 def test_unknown_setting_names_the_valid_ones(cli, tmp_path, tiny_checkpoint, phantom_args):
     result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
                  "--out", str(tmp_path / "r"), *phantom_args, "--set", "T0=3")
-    assert_user_error(result, "unknown setting(s) T0", "valid: error, noise, stride, t0, variance")
+    assert_user_error(result, "unknown setting(s) T0", "valid: error, noise, sampler, stride, t0, variance")
 
 
 def test_run_then_compare_prints_a_leaderboard(cli, tmp_path, tiny_checkpoint, phantom_args):

@@ -103,6 +103,10 @@ def test_metrics_carry_intervals_a_calibrated_dice_and_paired_comparisons(tmp_pa
     board = render_markdown([good, bad], "anobench compare")
     assert "## Paired comparisons" in board and "| good " in board and "(τ 0.38)" in board
     assert "best" in board and "yes" in board  # 1.0 vs 0.2 on every case: significant
+    assert "(calibrated Dice)" not in board  # "bad" scored no healthy split
+    fabricate_brain_run(tmp_path / "mid", "mid", 0.5)
+    both = render_markdown([good, evaluate_run(tmp_path / "mid")], "anobench compare")
+    assert "## Paired comparisons (calibrated Dice)" in both
 
 
 def test_several_slices_per_subject_resample_subjects(tmp_path):
@@ -110,3 +114,13 @@ def test_several_slices_per_subject_resample_subjects(tmp_path):
 
     fabricate_brain_run(tmp_path, "m", 0.5, subjects=[f"s{i // 3}" for i in range(12)])
     assert evaluate_run(tmp_path).bootstrap_unit == "subjects"
+
+
+def test_runs_that_would_read_alike_are_told_apart_by_noise_then_settings():
+    from anobench.leaderboard import distinct_labels
+
+    gaussian, simplex = run_metrics("thor", "gaussian", 0.1), run_metrics("thor", "simplex", 0.2)
+    ddpm = run_metrics("ddpm", "gaussian", 0.3)
+    assert distinct_labels([gaussian, simplex, ddpm]) == ["thor [gaussian]", "thor [simplex]", "ddpm"]
+    twin = RunMetrics(**{**gaussian.__dict__, "folder": Path("runs/other")})
+    assert distinct_labels([gaussian, twin]) == ["thor [thor-gaussian]", "thor [other]"]  # only what differs

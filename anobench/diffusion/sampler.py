@@ -1,4 +1,7 @@
-"""Partial diffusion chains: noise an image to T0, then run ancestral DDPM steps back to 0.
+"""Partial diffusion chains: noise an image to T0, then step back to 0 over the kept timesteps.
+
+Each step is the respaced DDPM posterior (ancestral: fresh noise per step), or with
+`sampler="ddim"` the deterministic DDIM step (η = 0: no noise after the jump to T0).
 
 `PartialChain` is an iterator of `ChainState`s, one per kept timestep, each carrying the network's
 clean-image estimate x̂0(t). A method may read the state (to build maps from intermediates) or
@@ -17,6 +20,9 @@ from anobench.api import Batch
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.noise import CaseRandom, NoiseKind
 from anobench.diffusion.schedule import respaced_timesteps
+from anobench.errors import AnobenchError
+
+SAMPLERS = ("ddpm", "ddim")
 
 
 @dataclass
@@ -45,7 +51,11 @@ class PartialChain:
         stride: int,
         random: CaseRandom,
         noise: NoiseKind,
+        sampler: str = "ddpm",
     ) -> None:
+        if sampler not in SAMPLERS:
+            raise AnobenchError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+        self.sampler = sampler
         self.model = model
         self.x0 = x0
         self.timesteps = respaced_timesteps(t0, stride)
@@ -65,6 +75,9 @@ class PartialChain:
             if state.x_next is not None:
                 x_t = state.x_next
                 continue
+            if self.sampler == "ddim":
+                x_t = schedule.ddim_step(state.x0_hat, state.x_t, t, t_next)
+                continue
             mean, std = schedule.posterior(state.x0_hat, state.x_t, t, t_next)
             x_t = mean if t_next < 0 else mean + std * self.random.sample(self.noise, self.x0.shape[1:], t)
 
@@ -78,10 +91,11 @@ class PartialChain:
 
 
 def chain_for_batch(
-    model: DiffusionModel, batch: Batch, t0: int, stride: int, noise: NoiseKind, shared_noise: bool = False
+    model: DiffusionModel, batch: Batch, t0: int, stride: int, noise: NoiseKind, shared_noise: bool = False,
+    sampler: str = "ddpm",
 ) -> tuple[torch.Tensor, PartialChain]:
     """The batch's [0, 1] images on the model's device, and a chain from them with per-case noise
     (one draw shared by the batch with `shared_noise`, as the released THOR code did)."""
     images = batch.images.to(model.device)
     random = CaseRandom(batch.case_ids, batch.seed, model.device, shared=shared_noise)
-    return images, PartialChain(model, model.to_model_range(images), t0, stride, random, noise)
+    return images, PartialChain(model, model.to_model_range(images), t0, stride, random, noise, sampler)

@@ -110,3 +110,10 @@ class NoiseSchedule:
         else:
             variance = torch.clamp((1 - alpha_bar_s) / (1 - alpha_bar_t) * beta, min=1e-20)
         return mean, variance.sqrt().float()
+
+    def ddim_step(self, x0: torch.Tensor, x_t: torch.Tensor, t: int, s: int) -> torch.Tensor:
+        """Deterministic DDIM (η = 0) from t to s < t: x_s = sqrt(ᾱ_s)·x̂0 + sqrt(1 − ᾱ_s)·ε̂, with ε̂
+        the noise that x̂0 implies at x_t (so a clamped or replaced x̂0 is honoured)."""
+        alpha_bar_t, alpha_bar_s = self.alpha_bar(t), self.alpha_bar(s)
+        noise = (x_t - alpha_bar_t.sqrt().float() * x0) / (1 - alpha_bar_t).sqrt().float()
+        return alpha_bar_s.sqrt().float() * x0 + (1 - alpha_bar_s).sqrt().float() * noise

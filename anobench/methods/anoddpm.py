@@ -32,6 +32,7 @@ class AnoDDPMConfig:
     variance: Literal["fixed_small", "fixed_large"] | None = None
     stride: int | None = None  # None: the model preset's default (1 for `paper`)
     noise: Literal["simplex", "simplex-normalised"] = "simplex"
+    sampler: Literal["ddpm", "ddim"] = "ddpm"
 
 
 class AnoDDPM:

@@ -50,6 +50,7 @@ class AutoDDPMConfig:
     perceptual: Backend = "auto"
     lpips_weights: str | None = None
     stride: int | None = None  # None: the model preset's default (1 for `paper`)
+    sampler: Literal["ddpm", "ddim"] = "ddpm"  # of the coarse chain; RePaint's re-sampling stays ancestral
     noise: Literal["gaussian"] = "gaussian"
 
 
@@ -125,7 +126,9 @@ class AutoDDPM:
 
     def stage_one(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Images on the device, the coarse reconstruction and the stage-1 map M."""
-        images, chain = chain_for_batch(self.model, batch, self.config.t0, self.stride, self.noise)
+        images, chain = chain_for_batch(
+            self.model, batch, self.config.t0, self.stride, self.noise, sampler=self.config.sampler
+        )
         coarse = self.model.to_image(chain.run().x0_hat)
         stage_map = self.perceptual.distance_map(coarse, images) * normalised_residual(images, coarse)
         return images, coarse, stage_map

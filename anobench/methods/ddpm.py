@@ -31,6 +31,7 @@ from anobench.errors import AnobenchError
 class DDPMConfig:
     t0: int = 350
     stride: int | None = None  # None: the model preset's default (1 for `paper`)
+    sampler: Literal["ddpm", "ddim"] = "ddpm"  # ancestral steps, or deterministic DDIM (η = 0)
     noise: Literal["gaussian", "simplex", "simplex-normalised"] = "gaussian"
     error: Literal["absolute", "squared"] = "absolute"  # map |x − x̂| or (x − x̂)²
     variance: Literal["fixed_small", "fixed_large"] = "fixed_small"  # reverse-step variance
@@ -81,7 +82,9 @@ class DDPM:
 
     def predict(self, batch: Batch) -> Prediction:
         model = self.model
-        images, chain = chain_for_batch(model, batch, self.config.t0, self.stride, self.noise)
+        images, chain = chain_for_batch(
+            model, batch, self.config.t0, self.stride, self.noise, sampler=self.config.sampler
+        )
         with model.metered() as usage:
             reconstructions = model.to_image(chain.run().x0_hat)
         maps = (images - reconstructions).abs() if self.config.error == "absolute" else (images - reconstructions) ** 2

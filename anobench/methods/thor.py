@@ -69,6 +69,7 @@ class THORConfig:
     lpips_double_scaling: bool | None = None  # None: as released for `reference`, off for `paper`
     batch_coupling: bool = False
     stride: int | None = None  # None: the model preset's default (1 for `paper`)
+    sampler: Literal["ddpm", "ddim"] = "ddpm"  # between harmonization steps: ancestral, or DDIM (η = 0)
     noise: Noise = "gaussian"
 
 
@@ -122,7 +123,8 @@ class THOR:
     def predict(self, batch: Batch) -> Prediction:
         model = self.model
         images, chain = chain_for_batch(
-            model, batch, self.t0, self.stride, self.noise, shared_noise=self.config.batch_coupling
+            model, batch, self.t0, self.stride, self.noise, shared_noise=self.config.batch_coupling,
+            sampler=self.config.sampler,
         )
         maps = []
         with model.metered() as usage:

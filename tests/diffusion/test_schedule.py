@@ -55,3 +55,14 @@ def test_respaced_posterior_is_consistent_with_the_forward_process(t, s):
     variance = coefficient_xt.double() ** 2 * (1 - a_t) + std.double() ** 2
     assert float(mean) == pytest.approx(float(a_s.sqrt() * x0), rel=1e-5)
     assert float(variance) == pytest.approx(float(1 - a_s), rel=1e-4)
+
+
+@pytest.mark.parametrize("t,s", [(350, 340), (350, 0), (100, -1)])
+def test_ddim_step_stays_on_the_forward_trajectory_of_its_noise(t, s):
+    """With the x̂0 that produced x_t, DDIM lands where the same noise puts x_s."""
+    schedule = NoiseSchedule()
+    generator = torch.Generator().manual_seed(t)
+    x0, noise = torch.rand(2, 1, 8, 8, generator=generator), torch.randn(2, 1, 8, 8, generator=generator)
+    x_t = schedule.q_sample(x0, t, noise)
+    expected = x0 if s < 0 else schedule.q_sample(x0, s, noise)
+    torch.testing.assert_close(schedule.ddim_step(x0, x_t, t, s), expected, rtol=1e-4, atol=1e-5)

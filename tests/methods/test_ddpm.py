@@ -58,3 +58,18 @@ def test_checkpoint_of_another_size_is_refused(tiny_checkpoint):
     context = MethodContext("brain-phantom", "paper", 128, torch.device("cpu"), tiny_checkpoint)
     with pytest.raises(AnobenchError, match="trained at 64×64.*--preset cpu-small"):
         registry.methods.get("ddpm").create({}, context)
+
+
+def test_ddim_sampler_is_deterministic_after_the_jump_and_costs_the_same_calls(tiny_checkpoint):
+    create = registry.methods.get("ddpm").create
+    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), tiny_checkpoint)
+    ancestral = create({"t0": "30", "stride": "10"}, context)
+    ddim = create({"t0": "30", "stride": "10", "sampler": "ddim"}, context)
+    batch = Batch(images(2), ["a", "b"], seed=0)
+    with torch.inference_mode():
+        first, second, other = ddim.predict(batch), ddim.predict(batch), ancestral.predict(batch)
+    torch.testing.assert_close(first.maps, second.maps)
+    assert first.nfe == other.nfe == 4 and not torch.allclose(first.maps, other.maps)
+    assert ddim.settings()["sampler"] == "ddim"
+    with pytest.raises(AnobenchError, match="sampler"):
+        create({"sampler": "euler"}, context)

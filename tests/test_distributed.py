@@ -1,0 +1,55 @@
+"""torchrun on the CPU (gloo, 2 processes): sharded scoring and DDP training equal one process."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import torch
+
+from anobench import runs
+from conftest import FAST_DDPM, SMALL_PHANTOM
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+
+
+def assignments(flag, options):
+    return [word for key, value in options.items() for word in (flag, f"{key}={value}")]
+
+
+def torchrun(*words, cwd):
+    return subprocess.run([*TORCHRUN, "-m", "anobench", *words], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_torchrun_shards_cases_and_rank_0_merges_them_into_the_single_process_result(cli, tiny_checkpoint, tmp_path):
+    words = ["run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
+             "--device", "cpu", "--latency-cases", "0", *assignments("--data", SMALL_PHANTOM),
+             *assignments("--set", FAST_DDPM)]
+    assert cli(*words, "--out", str(tmp_path / "single")).returncode == 0
+    result = torchrun(*words, "--out", str(tmp_path / "ranks"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    single = runs.read_results(*runs.run_files(tmp_path / "single"))
+    ranks = runs.read_results(*runs.run_files(tmp_path / "ranks"))
+    timing = ["seconds", "batch_size", "batch"]
+    pd.testing.assert_frame_equal(ranks.rows.drop(columns=timing), single.rows.drop(columns=timing))
+    np.testing.assert_allclose(ranks.maps, single.maps, rtol=0, atol=1e-6)
+    assert sorted(p.name for p in (tmp_path / "ranks" / "shards").glob("*.parquet")) == [
+        "rank0-of-2.parquet", "rank1-of-2.parquet"]
+
+
+def test_ddp_training_matches_one_process_on_the_same_global_batch(tmp_path):
+    common = ["train", "--steps", "3", "--batch-size", "4", "--save-every", "1000", "--device", "cpu",
+              *assignments("--set", SMALL_PHANTOM)]
+    one = subprocess.run([sys.executable, "-m", "anobench", *common, "--out", str(tmp_path / "one.pt")],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = torchrun(*common, "--out", str(tmp_path / "two.pt"), cwd=tmp_path)
+    assert two.returncode == 0, two.stderr[-3000:]
+    first = torch.load(tmp_path / "one.pt", weights_only=True)
+    second = torch.load(tmp_path / "two.pt", weights_only=True)
+    for name, value in first["model"].items():
+        torch.testing.assert_close(second["model"][name], value, rtol=1e-4, atol=1e-5, msg=name)
+    assert second["training"]["processes"] == 2
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["two"]["command"].startswith("torchrun --nproc-per-node 2 -m anobench train")

@@ -1,0 +1,134 @@
+"""Integrity of run folders: kill-and-resume, one writer per folder, atomic writes, a full disk."""
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anobench import runs
+from anobench.atomic import atomic_write
+from anobench.errors import AnobenchError
+from anobench.harness import RunRequest, run
+from anobench.journal import RunLock
+from conftest import FAST_DDPM, SMALL_PHANTOM
+
+TIMING = ["seconds"]
+
+
+def request(checkpoint, out, **changes):
+    fields = dict(method="ddpm", dataset="brain-phantom", checkpoint=checkpoint, method_options=FAST_DDPM,
+                  dataset_options=SMALL_PHANTOM, batch_size=2, device="cpu", out=out, latency_cases=0)
+    return RunRequest(**{**fields, **changes})
+
+
+def same_results(first, second):
+    a, b = runs.read_results(*runs.run_files(first)), runs.read_results(*runs.run_files(second))
+    pd.testing.assert_frame_equal(a.rows.drop(columns=TIMING), b.rows.drop(columns=TIMING))
+    np.testing.assert_array_equal(a.maps, b.maps)
+    np.testing.assert_array_equal(a.reconstructions, b.reconstructions)
+
+
+def test_an_interrupted_run_resumes_after_its_last_finished_batch(tiny_checkpoint, tmp_path, monkeypatch):
+    run(request(tiny_checkpoint, tmp_path / "whole"))
+    from anobench.methods import ddpm
+
+    calls = {"n": 0}
+    original = ddpm.DDPM.predict
+
+    def interrupted(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # as a Ctrl-C in the third batch
+        return original(self, batch)
+
+    monkeypatch.setattr(ddpm.DDPM, "predict", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(request(tiny_checkpoint, tmp_path / "resumed"))
+    assert len(list((tmp_path / "resumed" / "journal" / "run").glob("batch-*.npz"))) == 2
+    monkeypatch.setattr(ddpm.DDPM, "predict", original)
+    run(request(tiny_checkpoint, tmp_path / "resumed"))
+    same_results(tmp_path / "whole", tmp_path / "resumed")
+    provenance = json.loads((tmp_path / "resumed" / "provenance.json").read_text())
+    assert provenance["timing"]["resumed_cases"] == 4 and not (tmp_path / "resumed" / "journal").exists()
+
+
+def test_a_journal_of_another_command_is_not_mixed_in(tiny_checkpoint, tmp_path, monkeypatch):
+    from anobench.methods import ddpm
+
+    monkeypatch.setattr(ddpm.DDPM, "predict", lambda self, batch: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        run(request(tiny_checkpoint, tmp_path / "r"))
+    monkeypatch.undo()
+    with pytest.raises(AnobenchError, match="interrupted run of another command.*--overwrite"):
+        run(request(tiny_checkpoint, tmp_path / "r", seed=1))
+    run(request(tiny_checkpoint, tmp_path / "r", seed=1, overwrite=True))
+
+
+def test_sigkill_then_the_same_command_ends_as_an_uninterrupted_run(cli, tiny_checkpoint, tmp_path, phantom_words):
+    words = ["run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
+             "--batch-size", "1", "--set", "t0=30", "--set", "stride=1", "--latency-cases", "0", *phantom_words("--data")]
+    assert cli(*words, "--out", str(tmp_path / "whole")).returncode == 0
+    out = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-m", "anobench.cli", *words, "--out", str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list((out / "journal" / "run").glob("batch-*.npz")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    journalled = len(list((out / "journal" / "run").glob("batch-*.npz")))
+    assert 1 <= journalled < 12 and not (out / "cases.parquet").exists()
+    again = cli(*words, "--out", str(out))
+    assert again.returncode == 0, again.stderr  # the killed run's lock died with it
+    same_results(tmp_path / "whole", out)
+    assert json.loads((out / "provenance.json").read_text())["timing"]["resumed_cases"] >= journalled
+
+
+def test_a_second_writer_into_the_same_folder_is_refused(cli, tiny_checkpoint, tmp_path, phantom_args):
+    with RunLock(tmp_path / "busy", "run"):
+        result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
+                     "--out", str(tmp_path / "busy"), *phantom_args)
+    assert result.returncode == 2 and f"another anobench run (pid {os.getpid()}) is writing into" in result.stderr
+    assert not (tmp_path / "busy" / "cases.parquet").exists()
+
+
+def test_a_killed_writer_leaves_the_old_file(tmp_path):
+    target = tmp_path / "result.txt"
+    target.write_text("old")
+    script = textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from anobench.atomic import atomic_write
+        def slow(path):
+            path.write_text("half")
+            time.sleep(60)
+        atomic_write(Path({str(target)!r}), slow)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert target.read_text() == "old"
+
+
+def test_a_full_disk_is_one_clear_error_and_no_truncated_file(tmp_path):
+    target = tmp_path / "cases.parquet"
+    target.write_text("old")
+
+    def full(path):
+        path.write_text("partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(AnobenchError, match="no space left on the disk .* cases.parquet was left as it was"):
+        atomic_write(target, full)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["cases.parquet"]
