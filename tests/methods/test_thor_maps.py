@@ -98,3 +98,25 @@ def test_released_batch_coupling_smooths_across_the_batch_axis():
     maps[0, 0, 4, 4] = 1.0
     smoothed = thor_maps.smooth(maps, sigma=1.0, across_batch=True)
     assert float(smoothed[1, 0, 4, 4]) > 0.01  # image 0's peak leaks into image 1
+
+
+@pytest.mark.parametrize("sigma", [1.0, 2.0])
+def test_device_smoothing_equals_scipy_including_the_borders(sigma):
+    maps = torch.rand(3, 1, 32, 24, generator=torch.Generator().manual_seed(0))
+    on_device = thor_maps.smooth(maps, sigma, device_ops=True)
+    torch.testing.assert_close(on_device, thor_maps.smooth(maps, sigma, device_ops=False), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_device_morphology_equals_scipy_including_the_borders(kernel):
+    maps = torch.rand(3, 1, 20, 16, generator=torch.Generator().manual_seed(1)) ** 3
+    on_device = thor_maps.guidance_mask(maps, kernel, device_ops=True)
+    torch.testing.assert_close(on_device, thor_maps.guidance_mask(maps, kernel, device_ops=False), rtol=0, atol=1e-6)
+
+
+def test_device_harmonic_mean_equals_scipy():
+    generator = torch.Generator().manual_seed(2)
+    maps = [torch.rand(2, 1, 8, 8, generator=generator) for _ in range(3)]
+    maps[1][0, 0, :2] = 0.0
+    on_device = thor_maps.harmonic_mean(maps, device_ops=True)
+    torch.testing.assert_close(on_device, thor_maps.harmonic_mean(maps, device_ops=False), rtol=1e-5, atol=1e-6)
