@@ -92,6 +92,8 @@ class MethodContext:
 
     `healthy_validation` returns the dataset's healthy validation cases (split `val`) for methods
     that calibrate a setting on them (AutoDDPM's mask threshold); it is only called when needed.
+    `precision` (fp32, bf16, fp16: autocast of the network) and `compile` (torch.compile of the
+    network) apply to the denoiser a method loads.
     """
 
     dataset: str
@@ -101,6 +103,8 @@ class MethodContext:
     checkpoint: Path | None = None
     healthy_validation: Callable[[], Sequence[Case]] | None = None
     seed: int = 0
+    precision: str = "fp32"
+    compile: bool = False
 
 
 @dataclass(frozen=True)

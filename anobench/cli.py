@@ -74,6 +74,8 @@ def run(
         None, help="Several inference seeds, e.g. 0,1,2: one run per seed in OUT/seed-<s>; boards show their spread."
     ),
     latency_cases: int = typer.Option(4, help="Cases timed again at batch size 1 after a warm-up call (0: none)."),
+    precision: str = typer.Option("fp32", help="Network precision: fp32, or bf16 / fp16 autocast."),
+    compile_: bool = typer.Option(False, "--compile", help="torch.compile the network (first batches compile)."),
 ) -> None:
     """Score a dataset split with a method and write a run folder."""
     from dataclasses import replace
@@ -95,6 +97,7 @@ def run(
         method_options=parse_assignments(set_), dataset_options=parse_assignments(data),
         data_root=data_root, batch_size=batch_size, seed=seed, device=device, out=out, overwrite=overwrite,
         rank=rank, world_size=world_size, limit=limit, healthy_split=healthy_split, latency_cases=latency_cases,
+        precision=precision, compile=compile_,
     )
     requests = [request]
     if seeds is not None:

@@ -59,8 +59,11 @@ def estimate_lines(
         values = np.array([100 * e.value for _, e in points])
         errors = np.array([[100 * (e.value - e.low), 100 * (e.high - e.value)] for _, e in points]).T
         axes.errorbar(xs, values, yerr=np.nan_to_num(errors), marker="o", capsize=3, label=label)
-    if log_x:
+    if log_x:  # ticks at the points themselves, written plainly
         axes.set_xscale("log")
+        axes.minorticks_off()
+        ticks = sorted({x for points in series.values() for x, _ in points})
+        axes.set_xticks(ticks, [f"{x:g}" for x in ticks])
     axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)

@@ -52,6 +52,8 @@ class RunRequest:
     limit: int | None = None
     healthy_split: str | None = None  # also scored, into healthy/: box protocols take τ from it
     latency_cases: int = 4  # cases timed again at batch size 1 after a warm-up call (0: none)
+    precision: str = "fp32"  # autocast of the network: fp32, bf16, fp16
+    compile: bool = False  # torch.compile the network
 
 
 @dataclass
@@ -282,7 +284,7 @@ def _execute(plan: _Plan, console: Console) -> RunSummary:
         MethodContext(
             request.dataset, preset.name, preset.image_size, device, request.checkpoint,
             healthy_validation=lambda: dataset.cases("val") if "val" in dataset.splits else [],
-            seed=request.seed,
+            seed=request.seed, precision=request.precision, compile=request.compile,
         ),
     )
     settings = method.settings()
@@ -321,7 +323,8 @@ def _execute(plan: _Plan, console: Console) -> RunSummary:
             "resumed_cases": scored.resumed_cases,
             "batch_one_seconds": batch_one,
             "peak_memory": peak_memory(device),
-            "dtype": "float32",
+            "dtype": {"fp32": "float32", "bf16": "bfloat16 autocast", "fp16": "float16 autocast"}[request.precision],
+            "compiled": request.compile,
         },
     }
     healthy_journal = BatchJournal(folder, "healthy", {**scored_for, "split": request.healthy_split}, request.overwrite)

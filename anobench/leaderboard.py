@@ -192,7 +192,9 @@ def run_identity(folder: Path, config: dict[str, Any], provenance: dict[str, Any
     return {
         "folder": folder,
         "method": config["method"],
-        "settings": config.get("method_settings", {}),
+        # how the network ran tells rows apart as much as the method's own settings do
+        "settings": {**config.get("method_settings", {}), "precision": config.get("precision", "fp32"),
+                     "compile": bool(config.get("compile", False))},
         "dataset": config["dataset"],
         "split": config["split"],
         "data_manifest": provenance.get("data_manifest", ""),
@@ -233,8 +235,8 @@ def _threshold(value: MaxDice) -> str:
 
 
 # settings that tell rows of one method apart; a true flag shows as its name, a false one not at all
-VARIANT_SETTINGS = ("preset", "protocol", "perceptual", "stitching", "postprocess", "sampler")
-UNSHOWN_DEFAULTS = {"sampler": "ddpm"}  # the usual value is not spelled out in every label
+VARIANT_SETTINGS = ("preset", "protocol", "perceptual", "stitching", "postprocess", "sampler", "precision", "compile")
+UNSHOWN_DEFAULTS = {"sampler": "ddpm", "precision": "fp32"}  # the usual value is not spelled out in every label
 
 
 def method_label(m: RunIdentity) -> str:

@@ -4,7 +4,8 @@
 #     same checkpoint and cases, the largest absolute difference printed;
 #  2. timing: THOR at the paper preset (weights of a 1-step training: speed does not depend on
 #     them), images/s at batch 16 against batch 1 (target ≥ 3×), CUDA-event timing;
-#  3. reports/performance.md measured on the GPU.
+#  3. bf16 / fp16 autocast and torch.compile maps against fp32 eager maps on the GPU;
+#  4. reports/performance.md measured on the GPU.
 #   bash bench/gpu_check.sh            (writes $OUT/gpu-check.txt when $OUT is set)
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
@@ -38,5 +39,6 @@ for batch in (16, 1):
     print(f"paper preset, batch {batch}: {rates[batch]:.2f} images/s, peak {timing['peak_memory']['bytes'] / 2**30:.1f} GiB")
 print(f"batch 16 / batch 1 throughput: {rates[16] / rates[1]:.2f} (target >= 3)")
 PY
+  "$BIN/python" bench/precision_check.py --device cuda --options bf16,fp16,compile
   "$BIN/python" bench/performance_report.py
 } 2>&1 | tee "$LOG"

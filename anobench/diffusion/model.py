@@ -18,6 +18,10 @@ import torch
 from anobench.diffusion.presets import ModelPreset, build_unet
 from anobench.diffusion.schedule import NoiseSchedule, ScheduleConfig
 from anobench.devices import synchronize
+from anobench.errors import AnobenchError
+
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass
@@ -45,7 +49,16 @@ class DiffusionModel:
         self.noise = noise
         self.device = device
         self.unet = build_unet(preset).to(device).eval()
+        self.network: torch.nn.Module = self.unet  # what predict calls: the UNet, or its compiled form
+        self.precision = "fp32"
         self.meter = ForwardMeter()
+
+    def configure_inference(self, precision: str = "fp32", compile: bool = False) -> None:
+        """Autocast the network to bf16/fp16 (outputs back in float32) and/or torch.compile it."""
+        if precision not in PRECISIONS:
+            raise AnobenchError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        self.precision = precision
+        self.network = torch.compile(self.unet) if compile else self.unet
 
     def to_model_range(self, images: torch.Tensor) -> torch.Tensor:
         """[0, 1] images to the range the network was trained in."""
@@ -77,7 +90,8 @@ class DiffusionModel:
         timesteps = torch.full((x_t.shape[0],), t, device=self.device, dtype=torch.long)
         synchronize(self.device)
         start = time.perf_counter()
-        prediction = self.unet(x_t, timesteps)
+        with torch.autocast(self.device.type, dtype=PRECISIONS[self.precision], enabled=self.precision != "fp32"):
+            prediction = self.network(x_t, timesteps).float()
         synchronize(self.device)
         self.meter.seconds += time.perf_counter() - start
         self.meter.calls += 1

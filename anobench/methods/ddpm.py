@@ -48,6 +48,7 @@ def load_denoiser(
     scheme = "patched" if patched else "full"
     path = context.checkpoint or default_checkpoint(context.dataset, noise, context.preset, scheme)
     model, provenance = load_model(path, context.device)
+    model.configure_inference(context.precision, context.compile)
     if patched and (model.patch_size is None or model.schedule.config.prediction != "sample"):
         raise AnobenchError(
             f"checkpoint {path} was trained on whole images; pDDPM needs a patch-trained x0-predicting "

@@ -73,3 +73,19 @@ def test_ddim_sampler_is_deterministic_after_the_jump_and_costs_the_same_calls(t
     assert ddim.settings()["sampler"] == "ddim"
     with pytest.raises(AnobenchError, match="sampler"):
         create({"sampler": "euler"}, context)
+
+
+def test_bf16_autocast_stays_close_to_fp32_maps(tiny_checkpoint):
+    """Tolerance: maps within 0.05 everywhere and 0.005 on average (maps are in [0, 1])."""
+    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), tiny_checkpoint)
+    create = registry.methods.get("ddpm").create
+    exact = create({"t0": "10", "stride": "10"}, context)
+    from dataclasses import replace
+
+    reduced = create({"t0": "10", "stride": "10"}, replace(context, precision="bf16"))
+    batch = Batch(images(2), ["a", "b"], seed=0)
+    with torch.inference_mode():
+        difference = (reduced.predict(batch).maps - exact.predict(batch).maps).abs()
+    assert float(difference.max()) < 0.05 and float(difference.mean()) < 0.005
+    with pytest.raises(AnobenchError, match="precision must be one of"):
+        create({}, replace(context, precision="int8"))
