@@ -28,6 +28,7 @@ from anobench.errors import AnobenchError
 from anobench.comparisons import compare_pairs
 from anobench.leaderboard import (
     PAIR_HEADERS, PAPER_NAMES, RunIdentity, board, distinct_labels, method_label, p_value_text, run_identity,
+    with_interval,
 )
 
 if TYPE_CHECKING:
@@ -122,16 +123,10 @@ def evaluate_box_run(folder: Path, resamples: int = RESAMPLES, seed: int = SEED)
     )
 
 
-def _with_interval(estimate: Estimate, decimals: int = 2) -> str:
-    if np.isnan(estimate.low):
-        return f"{100 * estimate.value:.{decimals}f}"
-    return f"{100 * estimate.value:.{decimals}f} [{100 * estimate.low:.1f}, {100 * estimate.high:.1f}]"
-
-
 def _recall_f1(m: BoxRunMetrics, name: str) -> str:
     if name not in m.per_class.index:
         return "–"
-    return f"{_with_interval(m.class_intervals[(name, 'recall')])} / {_with_interval(m.class_intervals[(name, 'f1')])}"
+    return f"{with_interval(m.class_intervals[(name, 'recall')])} / {with_interval(m.class_intervals[(name, 'f1')])}"
 
 
 def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
@@ -145,7 +140,7 @@ def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
     for m in metrics:
         body.append(
             [method_label(m), f"anobench, {m.dataset}", *(_recall_f1(m, name) for name in EVALUATED_CLASSES),
-             _with_interval(m.intervals["f1 mean"]), *(_with_interval(m.recall_at_fp[k], 1) for k in FROC_FALSE_POSITIVES), f"{m.threshold:.3f}",
+             with_interval(m.intervals["f1 mean"]), *(with_interval(m.recall_at_fp[k], 1) for k in FROC_FALSE_POSITIVES), f"{m.threshold:.3f}",
              f"{m.nfe:g}", f"{m.seconds_per_image:.3f}"]
         )
         paper_name = PAPER_NAMES.get(m.method)

@@ -248,19 +248,20 @@ def method_label(m: RunIdentity) -> str:
     return f"{m.method} ({', '.join(variant)})" if variant else m.method
 
 
-def _with_interval(estimate: Estimate) -> str:
+def with_interval(estimate: Estimate, decimals: int = 2) -> str:
+    """A cell ×100: `value [lo, hi]`, or the value alone when there is no interval."""
     if np.isnan(estimate.value):
         return "–"
     if np.isnan(estimate.low):
-        return _percent(estimate.value)
-    return f"{100 * estimate.value:.2f} [{100 * estimate.low:.1f}, {100 * estimate.high:.1f}]"
+        return f"{100 * estimate.value:.{decimals}f}"
+    return f"{100 * estimate.value:.{decimals}f} [{100 * estimate.low:.1f}, {100 * estimate.high:.1f}]"
 
 
 def _calibrated_cells(m: RunMetrics) -> list[str]:
     if m.calibrated is None:
         return ["–", "–"]
     gap = m.dice["all"].dice - m.calibrated.dice.value
-    return [f"{_with_interval(m.calibrated.dice)} (τ {m.calibrated.threshold:.2f})", f"{100 * gap:.2f}"]
+    return [f"{with_interval(m.calibrated.dice)} (τ {m.calibrated.threshold:.2f})", f"{100 * gap:.2f}"]
 
 
 DISAMBIGUATING_SETTINGS = ("noise", "t0", "stride", "sampler")
@@ -298,10 +299,10 @@ def table_rows(metrics: list[RunMetrics]) -> tuple[list[str], list[list[str]]]:
                 str(m.settings.get("noise", "–")),
                 str(m.settings.get("t0", "–")),
                 str(m.settings.get("stride", "–")),
-                *[_with_interval(m.intervals[f"dice {name}"]) for name in [*BIN_NAMES, "all"]],
+                *[with_interval(m.intervals[f"dice {name}"]) for name in [*BIN_NAMES, "all"]],
                 verdict,
                 "/".join(_threshold(m.dice[name]) for name in [*BIN_NAMES, "all"]),
-                _with_interval(m.intervals["auprc"]),
+                with_interval(m.intervals["auprc"]),
                 *_calibrated_cells(m),
                 seed_spread(m),
                 "/".join(str(m.cases_per_bin[name]) for name in BIN_NAMES),
@@ -456,10 +457,10 @@ def render_table1(metrics: list[RunMetrics], command: str) -> str:
     shown: set[tuple[str, str]] = set()
     for m in sorted(metrics, key=_table1_slot):
         slot = _table1_slot(m)
-        dice = [_with_interval(m.intervals[f"dice {name}"]) for name in ["all", *BIN_NAMES]]
+        dice = [with_interval(m.intervals[f"dice {name}"]) for name in ["all", *BIN_NAMES]]
         body.append(
             [noise_family(str(m.settings.get("noise", "–"))), method_label(m), f"anobench, {m.dataset}",
-             *dice, _with_interval(m.intervals["auprc"]), f"{m.nfe:g}", f"{m.seconds_per_image:.3f}"]
+             *dice, with_interval(m.intervals["auprc"]), f"{m.nfe:g}", f"{m.seconds_per_image:.3f}"]
         )
         if slot < len(TABLE1_SLOTS) and TABLE1_SLOTS[slot] not in shown:
             shown.add(TABLE1_SLOTS[slot])
