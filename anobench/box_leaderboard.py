@@ -27,8 +27,8 @@ from anobench.stats import RESAMPLES, SEED, Estimate, clusters_of, interval, res
 from anobench.errors import AnobenchError
 from anobench.comparisons import compare_pairs
 from anobench.leaderboard import (
-    PAIR_HEADERS, PAPER_NAMES, RunIdentity, board, distinct_labels, method_label, p_value_text, run_identity,
-    with_interval,
+    PAIR_HEADERS, PAPER_NAMES, RunIdentity, board, distinct_labels, method_label, pair_cells, percent,
+    run_identity, seed_spread, seeds_note, with_interval,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +49,11 @@ class BoxRunMetrics(RunIdentity):
     resampled: dict[str, np.ndarray]
     case_ids: tuple[str, ...]
     case_f1: np.ndarray  # per image, the mean F1 of its boxes (NaN: no box)
+    seed_values: tuple[float, ...] = ()  # F1 mean of every inference seed, when the run was repeated (merge_seeds)
+
+    @property
+    def headline(self) -> float:
+        return self.intervals["f1 mean"].value
 
 
 def evaluate_box_run(folder: Path, resamples: int = RESAMPLES, seed: int = SEED) -> BoxRunMetrics:
@@ -136,12 +141,14 @@ def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
     reported = table2().set_index(["method", "class"])
     headers = ["method", "source", *EVALUATED_CLASSES, "F1 mean", *(f"R@{k:g}FP" for k in FROC_FALSE_POSITIVES), "τ"]
     headers += ["NFE/img", "s/img"]
+    seeded = any(m.seed_values for m in metrics)
+    headers += ["F1 mean over seeds"] if seeded else []
     body: list[list[str]] = []
     for m in metrics:
         body.append(
             [method_label(m), f"anobench, {m.dataset}", *(_recall_f1(m, name) for name in EVALUATED_CLASSES),
              with_interval(m.intervals["f1 mean"]), *(with_interval(m.recall_at_fp[k], 1) for k in FROC_FALSE_POSITIVES), f"{m.threshold:.3f}",
-             f"{m.nfe:g}", f"{m.seconds_per_image:.3f}"]
+             f"{m.nfe:g}", f"{m.seconds_per_image:.3f}", *([seed_spread(m)] if seeded else [])]
         )
         paper_name = PAPER_NAMES.get(m.method)
         if paper_name in reported.index.get_level_values(0):
@@ -151,7 +158,7 @@ def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
             ]
             reported_f1 = reported.loc[paper_name, "f1"].mean()
             body.append([paper_name, f"reported ({TABLE2_DATA})", *cells, f"{reported_f1:.2f}",
-                         *["–"] * (len(FROC_FALSE_POSITIVES) + 3)])
+                         *["–"] * (len(headers) - 3 - len(cells))])
     explanation = (
         "Per class: recall / F1 ×100 by the THOR paper's box protocol (thor-compat: τ from the healthy split "
         "scored with each run, the largest mean healthy FPR ≤ 5 %; TP when more than a tenth of the box is kept; "
@@ -163,15 +170,10 @@ def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
         f"{'patients' if {m.bootstrap_unit for m in metrics} == {'patients'} else 'images'}, seed {SEED}, each "
         "image with all its boxes; τ stays the one chosen on the healthy split). "
         f"Rows marked \"reported ({TABLE2_DATA})\" are the paper's published numbers ({CITATION}, Table 2)."
-    )
+    ) + (f" {seeds_note('F1 mean')}" if seeded else "")
     pairs = compare_pairs(metrics, "f1 mean", [m.case_f1 for m in metrics])
     labels = distinct_labels(metrics)
-    pair_table = [
-        [labels[p.first], labels[p.second],
-         f"{100 * p.difference.value:+.2f} [{100 * p.difference.low:+.1f}, {100 * p.difference.high:+.1f}]",
-         p_value_text(p.p_bootstrap), p_value_text(p.p_wilcoxon), "yes" if p.significant else "no"]
-        for p in pairs
-    ]
+    pair_table = [pair_cells(labels, p) for p in pairs]
     headers_pairs = ["A", "B", "Δ F1 mean (A − B) [95% CI]", *PAIR_HEADERS[3:]]
     section = ["## Paired comparisons (F1 averaged over classes; Wilcoxon on per-image mean F1)",
                tabulate(pair_table, headers=headers_pairs, tablefmt="github", disable_numparse=True)] if pairs else []
@@ -193,7 +195,7 @@ def print_table2(metrics: list[BoxRunMetrics], console: Console) -> None:
     for name in (*(label[:5] for label in EVALUATED_CLASSES), "mean", *(f"R@{k:g}" for k in FROC_FALSE_POSITIVES), "τ"):
         table.add_column(name, justify="right", no_wrap=True)
     for m in metrics:
-        f1 = [f"{100 * m.per_class.loc[n, 'f1']:.1f}" if n in m.per_class.index else "–" for n in EVALUATED_CLASSES]
-        froc_cells = [f"{100 * m.recall_at_fp[k].value:.1f}" for k in FROC_FALSE_POSITIVES]
-        table.add_row(method_label(m), *f1, f"{100 * m.intervals['f1 mean'].value:.1f}", *froc_cells, f"{m.threshold:.3f}")
+        f1 = [percent(m.per_class.loc[n, "f1"], 1) if n in m.per_class.index else "–" for n in EVALUATED_CLASSES]
+        froc_cells = [percent(m.recall_at_fp[k].value, 1) for k in FROC_FALSE_POSITIVES]
+        table.add_row(method_label(m), *f1, percent(m.intervals["f1 mean"].value, 1), *froc_cells, f"{m.threshold:.3f}")
     console.print(table)

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 from rich import box
@@ -23,7 +23,7 @@ from tabulate import tabulate
 from anobench import runs
 from anobench.errors import AnobenchError
 from anobench.box_metrics import healthy_fpr_threshold
-from anobench.comparisons import compare_pairs, versus_best
+from anobench.comparisons import PairComparison, compare_pairs, versus_best
 from anobench.metrics import (
     DICE_EPSILON, SIZE_BINS, THRESHOLDS, MaxDice, average_precision, dice_curve, pooled_max_dice, score_histograms,
     stacked_counts, threshold_counts,
@@ -80,13 +80,20 @@ class RunMetrics(RunIdentity):
     case_dice: np.ndarray  # per case Dice at the pooled "all" threshold (NaN: not scored)
     bootstrap_unit: str  # "cases" or "subjects"
     calibrated: Calibrated | None
-    seed_dice: tuple[float, ...] = ()  # Dice all of every inference seed, when the run was repeated (merge_seeds)
+    seed_values: tuple[float, ...] = ()  # Dice all of every inference seed, when the run was repeated (merge_seeds)
+
+    @property
+    def headline(self) -> float:
+        return self.dice["all"].dice
 
 
-def merge_seeds(metrics: list[RunMetrics]) -> list[RunMetrics]:
+Metrics = TypeVar("Metrics", bound=RunIdentity)
+
+
+def merge_seeds(metrics: list[Metrics]) -> list[Metrics]:
     """One row per method setting: runs that differ only in their inference seed become the row of
-    the lowest seed, carrying every seed's Dice all (the spread of sampling, apart from the cases')."""
-    groups: dict[tuple[Any, ...], list[RunMetrics]] = {}
+    the lowest seed, carrying every seed's headline number (the spread of sampling, apart from the cases')."""
+    groups: dict[tuple[Any, ...], list[Metrics]] = {}
     for m in metrics:
         key = (m.method, json.dumps(m.settings, sort_keys=True, default=str), m.case_ids)
         groups.setdefault(key, []).append(m)
@@ -96,14 +103,18 @@ def merge_seeds(metrics: list[RunMetrics]) -> list[RunMetrics]:
             merged.extend(group)
             continue
         group.sort(key=lambda m: m.seed)
-        merged.append(replace(group[0], seed_dice=tuple(m.dice["all"].dice for m in group)) if len(group) > 1 else group[0])
+        if len(group) > 1:
+            merged.append(replace(group[0], seed_values=tuple(m.headline for m in group)))  # type: ignore[attr-defined]
+        else:
+            merged.append(group[0])
     return merged
 
 
-def seed_spread(m: RunMetrics) -> str:
-    if len(m.seed_dice) < 2:
+def seed_spread(m: Any) -> str:
+    """mean ± sd (n, range) ×100 of the headline number over the merged seeds; a dash for a single run."""
+    if len(m.seed_values) < 2:
         return "–"
-    values = 100 * np.array(m.seed_dice)
+    values = 100 * np.array(m.seed_values)
     return f"{values.mean():.2f} ± {values.std(ddof=1):.2f} (n={len(values)}, {values.min():.1f}–{values.max():.1f})"
 
 
@@ -226,8 +237,9 @@ def find_runs(targets: list[str], runs_root: Path = Path("runs")) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def _percent(value: float) -> str:
-    return "–" if np.isnan(value) else f"{100 * value:.2f}"
+def percent(value: float, decimals: int = 2) -> str:
+    """A fraction as a ×100 cell; NaN (nothing to measure) as a dash."""
+    return "–" if np.isnan(value) else f"{100 * value:.{decimals}f}"
 
 
 def _threshold(value: MaxDice) -> str:
@@ -250,11 +262,9 @@ def method_label(m: RunIdentity) -> str:
 
 def with_interval(estimate: Estimate, decimals: int = 2) -> str:
     """A cell ×100: `value [lo, hi]`, or the value alone when there is no interval."""
-    if np.isnan(estimate.value):
-        return "–"
-    if np.isnan(estimate.low):
-        return f"{100 * estimate.value:.{decimals}f}"
-    return f"{100 * estimate.value:.{decimals}f} [{100 * estimate.low:.1f}, {100 * estimate.high:.1f}]"
+    if np.isnan(estimate.value) or np.isnan(estimate.low):
+        return percent(estimate.value, decimals)
+    return f"{percent(estimate.value, decimals)} [{percent(estimate.low, 1)}, {percent(estimate.high, 1)}]"
 
 
 def _calibrated_cells(m: RunMetrics) -> list[str]:
@@ -334,12 +344,16 @@ def pair_rows(metrics: list[RunMetrics], calibrated: bool = False) -> list[list[
     else:
         pairs = compare_pairs(metrics, "dice all", [m.case_dice for m in metrics])
     labels = distinct_labels(metrics)
+    return [pair_cells(labels, p) for p in pairs]
+
+
+def pair_cells(labels: list[str], pair: PairComparison) -> list[str]:
+    """A, B, Δ (A − B) ×100 [CI], both Holm-adjusted p-values, verdict."""
+    difference = pair.difference
     return [
-        [labels[p.first], labels[p.second],
-         f"{100 * p.difference.value:+.2f} [{100 * p.difference.low:+.1f}, {100 * p.difference.high:+.1f}]",
-         p_value_text(p.p_bootstrap), p_value_text(p.p_wilcoxon),
-         "yes" if p.significant else "no"]
-        for p in pairs
+        labels[pair.first], labels[pair.second],
+        f"{100 * difference.value:+.2f} [{100 * difference.low:+.1f}, {100 * difference.high:+.1f}]",
+        p_value_text(pair.p_bootstrap), p_value_text(pair.p_wilcoxon), "yes" if pair.significant else "no",
     ]
 
 
@@ -369,11 +383,12 @@ CALIBRATED_NOTE = (
 )
 
 
-SEEDS_NOTE = (
-    "Dice all over seeds: mean ± sd (and range) of Dice all over inference seeds, for runs that differ only in "
-    "their seed (`anobench run --seeds 0,1,2`); the row's other cells are the lowest seed's. This is the spread of "
-    "the sampling, separate from the intervals, which resample the cases."
-)
+def seeds_note(headline: str) -> str:
+    return (
+        f"{headline} over seeds: mean ± sd (and range) of {headline} over inference seeds, for runs that differ only "
+        "in their seed (`anobench run --seeds 0,1,2`); the row's other cells are the lowest seed's. This is the "
+        "spread of the sampling, separate from the intervals, which resample the cases."
+    )
 
 
 def pairs_section(metrics: list[RunMetrics]) -> list[str]:
@@ -400,7 +415,7 @@ def render_markdown(metrics: list[RunMetrics], command: str) -> str:
         "image at batch 1 (cases timed one at a time after a warm-up call) and at the run's batch size (each batch's "
         "time over its size, the first batch left out), median/p90; img/s over the whole run; peak memory (CUDA "
         "memory allocated on a GPU, the process's peak resident set on a CPU). GPU times are CUDA-event times. "
-        f"{interval_note(metrics)} {COMPARISON_NOTE} {CALIBRATED_NOTE} {SEEDS_NOTE}"
+        f"{interval_note(metrics)} {COMPARISON_NOTE} {CALIBRATED_NOTE} {seeds_note('Dice all')}"
     )
     return board(f"Leaderboard: {first.dataset} (split `{first.split}`)", explanation, headers, body, metrics, command,
                  pairs_section(metrics))
@@ -453,6 +468,8 @@ def render_table1(metrics: list[RunMetrics], command: str) -> str:
     reported = table1().set_index(["noise", "method"])
     headers = ["noise", "method", "source", "Dice average", *(f"Dice {name}" for name in BIN_NAMES)]
     headers += ["AUPRC", "NFE/img", "s/img"]
+    seeded = any(m.seed_values for m in metrics)
+    headers += ["Dice average over seeds"] if seeded else []
     body: list[list[str]] = []
     shown: set[tuple[str, str]] = set()
     for m in sorted(metrics, key=_table1_slot):
@@ -460,20 +477,22 @@ def render_table1(metrics: list[RunMetrics], command: str) -> str:
         dice = [with_interval(m.intervals[f"dice {name}"]) for name in ["all", *BIN_NAMES]]
         body.append(
             [noise_family(str(m.settings.get("noise", "–"))), method_label(m), f"anobench, {m.dataset}",
-             *dice, with_interval(m.intervals["auprc"]), f"{m.nfe:g}", f"{m.seconds_per_image:.3f}"]
+             *dice, with_interval(m.intervals["auprc"]), f"{m.nfe:g}", f"{m.seconds_per_image:.3f}",
+             *([seed_spread(m)] if seeded else [])]
         )
         if slot < len(TABLE1_SLOTS) and TABLE1_SLOTS[slot] not in shown:
             shown.add(TABLE1_SLOTS[slot])
             row = reported.loc[TABLE1_SLOTS[slot]]
             values = [f"{row[column]:.2f}" for column in ("dice_average", "dice_small", "dice_medium", "dice_large")]
-            body.append([TABLE1_SLOTS[slot][0], TABLE1_SLOTS[slot][1], f"reported ({TABLE1_DATA})", *values, "–", "–", "–"])
+            body.append([TABLE1_SLOTS[slot][0], TABLE1_SLOTS[slot][1], f"reported ({TABLE1_DATA})", *values,
+                         *["–"] * (len(headers) - 3 - len(values))])
     first = metrics[0]
     explanation = (
         "Dice: pooled max-Dice ×100 (oracle threshold chosen on these cases), \"average\" pooled over all "
         "lesions, then per lesion-size bin; AUPRC: pooled pixel-level average precision ×100; NFE/img and "
         f"s/img: medians over cases. Rows marked \"reported ({TABLE1_DATA})\" are the paper's published "
         f"numbers ({CITATION}, Table 1) on real data; they are not comparable in level with phantom numbers, "
-        f"only in ordering. {interval_note(metrics)}"
+        f"only in ordering. {interval_note(metrics)}" + (f" {seeds_note('Dice average')}" if seeded else "")
     )
     title = f"Table 1 layout: {first.dataset} (split `{first.split}`) beside the THOR paper"
     return board(title, explanation, headers, body, metrics, command, pairs_section(metrics))
@@ -503,9 +522,7 @@ def compare(
     if layout not in LAYOUT_NAMES:
         raise AnobenchError(f"unknown layout {layout!r}; available: {', '.join(LAYOUT_NAMES)}")
     evaluate, render = _layouts()[layout]
-    metrics = [evaluate(folder) for folder in find_runs(targets)]
-    if layout != "table2":
-        metrics = merge_seeds(metrics)
+    metrics = merge_seeds([evaluate(folder) for folder in find_runs(targets)])
     if not metrics:
         raise AnobenchError("no runs to compare")
     keys = {(m.dataset, m.split, m.data_manifest) for m in metrics}
@@ -518,14 +535,6 @@ def compare(
     path = out_dir / f"{name or metrics[0].dataset}.md"
     runs.write_text(path, render(metrics, command))
     return path, metrics
-
-
-def _one_decimal(estimate: Estimate, with_interval: bool = False) -> str:
-    if np.isnan(estimate.value):
-        return "–"
-    if not with_interval or np.isnan(estimate.low):
-        return f"{100 * estimate.value:.1f}"
-    return f"{100 * estimate.value:.1f} [{100 * estimate.low:.1f}, {100 * estimate.high:.1f}]"
 
 
 def print_table(metrics: list[RunMetrics], console: Console) -> None:
@@ -545,7 +554,7 @@ def print_table(metrics: list[RunMetrics], console: Console) -> None:
         table.add_column(title, justify="right", no_wrap=True)
     for m, verdict in zip(metrics, verdicts):
         table.add_row(
-            method_label(m), noise_family(str(m.settings.get("noise", "–")))[:1].upper(), f"{m.nfe:g}", *(_one_decimal(m.intervals[f"dice {name}"]) for name in BIN_NAMES),
-            _one_decimal(m.intervals["dice all"], with_interval=True), verdict, _one_decimal(m.intervals["auprc"]),
+            method_label(m), noise_family(str(m.settings.get("noise", "–")))[:1].upper(), f"{m.nfe:g}", *(percent(m.intervals[f"dice {name}"].value, 1) for name in BIN_NAMES),
+            with_interval(m.intervals["dice all"], 1), verdict, percent(m.intervals["auprc"].value, 1),
         )
     console.print(table)

@@ -18,8 +18,8 @@ from anobench import figures, runs
 from anobench.comparisons import compare_pairs
 from anobench.errors import AnobenchError
 from anobench.leaderboard import (
-    BIN_NAMES, CALIBRATED_NOTE, COMPARISON_NOTE, SEEDS_NOTE, RunMetrics, distinct_labels, evaluate_run, find_runs,
-    interval_note, merge_seeds, method_label, pairs_section, table_rows,
+    BIN_NAMES, CALIBRATED_NOTE, COMPARISON_NOTE, RunMetrics, distinct_labels, evaluate_run, find_runs,
+    interval_note, merge_seeds, method_label, pairs_section, seeds_note, table_rows,
 )
 from anobench.stats import Estimate
 
@@ -73,7 +73,7 @@ def write_report(targets: list[str], out: Path, command: str) -> Path:
         "## Leaderboard",
         "",
         "Dice: pooled max-Dice ×100 per lesion-size bin (oracle threshold); AUPRC: pooled pixel average precision ×100. "
-        f"{interval_note(metrics)} {COMPARISON_NOTE} {CALIBRATED_NOTE} {SEEDS_NOTE}",
+        f"{interval_note(metrics)} {COMPARISON_NOTE} {CALIBRATED_NOTE} {seeds_note('Dice all')}",
         "",
         tabulate(body, headers=headers, tablefmt="github", disable_numparse=True),
         "",

@@ -8,7 +8,7 @@ from anobench import runs
 from anobench.box_leaderboard import evaluate_box_run, render_table2
 
 
-def fabricate_run(folder, method="thor"):
+def fabricate_run(folder, method="thor", seed=0):
     """Two test images, one found fracture and one missed metal box; healthy maps of low values."""
     maps = np.zeros((2, 16, 16), np.float32)
     maps[0, 2:6, 2:6] = 0.9  # covers the fracture box
@@ -21,7 +21,8 @@ def fabricate_run(folder, method="thor"):
     runs.write_results(*runs.healthy_files(folder), runs.CaseResults(rows.iloc[:0], healthy, None, None))
     boxes = pd.DataFrame([[0, "a", "fracture", 2, 2, 6, 6], [1, "b", "metal", 2, 2, 6, 6]], columns=runs.BOX_COLUMNS)
     runs.write_boxes(folder / runs.BOXES, boxes)
-    runs.write_json(folder / runs.CONFIG, {"method": method, "method_settings": {}, "dataset": "wrist-phantom", "split": "test"})
+    runs.write_json(folder / runs.CONFIG, {"method": method, "method_settings": {}, "dataset": "wrist-phantom", "split": "test",
+                                              "seed": seed})
     runs.write_json(folder / runs.PROVENANCE, {"data_manifest": "m", "device": "cpu"})
 
 
@@ -72,3 +73,18 @@ def test_box_board_compares_runs_on_the_same_images(tmp_path):
     board = render_table2([first, second], "anobench compare")
     line = next(line for line in board.splitlines() if line.startswith("| thor ") and "+0.00" in line)
     assert "| no " in line  # identical maps: no difference, not significant
+
+
+def test_runs_differing_only_in_their_seed_make_one_row_with_the_spread_of_f1(tmp_path):
+    from anobench.leaderboard import compare
+
+    fabricate_run(tmp_path / "seed-0", seed=0)
+    fabricate_run(tmp_path / "seed-1", seed=1)
+    results = runs.read_results(*runs.run_files(tmp_path / "seed-1"))
+    results.maps[1, 2:6, 2:6] = 0.9  # this seed finds the metal box too: F1 mean 1 instead of 0.5
+    runs.write_results(*runs.run_files(tmp_path / "seed-1"), results)
+    path, metrics = compare([str(tmp_path / "seed-*")], "seeds", tmp_path / "boards", layout="table2")
+    assert len(metrics) == 1 and metrics[0].seed == 0 and metrics[0].seed_values == pytest.approx((0.5, 1.0))
+    row = next(line for line in path.read_text().splitlines() if line.startswith("| thor "))
+    assert row.rstrip(" |").endswith("75.00 ± 35.36 (n=2, 50.0–100.0)")
+    assert "F1 mean over seeds: mean ± sd" in path.read_text()

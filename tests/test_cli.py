@@ -120,6 +120,7 @@ def test_thor_auto_backend_warns_records_and_labels_the_backend(cli, tmp_path, t
     provenance = json.loads((runs["auto"] / "provenance.json").read_text())
     assert provenance["perceptual_backend"] == "unet"
     board = cli("compare", str(runs["auto"]), str(runs["ssim"]), "--out-dir", str(tmp_path / "boards"), "--name", "b")
+    assert board.returncode == 0, board.stderr
     markdown = (tmp_path / "boards" / "b.md").read_text()
     assert "thor (reference, unet)" in markdown and "thor (reference, ssim)" in markdown
 

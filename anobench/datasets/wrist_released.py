@@ -24,7 +24,7 @@ import numpy as np
 from anobench.api import Box, Case
 from anobench.config import to_plain
 from anobench.datasets.png_slices import read_filename_csv, read_png, resolve_listed_path
-from anobench.datasets.wrist import EVALUATED_CLASSES, SPLITS, WRIST, WristConfig
+from anobench.datasets.wrist import EVALUATED_CLASSES, SPLITS, WristConfig
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file, sha256_json
 from anobench.imaging import NATIVE_SIZE, box_after_preparation, prepare_for_preset, prepare_mask, resize_mask
