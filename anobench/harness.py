@@ -26,7 +26,7 @@ from anobench import distributed, registry, runs
 from anobench.api import Batch, Case, DatasetContext, Method, MethodContext
 from anobench.diffusion.presets import get_preset
 from anobench.errors import AnobenchError
-from anobench.journal import BatchJournal, RunLock
+from anobench.journal import BatchJournal, RunLock, remove_empty_journal
 from anobench.metrics import size_bin
 from anobench.provenance import environment
 from anobench.devices import Stopwatch, peak_memory, reset_peak_memory, select_device
@@ -249,8 +249,7 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
     if request.healthy_split is not None and sharded:
         raise AnobenchError("--healthy-split cannot be combined with --world-size > 1")
     healthy = list(dataset.cases(request.healthy_split))[: request.limit] if request.healthy_split else []
-    plan = _Plan(request, folder, f"rank{request.rank}-of-{request.world_size}" if sharded else "run", outputs,
-                 device, preset, method_plugin, dataset, cases, healthy)
+    plan = _Plan(request, folder, outputs, device, preset, method_plugin, dataset, cases, healthy)
     with RunLock(folder, plan.name):  # one writer per folder (per shard); released by the OS if killed
         runs.prepare_folder(folder, request.overwrite, outputs)
         return _execute(plan, console)
@@ -262,7 +261,6 @@ class _Plan:
 
     request: RunRequest
     folder: Path
-    name: str  # of its lock and journal: "run", or the shard's
     outputs: tuple[Path, ...]
     device: torch.device
     preset: Any
@@ -271,46 +269,92 @@ class _Plan:
     cases: list[Case]
     healthy: list[Case]
 
+    @property
+    def sharded(self) -> bool:
+        return self.request.world_size > 1
 
-def _execute(plan: _Plan, console: Console) -> RunSummary:
-    request, folder, name, outputs, device, preset = (
-        plan.request, plan.folder, plan.name, plan.outputs, plan.device, plan.preset
-    )
-    dataset, cases, healthy, method_plugin = plan.dataset, plan.cases, plan.healthy, plan.method_plugin
-    sharded = request.world_size > 1
-    selected = [(index, case) for index, case in enumerate(cases) if index % request.world_size == request.rank]
-    method = method_plugin.create(
-        request.method_options,
-        MethodContext(
-            request.dataset, preset.name, preset.image_size, device, request.checkpoint,
-            healthy_validation=lambda: dataset.cases("val") if "val" in dataset.splits else [],
-            seed=request.seed, precision=request.precision, compile=request.compile,
-        ),
-    )
-    settings = method.settings()
-    runs.write_json(
-        folder / runs.CONFIG,
-        {
+    @property
+    def name(self) -> str:
+        """Of its lock and journal: "run", or the shard's."""
+        return f"rank{self.request.rank}-of-{self.request.world_size}" if self.sharded else "run"
+
+    @property
+    def selected(self) -> list[tuple[int, Case]]:
+        """This rank's cases with their index in the split: r, r + w, …"""
+        request = self.request
+        return [(index, case) for index, case in enumerate(self.cases) if index % request.world_size == request.rank]
+
+    def create_method(self) -> Method:
+        request, dataset = self.request, self.dataset
+        return self.method_plugin.create(
+            request.method_options,
+            MethodContext(
+                request.dataset, self.preset.name, self.preset.image_size, self.device, request.checkpoint,
+                healthy_validation=lambda: dataset.cases("val") if "val" in dataset.splits else [],
+                seed=request.seed, precision=request.precision, compile=request.compile,
+            ),
+        )
+
+    def config(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """The resolved configuration the folder records."""
+        request = self.request
+        return {
             **{key: value for key, value in asdict(request).items() if key not in ("out", "overwrite", "rank")},
             "checkpoint": str(request.checkpoint) if request.checkpoint else None,
             "data_root": str(request.data_root) if request.data_root else None,
-            "image_size": preset.image_size,
+            "image_size": self.preset.image_size,
             "method_settings": settings,
-            "dataset_settings": dataset.settings(),
-        },
-    )
+            "dataset_settings": self.dataset.settings(),
+        }
 
-    manifest = dataset.manifest_hash()
-    scored_for = {
-        **{key: value for key, value in asdict(request).items() if key not in ("out", "overwrite", "latency_cases")},
-        "method_settings": settings, "data_manifest": manifest,
-    }
-    journal = BatchJournal(folder, name, scored_for, discard=request.overwrite)
+    def scored_for(self, settings: dict[str, Any], manifest: str) -> dict[str, Any]:
+        """What a journal must have been written for to be resumed by this run."""
+        ignored = ("out", "overwrite", "latency_cases")
+        return {**{k: v for k, v in asdict(self.request).items() if k not in ignored},
+                "method_settings": settings, "data_manifest": manifest}
+
+
+def _execute(plan: _Plan, console: Console) -> RunSummary:
+    request, folder, device, image_size = plan.request, plan.folder, plan.device, plan.preset.image_size
+    selected = plan.selected
+    method = plan.create_method()
+    settings = method.settings()
+    runs.write_json(folder / runs.CONFIG, plan.config(settings))
+    manifest = plan.dataset.manifest_hash()
+    scored_for = plan.scored_for(settings, manifest)
+    journal = BatchJournal(folder, plan.name, scored_for, discard=request.overwrite)
     reset_peak_memory(device)
-    scored = _score(method, selected, request, preset.image_size, device, console, journal)
+    scored = _score(method, selected, request, image_size, device, console, journal)
     batch_one = _batch_one_seconds(method, [case for _, case in selected], request.seed, device, request.latency_cases)
-    provenance = {
-        **environment(device),
+    provenance = _provenance(plan, settings, manifest, scored, batch_one)
+    if plan.healthy:  # never with shards (refused): one healthy journal per folder
+        healthy_journal = BatchJournal(folder, "healthy", {**scored_for, "split": request.healthy_split},
+                                       request.overwrite)
+        healthy_scored = _score(method, list(enumerate(plan.healthy)), request, image_size, device, console,
+                                healthy_journal)
+        runs.write_results(*runs.healthy_files(folder), healthy_scored.results)
+        healthy_journal.discard()
+    if any(case.boxes for _, case in selected):
+        runs.write_boxes(folder / runs.BOXES, _box_rows(selected))
+    runs.write_results(*plan.outputs[:2], scored.results)
+    runs.write_json(plan.outputs[2] if plan.sharded else folder / runs.PROVENANCE, provenance)
+    journal.discard()
+    if distributed.active():  # torchrun: every rank has written its shard before rank 0 merges them
+        distributed.barrier()
+        merged = request.rank == 0 and runs.merge_shards(folder)
+    else:
+        merged = runs.merge_shards(folder) if plan.sharded else True
+    if merged:
+        remove_empty_journal(folder)
+    return RunSummary(folder, len(selected), scored.wall_seconds, scored.predict_seconds, scored.network_seconds, merged)
+
+
+def _provenance(
+    plan: _Plan, settings: dict[str, Any], manifest: str, scored: _Scored, batch_one: list[float]
+) -> dict[str, Any]:
+    request = plan.request
+    return {
+        **environment(plan.device),
         "seed": request.seed,
         "data_manifest": manifest,
         "checkpoint_sha256": (settings.get("checkpoint") or {}).get("sha256"),
@@ -319,29 +363,11 @@ def _execute(plan: _Plan, console: Console) -> RunSummary:
             "wall_seconds": scored.wall_seconds,
             "predict_seconds": scored.predict_seconds,
             "network_seconds": scored.network_seconds,
-            "cases": len(selected),
+            "cases": len(plan.selected),
             "resumed_cases": scored.resumed_cases,
             "batch_one_seconds": batch_one,
-            "peak_memory": peak_memory(device),
+            "peak_memory": peak_memory(plan.device),
             "dtype": {"fp32": "float32", "bf16": "bfloat16 autocast", "fp16": "float16 autocast"}[request.precision],
             "compiled": request.compile,
         },
     }
-    healthy_journal = BatchJournal(folder, "healthy", {**scored_for, "split": request.healthy_split}, request.overwrite)
-    if healthy:
-        healthy_scored = _score(
-            method, list(enumerate(healthy)), request, preset.image_size, device, console, healthy_journal
-        )
-        runs.write_results(*runs.healthy_files(folder), healthy_scored.results)
-    if any(case.boxes for _, case in selected):
-        runs.write_boxes(folder / runs.BOXES, _box_rows(selected))
-    runs.write_results(*outputs[:2], scored.results)
-    runs.write_json(outputs[2] if sharded else folder / runs.PROVENANCE, provenance)
-    journal.discard()
-    healthy_journal.discard()
-    if distributed.active():  # torchrun: every rank has written its shard before rank 0 merges them
-        distributed.barrier()
-        merged = request.rank == 0 and runs.merge_shards(folder)
-    else:
-        merged = runs.merge_shards(folder) if sharded else True
-    return RunSummary(folder, len(selected), scored.wall_seconds, scored.predict_seconds, scored.network_seconds, merged)

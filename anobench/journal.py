@@ -14,6 +14,7 @@ dies, so a killed run never leaves a stale lock behind.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -93,8 +94,13 @@ class BatchJournal:
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
-        if self.folder.parent.is_dir() and not any(self.folder.parent.iterdir()):
-            self.folder.parent.rmdir()
+
+
+def remove_empty_journal(folder: Path) -> None:
+    """Drop `<folder>/journal/` if nothing is left in it; only once every writer of the folder is done,
+    since a shard still running may be about to write its own journal there."""
+    with contextlib.suppress(OSError):  # not there, or not empty: an interrupted split's batches stay
+        (folder / JOURNAL).rmdir()
 
 
 def _plain(value: Any) -> Any:

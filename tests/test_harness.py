@@ -80,6 +80,18 @@ def test_shards_merge_into_the_single_process_result(reference_run, tiny_checkpo
     assert len(json.loads((folder / "provenance.json").read_text())["shards"]) == 2
 
 
+def test_a_shard_leaves_the_journals_of_shards_still_running_alone(tiny_checkpoint, tmp_path):
+    """torchrun ranks share the folder: one must neither read nor remove what another is journalling
+    (every rank once opened a shared healthy-split journal, and a rank that read its sibling's refused)."""
+    folder = tmp_path / "sharded"
+    for name in ("rank1-of-2", "healthy"):
+        (folder / "journal" / name).mkdir(parents=True)
+        (folder / "journal" / name / "request.json").write_text('{"rank": 1}')
+    assert not run(request(tiny_checkpoint, folder, rank=0, world_size=2)).merged
+    assert sorted(p.name for p in (folder / "journal").iterdir()) == ["healthy", "rank1-of-2"]
+    assert (folder / "journal" / "rank1-of-2" / "request.json").read_text() == '{"rank": 1}'
+
+
 def test_existing_results_are_kept_unless_overwrite(reference_run, tiny_checkpoint):
     with pytest.raises(AnobenchError, match="already holds results.*--overwrite"):
         run(request(tiny_checkpoint, reference_run))
