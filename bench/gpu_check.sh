@@ -9,6 +9,8 @@
 # On the lent machine (no registry; its python3 holds torch): first `bash bench/gpu_prepare.sh`
 # here, then run(command="bash bench/gpu_check.sh", carry=[".whl", ".gpu-cache"], timeout_s=540).
 # Elsewhere it uses $BIN (default .venv/bin). Everything it prints goes to $OUT/gpu-check.txt too.
+# REHEARSE=1 runs every step on the CPU at toy sizes (the paper preset replaced by cpu-small), to
+# try the script itself before spending device time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp}
@@ -20,37 +22,44 @@ fi
 PYTHON=${PYTHON:-${BIN:-.venv/bin}/python}
 [ -d .gpu-cache ] && export ANOBENCH_CACHE=$PWD/.gpu-cache
 export PYTHONUNBUFFERED=1
+if [ "${REHEARSE:-0}" = 1 ]; then
+  DEVICE=cpu PRESET=cpu-small BATCH=2 CASES=4 LATENCY=1 OPTIONS=bf16 REPORT_CASES=4
+else
+  DEVICE=cuda PRESET=paper BATCH=16 CASES=32 LATENCY=4 OPTIONS=bf16,fp16,compile REPORT_CASES=16
+fi
 ANOBENCH=("$PYTHON" -m anobench)
 WORK=$(mktemp -d)
 {
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-  "$PYTHON" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())"
-  for device in cpu cuda; do
+  [ "$DEVICE" = cpu ] || nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  "$PYTHON" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)"
+  for order in 1 2; do  # 1: the CPU path, 2: the device's
+    device=$([ $order = 1 ] && echo cpu || echo "$DEVICE")
     "${ANOBENCH[@]}" run --method thor --dataset brain-phantom --limit 16 --device $device --latency-cases 0 \
-      --out "$WORK/thor-$device" --overwrite
+      --out "$WORK/thor-$order-$device" --overwrite
   done
   "$PYTHON" - "$WORK" <<'PY'
 import sys, numpy as np
 from pathlib import Path
 from anobench import runs
-cpu, gpu = (runs.read_results(*runs.run_files(Path(sys.argv[1]) / f"thor-{d}")) for d in ("cpu", "cuda"))
-print(f"THOR cpu-small, 16 cases: max |map_cuda - map_cpu| = {np.abs(cpu.maps - gpu.maps).max():.2e}")
+first, second = (runs.read_results(*runs.run_files(folder)) for folder in sorted(Path(sys.argv[1]).glob("thor-*")))
+print(f"THOR cpu-small, 16 cases: max |map_device - map_cpu| = {np.abs(first.maps - second.maps).max():.2e}")
 PY
-  "${ANOBENCH[@]}" train --preset paper --steps 1 --batch-size 2 --device cuda --out "$WORK/paper.pt"
-  for batch in 16 1; do
-    "${ANOBENCH[@]}" run --method thor --dataset brain-phantom --preset paper --checkpoint "$WORK/paper.pt" \
-      --device cuda --limit 32 --batch-size $batch --latency-cases 4 --out "$WORK/paper-b$batch" --overwrite
+  "${ANOBENCH[@]}" train --preset $PRESET --steps 1 --batch-size 2 --device $DEVICE --out "$WORK/preset.pt"
+  for batch in $BATCH 1; do
+    "${ANOBENCH[@]}" run --method thor --dataset brain-phantom --preset $PRESET --checkpoint "$WORK/preset.pt" \
+      --device $DEVICE --limit $CASES --batch-size $batch --latency-cases $LATENCY --out "$WORK/preset-b$batch" --overwrite
   done
-  "$PYTHON" - "$WORK" <<'PY'
+  "$PYTHON" - "$WORK" "$PRESET" "$BATCH" <<'PY'
 import json, sys
 from pathlib import Path
+work, preset, batch_size = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 rates = {}
-for batch in (16, 1):
-    timing = json.loads((Path(sys.argv[1]) / f"paper-b{batch}" / "provenance.json").read_text())["timing"]
+for batch in (batch_size, 1):
+    timing = json.loads((work / f"preset-b{batch}" / "provenance.json").read_text())["timing"]
     rates[batch] = timing["cases"] / timing["predict_seconds"]
-    print(f"paper preset, batch {batch}: {rates[batch]:.2f} images/s, peak {timing['peak_memory']['bytes'] / 2**30:.1f} GiB")
-print(f"batch 16 / batch 1 throughput: {rates[16] / rates[1]:.2f} (target >= 3)")
+    print(f"{preset} preset, batch {batch}: {rates[batch]:.2f} images/s, peak {timing['peak_memory']['bytes'] / 2**30:.1f} GiB")
+print(f"batch {batch_size} / batch 1 throughput: {rates[batch_size] / rates[1]:.2f} (target >= 3 at the paper preset)")
 PY
-  "$PYTHON" bench/precision_check.py --device cuda --options bf16,fp16,compile
-  "$PYTHON" bench/performance_report.py --out "$OUT/performance-gpu.md"
+  "$PYTHON" bench/precision_check.py --device $DEVICE --options $OPTIONS
+  "$PYTHON" bench/performance_report.py --cases $REPORT_CASES --out "$OUT/performance-gpu.md"
 } 2>&1 | tee "$OUT/gpu-check.txt"
