@@ -4,7 +4,8 @@
 #     same checkpoint and cases, the largest absolute difference printed;
 #  2. timing: THOR at the paper preset (weights of a 1-step training: speed does not depend on
 #     them), images/s at batch 16 against batch 1 (target ≥ 3×), CUDA-event timing;
-#  3. bf16 / fp16 autocast and torch.compile maps against fp32 eager maps on the GPU;
+#  3. simplex fields computed on the GPU against opensimplex on the host (time per step, |Δ|);
+#     bf16 / fp16 autocast and torch.compile maps against fp32 eager maps on the GPU;
 #  4. the performance report measured on the GPU ($OUT/performance-gpu.md).
 # On the lent machine (no registry; its python3 holds torch): first `bash bench/gpu_prepare.sh`
 # here, then run(command="bash bench/gpu_check.sh", carry=[".whl", ".gpu-cache"], timeout_s=540).
@@ -59,6 +60,25 @@ for batch in (batch_size, 1):
     rates[batch] = timing["cases"] / timing["predict_seconds"]
     print(f"{preset} preset, batch {batch}: {rates[batch]:.2f} images/s, peak {timing['peak_memory']['bytes'] / 2**30:.1f} GiB")
 print(f"batch {batch_size} / batch 1 throughput: {rates[batch_size] / rates[1]:.2f} (target >= 3 at the paper preset)")
+PY
+  "$PYTHON" - "$DEVICE" "$BATCH" <<'PY'
+import sys, time, torch
+from anobench.devices import Stopwatch
+from anobench.diffusion.noise import noise_kind
+device, batch = torch.device(sys.argv[1]), int(sys.argv[2])
+side = 128 if device.type == "cuda" else 32
+for name in ("simplex", "simplex-2d"):
+    kind, fields, seconds = noise_kind(name), {}, {}
+    for on_device in (False, True):
+        generators = [torch.Generator().manual_seed(seed) for seed in range(batch)]
+        kind.draw_batch(generators, (1, side, side), 1, device, on_device=on_device)  # warm-up (numba, tables)
+        stopwatch = Stopwatch(device)
+        stopwatch.start()
+        for step in range(10):
+            fields[on_device] = kind.draw_batch(generators, (1, side, side), step, device, on_device=on_device)
+        seconds[on_device] = stopwatch.stop() / 10
+    print(f"{name} noise, {batch} fields of {side}²: host (opensimplex + copy) {1e3 * seconds[False]:.2f} ms, "
+          f"device {1e3 * seconds[True]:.2f} ms per step; max |Δ| {float((fields[True] - fields[False]).abs().max()):.1e}")
 PY
   "$PYTHON" bench/precision_check.py --device $DEVICE --options $OPTIONS
   "$PYTHON" bench/performance_report.py --cases $REPORT_CASES --out "$OUT/performance-gpu.md"

@@ -2,8 +2,9 @@
 
 Every case owns a CPU `torch.Generator` seeded from (seed, case id), and draws its noise in the
 same order whatever batch it is in, so a case's map does not depend on batch size, batch order or
-the other cases. Noise is drawn on the CPU and moved to the device, so CPU and GPU runs see the
-same numbers.
+the other cases. Gaussian noise is drawn on the CPU and moved to the device, so CPU and GPU runs
+see the same numbers; a simplex field's window is drawn on the CPU the same way and the field is
+computed on the device (see `anobench.diffusion.simplex` for how close that is to the CPU's).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from anobench.hashing import seed_for
 
 
 class NoiseKind(Protocol):
-    """A noise distribution; `draw` returns a CPU tensor of `shape` from one generator.
+    """A noise distribution; `draw` returns a CPU tensor of `shape` from one generator, `draw_batch`
+    one such draw per generator, stacked, on a device.
 
     `timestep` is the diffusion step the noise is drawn for: simplex fields are sampled at that
     time coordinate; Gaussian noise ignores it.
@@ -28,12 +30,21 @@ class NoiseKind(Protocol):
 
     def draw(self, generator: torch.Generator, shape: Sequence[int], timestep: int) -> torch.Tensor: ...
 
+    def draw_batch(
+        self, generators: Sequence[torch.Generator], shape: Sequence[int], timestep: int, device: torch.device
+    ) -> torch.Tensor: ...
+
 
 class GaussianNoise:
     name = "gaussian"
 
     def draw(self, generator: torch.Generator, shape: Sequence[int], timestep: int) -> torch.Tensor:
         return torch.randn(tuple(shape), generator=generator)
+
+    def draw_batch(
+        self, generators: Sequence[torch.Generator], shape: Sequence[int], timestep: int, device: torch.device
+    ) -> torch.Tensor:
+        return torch.stack([self.draw(generator, shape, timestep) for generator in generators]).to(device)
 
 
 NOISE_KINDS: dict[str, NoiseKind] = {
@@ -65,7 +76,6 @@ class CaseRandom:
     def sample(self, kind: NoiseKind, shape: Sequence[int], timestep: int) -> torch.Tensor:
         """B×shape on the device, row i drawn from case i's generator."""
         if self.shared:
-            draw = kind.draw(self.generators[0], shape, timestep)
-            return draw.expand(len(self.generators), *draw.shape).contiguous().to(self.device)
-        draws = [kind.draw(generator, shape, timestep) for generator in self.generators]
-        return torch.stack(draws).to(self.device)
+            draw = kind.draw_batch(self.generators[:1], shape, timestep, self.device)
+            return draw.expand(len(self.generators), *shape).contiguous()
+        return kind.draw_batch(self.generators, shape, timestep, self.device)
