@@ -139,8 +139,8 @@ def _noised(alpha_bar: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, epsilon:
 
 
 def _draw_noise(noise: NoiseKind, generator: torch.Generator, x0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    # one draw per image at its own timestep (equal to one batched draw for Gaussian noise)
-    return torch.stack([noise.draw(generator, x0.shape[1:], int(step_t)) for step_t in t]).to(x0.device)
+    # one draw per image at its own timestep, in image order (equal to one batched draw for Gaussian noise)
+    return noise.draw_batch([generator] * len(t), x0.shape[1:], t.tolist(), x0.device)
 
 
 def full_image_loss(

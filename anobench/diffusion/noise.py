@@ -31,8 +31,12 @@ class NoiseKind(Protocol):
     def draw(self, generator: torch.Generator, shape: Sequence[int], timestep: int) -> torch.Tensor: ...
 
     def draw_batch(
-        self, generators: Sequence[torch.Generator], shape: Sequence[int], timestep: int, device: torch.device
-    ) -> torch.Tensor: ...
+        self, generators: Sequence[torch.Generator], shape: Sequence[int], timestep: int | Sequence[int],
+        device: torch.device,
+    ) -> torch.Tensor:
+        """Draw i from generators[i] (in order, so one generator may appear several times), at
+        timestep[i] when a sequence is given."""
+        ...
 
 
 class GaussianNoise:
@@ -42,9 +46,10 @@ class GaussianNoise:
         return torch.randn(tuple(shape), generator=generator)
 
     def draw_batch(
-        self, generators: Sequence[torch.Generator], shape: Sequence[int], timestep: int, device: torch.device
+        self, generators: Sequence[torch.Generator], shape: Sequence[int], timestep: int | Sequence[int],
+        device: torch.device,
     ) -> torch.Tensor:
-        return torch.stack([self.draw(generator, shape, timestep) for generator in generators]).to(device)
+        return torch.stack([torch.randn(tuple(shape), generator=generator) for generator in generators]).to(device)
 
 
 NOISE_KINDS: dict[str, NoiseKind] = {

@@ -85,24 +85,29 @@ class SimplexNoise:
         return torch.from_numpy(fields.astype(np.float32)).reshape(tuple(shape))
 
     def draw_batch(
-        self, generators: Sequence[torch.Generator], shape: Sequence[int], timestep: int, device: torch.device,
-        on_device: bool | None = None,
+        self, generators: Sequence[torch.Generator], shape: Sequence[int], timestep: int | Sequence[int],
+        device: torch.device, on_device: bool | None = None,
     ) -> torch.Tensor:
-        """len(generators)×shape on `device`, draw i from generators[i]: the package on the CPU, the
-        lattice sum on other devices or when `on_device` (the same windows; see the module's note)."""
+        """len(generators)×shape on `device`, draw i from generators[i] (at timestep[i] when a
+        sequence): the package on the CPU, the lattice sum on other devices or when `on_device`
+        (the same windows; see the module's note)."""
+        timesteps = [timestep] * len(generators) if isinstance(timestep, int) else list(timestep)
         if not (device.type != "cpu" if on_device is None else on_device):
-            return torch.stack([self.draw(generator, shape, timestep) for generator in generators]).to(device)
+            draws = [self.draw(generator, shape, step) for generator, step in zip(generators, timesteps)]
+            return torch.stack(draws).to(device)
         offsets = torch.cat([_offsets(generator, shape) for generator in generators])
+        per_draw = len(offsets) // len(generators)
+        field_timesteps = torch.tensor(timesteps, dtype=torch.float64).repeat_interleave(per_draw)
         *_, height, width = shape
-        fields = self.lattice_fields(offsets.to(device), height, width, timestep)
+        fields = self.lattice_fields(offsets.to(device), height, width, field_timesteps.to(device))
         return fields.reshape(len(generators), *shape)
 
-    def lattice_fields(self, offsets: torch.Tensor, height: int, width: int, timestep: int) -> torch.Tensor:
-        """N×H×W float32 fields at N offsets (N×3 float64, pixels) on the offsets' device."""
+    def lattice_fields(self, offsets: torch.Tensor, height: int, width: int, timesteps: torch.Tensor) -> torch.Tensor:
+        """N×H×W float32 fields at N offsets (N×3 float64, pixels) and N timesteps, on the offsets' device."""
         device = offsets.device
         columns = torch.arange(width, dtype=torch.float64, device=device) + offsets[:, :1]  # N×W
         rows = torch.arange(height, dtype=torch.float64, device=device) + offsets[:, 1:2]  # N×H
-        times = timestep + offsets[:, 2:3]  # N×1
+        times = timesteps.to(torch.float64)[:, None] + offsets[:, 2:3]  # N×1
         total = torch.zeros(len(offsets), height, width, dtype=torch.float64, device=device)
         for octave in range(self.octaves):
             wavelength = self.wavelength / 2**octave

@@ -136,3 +136,12 @@ def test_device_draws_take_the_same_windows_from_each_cases_generator(name):
     assert device.shape == host.shape == (3, 1, 32, 32) and device.dtype == torch.float32
     torch.testing.assert_close(device, host, rtol=0, atol=1e-3 if name == "simplex-normalised" else 4e-4)
     assert all(torch.equal(a.get_state(), b.get_state()) for a, b in zip(host_generators, device_generators))
+
+
+def test_one_generator_drawn_at_a_timestep_per_image_as_training_does():
+    kind = noise_kind("simplex")
+    host_generator, device_generator = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    one_by_one = torch.stack([kind.draw(host_generator, (1, 16, 16), t) for t in (5, 40, 90)])
+    batched = kind.draw_batch([device_generator] * 3, (1, 16, 16), [5, 40, 90], torch.device("cpu"), on_device=True)
+    torch.testing.assert_close(batched, one_by_one, rtol=0, atol=4e-4)
+    assert torch.equal(host_generator.get_state(), device_generator.get_state())
