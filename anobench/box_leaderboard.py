@@ -25,7 +25,7 @@ from anobench.box_metrics import (
 )
 from anobench.stats import RESAMPLES, SEED, Estimate, clusters_of, interval, resample_counts
 from anobench.errors import AnobenchError
-from anobench.comparisons import compare_pairs
+from anobench.comparisons import PairComparison, compare_pairs
 from anobench.leaderboard import (
     PAIR_HEADERS, PAPER_NAMES, RunIdentity, board, distinct_labels, method_label, pair_cells, percent,
     run_identity, seed_spread, seeds_note, with_interval,
@@ -49,6 +49,7 @@ class BoxRunMetrics(RunIdentity):
     resampled: dict[str, np.ndarray]
     case_ids: tuple[str, ...]
     case_f1: np.ndarray  # per image, the mean F1 of its boxes (NaN: no box)
+    froc_curve: tuple[np.ndarray, np.ndarray]  # false-positive regions per image and box recall, per threshold
     seed_values: tuple[float, ...] = ()  # F1 mean of every inference seed, when the run was repeated (merge_seeds)
 
     @property
@@ -109,7 +110,8 @@ def evaluate_box_run(folder: Path, resamples: int = RESAMPLES, seed: int = SEED)
     thresholds = np.linspace(0.0, float(results.maps.max()), FROC_THRESHOLDS)
     image_boxes = [boxes_of.get(index, []) for index in results.rows["index"]]
     false_positives, found = froc_counts(maps, image_boxes, thresholds)
-    observed = recall_at_false_positives(*froc(maps, image_boxes, thresholds))
+    curve = froc(maps, image_boxes, thresholds)
+    observed = recall_at_false_positives(*curve)
     resampled = recall_at_false_positives_resampled(
         weights, false_positives, found, np.array([len(b) for b in image_boxes], dtype=float)
     )
@@ -125,6 +127,7 @@ def evaluate_box_run(folder: Path, resamples: int = RESAMPLES, seed: int = SEED)
         resampled={"f1 mean": f1_mean_samples},
         case_ids=tuple(results.rows["case_id"]),
         case_f1=case_f1,
+        froc_curve=curve,
     )
 
 
@@ -134,9 +137,10 @@ def _recall_f1(m: BoxRunMetrics, name: str) -> str:
     return f"{with_interval(m.class_intervals[(name, 'recall')])} / {with_interval(m.class_intervals[(name, 'f1')])}"
 
 
-def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
+def table2_rows(metrics: list[BoxRunMetrics]) -> tuple[list[str], list[list[str]]]:
+    """Each run's row, followed by the paper's reported row of that method where there is one."""
     from anobench.datasets.wrist import EVALUATED_CLASSES
-    from anobench.published import CITATION, TABLE2_DATA, table2
+    from anobench.published import TABLE2_DATA, table2
 
     reported = table2().set_index(["method", "class"])
     headers = ["method", "source", *EVALUATED_CLASSES, "F1 mean", *(f"R@{k:g}FP" for k in FROC_FALSE_POSITIVES), "τ"]
@@ -159,7 +163,13 @@ def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
             reported_f1 = reported.loc[paper_name, "f1"].mean()
             body.append([paper_name, f"reported ({TABLE2_DATA})", *cells, f"{reported_f1:.2f}",
                          *["–"] * (len(headers) - 3 - len(cells))])
-    explanation = (
+    return headers, body
+
+
+def table2_note(metrics: list[BoxRunMetrics]) -> str:
+    from anobench.published import CITATION, TABLE2_DATA
+
+    return (
         "Per class: recall / F1 ×100 by the THOR paper's box protocol (thor-compat: τ from the healthy split "
         "scored with each run, the largest mean healthy FPR ≤ 5 %; TP when more than a tenth of the box is kept; "
         "FP = min(10, ⌊negative-region mass / inside mass⌋), the negative region being the data set's own "
@@ -170,16 +180,29 @@ def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
         f"{'patients' if {m.bootstrap_unit for m in metrics} == {'patients'} else 'images'}, seed {SEED}, each "
         "image with all its boxes; τ stays the one chosen on the healthy split). "
         f"Rows marked \"reported ({TABLE2_DATA})\" are the paper's published numbers ({CITATION}, Table 2)."
-    ) + (f" {seeds_note('F1 mean')}" if seeded else "")
-    pairs = compare_pairs(metrics, "f1 mean", [m.case_f1 for m in metrics])
+    ) + (f" {seeds_note('F1 mean')}" if any(m.seed_values for m in metrics) else "")
+
+
+def box_pairs(metrics: list[BoxRunMetrics]) -> list[PairComparison]:
+    return compare_pairs(metrics, "f1 mean", [m.case_f1 for m in metrics])
+
+
+def box_pairs_section(metrics: list[BoxRunMetrics]) -> list[str]:
+    """Paired comparisons on F1 mean (Wilcoxon on per-image mean F1), when there are pairs."""
+    pairs = box_pairs(metrics)
+    if not pairs:
+        return []
     labels = distinct_labels(metrics)
-    pair_table = [pair_cells(labels, p) for p in pairs]
-    headers_pairs = ["A", "B", "Δ F1 mean (A − B) [95% CI]", *PAIR_HEADERS[3:]]
-    section = ["## Paired comparisons (F1 averaged over classes; Wilcoxon on per-image mean F1)",
-               tabulate(pair_table, headers=headers_pairs, tablefmt="github", disable_numparse=True)] if pairs else []
+    headers = ["A", "B", "Δ F1 mean (A − B) [95% CI]", *PAIR_HEADERS[3:]]
+    table = tabulate([pair_cells(labels, p) for p in pairs], headers=headers, tablefmt="github", disable_numparse=True)
+    return ["## Paired comparisons (F1 averaged over classes; Wilcoxon on per-image mean F1)", table]
+
+
+def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
+    headers, body = table2_rows(metrics)
     first = metrics[0]
     title = f"Table 2 layout: {first.dataset} (split `{first.split}`) beside the THOR paper"
-    return board(title, explanation, headers, body, metrics, command, section)  # type: ignore[arg-type]
+    return board(title, table2_note(metrics), headers, body, metrics, command, box_pairs_section(metrics))  # type: ignore[arg-type]
 
 
 def print_table2(metrics: list[BoxRunMetrics], console: Console) -> None:

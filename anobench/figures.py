@@ -3,9 +3,10 @@
 - `pr_curves`: pooled pixel precision-recall curve of each run (sklearn), AUPRC in the legend.
 - `sweep_plot`: Dice against the noise level T0 per method, with bootstrap intervals (the THOR
   paper's Fig. 4); `estimate_lines` for any such plot (Dice against NFE, …).
-- `significance_matrix`: pairwise Δ Dice, significant cells starred.
-- `case_panels`: input, reconstruction, anomaly map and ground truth of the best, median and worst
-  case of each lesion-size bin (the paper's Fig. 3 and 5).
+- `froc_curves`: box recall against false-positive regions per image, per run.
+- `significance_matrix`: pairwise Δ of a metric, significant cells starred.
+- `case_panels`: input, reconstruction, anomaly map and ground truth of chosen cases (best, median
+  and worst of each lesion-size bin, or by box F1; the paper's Fig. 3 and 5).
 """
 
 from __future__ import annotations
@@ -47,6 +48,22 @@ def pr_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], path: 
     return _save(figure, path)
 
 
+def froc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path) -> Path:
+    """`curves`: label → (false-positive regions per image, box recall), one point per threshold.
+    Drawn as the best recall at ≤ k false positives (the boards' R@kFP), since a lower threshold can
+    merge regions and lose recall, so the raw points need not rise with k."""
+    figure, axes = plt.subplots(figsize=(5.5, 4.5))
+    for label, (false_positives, recall) in curves.items():
+        order = np.argsort(false_positives, kind="stable")
+        best = np.maximum.accumulate(np.nan_to_num(recall[order]))
+        axes.step(false_positives[order], best, where="post", label=label, linewidth=1.4)
+    axes.set_xscale("symlog", linthresh=0.1)
+    axes.set(xlabel="false-positive regions per image", ylabel="box recall", ylim=(0, 1.02), title="FROC")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, loc="lower right")
+    return _save(figure, path)
+
+
 def estimate_lines(
     series: Mapping[str, Sequence[tuple[float, Estimate]]], path: Path, xlabel: str, title: str,
     ylabel: str = "Dice all ×100", log_x: bool = False,
@@ -75,8 +92,10 @@ def sweep_plot(series: Mapping[str, Sequence[tuple[int, Estimate]]], path: Path)
     return estimate_lines(series, path, "noise level T0", "Dice all against the noise level")
 
 
-def significance_matrix(labels: Sequence[str], pairs: Sequence[PairComparison], path: Path) -> Path:
-    """Δ Dice all (row − column) ×100; * where the difference is significant (see comparisons)."""
+def significance_matrix(
+    labels: Sequence[str], pairs: Sequence[PairComparison], path: Path, metric: str = "Dice all"
+) -> Path:
+    """Δ `metric` (row − column) ×100; * where the difference is significant (see comparisons)."""
     size = len(labels)
     delta = np.full((size, size), np.nan)
     starred = np.zeros((size, size), bool)
@@ -95,7 +114,7 @@ def significance_matrix(labels: Sequence[str], pairs: Sequence[PairComparison], 
                 axes.text(column, row, text, ha="center", va="center", fontsize=8, color=colour)
     axes.set_xticks(range(size), labels, rotation=35, ha="right", fontsize=8)
     axes.set_yticks(range(size), labels, fontsize=8)
-    axes.set_title("Δ Dice all ×100 (row − column); * significant", fontsize=9)
+    axes.set_title(f"Δ {metric} ×100 (row − column); * significant", fontsize=9)
     figure.colorbar(image, ax=axes, shrink=0.8)
     return _save(figure, path)
 
@@ -107,11 +126,13 @@ def case_panels(
     maps: np.ndarray,
     masks: np.ndarray,
     case_ids: Sequence[str],
-    case_dice: np.ndarray,
+    case_scores: np.ndarray,
     path: Path,
     title: str,
+    score_name: str = "Dice",
 ) -> Path:
-    """One line per (caption, case position): input, reconstruction, anomaly map, ground truth."""
+    """One line per (caption, case position): input, reconstruction, anomaly map, ground truth
+    (lesion mask, or the image's boxes filled), the case's score ×100 in the caption."""
     columns = [("input", images, "gray"), ("reconstruction", reconstructions, "gray"), ("anomaly map", maps, "inferno"),
                ("ground truth", masks, "gray")]
     columns = [column for column in columns if column[1] is not None]
@@ -129,6 +150,6 @@ def case_panels(
             if line == 0:
                 axis.set_title(name, fontsize=8)
         case = case_ids[position] if len(case_ids[position]) <= ID_CHARACTERS else case_ids[position][:ID_CHARACTERS] + "…"
-        axes[line, 0].set_ylabel(f"{caption}\n{case}\nDice {100 * case_dice[position]:.1f}", fontsize=6)
+        axes[line, 0].set_ylabel(f"{caption}\n{case}\n{score_name} {100 * case_scores[position]:.1f}", fontsize=6)
     figure.suptitle(title, fontsize=9)
     return _save(figure, path)

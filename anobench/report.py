@@ -1,8 +1,11 @@
 """`anobench report RUNS... --out reports/NAME`: a folder with index.md and PNG figures.
 
-Everything comes from the run folders: the leaderboard with intervals, the paired comparisons and
-their significance matrix, pooled precision-recall curves, Dice against the noise level when the
-runs hold a sweep, and per-case panels (best, median and worst case of each lesion-size bin).
+Everything comes from the run folders. Runs with lesion masks (brain): the leaderboard with
+intervals, the paired comparisons and their significance matrix, pooled precision-recall curves,
+Dice against the noise level when the runs hold a sweep, and per-case panels (best, median and
+worst case of each lesion-size bin). Runs with boxes (wrist): the Table 2 board with intervals,
+paired comparisons on F1 mean and their matrix, FROC curves, and the best, median and worst image
+by box F1.
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 from tabulate import tabulate
 
 from anobench import figures, runs
+from anobench.api import Box
 from anobench.comparisons import compare_pairs
 from anobench.errors import AnobenchError
 from anobench.leaderboard import (
@@ -24,6 +29,7 @@ from anobench.leaderboard import (
 from anobench.stats import Estimate
 
 PANEL_PICKS = ("best", "median", "worst")
+BOXED = "boxed"  # the one panel group of a box run: images with at least one box
 
 
 def sweep_series(metrics: list[RunMetrics]) -> dict[str, list[tuple[int, Estimate]]]:
@@ -37,14 +43,14 @@ def sweep_series(metrics: list[RunMetrics]) -> dict[str, list[tuple[int, Estimat
     return {label: sorted(points.items()) for label, points in series.items() if len(points) > 1}
 
 
-def panel_rows(m: RunMetrics, size_bins: np.ndarray) -> list[tuple[str, int]]:
-    """(caption, case position) of the best, median and worst case of each size bin, by per-case Dice."""
+def panel_rows(scores: np.ndarray, groups: np.ndarray, group_names: Sequence[str]) -> list[tuple[str, int]]:
+    """(caption, case position) of the best, median and worst scored case of each group."""
     picked = []
-    for name in BIN_NAMES:
-        members = np.flatnonzero((size_bins == name) & np.isfinite(m.case_dice))
+    for name in group_names:
+        members = np.flatnonzero((groups == name) & np.isfinite(scores))
         if members.size == 0:
             continue
-        ranked = members[np.argsort(-m.case_dice[members], kind="stable")]
+        ranked = members[np.argsort(-scores[members], kind="stable")]
         for pick, position in zip(PANEL_PICKS, (ranked[0], ranked[len(ranked) // 2], ranked[-1])):
             picked.append((f"{name} {pick}", int(position)))
     return picked
@@ -55,16 +61,22 @@ def _slug(text: str) -> str:
 
 
 def write_report(targets: list[str], out: Path, command: str) -> Path:
-    metrics = merge_seeds([evaluate_run(folder) for folder in find_runs(targets)])
-    if not metrics:
+    folders = find_runs(targets)
+    if not folders:
         raise AnobenchError("no runs to report on")
+    boxed = [(folder / runs.BOXES).is_file() for folder in folders]
+    if any(boxed) and not all(boxed):
+        listed = ", ".join(str(folder) for folder, has_boxes in zip(folders, boxed) if has_boxes)
+        raise AnobenchError(f"box runs ({listed}) and lesion-mask runs cannot share a report")
+    return (_box_report if all(boxed) else _mask_report)(folders, out, command)
+
+
+def _opening(metrics: Sequence[Any], out: Path, command: str) -> list[str]:
     if len({(m.dataset, m.split, m.data_manifest) for m in metrics}) > 1:
         raise AnobenchError("runs were made on different data; a report covers runs on the same cases")
     out.mkdir(parents=True, exist_ok=True)
-    labels = distinct_labels(metrics)
-    headers, body = table_rows(metrics)
     first = metrics[0]
-    lines = [
+    return [
         f"# Report: {first.dataset} (split `{first.split}`)",
         "",
         f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `{command}`, from the run folders "
@@ -72,6 +84,23 @@ def write_report(targets: list[str], out: Path, command: str) -> Path:
         "",
         "## Leaderboard",
         "",
+    ]
+
+
+def _closing(metrics: Sequence[Any], lines: list[str], out: Path) -> Path:
+    lines += [f"Data manifest sha256: `{metrics[0].data_manifest}`", "",
+              "Runs: " + ", ".join(f"`{m.folder}` ({m.device})" for m in metrics), ""]
+    index = out / "index.md"
+    runs.write_text(index, "\n".join(lines))
+    return index
+
+
+def _mask_report(folders: list[Path], out: Path, command: str) -> Path:
+    metrics = merge_seeds([evaluate_run(folder) for folder in folders])
+    lines = _opening(metrics, out, command)
+    labels = distinct_labels(metrics)
+    headers, body = table_rows(metrics)
+    lines += [
         "Dice: pooled max-Dice ×100 per lesion-size bin (oracle threshold); AUPRC: pooled pixel average precision ×100. "
         f"{interval_note(metrics)} {COMPARISON_NOTE} {CALIBRATED_NOTE} {seeds_note('Dice all')}",
         "",
@@ -103,13 +132,49 @@ def write_report(targets: list[str], out: Path, command: str) -> Path:
     for number, (m, label) in enumerate(zip(metrics, labels), start=1):
         results = arrays[label]
         name = f"cases-{number}-{_slug(label)}.png"
-        figures.case_panels(
-            panel_rows(m, results.rows["size_bin"].to_numpy()), results.images, results.reconstructions, results.maps,
-            results.masks, list(results.rows["case_id"]), m.case_dice, out / name, f"{label} ({m.folder})",
-        )
+        picks = panel_rows(m.case_dice, results.rows["size_bin"].to_numpy(), BIN_NAMES)
+        figures.case_panels(picks, results.images, results.reconstructions, results.maps, results.masks,
+                            list(results.rows["case_id"]), m.case_dice, out / name, f"{label} ({m.folder})")
         lines += [f"### {label}", "", f"![cases of {label}]({name})", ""]
-    lines += [f"Data manifest sha256: `{first.data_manifest}`", "",
-              "Runs: " + ", ".join(f"`{m.folder}` ({m.device})" for m in metrics), ""]
-    index = out / "index.md"
-    runs.write_text(index, "\n".join(lines))
-    return index
+    return _closing(metrics, lines, out)
+
+
+def _box_masks(folder: Path, results: runs.CaseResults) -> np.ndarray:
+    """Each image's boxes, filled, as a mask (what the panels show as ground truth)."""
+    shape = results.maps.shape[1:]
+    masks = np.zeros(results.maps.shape, bool)
+    position = {index: row for row, index in enumerate(results.rows["index"])}
+    for box in runs.read_boxes(folder).itertuples():
+        masks[position[box.index]] |= Box(box.top, box.left, box.bottom, box.right, box.label).mask(shape)
+    return masks
+
+
+def _box_report(folders: list[Path], out: Path, command: str) -> Path:
+    from anobench.box_leaderboard import box_pairs, box_pairs_section, evaluate_box_run, table2_note, table2_rows
+
+    metrics = merge_seeds([evaluate_box_run(folder) for folder in folders])
+    lines = _opening(metrics, out, command)
+    labels = distinct_labels(metrics)
+    headers, body = table2_rows(metrics)
+    lines += [table2_note(metrics), "", tabulate(body, headers=headers, tablefmt="github", disable_numparse=True), ""]
+    pairs = box_pairs(metrics)
+    if pairs:
+        figures.significance_matrix(labels, pairs, out / "significance.png", "F1 mean")
+        lines += [line for part in box_pairs_section(metrics) for line in (part, "")]
+        lines += ["![significance matrix of F1 mean](significance.png)", ""]
+    figures.froc_curves({label: m.froc_curve for m, label in zip(metrics, labels)}, out / "froc.png")
+    lines += ["## FROC", "", "Best box recall at ≤ k false-positive regions per image over 101 thresholds (the "
+              "board's R@kFP).", "",
+              "![FROC curves](froc.png)", ""]
+    lines += ["## Cases", "", "Best, median and worst image by the mean F1 of its boxes (thor-compat, τ from the "
+              "healthy split): input, reconstruction, anomaly map (0 to the 99.5th percentile of the run's maps), "
+              "its boxes.", ""]
+    for number, (m, label) in enumerate(zip(metrics, labels), start=1):
+        results = runs.read_results(*runs.run_files(m.folder))
+        name = f"cases-{number}-{_slug(label)}.png"
+        picks = panel_rows(m.case_f1, np.full(len(m.case_f1), BOXED), [BOXED])
+        figures.case_panels(picks, results.images, results.reconstructions, results.maps,
+                            _box_masks(m.folder, results), list(results.rows["case_id"]), m.case_f1, out / name,
+                            f"{label} ({m.folder})", score_name="F1")
+        lines += [f"### {label}", "", f"![cases of {label}]({name})", ""]
+    return _closing(metrics, lines, out)

@@ -88,3 +88,27 @@ def test_runs_differing_only_in_their_seed_make_one_row_with_the_spread_of_f1(tm
     row = next(line for line in path.read_text().splitlines() if line.startswith("| thor "))
     assert row.rstrip(" |").endswith("75.00 ± 35.36 (n=2, 50.0–100.0)")
     assert "F1 mean over seeds: mean ± sd" in path.read_text()
+
+
+def test_a_report_of_box_runs_has_the_board_comparisons_froc_and_case_panels(tmp_path):
+    from PIL import Image
+
+    from anobench.errors import AnobenchError
+    from anobench.report import write_report
+
+    fabricate_run(tmp_path / "thor", "thor")
+    fabricate_run(tmp_path / "ddpm", "ddpm")
+    index = write_report([str(tmp_path / "thor"), str(tmp_path / "ddpm")], tmp_path / "report", "anobench report")
+    text = index.read_text()
+    for section in ("## Leaderboard", "## Paired comparisons (F1", "## FROC", "## Cases", "reported (real GRAZPEDWRI-DX)"):
+        assert section in text
+    pictures = sorted(p.name for p in (tmp_path / "report").glob("*.png"))
+    assert pictures == ["cases-1-thor.png", "cases-2-ddpm.png", "froc.png", "significance.png"]
+    for picture in pictures:
+        Image.open(tmp_path / "report" / picture).verify()
+
+    mask_run = tmp_path / "mask-run"
+    fabricate_run(mask_run)
+    (mask_run / runs.BOXES).unlink()
+    with pytest.raises(AnobenchError, match="cannot share a report"):
+        write_report([str(tmp_path / "thor"), str(mask_run)], tmp_path / "mixed", "anobench report")
