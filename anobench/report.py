@@ -71,11 +71,15 @@ def write_report(targets: list[str], out: Path, command: str) -> Path:
     return (_box_report if all(boxed) else _mask_report)(folders, out, command)
 
 
-def _opening(metrics: Sequence[Any], out: Path, command: str) -> list[str]:
+def _opening(
+    metrics: Sequence[Any], out: Path, command: str, note: str, table: tuple[list[str], list[list[str]]]
+) -> list[str]:
+    """Title, provenance line and the leaderboard (`note`, then the table's headers and rows)."""
     if len({(m.dataset, m.split, m.data_manifest) for m in metrics}) > 1:
         raise AnobenchError("runs were made on different data; a report covers runs on the same cases")
     out.mkdir(parents=True, exist_ok=True)
     first = metrics[0]
+    headers, body = table
     return [
         f"# Report: {first.dataset} (split `{first.split}`)",
         "",
@@ -84,7 +88,19 @@ def _opening(metrics: Sequence[Any], out: Path, command: str) -> list[str]:
         "",
         "## Leaderboard",
         "",
+        note,
+        "",
+        tabulate(body, headers=headers, tablefmt="github", disable_numparse=True),
+        "",
     ]
+
+
+def _comparisons(labels: list[str], pairs: list[Any], section: list[str], out: Path, metric: str) -> list[str]:
+    """The paired-comparisons section and its significance matrix (nothing for a single run)."""
+    if not pairs:
+        return []
+    figures.significance_matrix(labels, pairs, out / "significance.png", metric)
+    return [line for part in section for line in (part, "")] + [f"![significance matrix of {metric}](significance.png)", ""]
 
 
 def _closing(metrics: Sequence[Any], lines: list[str], out: Path) -> Path:
@@ -97,21 +113,12 @@ def _closing(metrics: Sequence[Any], lines: list[str], out: Path) -> Path:
 
 def _mask_report(folders: list[Path], out: Path, command: str) -> Path:
     metrics = merge_seeds([evaluate_run(folder) for folder in folders])
-    lines = _opening(metrics, out, command)
+    note = ("Dice: pooled max-Dice ×100 per lesion-size bin (oracle threshold); AUPRC: pooled pixel average precision "
+            f"×100. {interval_note(metrics)} {COMPARISON_NOTE} {CALIBRATED_NOTE} {seeds_note('Dice all')}")
+    lines = _opening(metrics, out, command, note, table_rows(metrics))
     labels = distinct_labels(metrics)
-    headers, body = table_rows(metrics)
-    lines += [
-        "Dice: pooled max-Dice ×100 per lesion-size bin (oracle threshold); AUPRC: pooled pixel average precision ×100. "
-        f"{interval_note(metrics)} {COMPARISON_NOTE} {CALIBRATED_NOTE} {seeds_note('Dice all')}",
-        "",
-        tabulate(body, headers=headers, tablefmt="github", disable_numparse=True),
-        "",
-    ]
     pairs = compare_pairs(metrics, "dice all", [m.case_dice for m in metrics])
-    if pairs:
-        figures.significance_matrix(labels, pairs, out / "significance.png")
-        lines += [line for part in pairs_section(metrics) for line in (part, "")]
-        lines += ["![significance matrix of the oracle Dice all](significance.png)", ""]
+    lines += _comparisons(labels, pairs, pairs_section(metrics), out, "Dice all")
     curves = {}
     arrays = {}
     for m, label in zip(metrics, labels):
@@ -153,15 +160,9 @@ def _box_report(folders: list[Path], out: Path, command: str) -> Path:
     from anobench.box_leaderboard import box_pairs, box_pairs_section, evaluate_box_run, table2_note, table2_rows
 
     metrics = merge_seeds([evaluate_box_run(folder) for folder in folders])
-    lines = _opening(metrics, out, command)
+    lines = _opening(metrics, out, command, table2_note(metrics), table2_rows(metrics))
     labels = distinct_labels(metrics)
-    headers, body = table2_rows(metrics)
-    lines += [table2_note(metrics), "", tabulate(body, headers=headers, tablefmt="github", disable_numparse=True), ""]
-    pairs = box_pairs(metrics)
-    if pairs:
-        figures.significance_matrix(labels, pairs, out / "significance.png", "F1 mean")
-        lines += [line for part in box_pairs_section(metrics) for line in (part, "")]
-        lines += ["![significance matrix of F1 mean](significance.png)", ""]
+    lines += _comparisons(labels, box_pairs(metrics), box_pairs_section(metrics), out, "F1 mean")
     figures.froc_curves({label: m.froc_curve for m, label in zip(metrics, labels)}, out / "froc.png")
     lines += ["## FROC", "", "Best box recall at ≤ k false-positive regions per image over 101 thresholds (the "
               "board's R@kFP).", "",
