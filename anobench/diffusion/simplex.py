@@ -143,7 +143,8 @@ REACH_3D = (
 
 @cache
 def _tables(device: torch.device) -> dict[str, torch.Tensor]:
-    """The seeded package's permutation tables and its gradient sets, on `device`."""
+    """The seeded package's permutation tables, its gradient sets and the vertex steps in reach, on
+    `device` once (a copy from the host per call would wait for the device's queued work)."""
     from opensimplex import constants
 
     simplex = _opensimplex()
@@ -152,19 +153,20 @@ def _tables(device: torch.device) -> dict[str, torch.Tensor]:
         "gradient_index3": torch.as_tensor(simplex._perm_grad_index3, dtype=torch.long, device=device),
         "gradients2": torch.as_tensor(constants.GRADIENTS2, dtype=torch.float64, device=device),
         "gradients3": torch.as_tensor(constants.GRADIENTS3, dtype=torch.float64, device=device),
+        "reach2": torch.tensor(REACH_2D, dtype=torch.float64, device=device),
+        "reach3": torch.tensor(REACH_3D, dtype=torch.float64, device=device),
     }
 
 
-def _lattice_sum(points: list[torch.Tensor], reach: Sequence[Sequence[int]], stretch: float, squish: float,
+def _lattice_sum(points: list[torch.Tensor], steps: torch.Tensor, stretch: float, squish: float,
                  gradient, norm: float) -> torch.Tensor:  # type: ignore[no-untyped-def]
-    """Σ over the vertices in reach of (2 − |d|²)⁴ ⟨gradient(vertex), d⟩ / norm, for broadcastable
-    coordinate tensors `points`; the vertices are a leading axis of the intermediate tensors."""
-    device = points[0].device
+    """Σ over the vertices in reach (`steps`: V×D from a cell's base corner) of
+    (2 − |d|²)⁴ ⟨gradient(vertex), d⟩ / norm, for broadcastable coordinate tensors `points`; the
+    vertices are a leading axis of the intermediate tensors."""
     stretched = sum(points) * stretch
     base = [torch.floor(p + stretched) for p in points]  # the cell's base corner, stretched coordinates
     corner = sum(base) * squish
     to_base = [p - (b + corner) for p, b in zip(points, base)]  # small numbers: the rest is exact in float64
-    steps = torch.tensor(reach, dtype=torch.float64, device=device)  # V×D
     step_offsets = steps + steps.sum(1, keepdim=True) * squish  # each vertex's offset from the base corner
     view = (-1,) + (1,) * points[0].dim()
     deltas = [d.unsqueeze(0) - step_offsets[:, axis].view(view) for axis, d in enumerate(to_base)]
@@ -185,7 +187,7 @@ def lattice_noise2(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         index = perm[(perm[vertex[0] & 0xFF] + vertex[1]) & 0xFF] & 0x0E
         return [gradients[index], gradients[index + 1]]
 
-    return _lattice_sum([x, y], REACH_2D, constants.STRETCH_CONSTANT2, constants.SQUISH_CONSTANT2, gradient,
+    return _lattice_sum([x, y], tables["reach2"], constants.STRETCH_CONSTANT2, constants.SQUISH_CONSTANT2, gradient,
                         constants.NORM_CONSTANT2)
 
 
@@ -199,5 +201,5 @@ def lattice_noise3(x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.T
         index = gradient_index[(perm[(perm[vertex[0] & 0xFF] + vertex[1]) & 0xFF] + vertex[2]) & 0xFF]
         return [gradients[index], gradients[index + 1], gradients[index + 2]]
 
-    return _lattice_sum([x, y, z], REACH_3D, constants.STRETCH_CONSTANT3, constants.SQUISH_CONSTANT3, gradient,
+    return _lattice_sum([x, y, z], tables["reach3"], constants.STRETCH_CONSTANT3, constants.SQUISH_CONSTANT3, gradient,
                         constants.NORM_CONSTANT3)
