@@ -99,16 +99,15 @@ def test_simplex_chains_draw_simplex_fields_for_the_jump_and_every_reverse_step(
     assert drawn == [40, 40, 30, 20, 10]  # the jump, then one field per stochastic reverse step
 
 
-def test_the_device_lattice_sum_is_the_packages_noise_in_2d_and_within_1e4_in_3d():
+def test_the_device_lattice_sum_is_the_packages_noise_in_2d_and_3d():
     points = torch.rand(3, 20_000, generator=torch.Generator().manual_seed(5), dtype=torch.float64) * 2.0**14
     x, y, z = points
     simplex = opensimplex.OpenSimplex(0)
     reference2 = np.array([simplex.noise2(a, b) for a, b in zip(x.tolist(), y.tolist())])
     np.testing.assert_allclose(lattice_noise2(x, y).numpy(), reference2, rtol=0, atol=1e-10)
     reference3 = np.array([simplex.noise3(a, b, c) for a, b, c in zip(x.tolist(), y.tolist(), z.tolist())])
-    difference = np.abs(lattice_noise3(x, y, z).numpy() - reference3)
-    # the package's case analysis leaves out one faint vertex at a few percent of points
-    assert difference.max() < 1e-4 and (difference > 1e-9).mean() < 0.06
+    # includes the ~4 % of points where the package's case analysis leaves out a vertex in reach
+    np.testing.assert_allclose(lattice_noise3(x, y, z).numpy(), reference3, rtol=0, atol=1e-10)
 
 
 def test_no_lattice_vertex_outside_the_listed_reach_is_within_the_kernel():
@@ -134,7 +133,7 @@ def test_device_draws_take_the_same_windows_from_each_cases_generator(name):
     host = kind.draw_batch(host_generators, (1, 32, 32), 40, torch.device("cpu"))
     device = kind.draw_batch(device_generators, (1, 32, 32), 40, torch.device("cpu"), on_device=True)
     assert device.shape == host.shape == (3, 1, 32, 32) and device.dtype == torch.float32
-    torch.testing.assert_close(device, host, rtol=0, atol=1e-3 if name == "simplex-normalised" else 4e-4)
+    torch.testing.assert_close(device, host, rtol=0, atol=1e-6)
     assert all(torch.equal(a.get_state(), b.get_state()) for a, b in zip(host_generators, device_generators))
 
 
@@ -143,5 +142,5 @@ def test_one_generator_drawn_at_a_timestep_per_image_as_training_does():
     host_generator, device_generator = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
     one_by_one = torch.stack([kind.draw(host_generator, (1, 16, 16), t) for t in (5, 40, 90)])
     batched = kind.draw_batch([device_generator] * 3, (1, 16, 16), [5, 40, 90], torch.device("cpu"), on_device=True)
-    torch.testing.assert_close(batched, one_by_one, rtol=0, atol=4e-4)
+    torch.testing.assert_close(batched, one_by_one, rtol=0, atol=1e-6)
     assert torch.equal(host_generator.get_state(), device_generator.get_state())
