@@ -26,7 +26,7 @@ export PYTHONUNBUFFERED=1
 if [ "${REHEARSE:-0}" = 1 ]; then
   DEVICE=cpu PRESET=cpu-small BATCH=2 CASES=4 LATENCY=1 OPTIONS=bf16 REPORT_CASES=4
 else
-  DEVICE=cuda PRESET=paper BATCH=16 CASES=32 LATENCY=4 OPTIONS=bf16,fp16,compile REPORT_CASES=16
+  DEVICE=cuda PRESET=paper BATCH=16 CASES=32 LATENCY=4 OPTIONS=bf16,fp16 REPORT_CASES=16
 fi
 ANOBENCH=("$PYTHON" -m anobench)
 WORK=$(mktemp -d)
@@ -80,6 +80,7 @@ for name in ("simplex", "simplex-2d"):
     print(f"{name} noise, {batch} fields of {side}²: host (opensimplex + copy) {1e3 * seconds[False]:.2f} ms, "
           f"device {1e3 * seconds[True]:.2f} ms per step; max |Δ| {float((fields[True] - fields[False]).abs().max()):.1e}")
 PY
-  "$PYTHON" bench/precision_check.py --device $DEVICE --options $OPTIONS
+  "$PYTHON" bench/precision_check.py --device $DEVICE --methods ddpm,thor --options $OPTIONS
+  [ "$DEVICE" = cpu ] || "$PYTHON" bench/precision_check.py --device $DEVICE --methods ddpm --options compile
   "$PYTHON" bench/performance_report.py --cases $REPORT_CASES --out "$OUT/performance-gpu.md"
 } 2>&1 | tee "$OUT/gpu-check.txt"

@@ -139,3 +139,19 @@ def test_harmonization_renoises_the_blend_at_level_t_with_the_initial_noise(tiny
     torch.testing.assert_close(noised[1][1], noised[0][1])  # the same ε as the jump to T0
     after_blend = dict(network_inputs)[25]  # the step after t = 50 starts from the re-noised blend
     torch.testing.assert_close(after_blend, noised[1][2])
+
+
+def test_bf16_autocast_keeps_thors_maps_close_to_fp32(tiny_checkpoint):
+    """Autocast covers the denoiser calls (perceptual features and map operations stay float32);
+    tolerance as for DDPM: 0.05 max, 0.005 mean."""
+    from dataclasses import replace
+
+    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), tiny_checkpoint)
+    options = {"t0": "100", "harmonization": "50", "stride": "25", "perceptual": "unet"}
+    create = registry.methods.get("thor").create
+    batch = Batch(torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(3)), ["a", "b"], seed=0)
+    with torch.inference_mode():
+        exact = create(options, context).predict(batch).maps
+        reduced = create(options, replace(context, precision="bf16")).predict(batch).maps
+    difference = (reduced - exact).abs()
+    assert float(difference.max()) < 0.05 and float(difference.mean()) < 0.005
