@@ -4,7 +4,7 @@ Every case owns a CPU `torch.Generator` seeded from (seed, case id), and draws i
 same order whatever batch it is in, so a case's map does not depend on batch size, batch order or
 the other cases. Gaussian noise is drawn on the CPU and moved to the device, so CPU and GPU runs
 see the same numbers; a simplex field's window is drawn on the CPU the same way and the field is
-computed on the device (see `anobench.diffusion.simplex` for how close that is to the CPU's).
+computed on the device, equal to the CPU's to rounding (see `anobench.diffusion.simplex`).
 """
 
 from __future__ import annotations

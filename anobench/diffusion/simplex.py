@@ -23,7 +23,7 @@ device version uses the package's lattice, permutation, gradients and kernel (at
 them: in 2-D it counts every vertex in reach; in 3-D its case analysis (the region of the cell and
 its two extra vertices) leaves out one faint vertex at about 4 % of points, and the same analysis,
 written with tensor selects, gives each vertex's weight here. Both equal the package's noise to
-rounding (≤ 1e-11, tested). The CPU keeps the package.
+rounding (≤ 1e-10 per octave, tested). The CPU keeps the package.
 
 The field is not normalised by default (its per-image std is about 0.4–0.55 and its mean is not
 zero); normalising changes the effective noise level, so it is a separate noise kind
