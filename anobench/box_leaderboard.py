@@ -187,9 +187,8 @@ def box_pairs(metrics: list[BoxRunMetrics]) -> list[PairComparison]:
     return compare_pairs(metrics, "f1 mean", [m.case_f1 for m in metrics])
 
 
-def box_pairs_section(metrics: list[BoxRunMetrics]) -> list[str]:
-    """Paired comparisons on F1 mean (Wilcoxon on per-image mean F1), when there are pairs."""
-    pairs = box_pairs(metrics)
+def box_pairs_section(metrics: list[BoxRunMetrics], pairs: list[PairComparison]) -> list[str]:
+    """Paired comparisons on F1 mean (`pairs`, from `box_pairs`; Wilcoxon on per-image mean F1)."""
     if not pairs:
         return []
     labels = distinct_labels(metrics)
@@ -202,7 +201,7 @@ def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
     headers, body = table2_rows(metrics)
     first = metrics[0]
     title = f"Table 2 layout: {first.dataset} (split `{first.split}`) beside the THOR paper"
-    return board(title, table2_note(metrics), headers, body, metrics, command, box_pairs_section(metrics))  # type: ignore[arg-type]
+    return board(title, table2_note(metrics), headers, body, metrics, command, box_pairs_section(metrics, box_pairs(metrics)))  # type: ignore[arg-type]
 
 
 def print_table2(metrics: list[BoxRunMetrics], console: Console) -> None:

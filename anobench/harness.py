@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -278,7 +279,7 @@ class _Plan:
         """Of its lock and journal: "run", or the shard's."""
         return f"rank{self.request.rank}-of-{self.request.world_size}" if self.sharded else "run"
 
-    @property
+    @cached_property
     def selected(self) -> list[tuple[int, Case]]:
         """This rank's cases with their index in the split: r, r + w, …"""
         request = self.request

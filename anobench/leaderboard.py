@@ -295,11 +295,11 @@ def distinct_labels(metrics: list[RunIdentity]) -> list[str]:
     return [f"{label} [{m.folder.name}]" if label in repeated else label for label, m in zip(labels, metrics)]
 
 
-def table_rows(metrics: list[RunMetrics]) -> tuple[list[str], list[list[str]]]:
+def table_rows(metrics: list[RunMetrics], pairs: list[PairComparison]) -> tuple[list[str], list[list[str]]]:
+    """The full board's rows; `pairs`: the runs' paired comparisons on Dice all (`dice_pairs`)."""
     headers = ["method", "noise", "T0", "stride"]
     headers += [f"Dice {name}" for name in BIN_NAMES] + ["Dice all", "≠ best", "τ s/m/l/all", "AUPRC"]
     headers += ["Dice calibrated", "gap", "Dice all over seeds", "cases s/m/l", *COST_HEADERS]
-    pairs = compare_pairs(metrics, "dice all", [m.case_dice for m in metrics])
     verdicts = versus_best(len(metrics), [m.dice["all"].dice for m in metrics], pairs)
     body = []
     for m, verdict in zip(metrics, verdicts):
@@ -337,14 +337,11 @@ def cost_cells(m: RunIdentity) -> list[str]:
     ]
 
 
-def pair_rows(metrics: list[RunMetrics], calibrated: bool = False) -> list[list[str]]:
-    """One row per compared pair on Dice all (oracle, or `calibrated`): Δ [CI], Holm-adjusted p-values, verdict."""
+def dice_pairs(metrics: list[RunMetrics], calibrated: bool = False) -> list[PairComparison]:
+    """Every pair of runs compared on Dice all (oracle, or `calibrated`)."""
     if calibrated:
-        pairs = compare_pairs(metrics, "dice calibrated", [m.calibrated.case_dice for m in metrics])  # type: ignore[union-attr]
-    else:
-        pairs = compare_pairs(metrics, "dice all", [m.case_dice for m in metrics])
-    labels = distinct_labels(metrics)
-    return [pair_cells(labels, p) for p in pairs]
+        return compare_pairs(metrics, "dice calibrated", [m.calibrated.case_dice for m in metrics])  # type: ignore[union-attr]
+    return compare_pairs(metrics, "dice all", [m.case_dice for m in metrics])
 
 
 def pair_cells(labels: list[str], pair: PairComparison) -> list[str]:
@@ -391,23 +388,27 @@ def seeds_note(headline: str) -> str:
     )
 
 
-def pairs_section(metrics: list[RunMetrics]) -> list[str]:
-    """Paired comparisons on Dice all, and on calibrated Dice when every run has it."""
-    pairs = pair_rows(metrics)
+def pairs_section(metrics: list[RunMetrics], pairs: list[PairComparison]) -> list[str]:
+    """Paired comparisons on Dice all (`pairs`, from `dice_pairs`), and on calibrated Dice when every
+    run has it."""
     if not pairs:
         return []
+    labels = distinct_labels(metrics)
     section = ["## Paired comparisons (oracle Dice all)",
-               tabulate(pairs, headers=PAIR_HEADERS, tablefmt="github", disable_numparse=True)]
+               tabulate([pair_cells(labels, p) for p in pairs], headers=PAIR_HEADERS, tablefmt="github",
+                        disable_numparse=True)]
     if all(m.calibrated is not None for m in metrics):
         headers = ["A", "B", "Δ Dice calibrated (A − B) [95% CI]", *PAIR_HEADERS[3:]]
+        rows = [pair_cells(labels, p) for p in dice_pairs(metrics, calibrated=True)]
         section += ["## Paired comparisons (calibrated Dice)",
-                    tabulate(pair_rows(metrics, calibrated=True), headers=headers, tablefmt="github", disable_numparse=True)]
+                    tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)]
     return section
 
 
 def render_markdown(metrics: list[RunMetrics], command: str) -> str:
     first = metrics[0]
-    headers, body = table_rows(metrics)
+    pairs = dice_pairs(metrics)
+    headers, body = table_rows(metrics, pairs)
     explanation = (
         "Dice: pooled max-Dice ×100 per lesion-size bin (oracle threshold τ ∈ {0, 0.01, …, 1} chosen "
         "on these cases, bins scaled to the image size); AUPRC: pooled pixel-level average precision ×100. "
@@ -418,7 +419,7 @@ def render_markdown(metrics: list[RunMetrics], command: str) -> str:
         f"{interval_note(metrics)} {COMPARISON_NOTE} {CALIBRATED_NOTE} {seeds_note('Dice all')}"
     )
     return board(f"Leaderboard: {first.dataset} (split `{first.split}`)", explanation, headers, body, metrics, command,
-                 pairs_section(metrics))
+                 pairs_section(metrics, pairs))
 
 
 def board(
@@ -495,7 +496,7 @@ def render_table1(metrics: list[RunMetrics], command: str) -> str:
         f"only in ordering. {interval_note(metrics)}" + (f" {seeds_note('Dice average')}" if seeded else "")
     )
     title = f"Table 1 layout: {first.dataset} (split `{first.split}`) beside the THOR paper"
-    return board(title, explanation, headers, body, metrics, command, pairs_section(metrics))
+    return board(title, explanation, headers, body, metrics, command, pairs_section(metrics, dice_pairs(metrics)))
 
 
 def _layouts() -> dict[str, tuple[Callable[[Path], Any], Callable[[list[Any], str], str]]]:
@@ -539,7 +540,7 @@ def compare(
 
 def print_table(metrics: list[RunMetrics], console: Console) -> None:
     """The main columns, one decimal, in 80 characters (the Markdown file has every column and interval)."""
-    pairs = compare_pairs(metrics, "dice all", [m.case_dice for m in metrics])
+    pairs = dice_pairs(metrics)
     verdicts = versus_best(len(metrics), [m.dice["all"].dice for m in metrics], pairs)
     table = Table(
         title=f"{metrics[0].dataset} ({metrics[0].split}): Dice and AUPRC ×100",

@@ -20,10 +20,9 @@ from tabulate import tabulate
 
 from anobench import figures, runs
 from anobench.api import Box
-from anobench.comparisons import compare_pairs
 from anobench.errors import AnobenchError
 from anobench.leaderboard import (
-    BIN_NAMES, CALIBRATED_NOTE, COMPARISON_NOTE, RunMetrics, distinct_labels, evaluate_run, find_runs,
+    BIN_NAMES, CALIBRATED_NOTE, COMPARISON_NOTE, RunMetrics, dice_pairs, distinct_labels, evaluate_run, find_runs,
     interval_note, merge_seeds, method_label, pairs_section, seeds_note, table_rows,
 )
 from anobench.stats import Estimate
@@ -115,10 +114,10 @@ def _mask_report(folders: list[Path], out: Path, command: str) -> Path:
     metrics = merge_seeds([evaluate_run(folder) for folder in folders])
     note = ("Dice: pooled max-Dice ×100 per lesion-size bin (oracle threshold); AUPRC: pooled pixel average precision "
             f"×100. {interval_note(metrics)} {COMPARISON_NOTE} {CALIBRATED_NOTE} {seeds_note('Dice all')}")
-    lines = _opening(metrics, out, command, note, table_rows(metrics))
+    pairs = dice_pairs(metrics)
+    lines = _opening(metrics, out, command, note, table_rows(metrics, pairs))
     labels = distinct_labels(metrics)
-    pairs = compare_pairs(metrics, "dice all", [m.case_dice for m in metrics])
-    lines += _comparisons(labels, pairs, pairs_section(metrics), out, "Dice all")
+    lines += _comparisons(labels, pairs, pairs_section(metrics, pairs), out, "Dice all")
     curves = {}
     arrays = {}
     for m, label in zip(metrics, labels):
@@ -162,7 +161,8 @@ def _box_report(folders: list[Path], out: Path, command: str) -> Path:
     metrics = merge_seeds([evaluate_box_run(folder) for folder in folders])
     lines = _opening(metrics, out, command, table2_note(metrics), table2_rows(metrics))
     labels = distinct_labels(metrics)
-    lines += _comparisons(labels, box_pairs(metrics), box_pairs_section(metrics), out, "F1 mean")
+    pairs = box_pairs(metrics)
+    lines += _comparisons(labels, pairs, box_pairs_section(metrics, pairs), out, "F1 mean")
     figures.froc_curves({label: m.froc_curve for m, label in zip(metrics, labels)}, out / "froc.png")
     lines += ["## FROC", "", "Best box recall at ≤ k false-positive regions per image over 101 thresholds (the "
               "board's R@kFP).", "",
