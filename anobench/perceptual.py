@@ -99,27 +99,13 @@ def find_trunk_weights(trunk: Trunk, given: Path | None) -> Path | None:
 
 
 class LearnedPerceptualSimilarity:
-    """LPIPS v0.1 spatial map; `double_scaling` feeds 4x − 3 as the released THOR code did."""
+    """LPIPS v0.1 spatial map from `network` (an `lpips.LPIPS(spatial=True)`, called as the released
+    code calls it: repeated to three channels, `normalize=True`); `double_scaling` feeds 4x − 3 as the
+    released THOR code did."""
 
-    def __init__(self, name: str, weights: Path | None, device: torch.device, double_scaling: bool) -> None:
-        trunk = TRUNKS[name]
-        path = find_trunk_weights(trunk, weights)
-        if path is None:
-            where = weights if weights is not None else hub_weights_path(trunk)
-            raise AnobenchError(
-                f"{name} needs torchvision's ImageNet {trunk.description} weights {trunk.weights_file}, "
-                f"not found at {where}; download it from {trunk.url} into {hub_weights_path(trunk).parent} "
-                f"(or pass lpips_weights=PATH), or choose perceptual=unet/ssim/none"
-            )
-        import lpips
-
-        with warnings.catch_warnings():  # torchvision's note on the deprecated `pretrained` flag
-            warnings.simplefilter("ignore", UserWarning)
-            model = lpips.LPIPS(net=trunk.lpips_net, spatial=True, pnet_rand=True, verbose=False)
-        _load_trunk(model.net, path)
-        self.model = model.to(device).eval()
+    def __init__(self, name: str, network: torch.nn.Module, double_scaling: bool) -> None:
         self.name = name
-        self.weights = path
+        self.model = network
         self.double_scaling = double_scaling
 
     def distance_map(self, estimate: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
@@ -128,6 +114,26 @@ class LearnedPerceptualSimilarity:
             first, second = 2 * first - 1, 2 * second - 1
         with torch.no_grad():
             return self.model(first, second, normalize=True)
+
+
+def load_lpips(name: str, weights: Path | None, device: torch.device, double_scaling: bool) -> LearnedPerceptualSimilarity:
+    """An LPIPS backend on the ImageNet trunk `weights` (or the torch hub cache's); nothing is downloaded."""
+    trunk = TRUNKS[name]
+    path = find_trunk_weights(trunk, weights)
+    if path is None:
+        where = weights if weights is not None else hub_weights_path(trunk)
+        raise AnobenchError(
+            f"{name} needs torchvision's ImageNet {trunk.description} weights {trunk.weights_file}, "
+            f"not found at {where}; download it from {trunk.url} into {hub_weights_path(trunk).parent} "
+            f"(or pass lpips_weights=PATH), or choose perceptual=unet/ssim/none"
+        )
+    import lpips
+
+    with warnings.catch_warnings():  # torchvision's note on the deprecated `pretrained` flag
+        warnings.simplefilter("ignore", UserWarning)
+        model = lpips.LPIPS(net=trunk.lpips_net, spatial=True, pnet_rand=True, verbose=False)
+    _load_trunk(model.net, path)
+    return LearnedPerceptualSimilarity(name, model.to(device).eval(), double_scaling)
 
 
 def _load_trunk(net: torch.nn.Module, path: Path) -> None:
@@ -222,7 +228,7 @@ def perceptual_backend(
 ) -> PerceptualBackend:
     """A backend by resolved name (see `resolve_backend`)."""
     if name in TRUNKS:
-        return LearnedPerceptualSimilarity(name, lpips_weights, denoiser.device, double_scaling)
+        return load_lpips(name, lpips_weights, denoiser.device, double_scaling)
     if name == "unet":
         return DenoiserFeatures(denoiser)
     if name == "ssim":

@@ -1,7 +1,8 @@
 """brain-phantom: healthy and stroke-like slices made from the MNI152 template that nilearn ships.
 
 Each case is an axial slice near the middle of the 1 mm MNI152 (2009a, 197×233×189) T1 template,
-randomly deformed (affine and smooth elastic), with gamma, bias field and noise. Anomalous cases
+cut by `nifti.axial_slice`, the slicing every brain source uses (anterior up, left at column 0),
+then randomly deformed (affine and smooth elastic), with gamma, bias field and noise. Anomalous cases
 add one stroke-like lesion: an irregular T1-hypointense region inside the brain with partial-volume
 edges, its size drawn so that the small / medium / large bins of the THOR evaluation (at 128×128)
 are all populated. Slices are prepared exactly as THOR prepares ATLAS (98th-percentile scaling,
@@ -26,12 +27,14 @@ from scipy import ndimage
 from anobench.api import DatasetContext, DatasetPlugin
 from anobench.config import build_config, to_plain
 from anobench.datasets.generated import publish, staging_folder
+from anobench.datasets.nifti import axial_slice, canonical_array
 from anobench.datasets.png_slices import PngSliceDataset, SplitFiles, write_filename_csv, write_png
 from anobench.imaging import prepare_mask, prepare_slice
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: slices in the shared brain orientation (v1 lay on their side)
 NATIVE_SIZE = 128  # the size slices are written at, as in the THOR work
 MID_AXIAL_SLICE = 95
+TEMPLATE_NAME = "nilearn MNI152 template"
 # Lesion pixel counts at 128×128 drawn per size bin (evaluation.md bins: (3,71], (71,570], (570,10000]);
 # the large bin's upper end is limited by the brain area of a mid-axial slice.
 LESION_PIXEL_RANGES = ((16.0, 71.0), (71.0, 570.0), (570.0, 2200.0))
@@ -55,8 +58,8 @@ class PhantomConfig:
 
 @dataclass(frozen=True)
 class _Template:
-    t1: np.ndarray  # 197×233×189 in [0, 1]
-    brain: np.ndarray  # tissue probability (grey + white matter)
+    t1: np.ndarray  # 197×233×189 (RAS+) in [0, 1]
+    brain: np.ndarray  # tissue probability (grey + white matter), same grid
 
 
 def cache_root() -> Path:
@@ -77,9 +80,9 @@ def phantom_dir(config: PhantomConfig) -> Path:
 def _load_template() -> _Template:
     from nilearn import datasets as nilearn_datasets
 
-    t1 = nilearn_datasets.load_mni152_template(resolution=1).get_fdata().astype(np.float32)
-    gm = nilearn_datasets.load_mni152_gm_template(resolution=1).get_fdata().astype(np.float32)
-    wm = nilearn_datasets.load_mni152_wm_template(resolution=1).get_fdata().astype(np.float32)
+    t1 = canonical_array(nilearn_datasets.load_mni152_template(resolution=1))[0]
+    gm = canonical_array(nilearn_datasets.load_mni152_gm_template(resolution=1))[0]
+    wm = canonical_array(nilearn_datasets.load_mni152_wm_template(resolution=1))[0]
     return _Template(t1=t1 / max(float(t1.max()), 1e-6), brain=np.clip(gm + wm, 0.0, 1.0))
 
 
@@ -106,11 +109,12 @@ def _deformation(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray
 
 
 def _healthy_slice(template: _Template, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A deformed, intensity-varied slice (native 197×233) and its brain-tissue probability."""
+    """A deformed, intensity-varied slice (native 233×197) and its brain-tissue probability."""
     z = MID_AXIAL_SLICE + int(rng.integers(-8, 9))
-    coords = _deformation(rng, template.t1.shape[:2])
-    image = ndimage.map_coordinates(template.t1[:, :, z], coords, order=1, mode="constant")
-    brain = ndimage.map_coordinates(template.brain[:, :, z], coords, order=1, mode="constant")
+    t1, brain = (axial_slice(volume, z, TEMPLATE_NAME) for volume in (template.t1, template.brain))
+    coords = _deformation(rng, t1.shape)
+    image = ndimage.map_coordinates(t1, coords, order=1, mode="constant")
+    brain = ndimage.map_coordinates(brain, coords, order=1, mode="constant")
     image = np.clip(image, 0, 1) ** rng.uniform(0.85, 1.2)
     bias = np.exp(rng.uniform(0.05, 0.15) * _smooth_field(rng, image.shape, 40.0))
     head = ndimage.binary_dilation(image > 0.02, iterations=2)

@@ -1,18 +1,35 @@
-"""Reading NIfTI volumes for the brain adapters, checked: 3-D, readable, finite.
+"""Brain volumes and the one way anobench cuts an axial slice from them.
 
-Volumes are brought to the closest canonical (RAS+) orientation, so axis 2 runs inferior →
-superior whatever the file's voxel order, and an axial slice is `volume[:, :, k]`, shown with
-anterior up (rotated by 90°) as radiological PNG exports are.
+The orientation convention, shared by every brain source (the phantom, ATLAS, IXI; the THOR
+release's PNG slices hold it already): a volume is first brought to the closest canonical (RAS+)
+voxel order, so axis 0 runs left → right, axis 1 posterior → anterior and axis 2 inferior →
+superior whatever the file's own order; the axial slice k is then `volume[:, :, k]` turned so that
+**anterior is at the top (row 0) and the subject's left is at column 0** (the midline vertical).
+That is `flipud(volume[:, :, k].T)`, the turn the THOR release's preprocessing notes give for its
+mid-axial PNG slices of MNI-space scans (their files are RAS on disk). A model trained on one
+source therefore sees every other one the same way up.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from anobench.errors import AnobenchError
 from anobench.imaging import prepare_for_preset
+
+if TYPE_CHECKING:
+    import nibabel
+
+
+def canonical_array(image: "nibabel.spatialimages.SpatialImage") -> tuple[np.ndarray, np.ndarray]:
+    """The image's voxels in RAS+ order (float32) and their voxel-to-world affine (mm)."""
+    import nibabel
+
+    canonical = nibabel.as_closest_canonical(image)
+    return np.asarray(canonical.dataobj, dtype=np.float32), np.asarray(canonical.affine, dtype=np.float64)
 
 
 def read_volume(path: Path) -> np.ndarray:
@@ -24,9 +41,7 @@ def read_volume_with_affine(path: Path) -> tuple[np.ndarray, np.ndarray]:
     import nibabel
 
     try:
-        image = nibabel.as_closest_canonical(nibabel.load(path))
-        volume = np.asarray(image.dataobj, dtype=np.float32)
-        affine = np.asarray(image.affine, dtype=np.float64)
+        volume, affine = canonical_array(nibabel.load(path))
     except Exception as error:  # nibabel, gzip and zlib raise many types for damaged files
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise AnobenchError(f"cannot read NIfTI {path}: corrupt or not NIfTI ({reason})") from None
@@ -47,10 +62,11 @@ def slice_index_at(affine: np.ndarray, shape: tuple[int, ...], z_mm: float) -> i
     return int(np.argmin(np.abs(np.array(heights) - z_mm)))
 
 
-def axial_slice(volume: np.ndarray, index: int, path: Path) -> np.ndarray:
+def axial_slice(volume: np.ndarray, index: int, source: Path | str) -> np.ndarray:
+    """Axial slice `index` of a RAS+ volume in anobench's orientation (anterior up, left at column 0)."""
     if not 0 <= index < volume.shape[2]:
-        raise AnobenchError(f"NIfTI {path} has {volume.shape[2]} axial slices; slice {index} does not exist")
-    return np.ascontiguousarray(np.rot90(volume[:, :, index]))
+        raise AnobenchError(f"NIfTI {source} has {volume.shape[2]} axial slices; slice {index} does not exist")
+    return np.ascontiguousarray(np.flipud(volume[:, :, index].T))
 
 
 def prepared_slice(volume: np.ndarray, index: int, path: Path, image_size: int) -> np.ndarray:

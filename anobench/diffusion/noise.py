@@ -66,6 +66,12 @@ def noise_kind(name: str) -> NoiseKind:
     return NOISE_KINDS[name]
 
 
+class NoiseSource(Protocol):
+    """Where a chain's noise comes from: B×shape on the device for diffusion step `timestep`."""
+
+    def sample(self, kind: NoiseKind, shape: Sequence[int], timestep: int) -> torch.Tensor: ...
+
+
 class CaseRandom:
     """One generator per case of a batch.
 

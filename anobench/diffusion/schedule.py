@@ -5,6 +5,11 @@ partial chains with a stride (kept timesteps T0, T0−k, …, 0) and noise it co
 (Gaussian or simplex), so it takes the schedule's ᾱ from MONAI and computes the exact DDPM
 posterior q(x_s | x_t, x̂0) between any two kept timesteps s < t itself. With stride 1 this is
 MONAI's step exactly (tested).
+
+Arithmetic (`arithmetic=`): `float64` (default) computes ᾱ and every step coefficient in float64,
+which resolves the small differences of numbers near 1 that short jumps need; `float32` is the
+released THOR scheduler's arithmetic (MONAI's float32 ᾱ, 1 − ᾱ and, between consecutive steps,
+the schedule's own β_t), whose step coefficients differ by up to ~1.5e-4 at small t.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class ScheduleConfig:
 
 
 PREDICTIONS = ("epsilon", "sample")
+ARITHMETICS = ("float64", "float32")
 
 
 def respaced_timesteps(t0: int, stride: int) -> list[int]:
@@ -50,7 +56,9 @@ def respaced_timesteps(t0: int, stride: int) -> list[int]:
 class NoiseSchedule:
     """ᾱ_t of a MONAI DDPMScheduler and the closed forms built on it."""
 
-    def __init__(self, config: ScheduleConfig = ScheduleConfig()) -> None:
+    def __init__(self, config: ScheduleConfig = ScheduleConfig(), arithmetic: str = "float64") -> None:
+        if arithmetic not in ARITHMETICS:
+            raise AnobenchError(f"schedule arithmetic must be one of {', '.join(ARITHMETICS)}, got {arithmetic!r}")
         if config.variance not in ("fixed_small", "fixed_large"):
             raise AnobenchError(f"variance must be fixed_small or fixed_large, got {config.variance!r}")
         if config.prediction not in PREDICTIONS:
@@ -67,15 +75,29 @@ class NoiseSchedule:
             prediction_type=config.prediction,
             **beta_range,
         )
+        self.arithmetic = arithmetic
+        self.dtype = torch.float64 if arithmetic == "float64" else torch.float32
         # ᾱ in float64 from MONAI's betas: the effective beta 1 − ᾱ_t/ᾱ_s of a short jump is a
         # small difference of numbers near 1, which float32 resolves only to ~1e-5.
-        self.alphas_cumprod = torch.cumprod(1 - self.scheduler.betas.to(torch.float64), dim=0)
+        self.betas = self.scheduler.betas.to(self.dtype)
+        self.alphas_cumprod = torch.cumprod(1 - self.betas, dim=0)
         self.num_train_timesteps = config.num_train_timesteps
+
+    def with_arithmetic(self, arithmetic: str) -> "NoiseSchedule":
+        """The same schedule computed in `arithmetic` (itself when unchanged)."""
+        return self if arithmetic == self.arithmetic else NoiseSchedule(self.config, arithmetic)
+
+    def _jump_beta(self, t: int, s: int) -> torch.Tensor:
+        """The effective β of the jump t → s; between consecutive steps in float32 the schedule's β_t,
+        as the released scheduler takes it."""
+        if self.arithmetic == "float32" and s == t - 1:
+            return self.betas[t]
+        return 1 - self.alpha_bar(t) / self.alpha_bar(s)
 
     def alpha_bar(self, t: int) -> torch.Tensor:
         """ᾱ_t; by convention ᾱ_{−1} = 1 (the clean image)."""
         if t < 0:
-            return torch.tensor(1.0, dtype=torch.float64)
+            return torch.tensor(1.0, dtype=self.dtype)
         if t >= self.num_train_timesteps:
             raise AnobenchError(f"timestep {t} is outside the schedule's 0..{self.num_train_timesteps - 1}")
         return self.alphas_cumprod[t]
@@ -99,7 +121,7 @@ class NoiseSchedule:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and standard deviation of q(x_s | x_t, x0) for s < t (s = −1: the clean image)."""
         alpha_bar_t, alpha_bar_s = self.alpha_bar(t), self.alpha_bar(s)
-        beta = 1 - alpha_bar_t / alpha_bar_s  # the effective beta of the jump t → s
+        beta = self._jump_beta(t, s)
         coefficient_x0 = (alpha_bar_s.sqrt() * beta / (1 - alpha_bar_t)).float()
         coefficient_xt = ((1 - beta).sqrt() * (1 - alpha_bar_s) / (1 - alpha_bar_t)).float()
         mean = coefficient_x0 * x0 + coefficient_xt * x_t

@@ -105,7 +105,7 @@ def test_harmonization_renoises_the_blend_at_level_t_with_the_initial_noise(tiny
     method = thor(tiny_checkpoint, t0=100, harmonization="50", stride=25, perceptual="ssim", protocol=protocol)
     model = method.model
     noised, network_inputs, composed, averaged = [], [], [], []
-    original_q_sample, original_predict = model.schedule.q_sample, model.predict
+    original_q_sample, original_predict = method.schedule.q_sample, model.predict
     original_anomaly_map, original_mean = method.anomaly_map, thor_maps.harmonic_mean
 
     def spy_q_sample(x0, t, noise):
@@ -125,7 +125,7 @@ def test_harmonization_renoises_the_blend_at_level_t_with_the_initial_noise(tiny
         averaged.append(len(maps))
         return original_mean(maps)
 
-    monkeypatch.setattr(model.schedule, "q_sample", spy_q_sample)
+    monkeypatch.setattr(method.schedule, "q_sample", spy_q_sample)
     monkeypatch.setattr(model, "predict", spy_predict)
     monkeypatch.setattr(method, "anomaly_map", spy_anomaly_map)
     monkeypatch.setattr(thor_maps, "harmonic_mean", spy_mean)
