@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/anobench run --method ddpm --dataset brain-phantom --set stride=25 --out runs/demo/ddpm --overwrite
 	$(BIN)/anobench run --method thor --dataset brain-phantom --set stride=25 --out runs/demo/thor --overwrite
-	$(BIN)/anobench compare runs/demo/ddpm runs/demo/thor --name demo
+	$(BIN)/anobench compare runs/demo/ddpm runs/demo/thor --name demo --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

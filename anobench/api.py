@@ -1,18 +1,24 @@
 """The contracts between anobench and its plugins.
 
-A method turns a batch of images in [0, 1] into anomaly maps of the same shape; a dataset yields
-cases. Both are found through entry points (see `anobench.registry`), built-ins included. Nothing
-here knows about any particular method or data set.
+A method turns a batch of images in [0, 1] into anomaly maps of the same shape; a dataset lists
+the case ids of each split, loads a case on demand, and declares how its cases are evaluated. Both
+are found through entry points (see `anobench.registry`), built-ins included. Nothing here knows
+about any particular method or data set, and importing it does not import torch.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Protocol, Sequence
 
 import numpy as np
-import torch
+
+from anobench.hashing import sha256_json
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -74,26 +80,64 @@ class Method(Protocol):
     def settings(self) -> dict[str, Any]: ...
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """How a data set's cases are scored, declared by the data set.
+
+    `protocol`: `pixel` (cases carry lesion masks: Dice per lesion size, AUPRC) or `box` (cases carry
+    boxes: the THOR paper's box protocol and FROC). `classes`: the box classes evaluated, in board
+    order. `healthy_split`: the healthy cases that calibrate thresholds (a calibrated Dice for
+    `pixel`, the operating point of `box`): a split of this data set, or `NAME:SPLIT` of another.
+    """
+
+    protocol: Literal["pixel", "box"]
+    classes: tuple[str, ...] = ()
+    healthy_split: str | None = None
+    training_split: str | None = "train"  # the healthy split a denoiser for this data set trains on
+
+
 class Dataset(Protocol):
-    """A prepared data set at one image size. `manifest_hash` identifies exactly what was read."""
+    """A prepared data set at one image size.
+
+    Cases are listed by id and loaded one at a time, so a run decodes only what it scores. Opening
+    a data set and loading its cases write nothing into the user's data folder. `manifest()` names
+    every file the data set reads with its sha256 (`files`, paths relative to its folder) and the
+    settings that change what is read (`settings`); options that only change warnings stay out, so
+    runs over identical files compare.
+    """
 
     splits: Sequence[str]
+    evaluation: Evaluation
 
-    def cases(self, split: str) -> Sequence[Case]: ...
+    def case_ids(self, split: str) -> Sequence[str]: ...
 
-    def manifest_hash(self) -> str: ...
+    def load_case(self, split: str, case_id: str) -> Case: ...
+
+    def manifest(self) -> dict[str, Any]: ...
 
     def settings(self) -> dict[str, Any]: ...
+
+
+def manifest_hash(dataset: Dataset) -> str:
+    """sha256 of a data set's manifest: identifies exactly what was read."""
+    return sha256_json(dataset.manifest())
+
+
+def load_cases(dataset: Dataset, split: str, limit: int | None = None) -> list[Case]:
+    """The cases of a split, loaded (the first `limit` only when given)."""
+    return [dataset.load_case(split, case_id) for case_id in list(dataset.case_ids(split))[:limit]]
 
 
 @dataclass(frozen=True)
 class MethodContext:
     """What the harness knows when it builds a method (`preset` names the model size).
 
-    `healthy_validation` returns the dataset's healthy validation cases (split `val`) for methods
-    that calibrate a setting on them (AutoDDPM's mask threshold); it is only called when needed.
+    `healthy_validation` returns the healthy cases the data set declares for calibration
+    (`Evaluation.healthy_split`) for methods that calibrate a setting on them (AutoDDPM's mask
+    threshold); it is only called when needed.
     `precision` (fp32, bf16, fp16: autocast of the network) and `compile` (torch.compile of the
-    network) apply to the denoiser a method loads.
+    network) apply to the denoiser a method loads. `training_source` (`NAME:SPLIT`) and `data_root`
+    say what a missing checkpoint would be trained on, so that the error can give the command.
     """
 
     dataset: str
@@ -105,14 +149,29 @@ class MethodContext:
     seed: int = 0
     precision: str = "fp32"
     compile: bool = False
+    training_source: str | None = None
+    data_root: Path | None = None
 
 
 @dataclass(frozen=True)
 class DatasetContext:
-    """What the harness knows when it opens a dataset."""
+    """What the harness knows when it opens a dataset: the image size, and the data set's folder
+    (`--data-root`, else `$ANOBENCH_DATA/<name>`; None for data sets that need none)."""
 
     image_size: int
     data_root: Path | None = None
+
+
+def deferred(target: str) -> Callable[..., Any]:
+    """The function `module:name`, imported when first called: a plugin can be declared (and listed)
+    without importing torch or its own module."""
+    module_name, _, attribute = target.partition(":")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module_name), attribute)(*args, **kwargs)
+
+    call.__qualname__ = call.__name__ = attribute
+    return call
 
 
 @dataclass(frozen=True)

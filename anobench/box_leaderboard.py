@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,14 +20,14 @@ from tabulate import tabulate
 from anobench import runs
 from anobench.api import Box
 from anobench.box_metrics import (
-    FROC_FALSE_POSITIVES, froc, froc_counts, healthy_fpr_threshold, recall_at_false_positives,
+    FROC_FALSE_POSITIVES, THOR_HEALTHY_FPR, froc, froc_counts, healthy_fpr_threshold, recall_at_false_positives,
     recall_at_false_positives_resampled, thor_compat_box,
 )
 from anobench.stats import RESAMPLES, SEED, Estimate, clusters_of, interval, resample_counts
 from anobench.errors import AnobenchError
 from anobench.comparisons import PairComparison, compare_pairs
 from anobench.leaderboard import (
-    PAIR_HEADERS, PAPER_NAMES, RunIdentity, board, distinct_labels, method_label, pair_cells, percent,
+    Coverage, PAIR_HEADERS, PAPER_NAMES, RunIdentity, board, distinct_labels, method_label, pair_cells, percent,
     run_identity, seed_spread, seeds_note, with_interval,
 )
 
@@ -39,6 +39,7 @@ FROC_THRESHOLDS = 101  # evenly spaced from 0 to the largest test-map value
 
 @dataclass(frozen=True)
 class BoxRunMetrics(RunIdentity):
+    classes: tuple[str, ...]  # the classes the data set evaluates, in board order (its declared evaluation)
     threshold: float
     healthy_fpr: float
     per_class: pd.DataFrame  # index: class; columns recall, precision, f1, boxes
@@ -57,16 +58,22 @@ class BoxRunMetrics(RunIdentity):
         return self.intervals["f1 mean"].value
 
 
-def evaluate_box_run(folder: Path, resamples: int = RESAMPLES, seed: int = SEED) -> BoxRunMetrics:
+def evaluate_box_run(
+    folder: Path, resamples: int = RESAMPLES, seed: int = SEED, cases: tuple[str, ...] | None = None
+) -> BoxRunMetrics:
+    """A box run's metrics, on the listed `cases` only when given (a board's common cases)."""
     config = runs.read_json(folder / runs.CONFIG)
     provenance = runs.read_json(folder / runs.PROVENANCE)
     results = runs.read_results(*runs.run_files(folder))
     boxes = runs.read_boxes(folder)
+    if cases is not None:
+        results = runs.select_cases(results, cases)
+        boxes = boxes[boxes["index"].isin(results.rows["index"])]
     healthy_rows, healthy_maps = runs.healthy_files(folder)
     if not healthy_rows.is_file():
         raise AnobenchError(
             f"run {folder} scored no healthy split, which the box protocol takes its threshold from; "
-            f"run it again with --healthy-split test-healthy"
+            f"run it again with --healthy-split auto"
         )
     tau, healthy_fpr = healthy_fpr_threshold(runs.read_results(healthy_rows, healthy_maps).maps)
     shape = results.maps.shape[1:]
@@ -117,6 +124,7 @@ def evaluate_box_run(folder: Path, resamples: int = RESAMPLES, seed: int = SEED)
     )
     return BoxRunMetrics(
         **run_identity(folder, config, provenance, results.rows),
+        classes=evaluated_classes(config, boxes),
         threshold=tau,
         healthy_fpr=healthy_fpr,
         per_class=per_class,
@@ -131,6 +139,19 @@ def evaluate_box_run(folder: Path, resamples: int = RESAMPLES, seed: int = SEED)
     )
 
 
+def evaluated_classes(config: dict[str, Any], boxes: pd.DataFrame) -> tuple[str, ...]:
+    """The classes the run's data set declares it evaluates (its boxes' classes for runs made before
+    data sets declared them)."""
+    declared = (config.get("evaluation") or {}).get("classes")
+    return tuple(declared) if declared else tuple(sorted(boxes["label"].unique()))
+
+
+def threshold_text(m: BoxRunMetrics) -> str:
+    """τ and the healthy false-positive-pixel share it reached (flagged above the target)."""
+    flag = "" if m.healthy_fpr <= THOR_HEALTHY_FPR else f" > {100 * THOR_HEALTHY_FPR:g} %"
+    return f"{m.threshold:.3f} ({100 * m.healthy_fpr:.1f} %{flag})"
+
+
 def _recall_f1(m: BoxRunMetrics, name: str) -> str:
     if name not in m.per_class.index:
         return "–"
@@ -139,26 +160,29 @@ def _recall_f1(m: BoxRunMetrics, name: str) -> str:
 
 def table2_rows(metrics: list[BoxRunMetrics]) -> tuple[list[str], list[list[str]]]:
     """Each run's row, followed by the paper's reported row of that method where there is one."""
-    from anobench.datasets.wrist import EVALUATED_CLASSES
     from anobench.published import TABLE2_DATA, table2
 
     reported = table2().set_index(["method", "class"])
-    headers = ["method", "source", *EVALUATED_CLASSES, "F1 mean", *(f"R@{k:g}FP" for k in FROC_FALSE_POSITIVES), "τ"]
+    classes = metrics[0].classes
+    headers = ["method", "source", *classes, "F1 mean", *(f"R@{k:g}FP" for k in FROC_FALSE_POSITIVES),
+               "τ (healthy FPR)"]
     headers += ["NFE/img", "s/img"]
     seeded = any(m.seed_values for m in metrics)
     headers += ["F1 mean over seeds"] if seeded else []
     body: list[list[str]] = []
     for m in metrics:
         body.append(
-            [method_label(m), f"anobench, {m.dataset}", *(_recall_f1(m, name) for name in EVALUATED_CLASSES),
-             with_interval(m.intervals["f1 mean"]), *(with_interval(m.recall_at_fp[k], 1) for k in FROC_FALSE_POSITIVES), f"{m.threshold:.3f}",
+            [method_label(m), f"anobench, {m.dataset}", *(_recall_f1(m, name) for name in classes),
+             with_interval(m.intervals["f1 mean"]), *(with_interval(m.recall_at_fp[k], 1) for k in FROC_FALSE_POSITIVES),
+             threshold_text(m),
              f"{m.nfe:g}", f"{m.seconds_per_image:.3f}", *([seed_spread(m)] if seeded else [])]
         )
         paper_name = PAPER_NAMES.get(m.method)
         if paper_name in reported.index.get_level_values(0):
             cells = [
                 f"{reported.loc[(paper_name, name), 'recall']:.2f} / {reported.loc[(paper_name, name), 'f1']:.2f}"
-                for name in EVALUATED_CLASSES
+                if (paper_name, name) in reported.index else "–"
+                for name in classes
             ]
             reported_f1 = reported.loc[paper_name, "f1"].mean()
             body.append([paper_name, f"reported ({TABLE2_DATA})", *cells, f"{reported_f1:.2f}",
@@ -197,11 +221,12 @@ def box_pairs_section(metrics: list[BoxRunMetrics], pairs: list[PairComparison])
     return ["## Paired comparisons (F1 averaged over classes; Wilcoxon on per-image mean F1)", table]
 
 
-def render_table2(metrics: list[BoxRunMetrics], command: str) -> str:
+def render_table2(metrics: list[BoxRunMetrics], command: str, coverage: Coverage | None = None) -> str:
     headers, body = table2_rows(metrics)
     first = metrics[0]
     title = f"Table 2 layout: {first.dataset} (split `{first.split}`) beside the THOR paper"
-    return board(title, table2_note(metrics), headers, body, metrics, command, box_pairs_section(metrics, box_pairs(metrics)))  # type: ignore[arg-type]
+    return board(title, table2_note(metrics), headers, body, metrics, command,  # type: ignore[arg-type]
+                 box_pairs_section(metrics, box_pairs(metrics)), coverage)
 
 
 def print_table2(metrics: list[BoxRunMetrics], console: Console) -> None:
@@ -209,15 +234,14 @@ def print_table2(metrics: list[BoxRunMetrics], console: Console) -> None:
     from rich import box
     from rich.table import Table
 
-    from anobench.datasets.wrist import EVALUATED_CLASSES
-
+    classes = metrics[0].classes
     table = Table(title=f"{metrics[0].dataset} ({metrics[0].split}): box F1 and FROC recall ×100",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("method", no_wrap=True)
-    for name in (*(label[:5] for label in EVALUATED_CLASSES), "mean", *(f"R@{k:g}" for k in FROC_FALSE_POSITIVES), "τ"):
+    for name in (*(label[:5] for label in classes), "mean", *(f"R@{k:g}" for k in FROC_FALSE_POSITIVES), "τ"):
         table.add_column(name, justify="right", no_wrap=True)
     for m in metrics:
-        f1 = [percent(m.per_class.loc[n, "f1"], 1) if n in m.per_class.index else "–" for n in EVALUATED_CLASSES]
+        f1 = [percent(m.per_class.loc[n, "f1"], 1) if n in m.per_class.index else "–" for n in classes]
         froc_cells = [percent(m.recall_at_fp[k].value, 1) for k in FROC_FALSE_POSITIVES]
         table.add_row(method_label(m), *f1, percent(m.intervals["f1 mean"].value, 1), *froc_cells, f"{m.threshold:.3f}")
     console.print(table)

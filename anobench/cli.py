@@ -55,8 +55,9 @@ def run(
     checkpoint: Optional[Path] = typer.Option(None, help="Checkpoint (default: the shipped one)."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Method setting key=value, e.g. t0=250."),
     data: Optional[List[str]] = typer.Option(None, "--data", help="Dataset option key=value."),
-    data_root: Optional[Path] = typer.Option(
-        None, help="Folder of a real data set (default: $ANOBENCH_DATA/<dataset>)."
+    data_root: Optional[List[str]] = typer.Option(
+        None, help="Folder of the data set (default: $ANOBENCH_DATA/<dataset>); NAME=DIR for another data set "
+        "the run reads (the healthy split's), repeatable."
     ),
     batch_size: int = typer.Option(8, help="Images per batch (results do not depend on it)."),
     seed: int = typer.Option(0, help="Inference seed; each case's noise depends on (seed, case id)."),
@@ -67,8 +68,8 @@ def run(
     world_size: int = typer.Option(1, help="Number of shards; shards are merged when all are done."),
     limit: Optional[int] = typer.Option(None, help="Score only the first N cases (smoke tests)."),
     healthy_split: Optional[str] = typer.Option(
-        None, help="Also score this healthy split: val gives brain boards their calibrated threshold, "
-        "test-healthy gives box protocols theirs."
+        None, help="Also score healthy cases that calibrate thresholds: auto (the data set's own: val for the "
+        "phantoms' brains, ixi:val for atlas, test-healthy for wrists), a SPLIT, or NAME:SPLIT of another data set."
     ),
     seeds: Optional[str] = typer.Option(
         None, help="Several inference seeds, e.g. 0,1,2: one run per seed in OUT/seed-<s>; boards show their spread."
@@ -82,23 +83,27 @@ def run(
 
     from anobench import distributed
     from anobench.config import parse_assignments
-    from anobench.devices import select_device
-    from anobench.harness import RunRequest, default_folder, run as run_harness
+    from anobench.harness import RunRequest, check_request, default_folder, run as run_harness
+    from anobench.sources import roots_for
 
+    own_root, other_roots = roots_for(data_root, dataset)
     launch = distributed.launched()
     if launch is not None:  # under torchrun the job's ranks are the shards
         if out is None:
             raise AnobenchError("under torchrun every rank must write into one folder: pass --out")
+        from anobench.devices import select_device
+
         rank, world_size = launch.rank, launch.world_size
         device = distributed.device_for(launch, device)
         distributed.start(select_device(device))
     request = RunRequest(
         method=method, dataset=dataset, split=split, preset=preset, checkpoint=checkpoint,
         method_options=parse_assignments(set_), dataset_options=parse_assignments(data),
-        data_root=data_root, batch_size=batch_size, seed=seed, device=device, out=out, overwrite=overwrite,
-        rank=rank, world_size=world_size, limit=limit, healthy_split=healthy_split, latency_cases=latency_cases,
-        precision=precision, compile=compile_,
+        data_root=own_root, data_roots=other_roots, batch_size=batch_size, seed=seed, device=device, out=out,
+        overwrite=overwrite, rank=rank, world_size=world_size, limit=limit, healthy_split=healthy_split,
+        latency_cases=latency_cases, precision=precision, compile=compile_,
     )
+    check_request(request)
     requests = [request]
     if seeds is not None:
         try:
@@ -129,13 +134,14 @@ def compare(
         "full", help="full: every column; table1 / table2: the THOR paper's Table 1 (brain) / Table 2 (boxes) "
         "with its reported rows beside."
     ),
+    overwrite: bool = typer.Option(False, help="Replace a leaderboard of the same name."),
 ) -> None:
-    """Leaderboard of runs, recomputed from their per-case rows and maps."""
+    """Leaderboard of runs, recomputed from their per-case rows and maps (on the cases every run scored)."""
     from anobench.box_leaderboard import print_table2
     from anobench.leaderboard import compare as compare_runs, print_table
 
     command = " ".join(["anobench", *sys.argv[1:]])
-    path, metrics = compare_runs(targets, name, out_dir, command=command, layout=layout)
+    path, metrics = compare_runs(targets, name, out_dir, command=command, layout=layout, overwrite=overwrite)
     (print_table2 if layout == "table2" else print_table)(metrics, console)
     console.print(f"wrote {path}")
 
@@ -163,7 +169,12 @@ def sweep(
         None, "--set", help="Method setting key=value for every method, or METHOD.key=value for one."
     ),
     data: Optional[List[str]] = typer.Option(None, "--data", help="Dataset option key=value."),
-    data_root: Optional[Path] = typer.Option(None, help="Folder of a real data set."),
+    data_root: Optional[List[str]] = typer.Option(
+        None, help="Folder of the data set; NAME=DIR for another data set the runs read (the healthy split's)."
+    ),
+    healthy_split: Optional[str] = typer.Option(
+        None, help="Also score healthy cases for calibrated thresholds: auto, a SPLIT, or NAME:SPLIT (see `run`)."
+    ),
     batch_size: int = typer.Option(8, help="Images per batch."),
     seed: int = typer.Option(0, help="Inference seed."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda."),
@@ -177,12 +188,14 @@ def sweep(
     from anobench.harness import RunRequest, run as run_harness
     from anobench.leaderboard import evaluate_run
     from anobench.report import sweep_series
+    from anobench.sources import roots_for
 
     try:
         levels = [int(value) for value in noise_levels.split(",")]
     except ValueError:
         raise AnobenchError(f"--noise-levels {noise_levels!r} is not a comma-separated list of integers") from None
     options = parse_assignments(set_)
+    own_root, other_roots = roots_for(data_root, dataset)
     folders = []
     for name in method:
         own = {key: value for key, value in options.items() if "." not in key}
@@ -197,8 +210,8 @@ def sweep(
                 RunRequest(
                     method=name, dataset=dataset, split=split, preset=preset, checkpoint=checkpoint,
                     method_options={**own, "t0": str(level)}, dataset_options=parse_assignments(data),
-                    data_root=data_root, batch_size=batch_size, seed=seed, device=device, out=folder,
-                    overwrite=True, latency_cases=latency_cases,
+                    data_root=own_root, data_roots=other_roots, healthy_split=healthy_split, batch_size=batch_size,
+                    seed=seed, device=device, out=folder, overwrite=True, latency_cases=latency_cases,
                 ),
                 console,
             )
@@ -249,7 +262,8 @@ def train(
     """Train a denoiser on healthy images; resumes an interrupted run of the same command."""
     from anobench.config import parse_assignments
     from anobench.training import TrainConfig, train as run_training
-    from anobench.training_data import join_sources, parse_data_roots
+    from anobench.sources import parse_data_roots
+    from anobench.training_data import join_sources
 
     config = TrainConfig(
         dataset=join_sources(dataset), noise=noise, preset=preset, steps=steps, batch_size=batch_size, lr=lr,
@@ -317,19 +331,30 @@ def prepare_ixi(
     raw_dir: Path = typer.Argument(..., help="The unpacked IXI-T1.tar (IXI*-T1.nii.gz files)."),
     out_dir: Path = typer.Argument(..., help="CAPS folder to write (read by --dataset ixi --data-root OUT_DIR)."),
     template: Optional[Path] = typer.Option(None, help="Template NIfTI (default: nilearn's MNI152 2009a, 1 mm)."),
+    brain_mask: Optional[Path] = typer.Option(
+        None, help="Brain mask in the template's space (default: nilearn's MNI152 brain mask; needed with --template)."
+    ),
+    keep_skull: bool = typer.Option(False, help="Do not skull-strip (ATLAS and the THOR work's data are stripped)."),
     space: str = typer.Option("MNI152NLin2009aSym", help="Space name written into the file names."),
 ) -> None:
-    """Register raw IXI T1 scans to MNI space (SimpleITK affine); resumable."""
+    """Register raw IXI T1 scans to MNI space (SimpleITK affine) and skull-strip them; resumable."""
     from rich.progress import Progress
 
-    from anobench.datasets.brain_phantom import cache_root
-    from anobench.datasets.ixi_prepare import nilearn_template, prepare_ixi as prepare, raw_scans
+    from anobench.datasets.ixi_prepare import nilearn_brain_mask, nilearn_template, prepare_ixi as prepare, raw_scans
+    from anobench.paths import cache_root
 
-    template = template or nilearn_template(cache_root() / "templates")
+    if keep_skull and brain_mask is not None:
+        raise AnobenchError("--keep-skull and --brain-mask contradict each other; pass one")
+    if template is not None and brain_mask is None and not keep_skull:
+        raise AnobenchError("a custom --template needs its --brain-mask to skull-strip (or pass --keep-skull)")
+    templates = cache_root() / "templates"
+    template = template or nilearn_template(templates)
+    mask = None if keep_skull else brain_mask or nilearn_brain_mask(templates)
     with Progress(console=console) as progress:
         task = progress.add_task("register", total=len(raw_scans(raw_dir)))
-        done, skipped = prepare(raw_dir, out_dir, template, space, advance=lambda name: progress.advance(task))
-    console.print(f"registered {done} scan(s), {skipped} already prepared → {out_dir}")
+        done, skipped = prepare(raw_dir, out_dir, template, space, mask, advance=lambda name: progress.advance(task))
+    stripped = "skull kept" if mask is None else "skull-stripped"
+    console.print(f"registered {done} scan(s) ({stripped}), {skipped} already prepared → {out_dir}")
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # type: ignore[no-untyped-def]

@@ -10,10 +10,12 @@ NCCL on GPUs (rank r uses cuda:LOCAL_RANK).
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-import torch.distributed as dist
+if TYPE_CHECKING:  # torch is imported by the functions that need it: `launched` must stay cheap
+    import torch
 
 
 @dataclass(frozen=True)
@@ -33,12 +35,17 @@ def launched() -> Launch | None:
 
 def device_for(launch: Launch, requested: str | None) -> str | None:
     """Each rank its own GPU (cuda:LOCAL_RANK) unless a device was asked for."""
+    import torch
+
     if requested is None and torch.cuda.is_available():
         return f"cuda:{launch.local_rank}"
     return requested
 
 
 def start(device: torch.device) -> None:
+    import torch
+    import torch.distributed as dist
+
     if not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
@@ -46,14 +53,16 @@ def start(device: torch.device) -> None:
 
 
 def active() -> bool:
-    return dist.is_available() and dist.is_initialized()
+    """Whether this process is in a started process group (never before torch was imported)."""
+    dist = sys.modules.get("torch.distributed")
+    return dist is not None and dist.is_available() and dist.is_initialized()
 
 
 def barrier() -> None:
     if active():
-        dist.barrier()
+        sys.modules["torch.distributed"].barrier()
 
 
 def stop() -> None:
     if active():
-        dist.destroy_process_group()
+        sys.modules["torch.distributed"].destroy_process_group()

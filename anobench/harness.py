@@ -1,36 +1,45 @@
 """Run a method over a dataset split and write a run folder (see `anobench.runs`).
 
-job → collect → save: cases are read through the dataset plugin, optionally sharded (rank r of
-world size w takes cases r, r+w, …), scored in batches by the method plugin, and written with one
-row per case plus the maps. Metrics are not computed here: leaderboards derive them from the
-folder. Per-case seconds are the batch's time (CUDA events on a GPU, perf_counter on the CPU)
+job → collect → save: the split's case ids are listed through the dataset plugin, optionally
+sharded (rank r of world size w takes cases r, r+w, …), loaded one batch at a time (so `--limit`
+and shards decode only what they score), scored by the method plugin, and written with one row per
+case plus the maps. A healthy split may be scored beside it (`healthy_split`: a split of the data
+set, `NAME:SPLIT` of another, or `auto`, the one the data set declares for calibration). Metrics
+are not computed here: leaderboards derive them from the folder. Per-case seconds are the batch's time (CUDA events on a GPU, perf_counter on the CPU)
 divided by its size; after the split, a few cases are timed again one at a time after a warm-up call
 (`latency_cases`), so boards can show the latency at batch 1 beside the run's batch size.
+
+The request is checked and the data listed before torch is imported (inside the functions that
+score), so a mistaken command is answered within about a second.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from anobench import distributed, registry, runs
-from anobench.api import Batch, Case, DatasetContext, Method, MethodContext
-from anobench.diffusion.presets import get_preset
+from anobench import registry, runs
+from anobench.api import Batch, Case, Dataset, DatasetContext, Method, MethodContext, load_cases, manifest_hash
+from anobench.diffusion.presets import PRECISION_NAMES, get_preset
 from anobench.errors import AnobenchError
+from anobench.hashing import sha256_json
 from anobench.journal import BatchJournal, RunLock, remove_empty_journal
 from anobench.metrics import size_bin
-from anobench.provenance import environment
-from anobench.devices import Stopwatch, peak_memory, reset_peak_memory, select_device
+from anobench.sources import SplitSource, absolute, open_source, parse_source
+
+if TYPE_CHECKING:
+    import torch
+
+    from anobench.devices import Stopwatch
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class RunRequest:
     method_options: dict[str, str] = field(default_factory=dict)
     dataset_options: dict[str, str] = field(default_factory=dict)
     data_root: Path | None = None
+    data_roots: dict[str, Path] = field(default_factory=dict)  # folders of other data sets by name (healthy split)
     batch_size: int = 8
     seed: int = 0
     device: str | None = None
@@ -51,7 +61,7 @@ class RunRequest:
     rank: int = 0
     world_size: int = 1
     limit: int | None = None
-    healthy_split: str | None = None  # also scored, into healthy/: box protocols take τ from it
+    healthy_split: str | None = None  # also scored, into healthy/: SPLIT, NAME:SPLIT, or auto (the declared one)
     latency_cases: int = 4  # cases timed again at batch size 1 after a warm-up call (0: none)
     precision: str = "fp32"  # autocast of the network: fp32, bf16, fp16
     compile: bool = False  # torch.compile the network
@@ -86,6 +96,7 @@ def _progress(console: Console) -> Progress:
 @dataclass
 class _Scored:
     results: runs.CaseResults
+    boxes: pd.DataFrame  # one row per annotated box of the scored cases
     wall_seconds: float
     predict_seconds: float
     network_seconds: float
@@ -94,28 +105,35 @@ class _Scored:
 
 def _score(
     method: Method,
-    selected: list[tuple[int, Case]],
+    source: _Source,
+    selected: list[tuple[int, str]],
     request: RunRequest,
     image_size: int,
     device: torch.device,
     console: Console,
     journal: BatchJournal,
 ) -> _Scored:
-    """Score the cases in batches; per-case rows carry the batch's time divided by its size.
+    """Score the cases (position in the split, case id) in batches, loading each batch when its turn
+    comes; per-case rows carry the batch's time divided by its size.
 
     Batches already in the journal (an interrupted earlier attempt) are taken from it; every batch
     scored here is journalled as soon as it is done.
     """
+    import torch
+
+    from anobench.devices import Stopwatch
+
     rows: list[dict[str, Any]] = []
     maps, reconstructions = [], []
+    masks, images, negatives, boxes = [], [], [], []
     predict_seconds = network_seconds = 0.0
     stopwatch = Stopwatch(device)
     finished = journal.finished()
     start, scored_here = time.perf_counter(), 0
     with _progress(console) as progress, torch.inference_mode():
-        task = progress.add_task(f"{request.method} on {request.dataset}", total=len(selected), rate=0.0)
+        task = progress.add_task(f"{request.method} on {source}", total=len(selected), rate=0.0)
         for first in range(0, len(selected), request.batch_size):
-            chunk = selected[first : first + request.batch_size]
+            chunk = [(index, source.load(case_id)) for index, case_id in selected[first : first + request.batch_size]]
             if first in finished:
                 batch_rows, arrays = finished[first]
             else:
@@ -126,6 +144,10 @@ def _score(
             maps.append(arrays["maps"])
             if "reconstructions" in arrays:
                 reconstructions.append(arrays["reconstructions"])
+            masks += [case.mask for _, case in chunk]
+            images += [case.image for _, case in chunk]
+            negatives += [case.negative_region for _, case in chunk]
+            boxes += _box_rows(chunk)
             predict_seconds += float(arrays["predict_seconds"])
             network_seconds += float(arrays["network_seconds"])
             progress.update(task, completed=first + len(chunk), rate=scored_here / (time.perf_counter() - start))
@@ -133,18 +155,21 @@ def _score(
     results = runs.CaseResults(
         rows=pd.DataFrame(rows, columns=ROW_COLUMNS),
         maps=np.concatenate(maps) if maps else np.zeros((0, image_size, image_size), np.float32),
-        masks=_stack([case.mask for _, case in selected]),
+        masks=_stack(masks),
         reconstructions=np.concatenate(reconstructions) if maps and len(reconstructions) == len(maps) else None,
-        negative_regions=_stack([case.negative_region for _, case in selected]),
-        images=_stack([case.image for _, case in selected]),
+        negative_regions=_stack(negatives),
+        images=_stack(images),
     )
-    return _Scored(results, wall_seconds, predict_seconds, network_seconds, len(selected) - scored_here)
+    return _Scored(results, pd.DataFrame(boxes, columns=runs.BOX_COLUMNS), wall_seconds, predict_seconds,
+                   network_seconds, len(selected) - scored_here)
 
 
 def _score_batch(
     method: Method, chunk: list[tuple[int, Case]], request: RunRequest, stopwatch: Stopwatch, number: int
 ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """One batch through the method: its rows and arrays (maps, reconstructions, seconds)."""
+    import torch
+
     batch = Batch(
         images=torch.stack([torch.from_numpy(case.image) for _, case in chunk])[:, None],
         case_ids=[case.case_id for _, case in chunk],
@@ -173,19 +198,22 @@ def _score_batch(
     return rows, arrays
 
 
-def _box_rows(selected: list[tuple[int, Case]]) -> pd.DataFrame:
-    rows = [
+def _box_rows(chunk: list[tuple[int, Case]]) -> list[dict[str, Any]]:
+    return [
         {"index": index, "case_id": case.case_id, "label": box.label,
          "top": box.top, "left": box.left, "bottom": box.bottom, "right": box.right}
-        for index, case in selected
+        for index, case in chunk
         for box in case.boxes
     ]
-    return pd.DataFrame(rows, columns=runs.BOX_COLUMNS)
 
 
 def _batch_one_seconds(method: Method, cases: list[Case], seed: int, device: torch.device, count: int) -> list[float]:
     """Seconds per image at batch size 1 for up to `count` cases, after one warm-up call, through the
     same `predict` that made the results (the maps are discarded)."""
+    import torch
+
+    from anobench.devices import Stopwatch
+
     stopwatch = Stopwatch(device)
     samples = []
     with torch.inference_mode():
@@ -229,28 +257,104 @@ def _stack(arrays: list[np.ndarray | None]) -> np.ndarray | None:
     return np.stack(arrays)  # type: ignore[arg-type]
 
 
-def run(request: RunRequest, console: Console | None = None) -> RunSummary:
-    """Run `request` and write its folder; returns where, and how the time was spent."""
-    console = console or Console(stderr=True)
-    method_plugin = registry.methods.get(request.method)
-    dataset_plugin = registry.datasets.get(request.dataset)
+@dataclass
+class _Source:
+    """One split of an opened data set, read a case at a time."""
+
+    name: SplitSource
+    dataset: Dataset
+    options: dict[str, str]
+    root: Path | None
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+    def case_ids(self) -> list[str]:
+        ids = list(self.dataset.case_ids(self.name.split))
+        if not ids:
+            raise AnobenchError(f"{self.name} has no cases")
+        return ids
+
+    def load(self, case_id: str) -> Case:
+        return self.dataset.load_case(self.name.split, case_id)
+
+    def describe(self) -> dict[str, Any]:
+        """What the run folder records of it."""
+        return {"dataset": self.name.dataset, "split": self.name.split, "dataset_options": self.options,
+                "data_root": str(self.root) if self.root else None, "dataset_settings": self.dataset.settings()}
+
+
+def _root_of(request: RunRequest, name: str) -> Path | None:
+    if name == request.dataset:
+        return request.data_root
+    return request.data_roots.get(name)
+
+
+def healthy_source(request: RunRequest, scored: _Source, image_size: int, wanted: str) -> _Source:
+    """The healthy split `wanted` names (SPLIT, NAME:SPLIT, or auto), opened."""
+    if wanted == "auto":
+        declared = scored.dataset.evaluation.healthy_split
+        if declared is None:
+            raise AnobenchError(f"dataset {request.dataset!r} declares no healthy split; name one with --healthy-split")
+        wanted = declared
+    name = parse_source(wanted, default_dataset=request.dataset)
+    if name.dataset == request.dataset:
+        if name.split not in scored.dataset.splits:
+            raise AnobenchError(
+                f"dataset {request.dataset!r} has no split {name.split!r}; available: {', '.join(scored.dataset.splits)}"
+            )
+        return _Source(name, scored.dataset, request.dataset_options, request.data_root)
+    root = _root_of(request, name.dataset)
+    return _Source(name, open_source(name, {}, image_size, root), {}, root)
+
+
+def check_request(request: RunRequest) -> None:
+    """The mistakes a request can hold before any data is read; each an AnobenchError."""
     if request.batch_size < 1:
         raise AnobenchError(f"batch size must be at least 1, got {request.batch_size}")
     if request.world_size < 1 or not 0 <= request.rank < request.world_size:
         raise AnobenchError(f"rank {request.rank} is not within a world size of {request.world_size}")
+    if request.limit is not None and request.limit < 1:
+        raise AnobenchError(f"--limit must be at least 1, got {request.limit}")
+    if request.healthy_split is not None and request.world_size > 1:
+        raise AnobenchError("--healthy-split cannot be combined with --world-size > 1")
+    if request.precision not in PRECISION_NAMES:
+        raise AnobenchError(f"precision must be one of {', '.join(PRECISION_NAMES)}, got {request.precision!r}")
+    registry.methods.entry(request.method)
+    registry.datasets.entry(request.dataset)
+    get_preset(request.preset)
+
+
+def run(request: RunRequest, console: Console | None = None) -> RunSummary:
+    """Run `request` and write its folder; returns where, and how the time was spent."""
+    console = console or Console(stderr=True)
+    check_request(request)
+    request = replace(
+        request,
+        data_root=absolute(request.data_root) if request.data_root else None,
+        data_roots={name: absolute(folder) for name, folder in request.data_roots.items()},
+    )
+    method_plugin = registry.methods.get(request.method)
+    dataset_plugin = registry.datasets.get(request.dataset)
     folder = request.out or default_folder(request)
     sharded = request.world_size > 1
     outputs = runs.shard_files(folder, request.rank, request.world_size) if sharded else runs.run_files(folder)
-    device = select_device(request.device)
     preset = get_preset(request.preset)
 
-    # the data is read and checked before the run folder is touched: bad input leaves nothing behind
+    # the data is listed, and a first case read, before the run folder is touched: bad input leaves nothing behind
     dataset = dataset_plugin.open(request.dataset_options, DatasetContext(preset.image_size, request.data_root))
-    cases = list(dataset.cases(request.split))[: request.limit]
-    if request.healthy_split is not None and sharded:
-        raise AnobenchError("--healthy-split cannot be combined with --world-size > 1")
-    healthy = list(dataset.cases(request.healthy_split))[: request.limit] if request.healthy_split else []
-    plan = _Plan(request, folder, outputs, device, preset, method_plugin, dataset, cases, healthy)
+    scored = _Source(SplitSource(request.dataset, request.split), dataset, request.dataset_options, request.data_root)
+    if request.split not in dataset.splits:
+        raise AnobenchError(f"unknown split {request.split!r} of {request.dataset}; available: {', '.join(dataset.splits)}")
+    ids = scored.case_ids()[: request.limit]
+    healthy = healthy_source(request, scored, preset.image_size, request.healthy_split) if request.healthy_split else None
+    healthy_ids = healthy.case_ids()[: request.limit] if healthy else []
+    if ids[request.rank :: request.world_size]:  # a layout or format error surfaces here, before anything is written
+        scored.load(ids[request.rank])
+    from anobench.devices import select_device  # imports torch: only once the request and data are checked
+
+    device = select_device(request.device)
+    plan = _Plan(request, folder, outputs, device, preset, method_plugin, scored, ids, healthy, healthy_ids)
     with RunLock(folder, plan.name):  # one writer per folder (per shard); released by the OS if killed
         runs.prepare_folder(folder, request.overwrite, outputs)
         return _execute(plan, console)
@@ -266,9 +370,10 @@ class _Plan:
     device: torch.device
     preset: Any
     method_plugin: Any
-    dataset: Any
-    cases: list[Case]
-    healthy: list[Case]
+    scored: _Source
+    ids: list[str]  # the split's case ids to score (all ranks)
+    healthy: _Source | None
+    healthy_ids: list[str]
 
     @property
     def sharded(self) -> bool:
@@ -280,32 +385,48 @@ class _Plan:
         return f"rank{self.request.rank}-of-{self.request.world_size}" if self.sharded else "run"
 
     @cached_property
-    def selected(self) -> list[tuple[int, Case]]:
-        """This rank's cases with their index in the split: r, r + w, …"""
+    def selected(self) -> list[tuple[int, str]]:
+        """This rank's case ids with their position in the split: r, r + w, …"""
         request = self.request
-        return [(index, case) for index, case in enumerate(self.cases) if index % request.world_size == request.rank]
+        return [(index, case_id) for index, case_id in enumerate(self.ids) if index % request.world_size == request.rank]
+
+    def _calibration_cases(self) -> list[Case]:
+        declared = self.scored.dataset.evaluation.healthy_split
+        if declared is None:
+            return []
+        source = healthy_source(self.request, self.scored, self.preset.image_size, declared)
+        return load_cases(source.dataset, source.name.split)
 
     def create_method(self) -> Method:
-        request, dataset = self.request, self.dataset
+        request = self.request
+        training_split = self.scored.dataset.evaluation.training_split
+        source = None if training_split is None else (
+            request.dataset if training_split == "train" else f"{request.dataset}:{training_split}"
+        )
         return self.method_plugin.create(
             request.method_options,
             MethodContext(
                 request.dataset, self.preset.name, self.preset.image_size, self.device, request.checkpoint,
-                healthy_validation=lambda: dataset.cases("val") if "val" in dataset.splits else [],
+                healthy_validation=self._calibration_cases,
                 seed=request.seed, precision=request.precision, compile=request.compile,
+                training_source=source, data_root=request.data_root,
             ),
         )
 
     def config(self, settings: dict[str, Any]) -> dict[str, Any]:
         """The resolved configuration the folder records."""
         request = self.request
+        evaluation = self.scored.dataset.evaluation
         return {
-            **{key: value for key, value in asdict(request).items() if key not in ("out", "overwrite", "rank")},
+            **{key: value for key, value in asdict(request).items() if key not in ("out", "overwrite", "rank", "data_roots")},
             "checkpoint": str(request.checkpoint) if request.checkpoint else None,
             "data_root": str(request.data_root) if request.data_root else None,
             "image_size": self.preset.image_size,
             "method_settings": settings,
-            "dataset_settings": self.dataset.settings(),
+            "dataset_settings": self.scored.dataset.settings(),
+            "evaluation": {**asdict(evaluation), "classes": list(evaluation.classes)},
+            "healthy_split": str(self.healthy.name) if self.healthy else None,
+            "healthy": self.healthy.describe() if self.healthy else None,
         }
 
     def scored_for(self, settings: dict[str, Any], manifest: str) -> dict[str, Any]:
@@ -316,27 +437,38 @@ class _Plan:
 
 
 def _execute(plan: _Plan, console: Console) -> RunSummary:
+    from anobench import distributed
+    from anobench.devices import reset_peak_memory
+
     request, folder, device, image_size = plan.request, plan.folder, plan.device, plan.preset.image_size
-    selected = plan.selected
     method = plan.create_method()
     settings = method.settings()
     runs.write_json(folder / runs.CONFIG, plan.config(settings))
-    manifest = plan.dataset.manifest_hash()
-    scored_for = plan.scored_for(settings, manifest)
+    manifest = plan.scored.dataset.manifest()
+    digest = sha256_json(manifest)
+    recorded = {"sha256": digest, **manifest}
+    if plan.healthy is not None and plan.healthy.dataset is not plan.scored.dataset:
+        healthy = plan.healthy.dataset.manifest()
+        recorded["healthy"] = {"sha256": sha256_json(healthy), **healthy}
+    runs.write_json(folder / runs.DATA_MANIFEST, recorded)
+    scored_for = plan.scored_for(settings, digest)
     journal = BatchJournal(folder, plan.name, scored_for, discard=request.overwrite)
     reset_peak_memory(device)
-    scored = _score(method, selected, request, image_size, device, console, journal)
-    batch_one = _batch_one_seconds(method, [case for _, case in selected], request.seed, device, request.latency_cases)
-    provenance = _provenance(plan, settings, manifest, scored, batch_one)
-    if plan.healthy:  # never with shards (refused): one healthy journal per folder
-        healthy_journal = BatchJournal(folder, "healthy", {**scored_for, "split": request.healthy_split},
-                                       request.overwrite)
-        healthy_scored = _score(method, list(enumerate(plan.healthy)), request, image_size, device, console,
-                                healthy_journal)
+    scored = _score(method, plan.scored, plan.selected, request, image_size, device, console, journal)
+    first_cases = [plan.scored.load(case_id) for _, case_id in plan.selected[: request.latency_cases + 1]]
+    batch_one = _batch_one_seconds(method, first_cases, request.seed, device, request.latency_cases)
+    healthy_manifest = None
+    if plan.healthy is not None:  # never with shards (refused): one healthy journal per folder
+        healthy_manifest = manifest_hash(plan.healthy.dataset)
+        healthy_journal = BatchJournal(folder, "healthy", {**scored_for, "split": str(plan.healthy.name),
+                                                            "healthy_manifest": healthy_manifest}, request.overwrite)
+        healthy_scored = _score(method, plan.healthy, list(enumerate(plan.healthy_ids)), request, image_size, device,
+                                console, healthy_journal)
         runs.write_results(*runs.healthy_files(folder), healthy_scored.results)
         healthy_journal.discard()
-    if any(case.boxes for _, case in selected):
-        runs.write_boxes(folder / runs.BOXES, _box_rows(selected))
+    provenance = _provenance(plan, settings, digest, scored, batch_one, healthy_manifest)
+    if len(scored.boxes):
+        runs.write_boxes(folder / runs.BOXES, scored.boxes)
     runs.write_results(*plan.outputs[:2], scored.results)
     runs.write_json(plan.outputs[2] if plan.sharded else folder / runs.PROVENANCE, provenance)
     journal.discard()
@@ -347,17 +479,23 @@ def _execute(plan: _Plan, console: Console) -> RunSummary:
         merged = runs.merge_shards(folder) if plan.sharded else True
     if merged:
         remove_empty_journal(folder)
-    return RunSummary(folder, len(selected), scored.wall_seconds, scored.predict_seconds, scored.network_seconds, merged)
+    return RunSummary(folder, len(plan.selected), scored.wall_seconds, scored.predict_seconds, scored.network_seconds,
+                      merged)
 
 
 def _provenance(
-    plan: _Plan, settings: dict[str, Any], manifest: str, scored: _Scored, batch_one: list[float]
+    plan: _Plan, settings: dict[str, Any], manifest: str, scored: _Scored, batch_one: list[float],
+    healthy_manifest: str | None,
 ) -> dict[str, Any]:
+    from anobench.devices import peak_memory
+    from anobench.provenance import environment
+
     request = plan.request
     return {
         **environment(plan.device),
         "seed": request.seed,
         "data_manifest": manifest,
+        "healthy_data_manifest": healthy_manifest,
         "checkpoint_sha256": (settings.get("checkpoint") or {}).get("sha256"),
         "perceptual_backend": settings.get("perceptual"),
         "timing": {

@@ -8,8 +8,6 @@ re-binarised: a resized mask pixel is lesion when at least half of it was lesion
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 
 def normalise_98th_percentile(image: np.ndarray) -> np.ndarray:
@@ -38,6 +36,9 @@ def resize_image(image: np.ndarray, size: int) -> np.ndarray:
     """Bilinear resize of a 2-D float image to size×size (antialiased when shrinking)."""
     if image.shape == (size, size):
         return image.astype(np.float32)
+    import torch  # here, not at import: listing a data set needs no torch
+    import torch.nn.functional as F
+
     tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
     shrinking = size < max(image.shape)
     resized = F.interpolate(

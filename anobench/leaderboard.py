@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import json
+import warnings
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -118,10 +119,50 @@ def seed_spread(m: Any) -> str:
     return f"{values.mean():.2f} ± {values.std(ddof=1):.2f} (n={len(values)}, {values.min():.1f}–{values.max():.1f})"
 
 
-def evaluate_run(folder: Path, resamples: int = RESAMPLES, seed: int = SEED) -> RunMetrics:
+@dataclass(frozen=True)
+class Coverage:
+    """Which cases the rows of a board were scored on: `cases` common to every run, and per run the
+    cases it scored beyond them (left out of the board so that rows compare like with like)."""
+
+    cases: int
+    left_out: dict[Path, int]
+
+    @property
+    def uneven(self) -> bool:
+        return any(self.left_out.values())
+
+    def note(self) -> str:
+        if not self.uneven:
+            return f"Cases: every run scored the same {self.cases} cases."
+        dropped = ", ".join(f"`{folder}` {count}" for folder, count in self.left_out.items() if count)
+        return (f"**Warning: the runs did not score the same cases.** Every row and every paired comparison uses "
+                f"only the {self.cases} cases common to all runs; cases left out per run: {dropped}.")
+
+
+def evaluate_runs(folders: list[Path], evaluate: Callable[..., Metrics]) -> tuple[list[Metrics], Coverage]:
+    """Every run evaluated on the cases common to all of them (in the first run's order), with a
+    warning naming the runs that scored more."""
+    scored = [runs.case_ids_of(folder) for folder in folders]
+    others = [set(ids) for ids in scored[1:]]
+    common = [case_id for case_id in scored[0] if all(case_id in ids for ids in others)]
+    if not common:
+        raise AnobenchError("the runs have no case in common: " + ", ".join(str(folder) for folder in folders))
+    coverage = Coverage(len(common), {folder: len(ids) - len(common) for folder, ids in zip(folders, scored)})
+    if coverage.uneven:
+        warnings.warn(coverage.note().replace("**", ""), stacklevel=2)
+    metrics = [evaluate(folder, cases=None if ids == common else tuple(common)) for folder, ids in zip(folders, scored)]
+    return metrics, coverage
+
+
+def evaluate_run(
+    folder: Path, resamples: int = RESAMPLES, seed: int = SEED, cases: tuple[str, ...] | None = None
+) -> RunMetrics:
+    """A mask run's metrics, on the listed `cases` only when given (a board's common cases)."""
     config = runs.read_json(folder / runs.CONFIG)
     provenance = runs.read_json(folder / runs.PROVENANCE)
     results = runs.read_results(*runs.run_files(folder))
+    if cases is not None:
+        results = runs.select_cases(results, cases)
     if results.masks is None:
         raise AnobenchError(f"run {folder} has no masks: its split ({config['split']}) is not annotated")
     rows = results.rows
@@ -267,11 +308,18 @@ def with_interval(estimate: Estimate, decimals: int = 2) -> str:
     return f"{percent(estimate.value, decimals)} [{percent(estimate.low, 1)}, {percent(estimate.high, 1)}]"
 
 
+def calibration_text(threshold: float, healthy_fpr: float, target: float) -> str:
+    """τ and the share of healthy pixels it really leaves above it, flagged when above the target."""
+    reached = f"τ {threshold:.2f}, healthy {100 * healthy_fpr:.1f} %"
+    return reached if healthy_fpr <= target else f"{reached}: above the {100 * target:g} % target, no τ reaches it"
+
+
 def _calibrated_cells(m: RunMetrics) -> list[str]:
     if m.calibrated is None:
         return ["–", "–"]
     gap = m.dice["all"].dice - m.calibrated.dice.value
-    return [f"{with_interval(m.calibrated.dice)} (τ {m.calibrated.threshold:.2f})", f"{100 * gap:.2f}"]
+    text = calibration_text(m.calibrated.threshold, m.calibrated.healthy_fpr, CALIBRATED_FPR)
+    return [f"{with_interval(m.calibrated.dice)} ({text})", f"{100 * gap:.2f}"]
 
 
 DISAMBIGUATING_SETTINGS = ("noise", "t0", "stride", "sampler")
@@ -375,8 +423,9 @@ COMPARISON_NOTE = (
     "signed-rank on per-case Dice, both Holm-corrected over all pairs, both p < 0.05)."
 )
 CALIBRATED_NOTE = (
-    "Dice calibrated: Dice all at the threshold leaving ≤ 5 % of the healthy validation pixels above it (the healthy "
-    "split scored with the run, `--healthy-split val`), no test label used; gap = oracle − calibrated."
+    "Dice calibrated: Dice all at the smallest threshold of the grid leaving ≤ 5 % of the healthy validation pixels "
+    "above it (the healthy split scored with the run, `--healthy-split auto`), no test label used; the cell gives τ "
+    "and the healthy-pixel share it really leaves above it (flagged when no τ reaches 5 %); gap = oracle − calibrated."
 )
 
 
@@ -405,7 +454,7 @@ def pairs_section(metrics: list[RunMetrics], pairs: list[PairComparison]) -> lis
     return section
 
 
-def render_markdown(metrics: list[RunMetrics], command: str) -> str:
+def render_markdown(metrics: list[RunMetrics], command: str, coverage: Coverage | None = None) -> str:
     first = metrics[0]
     pairs = dice_pairs(metrics)
     headers, body = table_rows(metrics, pairs)
@@ -419,12 +468,12 @@ def render_markdown(metrics: list[RunMetrics], command: str) -> str:
         f"{interval_note(metrics)} {COMPARISON_NOTE} {CALIBRATED_NOTE} {seeds_note('Dice all')}"
     )
     return board(f"Leaderboard: {first.dataset} (split `{first.split}`)", explanation, headers, body, metrics, command,
-                 pairs_section(metrics, pairs))
+                 pairs_section(metrics, pairs), coverage)
 
 
 def board(
     title: str, explanation: str, headers: list[str], body: list[list[str]], metrics: list[RunMetrics], command: str,
-    sections: list[str] | None = None,
+    sections: list[str] | None = None, coverage: Coverage | None = None,
 ) -> str:
     lines = [
         f"# {title}",
@@ -434,6 +483,7 @@ def board(
         "",
         explanation,
         "",
+        *([coverage.note(), ""] if coverage is not None else []),
         tabulate(body, headers=headers, tablefmt="github", disable_numparse=True),
         "",
         *[line for section_line in (sections or []) for line in (section_line, "")],
@@ -462,7 +512,7 @@ def _table1_slot(m: RunMetrics) -> int:
     return TABLE1_SLOTS.index(key) if key in TABLE1_SLOTS else len(TABLE1_SLOTS)
 
 
-def render_table1(metrics: list[RunMetrics], command: str) -> str:
+def render_table1(metrics: list[RunMetrics], command: str, coverage: Coverage | None = None) -> str:
     """The THOR paper's Table 1 layout: each reproduced row followed by the paper's reported row."""
     from anobench.published import CITATION, TABLE1_DATA, table1
 
@@ -496,7 +546,7 @@ def render_table1(metrics: list[RunMetrics], command: str) -> str:
         f"only in ordering. {interval_note(metrics)}" + (f" {seeds_note('Dice average')}" if seeded else "")
     )
     title = f"Table 1 layout: {first.dataset} (split `{first.split}`) beside the THOR paper"
-    return board(title, explanation, headers, body, metrics, command, pairs_section(metrics, dice_pairs(metrics)))
+    return board(title, explanation, headers, body, metrics, command, pairs_section(metrics, dice_pairs(metrics)), coverage)
 
 
 def _layouts() -> dict[str, tuple[Callable[[Path], Any], Callable[[list[Any], str], str]]]:
@@ -512,29 +562,39 @@ def _layouts() -> dict[str, tuple[Callable[[Path], Any], Callable[[list[Any], st
 LAYOUT_NAMES = ("full", "table1", "table2")
 
 
+def same_data(metrics: list[Any]) -> None:
+    """Refuse runs made on different data (data set, split or data manifest): not comparable."""
+    if len({(m.dataset, m.split, m.data_manifest) for m in metrics}) > 1:
+        raise AnobenchError(
+            "runs were made on different data and cannot share a leaderboard: "
+            + "; ".join(f"{m.folder}: {m.dataset}/{m.split} manifest {m.data_manifest[:12]}" for m in metrics)
+        )
+
+
 def compare(
     targets: list[str],
     name: str | None = None,
     out_dir: Path = Path("leaderboards"),
     command: str = "anobench compare",
     layout: str = "full",
+    overwrite: bool = False,
 ) -> tuple[Path, list[Any]]:
-    """Evaluate the runs, write `out_dir/<name>.md` in `layout` and return it with the metrics."""
+    """Evaluate the runs on their common cases, write `out_dir/<name>.md` in `layout` and return it
+    with the metrics. An existing board is replaced only with `overwrite`."""
     if layout not in LAYOUT_NAMES:
         raise AnobenchError(f"unknown layout {layout!r}; available: {', '.join(LAYOUT_NAMES)}")
     evaluate, render = _layouts()[layout]
-    metrics = merge_seeds([evaluate(folder) for folder in find_runs(targets)])
-    if not metrics:
+    folders = find_runs(targets)
+    if not folders:
         raise AnobenchError("no runs to compare")
-    keys = {(m.dataset, m.split, m.data_manifest) for m in metrics}
-    if len(keys) > 1:
-        raise AnobenchError(
-            "runs were made on different data and cannot share a leaderboard: "
-            + "; ".join(f"{m.folder}: {m.dataset}/{m.split} manifest {m.data_manifest[:12]}" for m in metrics)
-        )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    metrics, coverage = evaluate_runs(folders, evaluate)
+    same_data(metrics)
+    metrics = merge_seeds(metrics)
     path = out_dir / f"{name or metrics[0].dataset}.md"
-    runs.write_text(path, render(metrics, command))
+    if path.exists() and not overwrite:
+        raise AnobenchError(f"leaderboard {path} already exists; pass --overwrite to replace it or --name to write another")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs.write_text(path, render(metrics, command, coverage))
     return path, metrics
 
 

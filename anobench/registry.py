@@ -64,13 +64,17 @@ class Registry(Generic[PluginT]):
                 )
         return dict(sorted(found.items()))
 
-    def get(self, name: str) -> PluginT:
+    def entry(self, name: str) -> Entry:
+        """The declared plugin `name`, without importing it; an unknown name lists the known ones."""
         entries = self.entries()
         if name not in entries:
             raise AnobenchError(
                 f"unknown {self.kind} {name!r}; available: {', '.join(entries) or 'none'}"
             )
-        entry = entries[name]
+        return entries[name]
+
+    def get(self, name: str) -> PluginT:
+        entry = self.entry(name)
         plugin = entry.entry_point.load()
         if not isinstance(plugin, self.plugin_type):
             raise AnobenchError(

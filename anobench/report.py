@@ -22,8 +22,8 @@ from anobench import figures, runs
 from anobench.api import Box
 from anobench.errors import AnobenchError
 from anobench.leaderboard import (
-    BIN_NAMES, CALIBRATED_NOTE, COMPARISON_NOTE, RunMetrics, dice_pairs, distinct_labels, evaluate_run, find_runs,
-    interval_note, merge_seeds, method_label, pairs_section, seeds_note, table_rows,
+    BIN_NAMES, CALIBRATED_NOTE, COMPARISON_NOTE, Coverage, RunMetrics, dice_pairs, distinct_labels, evaluate_run,
+    evaluate_runs, find_runs, interval_note, merge_seeds, method_label, pairs_section, same_data, seeds_note, table_rows,
 )
 from anobench.stats import Estimate
 
@@ -71,11 +71,11 @@ def write_report(targets: list[str], out: Path, command: str) -> Path:
 
 
 def _opening(
-    metrics: Sequence[Any], out: Path, command: str, note: str, table: tuple[list[str], list[list[str]]]
+    metrics: Sequence[Any], out: Path, command: str, note: str, table: tuple[list[str], list[list[str]]],
+    coverage: Coverage,
 ) -> list[str]:
-    """Title, provenance line and the leaderboard (`note`, then the table's headers and rows)."""
-    if len({(m.dataset, m.split, m.data_manifest) for m in metrics}) > 1:
-        raise AnobenchError("runs were made on different data; a report covers runs on the same cases")
+    """Title, provenance line and the leaderboard (`note`, which cases, then the table's headers and rows)."""
+    same_data(list(metrics))
     out.mkdir(parents=True, exist_ok=True)
     first = metrics[0]
     headers, body = table
@@ -88,6 +88,8 @@ def _opening(
         "## Leaderboard",
         "",
         note,
+        "",
+        coverage.note(),
         "",
         tabulate(body, headers=headers, tablefmt="github", disable_numparse=True),
         "",
@@ -111,17 +113,19 @@ def _closing(metrics: Sequence[Any], lines: list[str], out: Path) -> Path:
 
 
 def _mask_report(folders: list[Path], out: Path, command: str) -> Path:
-    metrics = merge_seeds([evaluate_run(folder) for folder in folders])
+    evaluated, coverage = evaluate_runs(folders, evaluate_run)
+    same_data(evaluated)
+    metrics = merge_seeds(evaluated)
     note = ("Dice: pooled max-Dice ×100 per lesion-size bin (oracle threshold); AUPRC: pooled pixel average precision "
             f"×100. {interval_note(metrics)} {COMPARISON_NOTE} {CALIBRATED_NOTE} {seeds_note('Dice all')}")
     pairs = dice_pairs(metrics)
-    lines = _opening(metrics, out, command, note, table_rows(metrics, pairs))
+    lines = _opening(metrics, out, command, note, table_rows(metrics, pairs), coverage)
     labels = distinct_labels(metrics)
     lines += _comparisons(labels, pairs, pairs_section(metrics, pairs), out, "Dice all")
     curves = {}
     arrays = {}
     for m, label in zip(metrics, labels):
-        results = runs.read_results(*runs.run_files(m.folder))
+        results = runs.select_cases(runs.read_results(*runs.run_files(m.folder)), m.case_ids)
         arrays[label] = results
         scored = results.rows["size_bin"].notna().to_numpy()
         curves[label] = (results.maps[scored].ravel(), results.masks[scored].ravel(), m.auprc)
@@ -151,6 +155,8 @@ def _box_masks(folder: Path, results: runs.CaseResults) -> np.ndarray:
     masks = np.zeros(results.maps.shape, bool)
     position = {index: row for row, index in enumerate(results.rows["index"])}
     for box in runs.read_boxes(folder).itertuples():
+        if box.index not in position:  # a case outside the report's common cases
+            continue
         masks[position[box.index]] |= Box(box.top, box.left, box.bottom, box.right, box.label).mask(shape)
     return masks
 
@@ -158,8 +164,10 @@ def _box_masks(folder: Path, results: runs.CaseResults) -> np.ndarray:
 def _box_report(folders: list[Path], out: Path, command: str) -> Path:
     from anobench.box_leaderboard import box_pairs, box_pairs_section, evaluate_box_run, table2_note, table2_rows
 
-    metrics = merge_seeds([evaluate_box_run(folder) for folder in folders])
-    lines = _opening(metrics, out, command, table2_note(metrics), table2_rows(metrics))
+    evaluated, coverage = evaluate_runs(folders, evaluate_box_run)
+    same_data(evaluated)
+    metrics = merge_seeds(evaluated)
+    lines = _opening(metrics, out, command, table2_note(metrics), table2_rows(metrics), coverage)
     labels = distinct_labels(metrics)
     pairs = box_pairs(metrics)
     lines += _comparisons(labels, pairs, box_pairs_section(metrics, pairs), out, "F1 mean")
@@ -171,7 +179,7 @@ def _box_report(folders: list[Path], out: Path, command: str) -> Path:
               "healthy split): input, reconstruction, anomaly map (0 to the 99.5th percentile of the run's maps), "
               "its boxes.", ""]
     for number, (m, label) in enumerate(zip(metrics, labels), start=1):
-        results = runs.read_results(*runs.run_files(m.folder))
+        results = runs.select_cases(runs.read_results(*runs.run_files(m.folder)), m.case_ids)
         name = f"cases-{number}-{_slug(label)}.png"
         picks = panel_rows(m.case_f1, np.full(len(m.case_f1), BOXED), [BOXED])
         figures.case_panels(picks, results.images, results.reconstructions, results.maps,

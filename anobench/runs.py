@@ -2,6 +2,8 @@
 
     config.json        what was asked for, resolved (method and dataset settings, seed, split…)
     provenance.json    what it ran with (versions, commit, device, checkpoint and data hashes)
+    data-manifest.json every file of the data set read for the run, with its sha256, and the
+                       settings that change what is read (`anobench data verify` checks them)
     cases.parquet      one row per case (id, subject, lesion pixels, size bin, score, NFE, seconds)
     maps.npz           anomaly maps, masks, the input images and reconstructions (float16, for
                        figures), and (where the data set defines them) negative regions,
@@ -22,7 +24,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,6 +39,7 @@ HEALTHY = "healthy"
 BOX_COLUMNS = ["index", "case_id", "label", "top", "left", "bottom", "right"]
 CONFIG = "config.json"
 PROVENANCE = "provenance.json"
+DATA_MANIFEST = "data-manifest.json"
 SHARDS = "shards"
 
 
@@ -133,6 +136,26 @@ def read_results(rows_path: Path, arrays_path: Path) -> CaseResults:
             negative_regions=arrays["negative_regions"] if "negative_regions" in arrays else None,
             images=arrays["images"] if "images" in arrays else None,
         )
+
+
+def case_ids_of(folder: Path) -> list[str]:
+    """The case ids a finished run scored, in its order (reads one column)."""
+    return pd.read_parquet(folder / CASES, columns=["case_id"])["case_id"].tolist()
+
+
+def select_cases(results: CaseResults, case_ids: Sequence[str]) -> CaseResults:
+    """The results of the cases `case_ids`, in that order (each must be among the run's)."""
+    position = {case_id: row for row, case_id in enumerate(results.rows["case_id"])}
+    missing = [case_id for case_id in case_ids if case_id not in position]
+    if missing:
+        raise AnobenchError(f"the run did not score case {missing[0]!r}")
+    rows = np.array([position[case_id] for case_id in case_ids], dtype=int)
+
+    def take(array: np.ndarray | None) -> np.ndarray | None:
+        return None if array is None else array[rows]
+
+    return CaseResults(results.rows.iloc[rows].reset_index(drop=True), results.maps[rows], take(results.masks),
+                       take(results.reconstructions), take(results.negative_regions), take(results.images))
 
 
 def merge_shards(folder: Path) -> bool:

@@ -45,7 +45,8 @@ from anobench.diffusion.schedule import ScheduleConfig
 from anobench.devices import select_device
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file
-from anobench.training_data import DataRoots, data_root_words, load_training_images, parse_sources
+from anobench.sources import DataRoots, data_root_words
+from anobench.training_data import load_training_images, parse_sources, source_word
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def train_command(
             if not value:
                 words.append("--no-augment")
         elif key == "dataset":
-            words += [word for source in parse_sources(value) for word in ("--dataset", str(source))]
+            words += [word for source in parse_sources(value) for word in ("--dataset", source_word(source))]
         elif key in ("noise", "preset") or (value is not None and value != getattr(defaults, key)):
             words += [f"--{key.replace('_', '-')}", str(value)]
     for key, value in sorted(dataset_options.items()):
@@ -227,6 +228,8 @@ def train(
         raise AnobenchError("--patch-size applies to --scheme patched only")
     patch_size = (config.patch_size or default_patch_size(preset.image_size)) if config.scheme == "patched" else None
     images, manifest_hash = load_training_images(config.dataset, preset.image_size, dataset_options, data_root)
+    if console is not None:
+        console.print(f"training on {len(images)} images of {config.dataset.replace('+', ' + ')} → {out}")
 
     if launch:
         distributed.start(device)

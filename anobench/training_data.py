@@ -9,70 +9,36 @@ come from `$ANOBENCH_DATA/<name>`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import torch
 
-from anobench import registry
-from anobench.api import DatasetContext
+from anobench.api import load_cases, manifest_hash
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_json
+from anobench.sources import PRIMARY, DataRoots, SplitSource, open_source, parse_source
 
 SOURCE_SEPARATOR = "+"  # joins the sources in TrainConfig.dataset
-DataRoots = Path | Mapping[str, Path] | None  # one folder (one source) or a folder per dataset name
 
 
-@dataclass(frozen=True)
-class TrainingSource:
-    dataset: str
-    split: str = "train"
-
-    def __str__(self) -> str:
-        return self.dataset if self.split == "train" else f"{self.dataset}:{self.split}"
+def source_word(source: SplitSource) -> str:
+    """How a training source is written: `NAME` for its train split, else `NAME:SPLIT`."""
+    return source.dataset if source.split == "train" else str(source)
 
 
-def parse_sources(spec: str) -> list[TrainingSource]:
-    sources = []
-    for word in spec.split(SOURCE_SEPARATOR):
-        name, _, split = word.partition(":")
-        if not name:
-            raise AnobenchError(f"training source {word!r} is not NAME or NAME:SPLIT")
-        sources.append(TrainingSource(name, split or "train"))
-    if len({(s.dataset, s.split) for s in sources}) < len(sources):
+def parse_sources(spec: str) -> list[SplitSource]:
+    sources = [parse_source(word) for word in spec.split(SOURCE_SEPARATOR)]
+    if len(set(sources)) < len(sources):
         raise AnobenchError(f"a training source is named twice in {spec!r}")
     return sources
 
 
 def join_sources(words: Sequence[str]) -> str:
-    return SOURCE_SEPARATOR.join(str(source) for word in words for source in parse_sources(word))
+    return SOURCE_SEPARATOR.join(source_word(source) for word in words for source in parse_sources(word))
 
 
-def parse_data_roots(values: Sequence[str] | None) -> DataRoots:
-    """`--data-root` values: one plain folder, or NAME=DIR entries."""
-    if not values:
-        return None
-    if len(values) == 1 and "=" not in values[0]:
-        return Path(values[0])
-    roots = {}
-    for value in values:
-        name, sep, folder = value.partition("=")
-        if not sep:
-            raise AnobenchError(f"with several --data-root values each is NAME=DIR, got {value!r}")
-        roots[name] = Path(folder)
-    return roots
-
-
-def data_root_words(data_roots: DataRoots) -> list[str]:
-    if data_roots is None:
-        return []
-    if isinstance(data_roots, Path):
-        return ["--data-root", str(data_roots)]
-    return [word for name, folder in sorted(data_roots.items()) for word in ("--data-root", f"{name}={folder}")]
-
-
-def _for_source(source: TrainingSource, several: bool, options: Mapping[str, str]) -> dict[str, str]:
+def _for_source(source: SplitSource, several: bool, options: Mapping[str, str]) -> dict[str, str]:
     if not several:
         return dict(options)
     plain = [key for key in options if "." not in key]
@@ -82,11 +48,11 @@ def _for_source(source: TrainingSource, several: bool, options: Mapping[str, str
     return {key.removeprefix(prefix): value for key, value in options.items() if key.startswith(prefix)}
 
 
-def _root_for(source: TrainingSource, data_roots: DataRoots, several: bool) -> Path | None:
-    if isinstance(data_roots, Path):
+def _root_for(source: SplitSource, data_roots: DataRoots, several: bool) -> Path | None:
+    if isinstance(data_roots, Path) or PRIMARY in (data_roots or {}):
         if several:
             raise AnobenchError("with several training sources each --data-root is NAME=DIR")
-        return data_roots
+        return data_roots if isinstance(data_roots, Path) else data_roots[PRIMARY]  # type: ignore[index]
     return (data_roots or {}).get(source.dataset)
 
 
@@ -99,21 +65,18 @@ def load_training_images(
     """
     sources = parse_sources(spec)
     several = len(sources) > 1
-    unknown = sorted(set(data_roots) - {s.dataset for s in sources}) if isinstance(data_roots, Mapping) else []
+    named = set(data_roots) - {PRIMARY} if isinstance(data_roots, Mapping) else set()
+    unknown = sorted(named - {s.dataset for s in sources})
     if unknown:
         raise AnobenchError(f"--data-root names {unknown[0]!r}, which is not a training source")
     images, manifests = [], []
     for source in sources:
-        context = DatasetContext(image_size, _root_for(source, data_roots, several))
-        dataset = registry.datasets.get(source.dataset).open(_for_source(source, several, options), context)
-        if source.split not in dataset.splits:
-            raise AnobenchError(
-                f"dataset {source.dataset!r} has no split {source.split!r}; available: {', '.join(dataset.splits)}"
-            )
-        cases = dataset.cases(source.split)
+        dataset = open_source(source, _for_source(source, several, options), image_size,
+                              _root_for(source, data_roots, several))
+        cases = load_cases(dataset, source.split)
         if not cases:
-            raise AnobenchError(f"training source {source} has no images")
+            raise AnobenchError(f"training source {source_word(source)} has no images")
         images += [torch.from_numpy(case.image) for case in cases]
-        manifests.append({"source": str(source), "manifest": dataset.manifest_hash()})
+        manifests.append({"source": source_word(source), "manifest": manifest_hash(dataset)})
     manifest = manifests[0]["manifest"] if not several else sha256_json(manifests)
     return torch.stack(images)[:, None], manifest

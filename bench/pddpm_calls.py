@@ -18,7 +18,7 @@ import torch
 from tabulate import tabulate
 
 from anobench import registry
-from anobench.api import Batch, DatasetContext, MethodContext
+from anobench.api import Batch, DatasetContext, MethodContext, load_cases
 from anobench.diffusion.presets import get_preset
 
 
@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--max-batches", type=integers, default=[16, 64, 288])
     args = parser.parse_args()
     preset = get_preset("cpu-small")
-    cases = registry.datasets.get("brain-phantom").open({}, DatasetContext(preset.image_size)).cases("test")
+    cases = load_cases(registry.datasets.get("brain-phantom").open({}, DatasetContext(preset.image_size)), "test")
     cases = cases[: args.cases]
     context = MethodContext("brain-phantom", preset.name, preset.image_size, torch.device("cpu"))
 

@@ -27,7 +27,7 @@ import forward_share
 import simplex_share
 import thor_vs_ddpm
 from anobench import registry, runs
-from anobench.api import Batch, DatasetContext, MethodContext
+from anobench.api import Batch, DatasetContext, MethodContext, load_cases
 from anobench.devices import Stopwatch, select_device
 from anobench.diffusion.presets import get_preset
 from anobench.provenance import device_name
@@ -37,7 +37,7 @@ def batch_throughput(cases_count: int, batch_size: int, device: torch.device) ->
     """THOR's images per second at `batch_size` and at 1 (after a warm-up at each), and the
     floor: NFE × the time of one forward call at that batch size, per image."""
     preset = get_preset("cpu-small")
-    cases = registry.datasets.get("brain-phantom").open({}, DatasetContext(preset.image_size)).cases("test")[:cases_count]
+    cases = load_cases(registry.datasets.get("brain-phantom").open({}, DatasetContext(preset.image_size)), "test")[:cases_count]
     thor = registry.methods.get("thor").create({}, MethodContext("brain-phantom", preset.name, preset.image_size, device))
     stopwatch = Stopwatch(device)
 

@@ -7,7 +7,7 @@
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 RUNS=${1:-runs/phantom-boards}
-run() { "$BIN/anobench" run --dataset brain-phantom --healthy-split val --overwrite "$@"; }
+run() { "$BIN/anobench" run --dataset brain-phantom --healthy-split auto --overwrite "$@"; }
 
 run --method ddpm --out "$RUNS/ddpm"
 run --method thor --out "$RUNS/thor-gaussian"
@@ -15,8 +15,8 @@ run --method thor --set noise=simplex --out "$RUNS/thor-simplex"
 run --method anoddpm --out "$RUNS/anoddpm"
 run --method autoddpm --out "$RUNS/autoddpm"
 run --method pddpm --out "$RUNS/pddpm"
-"$BIN/anobench" compare "$RUNS/ddpm" "$RUNS/thor-gaussian" "$RUNS/thor-simplex" "$RUNS/anoddpm" --name phantom-methods
-"$BIN/anobench" compare "$RUNS"/{thor-gaussian,ddpm,autoddpm,thor-simplex,anoddpm,pddpm} --layout table1 --name phantom-table1
+"$BIN/anobench" compare "$RUNS/ddpm" "$RUNS/thor-gaussian" "$RUNS/thor-simplex" "$RUNS/anoddpm" --name phantom-methods --overwrite
+"$BIN/anobench" compare "$RUNS"/{thor-gaussian,ddpm,autoddpm,thor-simplex,anoddpm,pddpm} --layout table1 --name phantom-table1 --overwrite
 "$BIN/anobench" report "$RUNS"/{thor-gaussian,ddpm,autoddpm,thor-simplex,anoddpm,pddpm} --out reports/phantom
 
 for protocol in reference paper; do
@@ -24,4 +24,4 @@ for protocol in reference paper; do
     run --method thor --set protocol=$protocol --set perceptual=$backend --out "$RUNS/ablation/$protocol-$backend"
   done
 done
-"$BIN/anobench" compare "$RUNS"/ablation/* --name phantom-thor-ablation
+"$BIN/anobench" compare "$RUNS"/ablation/* --name phantom-thor-ablation --overwrite

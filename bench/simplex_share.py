@@ -14,7 +14,7 @@ import time
 import torch
 
 from anobench import registry
-from anobench.api import Batch, DatasetContext, MethodContext
+from anobench.api import Batch, DatasetContext, MethodContext, load_cases
 from anobench.diffusion.presets import get_preset
 from anobench.diffusion.simplex import SimplexNoise
 
@@ -22,7 +22,7 @@ from anobench.diffusion.simplex import SimplexNoise
 def measure(cases_count: int = 32, batch_size: int = 8, perceptual: str = "auto") -> dict[str, object]:
     """Seconds of a THOR (simplex) pass over the cases, inside the network, and drawing simplex noise."""
     preset = get_preset("cpu-small")
-    cases = registry.datasets.get("brain-phantom").open({}, DatasetContext(preset.image_size)).cases("test")
+    cases = load_cases(registry.datasets.get("brain-phantom").open({}, DatasetContext(preset.image_size)), "test")
     cases = cases[:cases_count]
     context = MethodContext("brain-phantom", preset.name, preset.image_size, torch.device("cpu"))
     thor = registry.methods.get("thor").create({"noise": "simplex", "perceptual": perceptual}, context)

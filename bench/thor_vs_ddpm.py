@@ -17,7 +17,7 @@ import time
 import torch
 
 from anobench import registry
-from anobench.api import Batch, DatasetContext, MethodContext
+from anobench.api import Batch, DatasetContext, MethodContext, load_cases
 from anobench.diffusion.presets import get_preset
 
 
@@ -28,7 +28,7 @@ def measure(
     """Seconds and network seconds of DDPM and each THOR backend on the same batches, alternating."""
     preset = get_preset("cpu-small")
     device = torch.device("cpu")
-    cases = registry.datasets.get("brain-phantom").open({}, DatasetContext(preset.image_size)).cases("test")
+    cases = load_cases(registry.datasets.get("brain-phantom").open({}, DatasetContext(preset.image_size)), "test")
     cases = cases[:cases_count]
     context = MethodContext("brain-phantom", preset.name, preset.image_size, device)
     common = {"stride": str(stride)} if stride else {}

@@ -7,7 +7,7 @@ set -euo pipefail
 BIN=${BIN:-.venv/bin}
 RUNS=${1:-runs/wrist-boards}
 for method in thor ddpm autoddpm; do
-  "$BIN/anobench" run --method $method --dataset wrist-phantom --healthy-split test-healthy --overwrite --out "$RUNS/$method"
+  "$BIN/anobench" run --method $method --dataset wrist-phantom --healthy-split auto --overwrite --out "$RUNS/$method"
 done
-"$BIN/anobench" compare "$RUNS"/{thor,ddpm,autoddpm} --layout table2 --name wrist-phantom-table2
+"$BIN/anobench" compare "$RUNS"/{thor,ddpm,autoddpm} --layout table2 --name wrist-phantom-table2 --overwrite
 "$BIN/anobench" report "$RUNS"/{thor,ddpm,autoddpm} --out reports/wrist-phantom

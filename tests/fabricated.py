@@ -3,6 +3,7 @@
 
 import nibabel
 import numpy as np
+import SimpleITK as sitk
 
 ATLAS_SHAPE = (20, 24, 189)  # x, y, z: 189 axial slices like ATLAS, small in-plane
 
@@ -49,3 +50,61 @@ def write_caps_subject(root, number, cropped=False):
     path = folder / f"{subject}_ses-M00_T1w_space-MNI152NLin2009cSym{crop}_res-1x1x1_T1w.nii.gz"
     nibabel.Nifti1Image(volume, affine).to_filename(path)
     return path
+
+
+# Raw IXI-like scans for `anobench prepare ixi`: a textured ellipsoidal head on a small 1 mm grid.
+RAW_IXI_SHAPE = (48, 56, 48)  # x, y, z voxels of 1 mm
+RAW_IXI_ORIGIN = (-24.0, -28.0, 0.0)  # covers z = 23 mm, the slice the ixi adapter takes
+
+
+def head_volume():
+    """An ellipsoidal head with smooth random texture, so every affine parameter shows."""
+    from scipy import ndimage
+
+    x, y, z = np.meshgrid(*[np.arange(n, dtype=np.float32) for n in RAW_IXI_SHAPE], indexing="ij")
+    centre = np.array(RAW_IXI_SHAPE) / 2
+    radius = np.sqrt(((x - centre[0]) / 18) ** 2 + ((y - centre[1]) / 22) ** 2 + ((z - centre[2]) / 17) ** 2)
+    texture = ndimage.gaussian_filter(np.random.default_rng(0).standard_normal(RAW_IXI_SHAPE), 2.0)
+    return ((radius < 1) * (0.6 + 4 * texture)).astype(np.float32)
+
+
+def as_sitk(volume):
+    image = sitk.GetImageFromArray(np.transpose(volume, (2, 1, 0)).copy())  # SimpleITK arrays are z, y, x
+    image.SetOrigin(RAW_IXI_ORIGIN)
+    return image
+
+
+def known_affine():
+    transform = sitk.AffineTransform(3)
+    rotation = sitk.Euler3DTransform((0, 0, 24), np.radians(6), np.radians(-4), np.radians(8))
+    matrix = np.array(rotation.GetMatrix()).reshape(3, 3) @ np.diag([1.05, 0.95, 1.02])
+    transform.SetMatrix(matrix.ravel().tolist())
+    transform.SetCenter((0, 0, 24))
+    transform.SetTranslation((3.0, -2.0, 1.5))
+    return transform
+
+
+def moved(fixed, transform):
+    """The fixed image seen through `transform` (fixed points → moving points)."""
+    return sitk.Resample(fixed, fixed, transform.GetInverse(), sitk.sitkLinear, 0.0)
+
+
+def write_raw(folder, number, transform):
+    image = moved(as_sitk(head_volume()), transform)
+    folder.mkdir(parents=True, exist_ok=True)
+    sitk.WriteImage(image, str(folder / f"IXI{number:03d}-Guys-0828-T1.nii.gz"))
+
+
+def brain_mask_volume():
+    """The inner part of the head: what a brain mask keeps (the rest plays skull and scalp)."""
+    x, y, z = np.meshgrid(*[np.arange(n, dtype=np.float32) for n in RAW_IXI_SHAPE], indexing="ij")
+    centre = np.array(RAW_IXI_SHAPE) / 2
+    radius = np.sqrt(((x - centre[0]) / 18) ** 2 + ((y - centre[1]) / 22) ** 2 + ((z - centre[2]) / 17) ** 2)
+    return (radius < 0.75).astype(np.float32)
+
+
+def write_template_and_mask(folder):
+    template, mask = folder / "template.nii.gz", folder / "brain-mask.nii.gz"
+    sitk.WriteImage(as_sitk(head_volume()), str(template))
+    sitk.WriteImage(as_sitk(brain_mask_volume()), str(mask))
+    return template, mask

@@ -47,7 +47,7 @@ def test_board_asks_for_the_healthy_split(tmp_path):
     fabricate_run(tmp_path)
     for path in runs.healthy_files(tmp_path):
         path.unlink()
-    with pytest.raises(AnobenchError, match="--healthy-split test-healthy"):
+    with pytest.raises(AnobenchError, match="--healthy-split auto"):
         evaluate_box_run(tmp_path)
 
 

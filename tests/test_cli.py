@@ -1,5 +1,9 @@
 """The command line as a user meets it: help, listings, and one clear line for every mistake."""
 
+import subprocess
+import sys
+
+import pytest
 import torch
 
 from anobench.diffusion.checkpoint import read_checkpoint
@@ -101,7 +105,7 @@ def test_data_make_regenerates_the_phantom(cli):
     result = cli("data", "make", "brain-phantom", "--set", "n_train=2", "--set", "n_val=1",
                  "--set", "n_test_healthy=1", "--set", "n_test=3")
     assert result.returncode == 0, result.stderr
-    assert "v1-seed0-n2-1-1-3" in result.stdout
+    assert "v2-seed0-n2-1-1-3" in result.stdout
     assert_user_error(cli("data", "make", "wrist-phantom"), "only brain-phantom")
 
 
@@ -180,3 +184,19 @@ def test_sweep_then_report(cli, tmp_path, tiny_checkpoint, phantom_words):
     assert len(pictures) == 3 + 4  # significance, PR, sweep, one case panel per run
     for picture in pictures:
         Image.open(picture).verify()
+
+
+@pytest.mark.parametrize(
+    "words",
+    [["list"], ["--help"], ["run", "--method", "thorr", "--dataset", "atlas"],
+     ["run", "--method", "thor", "--dataset", "atlas", "--data-root", "/nowhere"],
+     ["run", "--method", "thor", "--dataset", "brain-phantom", "--precision", "fp8"]],
+)
+def test_listing_help_and_mistakes_answer_without_importing_torch(words):
+    """What makes the first answer fast: no torch (seconds to import) before it is needed."""
+    probe = (
+        "import sys\nfrom anobench.cli import main\nsys.argv = ['anobench', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\nprint('torch imported:', 'torch' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, *words], capture_output=True, text=True, timeout=120)
+    assert "torch imported: False" in result.stdout, result.stdout + result.stderr

@@ -109,3 +109,41 @@ def test_autoddpm_calibrates_on_the_datasets_healthy_validation_split(tiny_check
     calibration = settings["calibration"]
     assert calibration["source"].startswith("healthy validation") and calibration["cases"] == 4
     assert calibration["achieved_fpr"] <= 0.05 and settings["threshold"] > 0
+
+
+def test_limit_and_shards_decode_only_the_cases_they_score(tiny_checkpoint, tmp_path, monkeypatch):
+    from anobench.datasets import png_slices
+
+    decoded = []
+    original = png_slices.PngSliceDataset.load_case
+    monkeypatch.setattr(png_slices.PngSliceDataset, "load_case",
+                        lambda self, split, case_id: decoded.append((split, case_id)) or original(self, split, case_id))
+    run(request(tiny_checkpoint, tmp_path / "limited", limit=3, latency_cases=0))
+    assert {split for split, _ in decoded} == {"test"} and len({case for _, case in decoded}) == 3
+    decoded.clear()
+    run(request(tiny_checkpoint, tmp_path / "shard", rank=1, world_size=3, latency_cases=0))
+    assert len({case for _, case in decoded}) == 4  # cases 1, 4, 7, 10 of 12
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [({"limit": 0}, "--limit must be at least 1, got 0"), ({"limit": -1}, "--limit must be at least 1"),
+     ({"healthy_split": "nope"}, "has no split 'nope'"), ({"precision": "fp8"}, "precision must be one of"),
+     ({"healthy_split": "ixi:val", "data_roots": {}}, "ixi: no data folder given")],
+)
+def test_bad_requests_are_one_clear_error_before_anything_is_written(tiny_checkpoint, tmp_path, monkeypatch, changes, message):
+    monkeypatch.delenv("ANOBENCH_DATA", raising=False)
+    with pytest.raises(AnobenchError, match=message):
+        run(request(tiny_checkpoint, tmp_path / "bad", **changes))
+    assert not (tmp_path / "bad").exists()
+
+
+def test_healthy_split_auto_is_the_datasets_declared_one_and_recorded(tiny_checkpoint, tmp_path):
+    run(request(tiny_checkpoint, tmp_path / "calibrated", healthy_split="auto", latency_cases=0))
+    config = json.loads((tmp_path / "calibrated" / "config.json").read_text())
+    assert config["healthy_split"] == "brain-phantom:val"
+    assert config["evaluation"] == {"protocol": "pixel", "classes": [], "healthy_split": "val", "training_split": "train"}
+    assert len(runs.read_results(*runs.healthy_files(tmp_path / "calibrated")).rows) == 4
+    manifest = json.loads((tmp_path / "calibrated" / runs.DATA_MANIFEST).read_text())
+    assert manifest["sha256"] == json.loads((tmp_path / "calibrated" / "provenance.json").read_text())["data_manifest"]
+    assert any(name.endswith(".png") for name in manifest["files"]) and "healthy" not in manifest  # same data set

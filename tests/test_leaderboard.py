@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from anobench.errors import AnobenchError
 from anobench.leaderboard import BIN_NAMES, RunMetrics, noise_family, render_table1
 from anobench.metrics import MaxDice
 from anobench.published import table1
@@ -101,7 +102,7 @@ def test_metrics_carry_intervals_a_calibrated_dice_and_paired_comparisons(tmp_pa
     assert good.calibrated.threshold == pytest.approx(0.38) and good.calibrated.healthy_fpr <= 0.05
     assert good.calibrated.dice.value <= good.dice["all"].dice
     board = render_markdown([good, bad], "anobench compare")
-    assert "## Paired comparisons" in board and "| good " in board and "(τ 0.38)" in board
+    assert "## Paired comparisons" in board and "| good " in board and "(τ 0.38, healthy " in board
     assert "best" in board and "yes" in board  # 1.0 vs 0.2 on every case: significant
     assert "(calibrated Dice)" not in board  # "bad" scored no healthy split
     fabricate_brain_run(tmp_path / "mid", "mid", 0.5)
@@ -124,3 +125,36 @@ def test_runs_that_would_read_alike_are_told_apart_by_noise_then_settings():
     assert distinct_labels([gaussian, simplex, ddpm]) == ["thor [gaussian]", "thor [simplex]", "ddpm"]
     twin = RunMetrics(**{**gaussian.__dict__, "folder": Path("runs/other")})
     assert distinct_labels([gaussian, twin]) == ["thor [thor-gaussian]", "thor [other]"]  # only what differs
+
+
+def test_runs_on_different_cases_share_a_board_only_on_their_common_cases(tmp_path):
+    from anobench import runs
+    from anobench.leaderboard import compare
+
+    fabricate_brain_run(tmp_path / "full", "full", 1.0)
+    fabricate_brain_run(tmp_path / "limited", "limited", 0.5)
+    limited = runs.read_results(*runs.run_files(tmp_path / "limited"))
+    runs.write_results(*runs.run_files(tmp_path / "limited"), runs.select_cases(limited, ["c3", "c0", "c1", "c2"]))
+    with pytest.warns(UserWarning, match="did not score the same cases.*only the 4 cases common to all"):
+        path, metrics = compare([str(tmp_path / "full"), str(tmp_path / "limited")], "uneven", tmp_path / "boards")
+    assert all(m.case_ids == ("c0", "c1", "c2", "c3") for m in metrics)  # the first run's order
+    text = path.read_text()
+    assert "**Warning: the runs did not score the same cases.**" in text and f"`{tmp_path / 'full'}` 8" in text
+    assert "## Paired comparisons" in text  # paired on the common cases
+    with pytest.raises(AnobenchError, match="already exists; pass --overwrite"):
+        compare([str(tmp_path / "full")], "uneven", tmp_path / "boards")
+    path, _ = compare([str(tmp_path / "full")], "uneven", tmp_path / "boards", overwrite=True)
+    assert "Cases: every run scored the same 12 cases." in path.read_text()
+
+
+def test_the_calibrated_cell_says_which_healthy_rate_its_threshold_reached(tmp_path):
+    from anobench import runs
+    from anobench.leaderboard import calibration_text, evaluate_run
+
+    assert calibration_text(0.38, 0.049, 0.05) == "τ 0.38, healthy 4.9 %"
+    assert calibration_text(1.0, 0.31, 0.05).endswith("above the 5 % target, no τ reaches it")
+    fabricate_brain_run(tmp_path, "bright", 1.0)
+    healthy = runs.read_results(*runs.healthy_files(tmp_path))
+    runs.write_results(*runs.healthy_files(tmp_path), runs.CaseResults(healthy.rows, healthy.maps + 2.0, None, None))
+    calibrated = evaluate_run(tmp_path).calibrated
+    assert calibrated.threshold == 1.0 and calibrated.healthy_fpr == 1.0  # no τ of the grid reaches 5 %

@@ -14,7 +14,7 @@ TOY_MODULE = '''
 import numpy as np
 import torch.nn.functional as F
 
-from anobench.api import Case, DatasetPlugin, MethodPlugin, Prediction
+from anobench.api import Case, DatasetPlugin, Evaluation, MethodPlugin, Prediction
 
 
 class BrightnessMethod:
@@ -30,23 +30,25 @@ class BrightnessMethod:
 
 class Squares:
     splits = ("test",)
+    evaluation = Evaluation("pixel", training_split=None)
 
     def __init__(self, size):
         self.size = size
 
-    def cases(self, split):
-        cases = []
-        for index in range(6):
-            image = np.full((self.size, self.size), 0.2, np.float32)
-            mask = np.zeros_like(image, dtype=bool)
-            side = 3 + 3 * index
-            mask[5 : 5 + side, 10 : 10 + side] = True
-            image[mask] = 0.9
-            cases.append(Case(f"square-{index}", image, mask, subject_id=f"sub-{index}"))
-        return cases
+    def case_ids(self, split):
+        return [f"square-{index}" for index in range(6)]
 
-    def manifest_hash(self):
-        return "toy"
+    def load_case(self, split, case_id):
+        index = int(case_id.split("-")[1])
+        image = np.full((self.size, self.size), 0.2, np.float32)
+        mask = np.zeros_like(image, dtype=bool)
+        side = 3 + 3 * index
+        mask[5 : 5 + side, 10 : 10 + side] = True
+        image[mask] = 0.9
+        return Case(case_id, image, mask, subject_id=f"sub-{index}")
+
+    def manifest(self):
+        return {"files": {}, "settings": {"size": self.size}}
 
     def settings(self):
         return {"size": self.size}

@@ -7,10 +7,11 @@ import pytest
 
 from anobench.errors import AnobenchError
 from anobench.training import TrainConfig, train
-from anobench.training_data import join_sources, load_training_images, parse_data_roots, parse_sources
+from anobench.sources import parse_data_roots, roots_for
+from anobench.training_data import join_sources, load_training_images, parse_sources
 from fabricated import ATLAS_SHAPE, write_caps_subject, write_scan
 
-pytestmark = pytest.mark.filterwarnings("ignore:1 ATLAS mask.* are empty")  # the lesion-free scan, on purpose
+pytestmark = pytest.mark.filterwarnings("ignore:.*empty lesion masks")  # the lesion-free scan, on purpose
 
 
 def fabricate_brain_data(root):
@@ -30,6 +31,13 @@ def test_sources_parse_and_join():
         parse_sources("ixi+ixi")
     with pytest.raises(AnobenchError, match="each is NAME=DIR"):
         parse_data_roots(["/a", "/b"])
+    # a run names its own folder plainly and another data set's by name
+    assert roots_for(["/a", "ixi=/b"], "atlas") == (Path("/a"), {"ixi": Path("/b")})
+    assert roots_for(["atlas=/a", "ixi=/b"], "atlas") == (Path("/a"), {"ixi": Path("/b")})
+    with pytest.raises(AnobenchError, match="two folders for atlas"):
+        roots_for(["/a", "atlas=/c"], "atlas")
+    with pytest.raises(AnobenchError, match="with several training sources each --data-root is NAME=DIR"):
+        load_training_images("ixi+atlas:train-healthy", 64, {}, parse_data_roots(["/a", "ixi=/b"]))
 
 
 def test_combined_sources_concatenate_and_hash_together(tmp_path):

@@ -15,7 +15,6 @@ The phantom is generated on first use into the cache (`$ANOBENCH_CACHE`, default
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -24,12 +23,13 @@ import numpy as np
 from rich.progress import Progress
 from scipy import ndimage
 
-from anobench.api import DatasetContext, DatasetPlugin
+from anobench.api import DatasetContext, Evaluation
 from anobench.config import build_config, to_plain
 from anobench.datasets.generated import publish, staging_folder
 from anobench.datasets.nifti import axial_slice, canonical_array
 from anobench.datasets.png_slices import PngSliceDataset, SplitFiles, write_filename_csv, write_png
 from anobench.imaging import prepare_mask, prepare_slice
+from anobench.paths import cache_root
 
 GENERATOR_VERSION = 2  # 2: slices in the shared brain orientation (v1 lay on their side)
 NATIVE_SIZE = 128  # the size slices are written at, as in the THOR work
@@ -46,6 +46,8 @@ SPLITS = {
     "test": SplitFiles("ATLAS/splits/atlas_train_png.csv", "ATLAS/splits/atlas_train_mask_png.csv"),
 }
 
+EVALUATION = Evaluation("pixel", healthy_split="val")  # the phantom's own healthy validation slices
+
 
 @dataclass(frozen=True)
 class PhantomConfig:
@@ -60,13 +62,6 @@ class PhantomConfig:
 class _Template:
     t1: np.ndarray  # 197×233×189 (RAS+) in [0, 1]
     brain: np.ndarray  # tissue probability (grey + white matter), same grid
-
-
-def cache_root() -> Path:
-    configured = os.environ.get("ANOBENCH_CACHE")
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "anobench"
 
 
 def phantom_dir(config: PhantomConfig) -> Path:
@@ -217,11 +212,4 @@ def ensure(config: PhantomConfig) -> Path:
 def open_dataset(options: Mapping[str, str], context: DatasetContext) -> PngSliceDataset:
     config = build_config(PhantomConfig, options)
     root = ensure(config)
-    return PngSliceDataset(root, SPLITS, context.image_size, {"phantom": to_plain(config)})
-
-
-plugin = DatasetPlugin(
-    name="brain-phantom",
-    description="Stroke-like lesions on deformed MNI152 slices (offline default, ATLAS-like).",
-    open=open_dataset,
-)
+    return PngSliceDataset(root, SPLITS, context.image_size, EVALUATION, {"phantom": to_plain(config)})

@@ -2,34 +2,37 @@
 
 Layout under the data folder (`--data-root`, or `$ANOBENCH_DATA/ixi`):
 `subjects/sub-IXI002/ses-M00/t1_linear/sub-IXI002_ses-M00_T1w_space-MNI152NLin2009cSym_res-1x1x1_T1w.nii.gz`
-(the uncropped image is preferred when Clinica also wrote a `desc-Crop` one).
+(the uncropped image is preferred when Clinica also wrote a `desc-Crop` one); `anobench prepare ixi`
+writes the same layout from the raw release.
 The slice is the one at the world height of ATLAS's slice 95 (z = 23 mm in the MNI grid the
 ATLAS files share with nilearn's MNI152 template), found through each file's affine, so IXI and
-ATLAS slices show the same anatomy whatever the grid (`slice_z_mm` to change it). Preparation as
-for ATLAS: 98th-percentile scaling, square padding with the minimum, resize to 128, then to the
-preset's size.
-Splits `train` / `val` / `test`: read from `splits/ixi_<split>.csv` (column `filename`, paths
-relative to the data folder) when present, so shared splits are used as they are; otherwise made
-by a seeded shuffle of the subjects (10 % validation, 10 % test, rounded: 465 / 58 / 58 of the 581
-scans the THOR work used) and written there for sharing.
+ATLAS slices show the same anatomy whatever the grid (`slice_z_mm` to change it); it is cut by
+`nifti.axial_slice` (anterior up) and prepared as ATLAS is: 98th-percentile scaling, square
+padding with the minimum, resize to 128, then to the preset's size.
+Splits `train` / `val` / `test`: a seeded shuffle of the subjects (`split_seed`; 10 % validation,
+10 % test, rounded: 465 / 58 / 58 of the 581 scans the THOR work used), made in memory; or the
+lists of a shared split (`split_lists=DIR` holding `ixi_train.csv`, `ixi_val.csv`, `ixi_test.csv`,
+column `filename`, paths relative to the data folder). Nothing is written into the data folder.
+Evaluation: pixel protocol without lesions (IXI is healthy); `val` is the healthy split that
+calibrates thresholds, here and for ATLAS (`atlas` declares `ixi:val`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from anobench.api import Case, DatasetContext, DatasetPlugin
-from anobench.config import build_config, to_plain
+from anobench.api import Case, DatasetContext, Evaluation
+from anobench.config import build_config
 from anobench.datasets.location import DataSource, dataset_root
 from anobench.datasets.nifti import prepared_slice, read_volume_with_affine, slice_index_at
-from anobench.datasets.png_slices import read_filename_csv, resolve_listed_path, write_filename_csv
+from anobench.datasets.png_slices import read_filename_csv, relative_name, resolve_listed_path
 from anobench.errors import AnobenchError
-from anobench.hashing import sha256_file, sha256_json
+from anobench.hashing import sha256_file
 
 IXI = DataSource(
     "ixi",
@@ -40,12 +43,14 @@ IXI = DataSource(
 SPLITS = ("train", "val", "test")
 ATLAS_SLICE_Z_MM = 23.0  # slice 95 of the 197×233×189 MNI grid, whose z origin is −72 mm
 HELD_OUT_FRACTION = 0.1
+EVALUATION = Evaluation("pixel", healthy_split="val")
 
 
 @dataclass(frozen=True)
 class IXIConfig:
     slice_z_mm: float = ATLAS_SLICE_Z_MM
     split_seed: int = 0
+    split_lists: str | None = None  # a folder of ixi_<split>.csv lists to use instead of the seeded split
 
 
 def caps_images(root: Path) -> list[Path]:
@@ -69,54 +74,71 @@ def make_splits(images: Sequence[str], seed: int) -> dict[str, list[str]]:
     }
 
 
+def case_id_of(path: Path) -> str:
+    return path.name.split("_T1w")[0]
+
+
 class IXISlices:
     splits = SPLITS
+    evaluation = EVALUATION
 
     def __init__(self, root: Path, config: IXIConfig, image_size: int) -> None:
         self.root, self.config, self.image_size = root, config, image_size
-        self.split_lists = {split: root / "splits" / f"ixi_{split}.csv" for split in SPLITS}
-        if not all(path.is_file() for path in self.split_lists.values()):
-            self._write_splits()
+        self.list_folder = None if config.split_lists is None else Path(config.split_lists).expanduser().resolve()
+        if self.list_folder is None and not caps_images(root):
+            raise IXI.missing(f"no subjects/sub-*/ses-*/t1_linear/*_T1w.nii.gz under {root}")
 
-    def _write_splits(self) -> None:
-        images = [str(path.relative_to(self.root)) for path in caps_images(self.root)]
-        if not images:
-            raise IXI.missing(f"no subjects/sub-*/ses-*/t1_linear/*_T1w.nii.gz under {self.root}")
-        for split, names in make_splits(images, self.config.split_seed).items():
-            write_filename_csv(self.split_lists[split], names)
+    def _list_file(self, split: str) -> Path:
+        assert self.list_folder is not None
+        return self.list_folder / f"ixi_{split}.csv"
 
-    def _files(self, split: str) -> list[Path]:
+    @cached_property
+    def _split_files(self) -> dict[str, list[Path]]:
+        if self.list_folder is None:
+            images = [str(path.relative_to(self.root)) for path in caps_images(self.root)]
+            named = make_splits(images, self.config.split_seed)
+        else:
+            named = {split: read_filename_csv(self._list_file(split)) for split in SPLITS}
+        return {split: [resolve_listed_path(name, self.root) for name in names] for split, names in named.items()}
+
+    def _files(self, split: str) -> dict[str, Path]:
         if split not in SPLITS:
             raise AnobenchError(f"unknown split {split!r}; available: {', '.join(SPLITS)}")
-        return [resolve_listed_path(name, self.root) for name in read_filename_csv(self.split_lists[split])]
+        return {case_id_of(path): path for path in self._split_files[split]}
 
-    @cache
-    def cases(self, split: str) -> Sequence[Case]:
-        cases = []
-        for path in self._files(split):
-            volume, affine = read_volume_with_affine(path)
-            index = slice_index_at(affine, volume.shape, self.config.slice_z_mm)
-            case_id = path.name.split("_T1w")[0]
-            cases.append(Case(case_id, prepared_slice(volume, index, path, self.image_size), None, case_id.split("_")[0]))
-        return cases
+    def case_ids(self, split: str) -> list[str]:
+        files = self._files(split)
+        if not files:
+            total = sum(len(paths) for paths in self._split_files.values())
+            source = f"the lists in {self.list_folder}" if self.list_folder else (
+                f"{total} scan(s) split 10 % / 10 % / rest (rounded)"
+            )
+            raise AnobenchError(f"ixi split {split!r} is empty: {source}; add scans or pass --data split_lists=DIR")
+        return list(files)
 
-    def manifest_hash(self) -> str:
-        files = {str(path.relative_to(self.root)): sha256_file(path) for path in self.split_lists.values()}
-        for split in SPLITS:
-            files.update({str(path.relative_to(self.root)): sha256_file(path) for path in self._files(split)})
-        return sha256_json({"files": dict(sorted(files.items())), "settings": to_plain(self.config)})
+    def load_case(self, split: str, case_id: str) -> Case:
+        path = self._files(split).get(case_id)
+        if path is None:
+            raise AnobenchError(f"ixi split {split!r} has no case {case_id!r}")
+        volume, affine = read_volume_with_affine(path)
+        index = slice_index_at(affine, volume.shape, self.config.slice_z_mm)
+        return Case(case_id, prepared_slice(volume, index, path, self.image_size), None, case_id.split("_")[0])
+
+    def manifest(self) -> dict[str, Any]:
+        files = {relative_name(path, self.root): sha256_file(path) for paths in self._split_files.values() for path in paths}
+        settings: dict[str, Any] = {"slice_z_mm": self.config.slice_z_mm}
+        if self.list_folder is None:
+            settings["split_seed"] = self.config.split_seed
+        else:
+            files |= {relative_name(self._list_file(s), self.root): sha256_file(self._list_file(s)) for s in SPLITS}
+        return {"files": dict(sorted(files.items())), "settings": settings}
 
     def settings(self) -> dict[str, Any]:
-        sizes = {split: len(read_filename_csv(path)) for split, path in self.split_lists.items()}
-        return {**to_plain(self.config), "root": str(self.root), "image_size": self.image_size, "split_sizes": sizes}
+        return {"slice_z_mm": self.config.slice_z_mm, "split_seed": self.config.split_seed,
+                "split_lists": str(self.list_folder) if self.list_folder else None, "root": str(self.root),
+                "image_size": self.image_size,
+                "split_sizes": {split: len(paths) for split, paths in self._split_files.items()}}
 
 
 def open_dataset(options: Mapping[str, str], context: DatasetContext) -> IXISlices:
     return IXISlices(dataset_root(IXI, context), build_config(IXIConfig, options), context.image_size)
-
-
-plugin = DatasetPlugin(
-    name="ixi",
-    description="IXI T1 in MNI space (Clinica CAPS t1-linear), healthy; the slice at ATLAS's slice 95.",
-    open=open_dataset,
-)

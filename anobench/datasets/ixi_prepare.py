@@ -1,9 +1,11 @@
-"""`anobench prepare ixi RAW_DIR OUT_DIR`: raw IXI T1 scans → MNI space, in the CAPS layout.
+"""`anobench prepare ixi RAW_DIR OUT_DIR`: raw IXI T1 scans → skull-stripped MNI space, in the CAPS layout.
 
 Each `IXI<nnn>-<site>-<id>-T1.nii.gz` is registered to the MNI152 template that nilearn ships
 (2009a, 1 mm, 197×233×189; `--template` for another) by a SimpleITK affine registration (Mattes
 mutual information, moments initialisation, three resolution levels, seeded sampling), resampled
-onto the template grid (linear) and written as
+onto the template grid (linear), skull-stripped with the template's brain mask (nilearn's MNI152
+brain mask, or `--brain-mask` for another template: voxels outside it are set to 0, as ATLAS and
+the THOR work's data are skull-stripped; `--keep-skull` leaves the head whole) and written as
 `OUT_DIR/subjects/sub-IXI<nnn>/ses-M00/t1_linear/sub-IXI<nnn>_ses-M00_T1w_space-<template>_res-1x1x1_T1w.nii.gz`,
 which the `ixi` adapter reads. Each output is written to a temporary name and renamed, so an
 interrupted run leaves only complete files, and running the command again skips them (resumable).
@@ -15,7 +17,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from anobench.errors import AnobenchError
 
@@ -71,17 +73,47 @@ def _read(path: Path) -> "sitk.Image":
     return image
 
 
-def nilearn_template(cache: Path) -> Path:
-    """nilearn's MNI152 template written once as a NIfTI file SimpleITK can read."""
-    path = cache / f"mni152-{NILEARN_TEMPLATE_SPACE}-1mm.nii.gz"
+def _nilearn_image(cache: Path, name: str, load: Callable[[], Any]) -> Path:
+    """A nilearn image written once into `cache` as a NIfTI file SimpleITK can read."""
+    path = cache / name
     if not path.is_file():
-        from nilearn.datasets import load_mni152_template
-
         cache.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{os.getpid()}.{path.name}")
-        load_mni152_template(resolution=1).to_filename(partial)
+        load().to_filename(partial)
         os.replace(partial, path)
     return path
+
+
+def nilearn_template(cache: Path) -> Path:
+    """nilearn's MNI152 template (1 mm)."""
+    from nilearn.datasets import load_mni152_template
+
+    return _nilearn_image(cache, f"mni152-{NILEARN_TEMPLATE_SPACE}-1mm.nii.gz", lambda: load_mni152_template(resolution=1))
+
+
+def nilearn_brain_mask(cache: Path) -> Path:
+    """nilearn's MNI152 brain mask on the same grid (brain probability > 0.2)."""
+    from nilearn.datasets import load_mni152_brain_mask
+
+    return _nilearn_image(cache, f"mni152-{NILEARN_TEMPLATE_SPACE}-1mm-brain-mask.nii.gz",
+                          lambda: load_mni152_brain_mask(resolution=1))
+
+
+def brain_mask_on(fixed: "sitk.Image", mask_path: Path) -> "sitk.Image":
+    """The brain mask (binary, float) on the template's grid, resampled there (nearest) if it has another."""
+    import SimpleITK as sitk
+
+    mask = _read(mask_path)
+    same_grid = (mask.GetSize(), mask.GetSpacing(), mask.GetOrigin(), mask.GetDirection()) == (
+        fixed.GetSize(), fixed.GetSpacing(), fixed.GetOrigin(), fixed.GetDirection())
+    if not same_grid:
+        mask = sitk.Resample(mask, fixed, sitk.Transform(), sitk.sitkNearestNeighbor, 0.0)
+    inside = sitk.GetArrayFromImage(mask) > 0
+    if not inside.any():
+        raise AnobenchError(f"brain mask {mask_path} is empty on the template's grid")
+    binary = sitk.GetImageFromArray(inside.astype("float32"))
+    binary.CopyInformation(fixed)
+    return binary
 
 
 def output_path(out_dir: Path, raw: Path, space: str) -> Path:
@@ -104,14 +136,17 @@ def prepare_ixi(
     out_dir: Path,
     template: Path,
     space: str,
+    brain_mask: Path | None,
     settings: RegistrationSettings = RegistrationSettings(),
     advance: Callable[[str], None] = lambda name: None,
 ) -> tuple[int, int]:
-    """Register every raw scan not prepared yet; returns (prepared now, already there)."""
+    """Register (and, with a `brain_mask` in template space, skull-strip) every raw scan not prepared
+    yet; returns (prepared now, already there)."""
     import SimpleITK as sitk
 
     scans = raw_scans(raw_dir)
     fixed = _read(template)
+    inside = None if brain_mask is None else brain_mask_on(fixed, brain_mask)
     done = skipped = 0
     for raw in scans:
         target = output_path(out_dir, raw, space)
@@ -121,6 +156,8 @@ def prepare_ixi(
             moving = _read(raw)
             transform = register_affine(fixed, moving, settings)
             registered = sitk.Resample(moving, fixed, transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+            if inside is not None:
+                registered = registered * inside
             partial = out_dir / ".partial" / target.name  # outside the layout the adapter reads
             partial.parent.mkdir(parents=True, exist_ok=True)
             sitk.WriteImage(registered, str(partial))

@@ -31,7 +31,10 @@ def dataset_root(data: DataSource, context: DatasetContext) -> Path:
     elif os.environ.get(DATA_ENVIRONMENT):
         root = Path(os.environ[DATA_ENVIRONMENT]) / data.name
     else:
-        raise data.missing(f"no data folder given (pass --data-root DIR or set {DATA_ENVIRONMENT} to a folder holding {data.name}/)")
+        raise data.missing(
+            f"no data folder given (pass --data-root DIR, or --data-root {data.name}=DIR where another data set is "
+            f"the one scored, or set {DATA_ENVIRONMENT} to a folder holding {data.name}/)"
+        )
     if not root.is_dir():
         raise data.missing(f"data folder {root} does not exist")
     return root

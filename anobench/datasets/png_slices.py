@@ -11,17 +11,16 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
 
-from anobench.api import Case
+from anobench.api import Case, Evaluation
 from anobench.atomic import atomic_write
 from anobench.errors import AnobenchError
-from anobench.hashing import sha256_file, sha256_json
+from anobench.hashing import sha256_file
 from anobench.imaging import resize_image, resize_mask
 
 _SUBJECT = re.compile(r"(sub-[A-Za-z0-9]+)")
@@ -98,79 +97,89 @@ def subject_of(filename: str) -> str | None:
     return match.group(1) if match else None
 
 
+@dataclass(frozen=True)
+class ListedCase:
+    """A case of a split list: its image file and, for annotated splits, its mask file."""
+
+    image: Path
+    mask: Path | None
+
+
 class PngSliceDataset:
-    """Splits of PNG slices, resized to `image_size` on reading."""
+    """Splits of PNG slices listed in CSV files, read one case at a time and resized to `image_size`."""
 
     def __init__(
         self,
         root: Path,
         split_files: Mapping[str, SplitFiles],
         image_size: int,
+        evaluation: Evaluation,
         extra_settings: Mapping[str, Any] | None = None,
     ) -> None:
         self.root = root
         self.split_files = dict(split_files)
         self.splits = tuple(self.split_files)
         self.image_size = image_size
+        self.evaluation = evaluation
         self._extra_settings = dict(extra_settings or {})
-        self._cache: dict[str, list[Case]] = {}
+        self._listings: dict[str, dict[str, ListedCase]] = {}
 
-    def _listed(self, split: str) -> tuple[list[Path], list[Path] | None]:
+    def listing(self, split: str) -> dict[str, ListedCase]:
+        """The split's cases by id (the image file's stem), in list order; read once."""
         if split not in self.split_files:
             raise AnobenchError(f"unknown split {split!r}; available: {', '.join(self.splits)}")
-        files = self.split_files[split]
-        images = [resolve_listed_path(p, self.root) for p in read_filename_csv(self.root / files.images)]
-        if files.masks is None:
-            return images, None
-        masks = [resolve_listed_path(p, self.root) for p in read_filename_csv(self.root / files.masks)]
-        if len(masks) != len(images):
-            raise AnobenchError(
-                f"{files.images} lists {len(images)} images but {files.masks} lists {len(masks)} masks"
-            )
-        return images, masks
-
-    def cases(self, split: str) -> list[Case]:
-        if split not in self._cache:
-            images, masks = self._listed(split)
-            cases = []
-            for index, image_path in enumerate(images):
-                image = read_png(image_path)
-                mask = None
-                if masks is not None:
-                    raw_mask = read_png(masks[index]) > 0.5
-                    if raw_mask.shape != image.shape:
-                        raise AnobenchError(
-                            f"mask {masks[index]} has shape {raw_mask.shape}, image {image_path} "
-                            f"has {image.shape}"
-                        )
-                    mask = resize_mask(raw_mask, self.image_size)
-                cases.append(
-                    Case(
-                        case_id=image_path.stem,
-                        image=np.clip(resize_image(image, self.image_size), 0.0, 1.0),
-                        mask=mask,
-                        subject_id=subject_of(image_path.name),
+        if split not in self._listings:
+            files = self.split_files[split]
+            images = [resolve_listed_path(p, self.root) for p in read_filename_csv(self.root / files.images)]
+            masks: list[Path | None] = [None] * len(images)
+            if files.masks is not None:
+                masks = [resolve_listed_path(p, self.root) for p in read_filename_csv(self.root / files.masks)]  # type: ignore[misc]
+                if len(masks) != len(images):
+                    raise AnobenchError(
+                        f"{files.images} lists {len(images)} images but {files.masks} lists {len(masks)} masks"
                     )
-                )
-            self._cache[split] = cases
-        return self._cache[split]
+            listing = {image.stem: ListedCase(image, mask) for image, mask in zip(images, masks)}
+            if len(listing) < len(images):
+                raise AnobenchError(f"{files.images} lists an image name twice; case ids must be unique")
+            self._listings[split] = listing
+        return self._listings[split]
 
-    @cached_property
-    def _manifest(self) -> dict[str, Any]:
+    def case_ids(self, split: str) -> list[str]:
+        return list(self.listing(split))
+
+    def load_case(self, split: str, case_id: str) -> Case:
+        listed = self.listing(split).get(case_id)
+        if listed is None:
+            raise AnobenchError(f"split {split!r} has no case {case_id!r}")
+        image = read_png(listed.image)
+        mask = None
+        if listed.mask is not None:
+            raw_mask = read_png(listed.mask) > 0.5
+            if raw_mask.shape != image.shape:
+                raise AnobenchError(f"mask {listed.mask} has shape {raw_mask.shape}, image {listed.image} has {image.shape}")
+            mask = resize_mask(raw_mask, self.image_size)
+        return Case(
+            case_id=case_id,
+            image=np.clip(resize_image(image, self.image_size), 0.0, 1.0),
+            mask=mask,
+            subject_id=subject_of(listed.image.name),
+        )
+
+    def manifest(self) -> dict[str, Any]:
+        """Every split list and every file they name, with their sha256."""
         entries: dict[str, str] = {}
         for split, files in self.split_files.items():
             for listed_csv in filter(None, (files.images, files.masks)):
                 entries[listed_csv] = sha256_file(self.root / listed_csv)
-            images, masks = self._listed(split)
-            for path in images + (masks or []):
-                entries[str(path.relative_to(self.root) if path.is_relative_to(self.root) else path)] = (
-                    sha256_file(path)
-                )
+            for listed in self.listing(split).values():
+                for path in filter(None, (listed.image, listed.mask)):
+                    entries[relative_name(path, self.root)] = sha256_file(path)
         return {"files": dict(sorted(entries.items()))}
-
-    def manifest_hash(self) -> str:
-        """sha256 over every split list and every file they name, with their own sha256."""
-        return sha256_json(self._manifest)
 
     def settings(self) -> dict[str, Any]:
         return {"root": str(self.root), "image_size": self.image_size, **self._extra_settings}
+
+
+def relative_name(path: Path, root: Path) -> str:
+    """How a manifest names a file: relative to the data folder when below it."""
+    return str(path.relative_to(root) if path.is_relative_to(root) else path)

@@ -10,7 +10,8 @@ softtissue, text).
 Preparation (THOR): grey values to [0, 1], divided by the 98th percentile, capped at 1, padded to a
 square with the minimum, resized to 128, then to the preset's size; boxes go through the same
 padding and scaling (widened to whole pixels).
-The THOR work's own split lists are read too (`anobench.datasets.wrist_released`, option `layout`).
+The THOR work's own split lists are read with `--data layout=released` (`anobench.datasets.wrist_released`);
+the layout is never guessed from the files present, so one command always means one split.
 Splits, by patient so no patient is on both sides: patients with a box of an evaluated class
 (the six of the THOR paper's Table 2) form `test` (their abnormal images) and `test-healthy`
 (their other images); the remaining patients are shuffled (seeded) into `train` / `val` /
@@ -21,40 +22,25 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
-from anobench.api import Box, Case, Dataset, DatasetContext, DatasetPlugin
+from anobench.api import Box, Case, Dataset, DatasetContext
 from anobench.config import build_config, to_plain
-from anobench.datasets.location import DataSource, dataset_root
+from anobench.datasets.grazpedwri import CLASSES, EVALUATED_CLASSES, EVALUATION, SPLITS, WRIST, WristConfig
+from anobench.datasets.location import dataset_root
 from anobench.datasets.png_slices import read_png
+from anobench.datasets.wrist_released import ReleasedWristSplits, released_splits_folder
 from anobench.errors import AnobenchError
-from anobench.hashing import sha256_file, sha256_json
+from anobench.hashing import sha256_file
 from anobench.imaging import box_after_preparation, prepare_for_preset
 
-WRIST = DataSource(
-    "wrist",
-    "GRAZPEDWRI-DX (https://doi.org/10.6084/m9.figshare.14825193, images_part1-4.zip, folder_structure.zip, dataset.csv)",
-    "dataset.csv, the PNG images below the folder, folder_structure/yolov5/labels/<filestem>.txt; "
-    "or the THOR work's lists: splits/train_normal.csv, val_normal.csv, test_normal.csv, "
-    "<class>.csv, <class>_ann.csv, <class>_neg.csv",
-)
-CLASSES = (
-    "boneanomaly", "bonelesion", "foreignbody", "fracture", "metal",
-    "periostealreaction", "pronatorsign", "softtissue", "text",
-)
-EVALUATED_CLASSES = ("boneanomaly", "foreignbody", "fracture", "metal", "periostealreaction", "softtissue")
 LABEL_FOLDERS = ("folder_structure/yolov5/labels", "yolov5/labels", "labels")
 RELEASED_NORMAL_SPLITS = {"train": 1600, "val": 201, "test-healthy": 1039}
-SPLITS = ("train", "val", "test-healthy", "test")
-
-
-@dataclass(frozen=True)
-class WristConfig:
-    split_seed: int = 0
+__all__ = ["CLASSES", "EVALUATED_CLASSES", "SPLITS", "WristConfig", "WristRadiographs", "open_dataset"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +83,7 @@ def prepared_boxes(boxes: Sequence[YoloBox], height: int, width: int, size: int)
 
 class WristRadiographs:
     splits = SPLITS
+    evaluation = EVALUATION
 
     def __init__(
         self,
@@ -153,56 +140,54 @@ class WristRadiographs:
             for stem, patient, _, _ in self.records
         }
 
-    @cache
-    def cases(self, split: str) -> Sequence[Case]:
+    @cached_property
+    def _records_of(self) -> dict[str, dict[str, tuple[str, Path]]]:
+        """Per split, the images by file stem (the case id) with their patient and file."""
+        grouped: dict[str, dict[str, tuple[str, Path]]] = {split: {} for split in SPLITS}
+        for stem, patient, image_path, _ in self.records:
+            grouped[self._split_of[stem]][stem] = (patient, image_path)
+        return grouped
+
+    def case_ids(self, split: str) -> list[str]:
         if split not in SPLITS:
             raise AnobenchError(f"unknown split {split!r}; available: {', '.join(SPLITS)}")
-        cases = []
-        for stem, patient, image_path, _ in self.records:
-            if self._split_of[stem] != split:
-                continue
-            raw = read_png(image_path)
-            prepared = prepared_boxes(self._evaluated_boxes[stem], *raw.shape, self.image_size)
-            cases.append(Case(stem, prepare_for_preset(raw, self.image_size), None, patient, prepared))
-        return cases
+        return list(self._records_of[split])
 
-    def manifest_hash(self) -> str:
+    def load_case(self, split: str, case_id: str) -> Case:
+        if case_id not in self.case_ids(split):
+            raise AnobenchError(f"wrist split {split!r} has no case {case_id!r}")
+        patient, image_path = self._records_of[split][case_id]
+        raw = read_png(image_path)
+        prepared = prepared_boxes(self._evaluated_boxes[case_id], *raw.shape, self.image_size)
+        return Case(case_id, prepare_for_preset(raw, self.image_size), None, patient, prepared)
+
+    def manifest(self) -> dict[str, Any]:
         files = {"dataset.csv": sha256_file(self.root / "dataset.csv")}
         for _, _, image_path, label_file in self.records:
             for path in (image_path, label_file):
                 files[str(path.relative_to(self.root))] = sha256_file(path)
-        return sha256_json({"files": dict(sorted(files.items())), "settings": to_plain(self.config)})
+        return {"files": dict(sorted(files.items())), "settings": to_plain(self.config)}
 
     def settings(self) -> dict[str, Any]:
-        sizes = {split: sum(1 for s in self._split_of.values() if s == split) for split in SPLITS}
-        return {**to_plain(self.config), "root": str(self.root), "image_size": self.image_size,
+        sizes = {split: len(self._records_of[split]) for split in SPLITS}
+        return {**to_plain(self.config), "root": str(self.root), "layout": "yolo", "image_size": self.image_size,
                 "evaluated_classes": list(EVALUATED_CLASSES), "split_sizes": sizes}
 
 
-LAYOUTS = ("auto", "yolo", "released")
+@dataclass(frozen=True)
+class WristOptions(WristConfig):
+    layout: Literal["yolo", "released"] = "yolo"
 
 
 def open_dataset(options: Mapping[str, str], context: DatasetContext) -> Dataset:
-    """`layout=yolo` reads the release itself, `layout=released` the THOR work's split lists
-    (`anobench.datasets.wrist_released`); `auto` (default) takes the lists when they are there."""
-    from anobench.datasets.wrist_released import ReleasedWristSplits, released_splits_folder
-
-    options = dict(options)
-    layout = options.pop("layout", "auto")
-    if layout not in LAYOUTS:
-        raise AnobenchError(f"wrist layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    """`layout=yolo` (default) reads the release itself, `layout=released` the THOR work's split lists
+    (`anobench.datasets.wrist_released`)."""
+    chosen = build_config(WristOptions, options)
     root = dataset_root(WRIST, context)
-    config = build_config(WristConfig, options)
-    lists = released_splits_folder(root)
-    if layout == "released" and lists is None:
-        raise WRIST.missing(f"no splits/train_normal.csv (the THOR work's wrist lists) below {root}")
-    if lists is not None and layout != "yolo":
-        return ReleasedWristSplits(root, lists, config, context.image_size)
+    config = WristConfig(split_seed=chosen.split_seed)
+    if chosen.layout == "released":
+        lists = released_splits_folder(root)
+        if lists is None:
+            raise WRIST.missing(f"no splits/train_normal.csv (the THOR work's wrist lists) below {root}")
+        return ReleasedWristSplits(root, lists, context.image_size)
     return WristRadiographs(root, config, context.image_size)
-
-
-plugin = DatasetPlugin(
-    name="wrist",
-    description="GRAZPEDWRI-DX wrist radiographs with YOLO boxes (real data; box metrics).",
-    open=open_dataset,
-)

@@ -23,9 +23,9 @@ from PIL import Image
 from rich.progress import Progress
 from scipy import ndimage
 
-from anobench.api import DatasetContext, DatasetPlugin
+from anobench.api import DatasetContext
 from anobench.config import build_config, to_plain
-from anobench.datasets.brain_phantom import cache_root
+from anobench.paths import cache_root
 from anobench.datasets.generated import publish, staging_folder
 from anobench.datasets.wrist import CLASSES, WristConfig, WristRadiographs
 
@@ -217,10 +217,3 @@ def open_dataset(options: Mapping[str, str], context: DatasetContext) -> WristRa
     config = build_config(WristPhantomConfig, options)
     proportions = {"train": config.n_train, "val": config.n_val, "test-healthy": config.n_test_healthy}
     return WristRadiographs(ensure(config), WristConfig(split_seed=config.seed), context.image_size, proportions)
-
-
-plugin = DatasetPlugin(
-    name="wrist-phantom",
-    description="Synthetic wrist radiographs with fractures, metal, periosteal reactions, foreign bodies, swelling (offline default).",
-    open=open_dataset,
-)

@@ -15,18 +15,17 @@ padding and resizing as the image) and its negative region. Patient id: the file
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from anobench.api import Box, Case
-from anobench.config import to_plain
-from anobench.datasets.png_slices import read_filename_csv, read_png, resolve_listed_path
-from anobench.datasets.wrist import EVALUATED_CLASSES, SPLITS, WristConfig
+from anobench.datasets.grazpedwri import EVALUATED_CLASSES, EVALUATION, SPLITS
+from anobench.datasets.png_slices import read_filename_csv, read_png, relative_name, resolve_listed_path
 from anobench.errors import AnobenchError
-from anobench.hashing import sha256_file, sha256_json
+from anobench.hashing import sha256_file
 from anobench.imaging import NATIVE_SIZE, box_after_preparation, prepare_for_preset, prepare_mask, resize_mask
 
 NORMAL_LISTS = {"train": "train_normal.csv", "val": "val_normal.csv", "test-healthy": "test_normal.csv"}
@@ -74,9 +73,10 @@ def prepared_negative_region(mask_path: Path, image_shape: tuple[int, int], size
 
 class ReleasedWristSplits:
     splits = SPLITS
+    evaluation = EVALUATION
 
-    def __init__(self, root: Path, lists: Path, config: WristConfig, image_size: int) -> None:
-        self.root, self.lists, self.config, self.image_size = root, lists, config, image_size
+    def __init__(self, root: Path, lists: Path, image_size: int) -> None:
+        self.root, self.lists, self.image_size = root, lists, image_size
 
     def _read_list(self, name: str) -> list[Path]:
         return [resolve_listed_path(listed, self.root) for listed in read_filename_csv(self.lists / name)]
@@ -108,22 +108,26 @@ class ReleasedWristSplits:
         raw = read_png(path)
         return prepare_for_preset(raw, self.image_size), raw.shape  # type: ignore[return-value]
 
-    @cache
-    def cases(self, split: str) -> Sequence[Case]:
+    @cached_property
+    def _normal(self) -> dict[str, dict[str, Path]]:
+        """The healthy images of each normal list by file stem (the case id)."""
+        return {split: {path.stem: path for path in self._read_list(name)} for split, name in NORMAL_LISTS.items()}
+
+    def case_ids(self, split: str) -> list[str]:
         if split not in SPLITS:
             raise AnobenchError(f"unknown split {split!r}; available: {', '.join(SPLITS)}")
+        return list(self._annotated if split == "test" else self._normal[split])
+
+    def load_case(self, split: str, case_id: str) -> Case:
+        if case_id not in self.case_ids(split):
+            raise AnobenchError(f"wrist split {split!r} has no case {case_id!r}")
         if split != "test":
-            return [
-                Case(path.stem, self._prepared(path)[0], None, patient_of(path.stem))
-                for path in self._read_list(NORMAL_LISTS[split])
-            ]
-        cases = []
-        for stem, annotated in self._annotated.items():
-            image, shape = self._prepared(annotated.image)
-            boxes = tuple(box_of_mask(mask, shape, self.image_size, label) for mask, label in annotated.box_masks)
-            negative = prepared_negative_region(annotated.negative_mask, shape, self.image_size)
-            cases.append(Case(stem, image, None, patient_of(stem), boxes, negative))
-        return cases
+            return Case(case_id, self._prepared(self._normal[split][case_id])[0], None, patient_of(case_id))
+        annotated = self._annotated[case_id]
+        image, shape = self._prepared(annotated.image)
+        boxes = tuple(box_of_mask(mask, shape, self.image_size, label) for mask, label in annotated.box_masks)
+        negative = prepared_negative_region(annotated.negative_mask, shape, self.image_size)
+        return Case(case_id, image, None, patient_of(case_id), boxes, negative)
 
     def _files(self) -> list[Path]:
         lists = [*NORMAL_LISTS.values(), *(name for label in EVALUATED_CLASSES for name in class_lists(label))]
@@ -132,16 +136,13 @@ class ReleasedWristSplits:
             named |= {annotated.image, annotated.negative_mask, *(mask for mask, _ in annotated.box_masks)}
         return [self.lists / name for name in lists] + sorted(named)
 
-    def manifest_hash(self) -> str:
-        """sha256 over every list and every file they name."""
-        files = {
-            str(path.relative_to(self.root) if path.is_relative_to(self.root) else path): sha256_file(path)
-            for path in self._files()
-        }
-        return sha256_json({"files": dict(sorted(files.items())), "settings": to_plain(self.config)})
+    def manifest(self) -> dict[str, Any]:
+        """Every list and every file they name, with their sha256."""
+        files = {relative_name(path, self.root): sha256_file(path) for path in self._files()}
+        return {"files": dict(sorted(files.items()))}
 
     def settings(self) -> dict[str, Any]:
-        sizes = {split: len(self._read_list(name)) for split, name in NORMAL_LISTS.items()}
+        sizes = {split: len(self._normal[split]) for split in NORMAL_LISTS}
         sizes["test"] = len(self._annotated)
-        return {**to_plain(self.config), "root": str(self.root), "layout": "released", "lists": str(self.lists),
+        return {"root": str(self.root), "layout": "released", "lists": str(self.lists),
                 "image_size": self.image_size, "evaluated_classes": list(EVALUATED_CLASSES), "split_sizes": sizes}

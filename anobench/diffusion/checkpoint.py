@@ -9,6 +9,7 @@ manifest giving their sha256 and the exact `anobench train` command that produce
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from anobench.diffusion.schedule import ScheduleConfig
 from anobench.atomic import atomic_write
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file
+from anobench.paths import user_checkpoints
 
 FORMAT = "anobench-checkpoint-v1"
 
@@ -95,25 +97,36 @@ def _as_tuples(architecture: dict[str, Any]) -> dict[str, Any]:
     return {key: tuple(value) if isinstance(value, list) else value for key, value in architecture.items()}
 
 
-def shipped_checkpoint_name(dataset: str, noise: str, preset: str, scheme: str = "full") -> str:
+def checkpoint_name(dataset: str, noise: str, preset: str, scheme: str = "full") -> str:
     return f"{dataset}-{noise}-{preset}" if scheme == "full" else f"{dataset}-{noise}-{scheme}-{preset}"
 
 
-def suggested_train_command(dataset: str, noise: str, preset: str, scheme: str = "full") -> str:
-    scheme_option = "" if scheme == "full" else f"--scheme {scheme} "
-    return (
-        f"anobench train --dataset {dataset} --noise {noise} --preset {preset} {scheme_option}"
-        f"--out anobench/checkpoints/{shipped_checkpoint_name(dataset, noise, preset, scheme)}.pt"
-    )
+def suggested_train_command(
+    source: str, data_root: Path | None, noise: str, preset: str, scheme: str, out: Path
+) -> str:
+    """The `anobench train` command that makes the checkpoint `out` from `source` (NAME or NAME:SPLIT)."""
+    words = ["anobench", "train", "--dataset", source]
+    words += ["--data-root", str(data_root)] if data_root is not None else []
+    words += ["--noise", noise, "--preset", preset]
+    words += ["--scheme", scheme] if scheme != "full" else []
+    return shlex.join([*words, "--out", str(out)])
 
 
-def default_checkpoint(dataset: str, noise: str, preset: str, scheme: str = "full") -> Path:
-    """The shipped checkpoint for (dataset, noise, preset, training scheme); a clear error if none."""
-    name = shipped_checkpoint_name(dataset, noise, preset, scheme)
-    path = Path(str(resources.files("anobench") / "checkpoints" / f"{name}.pt"))
-    if not path.is_file():
-        raise AnobenchError(
-            f"no checkpoint {path}: make it with `{suggested_train_command(dataset, noise, preset, scheme)}` "
-            f"or pass --checkpoint PATH"
-        )
-    return path
+def default_checkpoint(
+    dataset: str, noise: str, preset: str, scheme: str = "full", training_source: str | None = None,
+    data_root: Path | None = None,
+) -> Path:
+    """The checkpoint for (dataset, noise, preset, training scheme): the one shipped in the package,
+    else the one trained into the user's checkpoint folder; a clear error proposing the command that
+    trains it there (from `training_source`, the data set's training split) if neither exists."""
+    name = checkpoint_name(dataset, noise, preset, scheme)
+    shipped = Path(str(resources.files("anobench") / "checkpoints" / f"{name}.pt"))
+    trained = user_checkpoints() / f"{name}.pt"
+    for path in (shipped, trained):
+        if path.is_file():
+            return path
+    where = f"no checkpoint for {dataset} ({noise} noise, preset {preset}, {scheme} scheme) is shipped or at {trained}"
+    if training_source is None:
+        raise AnobenchError(f"{where}; {dataset} has no split to train one on: pass --checkpoint FILE")
+    command = suggested_train_command(training_source, data_root, noise, preset, scheme, trained)
+    raise AnobenchError(f"{where}; train it with `{command}` and run again, or pass --checkpoint FILE")

@@ -15,13 +15,13 @@ from typing import Iterator
 
 import torch
 
-from anobench.diffusion.presets import ModelPreset, build_unet
+from anobench.diffusion.presets import PRECISION_NAMES, ModelPreset, build_unet
 from anobench.diffusion.schedule import NoiseSchedule, ScheduleConfig
 from anobench.devices import synchronize
 from anobench.errors import AnobenchError
 
 
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+PRECISIONS = dict(zip(PRECISION_NAMES, (torch.float32, torch.bfloat16, torch.float16)))
 
 
 @dataclass

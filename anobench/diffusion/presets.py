@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from monai.networks.nets import DiffusionModelUNet
 
 
+PRECISION_NAMES = ("fp32", "bf16", "fp16")  # how the network may run: float32, or bf16 / fp16 autocast
+
+
 @dataclass(frozen=True)
 class ModelPreset:
     name: str

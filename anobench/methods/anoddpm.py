@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Mapping
 
-from anobench.api import Batch, MethodContext, MethodPlugin, Prediction
+from anobench.api import Batch, MethodContext, Prediction
 from anobench.config import build_config
 from anobench.methods.ddpm import DDPM, DDPMConfig
 
@@ -50,10 +50,3 @@ class AnoDDPM:
 
 def create(options: Mapping[str, str], context: MethodContext) -> AnoDDPM:
     return AnoDDPM(build_config(AnoDDPMConfig, options), context)
-
-
-plugin = MethodPlugin(
-    name="anoddpm",
-    description="AnoDDPM (CVPRW 2022): simplex-noise partial diffusion, T0=250 (THOR-paper protocol).",
-    create=create,
-)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from anobench.api import Batch, Case, MethodContext, MethodPlugin, Prediction
+from anobench.api import Batch, Case, MethodContext, Prediction
 from anobench.config import build_config, to_plain
 from anobench.diffusion.noise import CaseRandom, noise_kind
 from anobench.diffusion.sampler import chain_for_batch
@@ -169,10 +169,3 @@ class AutoDDPM:
 
 def create(options: Mapping[str, str], context: MethodContext) -> AutoDDPM:
     return AutoDDPM(build_config(AutoDDPMConfig, options), context)
-
-
-plugin = MethodPlugin(
-    name="autoddpm",
-    description="AutoDDPM (ICML-W 2023): coarse DDPM, calibrated mask, RePaint re-sampling.",
-    create=create,
-)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from dataclasses import replace
 from typing import Any, Literal, Mapping
 
-from anobench.api import Batch, MethodContext, MethodPlugin, Prediction
+from anobench.api import Batch, MethodContext, Prediction
 from anobench.config import build_config, to_plain
 from anobench.diffusion.checkpoint import default_checkpoint, load_model
 from anobench.diffusion.model import DiffusionModel
@@ -46,7 +46,9 @@ def load_denoiser(
     (pDDPM); otherwise a whole-image noise-predicting model.
     """
     scheme = "patched" if patched else "full"
-    path = context.checkpoint or default_checkpoint(context.dataset, noise, context.preset, scheme)
+    path = context.checkpoint or default_checkpoint(
+        context.dataset, noise, context.preset, scheme, context.training_source, context.data_root
+    )
     model, provenance = load_model(path, context.device)
     model.configure_inference(context.precision, context.compile)
     if patched and (model.patch_size is None or model.schedule.config.prediction != "sample"):
@@ -94,10 +96,3 @@ class DDPM:
 
 def create(options: Mapping[str, str], context: MethodContext) -> DDPM:
     return DDPM(build_config(DDPMConfig, options), context)
-
-
-plugin = MethodPlugin(
-    name="ddpm",
-    description="Partial-diffusion reconstruction, Gaussian noise to T0=350, residual map.",
-    create=create,
-)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from anobench.api import Batch, MethodContext, MethodPlugin, Prediction
+from anobench.api import Batch, MethodContext, Prediction
 from anobench.config import build_config, to_plain
 from anobench.diffusion.noise import CaseRandom, noise_kind
 from anobench.diffusion.patches import PatchLayout, Stitching, patch_layout
@@ -121,10 +121,3 @@ class PDDPM:
 
 def create(options: Mapping[str, str], context: MethodContext) -> PDDPM:
     return PDDPM(build_config(PDDPMConfig, options), context)
-
-
-plugin = MethodPlugin(
-    name="pddpm",
-    description="pDDPM (MIDL 2023): one noised cell at a time, x0 prediction, stitched (t=499, simplex 2-D).",
-    create=create,
-)

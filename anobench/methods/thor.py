@@ -52,7 +52,7 @@ from typing import Any, Literal, Mapping
 
 import torch
 
-from anobench.api import Batch, MethodContext, MethodPlugin, Prediction
+from anobench.api import Batch, MethodContext, Prediction
 from anobench.config import build_config, to_plain
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.noise import CaseRandom, NoiseSource, noise_kind
@@ -194,10 +194,3 @@ def create(options: Mapping[str, str], context: MethodContext) -> THOR:
     config = build_config(THORConfig, options)
     model, checkpoint = load_denoiser(context, config.noise)
     return THOR(config, model, context.image_size, checkpoint)
-
-
-plugin = MethodPlugin(
-    name="thor",
-    description="THOR (MICCAI 2024): implicitly guided partial diffusion, harmonic-mean map.",
-    create=create,
-)

@@ -5,7 +5,7 @@ import gzip
 import numpy as np
 import pytest
 
-from anobench.api import DatasetContext
+from anobench.api import DatasetContext, load_cases, manifest_hash
 from anobench.datasets import atlas
 from anobench.datasets.png_slices import write_filename_csv, write_png
 from anobench.errors import AnobenchError
@@ -20,7 +20,7 @@ def test_slice_95_is_taken_and_the_mask_lands_where_it_should(tmp_path):
     volume = brain_volume()
     volume[8:12, 4:8, 95] = 5.0  # a bright block only in slice 95
     write_scan(tmp_path, "sub-r001s001", volume)
-    (case,) = open_atlas(tmp_path).cases("test")
+    (case,) = load_cases(open_atlas(tmp_path), "test")
     assert case.case_id == "sub-r001s001_ses-1" and case.subject_id == "sub-r001s001"
     assert case.image.shape == (64, 64) and case.mask.dtype == bool
     # rot90 puts x along columns and y (reversed) along rows; padding 24×20 → 24×24 adds 2 columns
@@ -34,18 +34,18 @@ def test_slice_95_is_taken_and_the_mask_lands_where_it_should(tmp_path):
 
 def test_another_slice_can_be_chosen(tmp_path):
     write_scan(tmp_path, "sub-r001s001")
-    (case,) = open_atlas(tmp_path, slice=40).cases("test")
+    (case,) = load_cases(open_atlas(tmp_path, slice=40), "test")
     assert not case.mask.any()  # the lesion is only in slice 95
 
 
 def test_slices_without_lesion_feed_training(tmp_path):
     write_scan(tmp_path, "sub-r001s001")
     write_scan(tmp_path, "sub-r001s002", mask=np.zeros(SHAPE, np.uint8))
-    with pytest.warns(UserWarning, match="1 ATLAS mask.s. are empty"):
+    with pytest.warns(UserWarning, match="empty lesion masks"):
         dataset = open_atlas(tmp_path)
-        healthy = dataset.cases("train-healthy")
+        healthy = load_cases(dataset, "train-healthy")
     assert [case.case_id for case in healthy] == ["sub-r001s002_ses-1"] and healthy[0].mask is None
-    assert len(dataset.cases("test")) == 2
+    assert len(load_cases(dataset, "test")) == 2
 
 
 def test_non_binary_masks_are_binarised_and_said_so(tmp_path):
@@ -53,17 +53,17 @@ def test_non_binary_masks_are_binarised_and_said_so(tmp_path):
     mask[2:6, 10:14, 95] = 255.0
     write_scan(tmp_path, "sub-r001s001", mask=mask)
     with pytest.warns(UserWarning, match="not binary .* binarised as mask > 0"):
-        (case,) = open_atlas(tmp_path).cases("test")
+        (case,) = load_cases(open_atlas(tmp_path), "test")
     assert case.mask.sum() > 0
 
 
 def test_manifest_changes_with_any_file(tmp_path):
     image_path, _ = write_scan(tmp_path, "sub-r001s001")
-    before = open_atlas(tmp_path).manifest_hash()
+    before = manifest_hash(open_atlas(tmp_path))
     volume = brain_volume()
     volume[0, 0, 0] = 0.9
     write_nifti(image_path, volume)
-    assert open_atlas(tmp_path).manifest_hash() != before
+    assert manifest_hash(open_atlas(tmp_path)) != before
 
 
 @pytest.mark.parametrize(
@@ -73,7 +73,7 @@ def test_manifest_changes_with_any_file(tmp_path):
         ("corrupt", "corrupt or not NIfTI"),
         ("nan", "3 NaN or infinite voxels"),
         ("shape", r"has shape \(20, 24, 100\), image"),
-        ("no_mask", "lesion mask .* does not exist; get it from the ATLAS 2.0 release"),
+        ("no_mask", "no labelled scan .*the 1 T1 scan.s. found have no lesion mask; get it from the ATLAS 2.0 release"),
     ],
 )
 def test_bad_files_are_one_clear_error(tmp_path, damage, message):
@@ -91,24 +91,52 @@ def test_bad_files_are_one_clear_error(tmp_path, damage, message):
     else:
         mask_path.unlink()
     with pytest.raises(AnobenchError, match=message):
-        open_atlas(tmp_path).cases("test")
+        load_cases(open_atlas(tmp_path), "test")
 
 
 def test_missing_data_names_the_option_the_variable_and_the_source(tmp_path, monkeypatch):
     monkeypatch.delenv("ANOBENCH_DATA", raising=False)
-    with pytest.raises(AnobenchError, match="pass --data-root DIR or set ANOBENCH_DATA.*ATLAS 2.0 release"):
+    with pytest.raises(AnobenchError, match="pass --data-root DIR, or --data-root atlas=DIR .* or set ANOBENCH_DATA.*ATLAS 2.0 release"):
         atlas.open_dataset({}, DatasetContext(64))
     with pytest.raises(AnobenchError, match="does not exist"):
         open_atlas(tmp_path / "nowhere")
-    with pytest.raises(AnobenchError, match="no \\*_T1w.nii.gz files"):
+    with pytest.raises(AnobenchError, match="no labelled scan"):
         open_atlas(tmp_path)
+
+
+def test_the_release_root_evaluates_the_labelled_scans_and_counts_the_withheld_ones(tmp_path):
+    root = tmp_path / "ATLAS_2"
+    write_scan(root, "sub-r001s001")
+    write_scan(root, "sub-r001s002")
+    testing = root / "Testing" / "R002" / "sub-r002s001" / "ses-1" / "anat"
+    write_nifti(testing / "sub-r002s001_ses-1_space-MNI152NLin2009aSym_T1w.nii.gz", brain_volume())
+    with pytest.warns(UserWarning, match=r"1 T1 scan\(s\) without a lesion mask skipped \(1 in Testing/, whose masks the release withholds\); 2 labelled"):
+        dataset = open_atlas(root)
+    assert dataset.case_ids("test") == ["sub-r001s001_ses-1", "sub-r001s002_ses-1"]
+    assert dataset.settings()["unlabelled_scans_skipped"] == 1
+    assert all(not path.startswith("Testing") for path in dataset.manifest()["files"])
+
+
+def test_only_unlabelled_scans_is_an_error_naming_them(tmp_path):
+    testing = tmp_path / "ATLAS_2" / "Testing" / "R002" / "sub-r002s001" / "ses-1" / "anat"
+    write_nifti(testing / "sub-r002s001_ses-1_space-MNI152NLin2009aSym_T1w.nii.gz", brain_volume())
+    with pytest.raises(AnobenchError, match="no labelled scan .* the 1 T1 scan.s. found have no lesion mask"):
+        open_atlas(tmp_path / "ATLAS_2")
+
+
+def test_options_that_only_change_warnings_leave_the_manifest_alone(tmp_path):
+    write_scan(tmp_path, "sub-r001s001")
+    with pytest.warns(UserWarning, match="--data exclude_artefacts=false silences this"):
+        warned = manifest_hash(open_atlas(tmp_path, exclude_artefacts=True))
+    assert warned == manifest_hash(open_atlas(tmp_path, exclude_artefacts=False))
+    assert manifest_hash(open_atlas(tmp_path, slice=90)) != warned  # another slice is other data
 
 
 def test_data_folder_comes_from_the_environment(tmp_path, monkeypatch):
     write_scan(tmp_path / "atlas", "sub-r001s001")
     monkeypatch.setenv("ANOBENCH_DATA", str(tmp_path))
     dataset = atlas.open_dataset({"exclude_artefacts": "false"}, DatasetContext(64))
-    assert len(dataset.cases("test")) == 1 and dataset.settings()["layout"] == "bids"
+    assert len(load_cases(dataset, "test")) == 1 and dataset.settings()["layout"] == "bids"
 
 
 def write_released_png_layout(data, count):
@@ -130,13 +158,13 @@ def write_released_png_layout(data, count):
 def test_released_png_layout_with_the_artefact_rows_left_out(tmp_path):
     data = tmp_path / "repo" / "data"
     write_released_png_layout(data, 106)
-    kept = open_atlas(data, exclude_artefacts=True).cases("test")
-    every = open_atlas(data).cases("test")
+    kept = load_cases(open_atlas(data, exclude_artefacts=True), "test")
+    every = load_cases(open_atlas(data), "test")
     assert len(every) == 106 and len(kept) == 104
     assert {case.case_id for case in every} - {case.case_id for case in kept} == {"sub-r100s001", "sub-r105s001"}
     settings = open_atlas(data, exclude_artefacts=True).settings()
     assert settings["layout"] == "png" and settings["artefacts_excluded"] == 20 and "artefact" in settings["artefact_reason"]
-    assert open_atlas(data, exclude_artefacts=True).manifest_hash() != open_atlas(data).manifest_hash()
+    assert manifest_hash(open_atlas(data, exclude_artefacts=True)) != manifest_hash(open_atlas(data))
 
 
 def test_bids_layout_does_not_apply_the_released_rows_and_says_so(tmp_path):

@@ -5,45 +5,14 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from anobench.api import DatasetContext
+from anobench.api import DatasetContext, load_cases
 from anobench.datasets import ixi
 from anobench.datasets.ixi_prepare import RegistrationSettings, register_affine
 from anobench.errors import AnobenchError
-
-SHAPE = (48, 56, 48)  # x, y, z voxels of 1 mm
-ORIGIN = (-24.0, -28.0, 0.0)  # covers z = 23 mm, the slice the ixi adapter takes
-
-
-def head_volume():
-    """An ellipsoidal head with smooth random texture, so every affine parameter shows."""
-    from scipy import ndimage
-
-    x, y, z = np.meshgrid(*[np.arange(n, dtype=np.float32) for n in SHAPE], indexing="ij")
-    centre = np.array(SHAPE) / 2
-    radius = np.sqrt(((x - centre[0]) / 18) ** 2 + ((y - centre[1]) / 22) ** 2 + ((z - centre[2]) / 17) ** 2)
-    texture = ndimage.gaussian_filter(np.random.default_rng(0).standard_normal(SHAPE), 2.0)
-    return ((radius < 1) * (0.6 + 4 * texture)).astype(np.float32)
-
-
-def as_sitk(volume):
-    image = sitk.GetImageFromArray(np.transpose(volume, (2, 1, 0)).copy())  # SimpleITK arrays are z, y, x
-    image.SetOrigin(ORIGIN)
-    return image
-
-
-def known_affine():
-    transform = sitk.AffineTransform(3)
-    rotation = sitk.Euler3DTransform((0, 0, 24), np.radians(6), np.radians(-4), np.radians(8))
-    matrix = np.array(rotation.GetMatrix()).reshape(3, 3) @ np.diag([1.05, 0.95, 1.02])
-    transform.SetMatrix(matrix.ravel().tolist())
-    transform.SetCenter((0, 0, 24))
-    transform.SetTranslation((3.0, -2.0, 1.5))
-    return transform
-
-
-def moved(fixed, transform):
-    """The fixed image seen through `transform` (fixed points → moving points)."""
-    return sitk.Resample(fixed, fixed, transform.GetInverse(), sitk.sitkLinear, 0.0)
+from fabricated import (
+    RAW_IXI_SHAPE as SHAPE, as_sitk, brain_mask_volume, head_volume, known_affine, moved, write_raw,
+    write_template_and_mask,
+)
 
 
 def test_registration_recovers_a_known_affine_within_one_voxel():
@@ -58,33 +27,45 @@ def test_registration_recovers_a_known_affine_within_one_voxel():
     np.testing.assert_allclose(again.GetParameters(), found.GetParameters(), rtol=0, atol=1e-6)
 
 
-def write_raw(folder, number, transform):
-    image = moved(as_sitk(head_volume()), transform)
-    folder.mkdir(parents=True, exist_ok=True)
-    sitk.WriteImage(image, str(folder / f"IXI{number:03d}-Guys-0828-T1.nii.gz"))
-
-
-def test_prepare_writes_caps_resumes_and_feeds_the_ixi_adapter(cli, tmp_path):
-    template = tmp_path / "template.nii.gz"
-    sitk.WriteImage(as_sitk(head_volume()), str(template))
+def test_prepare_writes_caps_skull_stripped_resumes_and_feeds_the_ixi_adapter(cli, tmp_path):
+    template, mask = write_template_and_mask(tmp_path)
     write_raw(tmp_path / "raw", 2, known_affine())
     write_raw(tmp_path / "raw", 12, sitk.AffineTransform(3))
     (tmp_path / "raw" / "README.txt").write_text("not a scan")
     out = tmp_path / "caps"
-    first = cli("prepare", "ixi", str(tmp_path / "raw"), str(out), "--template", str(template), "--space", "Test")
+    first = cli("prepare", "ixi", str(tmp_path / "raw"), str(out), "--template", str(template),
+                "--brain-mask", str(mask), "--space", "Test")
     assert first.returncode == 0, first.stderr
-    assert "registered 2 scan(s), 0 already prepared" in first.stdout
+    assert "registered 2 scan(s) (skull-stripped), 0 already prepared" in first.stdout
     written = sorted(p.relative_to(out).as_posix() for p in out.glob("subjects/*/*/*/*.nii.gz"))
     assert written == [
         "subjects/sub-IXI002/ses-M00/t1_linear/sub-IXI002_ses-M00_T1w_space-Test_res-1x1x1_T1w.nii.gz",
         "subjects/sub-IXI012/ses-M00/t1_linear/sub-IXI012_ses-M00_T1w_space-Test_res-1x1x1_T1w.nii.gz",
     ]
-    registered = nibabel.load(out / written[0])
+    registered = np.asarray(nibabel.load(out / written[1]).dataobj)  # IXI012: moved by the identity
     assert registered.shape == SHAPE
-    again = cli("prepare", "ixi", str(tmp_path / "raw"), str(out), "--template", str(template), "--space", "Test")
-    assert "registered 0 scan(s), 2 already prepared" in again.stdout
+    inside = brain_mask_volume() > 0
+    assert not registered[~inside].any()  # skull and scalp are gone
+    np.testing.assert_allclose(registered[inside], head_volume()[inside], atol=0.05)  # the brain is kept
+    again = cli("prepare", "ixi", str(tmp_path / "raw"), str(out), "--template", str(template),
+                "--brain-mask", str(mask), "--space", "Test")
+    assert "registered 0 scan(s) (skull-stripped), 2 already prepared" in again.stdout
     dataset = ixi.open_dataset({}, DatasetContext(64, out))
-    assert sum(len(dataset.cases(split)) for split in ixi.SPLITS) == 2
+    assert len(load_cases(dataset, "train")) == 2  # two scans: nothing is held out
+
+
+def test_skull_kept_on_request_and_a_custom_template_needs_its_mask(cli, tmp_path):
+    template, mask = write_template_and_mask(tmp_path)
+    write_raw(tmp_path / "raw", 12, sitk.AffineTransform(3))
+    words = ["prepare", "ixi", str(tmp_path / "raw"), str(tmp_path / "caps"), "--template", str(template)]
+    missing = cli(*words)
+    assert missing.returncode == 2 and "a custom --template needs its --brain-mask" in missing.stderr
+    both = cli(*words, "--brain-mask", str(mask), "--keep-skull")
+    assert both.returncode == 2 and "contradict" in both.stderr
+    kept = cli(*words, "--keep-skull")
+    assert kept.returncode == 0 and "(skull kept)" in kept.stdout, kept.stderr
+    volume = np.asarray(nibabel.load(next((tmp_path / "caps").rglob("*.nii.gz"))).dataobj)
+    assert volume[brain_mask_volume() == 0].any()
 
 
 def test_prepare_names_what_is_missing(tmp_path):

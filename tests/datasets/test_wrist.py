@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anobench.api import DatasetContext
+from anobench.api import DatasetContext, load_cases
 from anobench.datasets import wrist
 from anobench.errors import AnobenchError
 
@@ -45,7 +45,7 @@ def open_wrist(root, size=64):
 
 def test_boxes_follow_the_padding_and_resizing_and_cover_the_finding(tmp_path):
     write_tree(tmp_path, {"a": ("p1", [FRACTURE, TEXT])})
-    (case,) = open_wrist(tmp_path).cases("test")
+    (case,) = load_cases(open_wrist(tmp_path), "test")
     (box,) = case.boxes  # the text box is not an evaluated class
     # 40 wide: 5 rows of padding on top; 64 / 40 = 1.6
     assert (box.top, box.left, box.bottom, box.right, box.label) == (27, 24, 37, 40, "fracture")
@@ -59,11 +59,11 @@ def test_splits_are_by_patient_and_findings_go_to_test(tmp_path):
     images.update({f"h{i}": (f"q{i}", [TEXT]) for i in range(30)})
     write_tree(tmp_path, images)
     dataset = open_wrist(tmp_path)
-    split_of = {case.case_id: split for split in wrist.SPLITS for case in dataset.cases(split)}
+    split_of = {case.case_id: split for split in wrist.SPLITS for case in load_cases(dataset, split)}
     assert split_of["abnormal"] == "test" and split_of["same-patient"] == "test-healthy"
     sizes = dataset.settings()["split_sizes"]
     assert sizes["test"] == 1 and sizes["train"] == round(30 * 1600 / 2840) and sizes["val"] == round(30 * 201 / 2840)
-    patients = {split: {c.subject_id for c in dataset.cases(split)} for split in wrist.SPLITS}
+    patients = {split: {c.subject_id for c in load_cases(dataset, split)} for split in wrist.SPLITS}
     assert not patients["train"] & (patients["test"] | patients["test-healthy"] | patients["val"])
 
 
@@ -78,7 +78,7 @@ def test_splits_are_by_patient_and_findings_go_to_test(tmp_path):
 def test_bad_labels_are_one_clear_error(tmp_path, line, message):
     write_tree(tmp_path, {"a": ("p1", [line])})
     with pytest.raises(AnobenchError, match=message):
-        open_wrist(tmp_path).cases("test")
+        load_cases(open_wrist(tmp_path), "test")
 
 
 def test_missing_files_are_named(tmp_path):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from anobench.api import DatasetContext
+from anobench.api import DatasetContext, load_cases
 from anobench.datasets import wrist_phantom
 
 SMALL = {"n_train": "4", "n_val": "2", "n_test_healthy": "2", "n_test": "5"}
@@ -16,12 +16,12 @@ def test_phantom_has_every_finding_once_with_a_box_on_it():
     dataset = open_small()
     sizes = dataset.settings()["split_sizes"]
     assert sizes == {"train": 4, "val": 2, "test-healthy": 2, "test": 5}
-    test = dataset.cases("test")
+    test = load_cases(dataset, "test")
     assert sorted(box.label for case in test for box in case.boxes) == sorted(wrist_phantom.FINDINGS)
     for case in test:
         (box,) = case.boxes
         assert 0 <= box.top < box.bottom <= 64 and 0 <= box.left < box.right <= 64
-    assert all(not case.boxes for split in ("train", "val", "test-healthy") for case in dataset.cases(split))
+    assert all(not case.boxes for split in ("train", "val", "test-healthy") for case in load_cases(dataset, split))
 
 
 def test_generation_is_deterministic_and_in_the_release_layout(tmp_path):

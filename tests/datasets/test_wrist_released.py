@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anobench.api import DatasetContext
+from anobench.api import DatasetContext, load_cases, manifest_hash
 from anobench.datasets import wrist
 from anobench.datasets.wrist_released import class_lists
 from anobench.errors import AnobenchError
@@ -62,12 +62,12 @@ def write_released_tree(repository, extra_healthy=0):
 
 
 def open_released(root, size=64, **options):
-    return wrist.open_dataset(options, DatasetContext(size, root))
+    return wrist.open_dataset({"layout": "released", **options}, DatasetContext(size, root))
 
 
 def test_boxes_negative_region_and_patient_come_from_the_lists(tmp_path):
     data, negative = write_released_tree(tmp_path)
-    (case,) = open_released(data).cases("test")
+    (case,) = load_cases(open_released(data), "test")
     assert case.case_id == STEMS["fractured"] and case.subject_id == "0101"
     assert [box.label for box in case.boxes] == ["fracture", "fracture", "metal"]
     # 40 wide: 5 rows of padding on top, 64 / 40 = 1.6 (the same box as the YOLO test's)
@@ -82,27 +82,27 @@ def test_boxes_negative_region_and_patient_come_from_the_lists(tmp_path):
 def test_normal_lists_are_the_healthy_splits_and_the_repository_root_works_too(tmp_path):
     write_released_tree(tmp_path, extra_healthy=2)
     dataset = open_released(tmp_path)  # data/wrist/splits below the repository copy
-    assert [len(dataset.cases(split)) for split in ("train", "val", "test-healthy", "test")] == [3, 3, 3, 1]
+    assert [len(load_cases(dataset, split)) for split in ("train", "val", "test-healthy", "test")] == [3, 3, 3, 1]
     assert dataset.settings()["layout"] == "released"
-    assert all(case.boxes == () and case.negative_region is None for case in dataset.cases("train"))
+    assert all(case.boxes == () and case.negative_region is None for case in load_cases(dataset, "train"))
 
 
-def test_the_yolo_layout_can_be_forced_and_released_must_exist(tmp_path):
+def test_the_layout_is_chosen_never_guessed_and_released_lists_must_exist(tmp_path):
     data, _ = write_released_tree(tmp_path)
-    with pytest.raises(AnobenchError, match="dataset.csv does not exist"):
-        open_released(data, layout="yolo")
+    with pytest.raises(AnobenchError, match="dataset.csv does not exist"):  # the default reads the YOLO release
+        wrist.open_dataset({}, DatasetContext(64, data))
     (tmp_path / "empty").mkdir()
     with pytest.raises(AnobenchError, match="no splits/train_normal.csv"):
-        open_released(tmp_path / "empty", layout="released")
-    with pytest.raises(AnobenchError, match="wrist layout must be one of"):
+        open_released(tmp_path / "empty")
+    with pytest.raises(AnobenchError, match="layout='coco'.*choose one of yolo, released"):
         open_released(data, layout="coco")
 
 
 def test_manifest_covers_the_masks(tmp_path):
     data, _ = write_released_tree(tmp_path)
-    before = open_released(data).manifest_hash()
+    before = manifest_hash(open_released(data))
     write_png(data / "masks" / "metal" / f"{STEMS['fractured']}_metal_0.png", np.zeros((HEIGHT, WIDTH)), np.uint8)
-    assert open_released(data).manifest_hash() != before
+    assert manifest_hash(open_released(data)) != before
 
 
 @pytest.mark.parametrize(
@@ -121,14 +121,14 @@ def test_bad_lists_and_masks_are_one_clear_error(tmp_path, damage, message):
     data, _ = write_released_tree(tmp_path)
     damage(data)
     with pytest.raises(AnobenchError, match=message):
-        open_released(data).cases("test")
+        load_cases(open_released(data), "test")
 
 
 def test_thor_and_the_table2_board_run_on_the_released_lists(cli, tmp_path, tiny_checkpoint):
     data, _ = write_released_tree(tmp_path)
     out = tmp_path / "run"
-    result = cli("run", "--method", "thor", "--dataset", "wrist", "--data-root", str(data),
-                 "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--healthy-split", "test-healthy",
+    result = cli("run", "--method", "thor", "--dataset", "wrist", "--data-root", str(data), "--data", "layout=released",
+                 "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--healthy-split", "auto",
                  "--set", "t0=20", "--set", "stride=10", "--set", "harmonization=10", "--set", "perceptual=ssim")
     assert result.returncode == 0, result.stderr
     with np.load(out / "maps.npz") as arrays:

@@ -1,0 +1,96 @@
+"""Named splits of data sets (`NAME:SPLIT`) and the folders they are read from.
+
+A run scores one split of one data set, and may score a healthy split beside it — of the same data
+set, or of another (ATLAS calibrates on IXI: `--healthy-split ixi:val`). Training may combine
+several (`--dataset ixi --dataset atlas:train-healthy`). Folders come from `--data-root DIR` (the
+one data set) or `--data-root NAME=DIR` (any of them, by name), else `$ANOBENCH_DATA/<name>`; they
+are resolved to absolute paths so that a run folder records where its data really was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from anobench import registry
+from anobench.api import Dataset, DatasetContext
+from anobench.errors import AnobenchError
+
+DataRoots = Path | Mapping[str, Path] | None  # one folder (one data set) or a folder per data set name
+
+
+@dataclass(frozen=True)
+class SplitSource:
+    dataset: str
+    split: str
+
+    def __str__(self) -> str:
+        return f"{self.dataset}:{self.split}"
+
+
+def parse_source(word: str, default_dataset: str | None = None, default_split: str = "train") -> SplitSource:
+    """`NAME:SPLIT`, `NAME` (its `default_split`), or — with a `default_dataset` — a bare `SPLIT` of it."""
+    name, colon, split = word.partition(":")
+    if colon:
+        if not name or not split:
+            raise AnobenchError(f"{word!r} is not NAME:SPLIT")
+        return SplitSource(name, split)
+    if not word:
+        raise AnobenchError("an empty data source was given")
+    return SplitSource(default_dataset, word) if default_dataset else SplitSource(word, default_split)
+
+
+def absolute(folder: Path) -> Path:
+    return folder.expanduser().resolve()
+
+
+PRIMARY = ""  # the key of a plain DIR among NAME=DIR values: the folder of the command's own data set
+
+
+def parse_data_roots(values: Sequence[str] | None) -> DataRoots:
+    """`--data-root` values: one plain folder, or NAME=DIR entries, with at most one plain folder
+    among them (kept under `PRIMARY`); absolute paths either way."""
+    if not values:
+        return None
+    if len(values) == 1 and "=" not in values[0]:
+        return absolute(Path(values[0]))
+    roots: dict[str, Path] = {}
+    for value in values:
+        name, sep, folder = value.partition("=") if "=" in value else (PRIMARY, "=", value)
+        if not sep or not folder or (not name and name in roots):
+            raise AnobenchError(f"with several --data-root values each is NAME=DIR (one may be a plain DIR), got {value!r}")
+        roots[name] = absolute(Path(folder))
+    return roots
+
+
+def roots_for(values: Sequence[str] | None, dataset: str) -> tuple[Path | None, dict[str, Path]]:
+    """`--data-root` values of a run of `dataset`: its own folder (the plain DIR, or `dataset=DIR`),
+    and the other data sets' by name."""
+    roots = parse_data_roots(values)
+    if roots is None or isinstance(roots, Path):
+        return roots, {}
+    if PRIMARY in roots and dataset in roots:
+        raise AnobenchError(f"--data-root gives two folders for {dataset}: {roots[PRIMARY]} and {roots[dataset]}")
+    own = roots.get(dataset, roots.get(PRIMARY))
+    return own, {name: folder for name, folder in roots.items() if name not in (dataset, PRIMARY)}
+
+
+def data_root_words(data_roots: DataRoots) -> list[str]:
+    if data_roots is None:
+        return []
+    if isinstance(data_roots, Path):
+        return ["--data-root", str(data_roots)]
+    return [word for name, folder in sorted(data_roots.items()) for word in ("--data-root", f"{name}={folder}")]
+
+
+def open_source(
+    source: SplitSource, options: Mapping[str, str], image_size: int, data_root: Path | None
+) -> Dataset:
+    """The data set of `source`, opened, with its split checked."""
+    dataset = registry.datasets.get(source.dataset).open(options, DatasetContext(image_size, data_root))
+    if source.split not in dataset.splits:
+        raise AnobenchError(
+            f"dataset {source.dataset!r} has no split {source.split!r}; available: {', '.join(dataset.splits)}"
+        )
+    return dataset
