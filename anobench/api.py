@@ -93,6 +93,7 @@ class Evaluation:
     protocol: Literal["pixel", "box"]
     classes: tuple[str, ...] = ()
     healthy_split: str | None = None
+    validation_split: str | None = None  # healthy cases a method may tune itself on (AutoDDPM's mask τ)
     training_split: str | None = "train"  # the healthy split a denoiser for this data set trains on
 
 
@@ -132,9 +133,9 @@ def load_cases(dataset: Dataset, split: str, limit: int | None = None) -> list[C
 class MethodContext:
     """What the harness knows when it builds a method (`preset` names the model size).
 
-    `healthy_validation` returns the healthy cases the data set declares for calibration
-    (`Evaluation.healthy_split`) for methods that calibrate a setting on them (AutoDDPM's mask
-    threshold); it is only called when needed.
+    `healthy_validation(limit)` returns (up to `limit` of) the healthy validation cases the data set
+    declares (`Evaluation.validation_split`, named in `healthy_split`) for methods that calibrate a
+    setting on them (AutoDDPM's mask threshold); it is only called when needed.
     `precision` (fp32, bf16, fp16: autocast of the network) and `compile` (torch.compile of the
     network) apply to the denoiser a method loads. `training_source` (`NAME:SPLIT`) and `data_root`
     say what a missing checkpoint would be trained on, so that the error can give the command.
@@ -145,7 +146,8 @@ class MethodContext:
     image_size: int
     device: torch.device
     checkpoint: Path | None = None
-    healthy_validation: Callable[[], Sequence[Case]] | None = None
+    healthy_validation: Callable[[int], Sequence[Case]] | None = None
+    healthy_split: str | None = None
     seed: int = 0
     precision: str = "fp32"
     compile: bool = False

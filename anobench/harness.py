@@ -284,12 +284,6 @@ class _Source:
                 "data_root": str(self.root) if self.root else None, "dataset_settings": self.dataset.settings()}
 
 
-def _root_of(request: RunRequest, name: str) -> Path | None:
-    if name == request.dataset:
-        return request.data_root
-    return request.data_roots.get(name)
-
-
 def healthy_source(request: RunRequest, scored: _Source, image_size: int, wanted: str) -> _Source:
     """The healthy split `wanted` names (SPLIT, NAME:SPLIT, or auto), opened."""
     if wanted == "auto":
@@ -304,7 +298,7 @@ def healthy_source(request: RunRequest, scored: _Source, image_size: int, wanted
                 f"dataset {request.dataset!r} has no split {name.split!r}; available: {', '.join(scored.dataset.splits)}"
             )
         return _Source(name, scored.dataset, request.dataset_options, request.data_root)
-    root = _root_of(request, name.dataset)
+    root = request.data_roots.get(name.dataset)  # another data set: its own folder, by name
     return _Source(name, open_source(name, {}, image_size, root), {}, root)
 
 
@@ -390,12 +384,16 @@ class _Plan:
         request = self.request
         return [(index, case_id) for index, case_id in enumerate(self.ids) if index % request.world_size == request.rank]
 
-    def _calibration_cases(self) -> list[Case]:
-        declared = self.scored.dataset.evaluation.healthy_split
+    def _calibration_cases(self, limit: int) -> list[Case]:
+        declared = self.scored.dataset.evaluation.validation_split
         if declared is None:
             return []
         source = healthy_source(self.request, self.scored, self.preset.image_size, declared)
-        return load_cases(source.dataset, source.name.split)
+        return load_cases(source.dataset, source.name.split, limit)
+
+    def _declared_validation(self) -> str | None:
+        declared = self.scored.dataset.evaluation.validation_split
+        return None if declared is None else str(parse_source(declared, default_dataset=self.request.dataset))
 
     def create_method(self) -> Method:
         request = self.request
@@ -407,7 +405,7 @@ class _Plan:
             request.method_options,
             MethodContext(
                 request.dataset, self.preset.name, self.preset.image_size, self.device, request.checkpoint,
-                healthy_validation=self._calibration_cases,
+                healthy_validation=self._calibration_cases, healthy_split=self._declared_validation(),
                 seed=request.seed, precision=request.precision, compile=request.compile,
                 training_source=source, data_root=request.data_root,
             ),

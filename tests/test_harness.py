@@ -107,7 +107,7 @@ def test_autoddpm_calibrates_on_the_datasets_healthy_validation_split(tiny_check
     run(request(tiny_checkpoint, tmp_path / "auto", method="autoddpm", method_options=options))
     settings = json.loads((tmp_path / "auto" / "config.json").read_text())["method_settings"]
     calibration = settings["calibration"]
-    assert calibration["source"].startswith("healthy validation") and calibration["cases"] == 4
+    assert calibration["source"] == "healthy validation (brain-phantom:val)" and calibration["cases"] == 4
     assert calibration["achieved_fpr"] <= 0.05 and settings["threshold"] > 0
 
 
@@ -142,7 +142,8 @@ def test_healthy_split_auto_is_the_datasets_declared_one_and_recorded(tiny_check
     run(request(tiny_checkpoint, tmp_path / "calibrated", healthy_split="auto", latency_cases=0))
     config = json.loads((tmp_path / "calibrated" / "config.json").read_text())
     assert config["healthy_split"] == "brain-phantom:val"
-    assert config["evaluation"] == {"protocol": "pixel", "classes": [], "healthy_split": "val", "training_split": "train"}
+    assert config["evaluation"] == {"protocol": "pixel", "classes": [], "healthy_split": "val", "validation_split": "val",
+                                    "training_split": "train"}
     assert len(runs.read_results(*runs.healthy_files(tmp_path / "calibrated")).rows) == 4
     manifest = json.loads((tmp_path / "calibrated" / runs.DATA_MANIFEST).read_text())
     assert manifest["sha256"] == json.loads((tmp_path / "calibrated" / "provenance.json").read_text())["data_manifest"]

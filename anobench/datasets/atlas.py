@@ -49,7 +49,7 @@ ATLAS = DataSource(
 T1_SUFFIX = "_T1w.nii.gz"
 MASK_SUFFIX = "_label-L_desc-T1lesion_mask.nii.gz"
 PNG_SPLITS = {"test": SplitFiles("splits/atlas_train_png.csv", "splits/atlas_train_mask_png.csv")}
-EVALUATION = Evaluation("pixel", healthy_split="ixi:val", training_split="train-healthy")
+EVALUATION = Evaluation("pixel", healthy_split="ixi:val", validation_split="ixi:val", training_split="train-healthy")
 WITHHELD_FOLDER = "Testing"  # the release's folder of scans without published masks
 
 ARTEFACT_ROWS = (100, 105, 112, 121, 186, 189, 210, 214, 345, 382, 424, 425, 434, 435, 441, 462, 464, 472, 478, 504)

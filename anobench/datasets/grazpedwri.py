@@ -25,7 +25,7 @@ CLASSES = (
 EVALUATED_CLASSES = ("boneanomaly", "foreignbody", "fracture", "metal", "periostealreaction", "softtissue")
 SPLITS = ("train", "val", "test-healthy", "test")
 # the box protocol's operating point comes from healthy test images, as in the THOR paper
-EVALUATION = Evaluation("box", classes=EVALUATED_CLASSES, healthy_split="test-healthy")
+EVALUATION = Evaluation("box", classes=EVALUATED_CLASSES, healthy_split="test-healthy", validation_split="val")
 
 
 @dataclass(frozen=True)

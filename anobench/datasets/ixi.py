@@ -43,7 +43,7 @@ IXI = DataSource(
 SPLITS = ("train", "val", "test")
 ATLAS_SLICE_Z_MM = 23.0  # slice 95 of the 197×233×189 MNI grid, whose z origin is −72 mm
 HELD_OUT_FRACTION = 0.1
-EVALUATION = Evaluation("pixel", healthy_split="val")
+EVALUATION = Evaluation("pixel", healthy_split="val", validation_split="val")
 
 
 @dataclass(frozen=True)

@@ -4,28 +4,19 @@ heavy: each method's module (and torch) is imported when the method is first cre
 
 from anobench.api import MethodPlugin, deferred
 
-ddpm_plugin = MethodPlugin(
-    name="ddpm",
-    description="Partial-diffusion reconstruction, Gaussian noise to T0=350, residual map.",
-    create=deferred("anobench.methods.ddpm:create"),
+
+def _builtin(name: str, module: str, description: str) -> MethodPlugin:
+    return MethodPlugin(name, description, deferred(f"anobench.methods.{module}:create"))
+
+
+ddpm_plugin = _builtin("ddpm", "ddpm", "Partial-diffusion reconstruction, Gaussian noise to T0=350, residual map.")
+thor_plugin = _builtin("thor", "thor", "THOR (MICCAI 2024): implicitly guided partial diffusion, harmonic-mean map.")
+anoddpm_plugin = _builtin(
+    "anoddpm", "anoddpm", "AnoDDPM (CVPRW 2022): simplex-noise partial diffusion, T0=250 (THOR-paper protocol)."
 )
-thor_plugin = MethodPlugin(
-    name="thor",
-    description="THOR (MICCAI 2024): implicitly guided partial diffusion, harmonic-mean map.",
-    create=deferred("anobench.methods.thor:create"),
+autoddpm_plugin = _builtin(
+    "autoddpm", "autoddpm", "AutoDDPM (ICML-W 2023): coarse DDPM, calibrated mask, RePaint re-sampling."
 )
-anoddpm_plugin = MethodPlugin(
-    name="anoddpm",
-    description="AnoDDPM (CVPRW 2022): simplex-noise partial diffusion, T0=250 (THOR-paper protocol).",
-    create=deferred("anobench.methods.anoddpm:create"),
-)
-autoddpm_plugin = MethodPlugin(
-    name="autoddpm",
-    description="AutoDDPM (ICML-W 2023): coarse DDPM, calibrated mask, RePaint re-sampling.",
-    create=deferred("anobench.methods.autoddpm:create"),
-)
-pddpm_plugin = MethodPlugin(
-    name="pddpm",
-    description="pDDPM (MIDL 2023): one noised cell at a time, x0 prediction, stitched (t=499, simplex 2-D).",
-    create=deferred("anobench.methods.pddpm:create"),
+pddpm_plugin = _builtin(
+    "pddpm", "pddpm", "pDDPM (MIDL 2023): one noised cell at a time, x0 prediction, stitched (t=499, simplex 2-D)."
 )

@@ -88,12 +88,12 @@ class AutoDDPM:
         self.threshold = config.threshold if config.threshold is not None else self._calibrate(context)
 
     def _calibrate(self, context: MethodContext) -> float:
-        cases: Sequence[Case] = context.healthy_validation() if context.healthy_validation else []
-        cases = list(cases)[: self.config.calibration_cases]
+        limit = self.config.calibration_cases
+        cases: Sequence[Case] = context.healthy_validation(limit) if context.healthy_validation else []
         if not cases:
             raise AnobenchError(
                 f"AutoDDPM calibrates its mask threshold on healthy validation images, and dataset "
-                f"{context.dataset!r} has none (split 'val'); pass --set threshold=VALUE"
+                f"{context.dataset!r} declares none; pass --set threshold=VALUE"
             )
         values, start = [], time.perf_counter()
         with torch.inference_mode():
@@ -105,7 +105,7 @@ class AutoDDPM:
         pooled = np.concatenate([v.ravel() for v in values])
         threshold = threshold_for_fpr(pooled, self.config.calibration_fpr)
         self.calibration = {
-            "source": "healthy validation (split 'val')",
+            "source": f"healthy validation ({context.healthy_split})",
             "cases": len(cases),
             "target_fpr": self.config.calibration_fpr,
             "achieved_fpr": float((pooled > threshold).mean()),

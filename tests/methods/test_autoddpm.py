@@ -8,13 +8,14 @@ from anobench.errors import AnobenchError
 from anobench.methods import autoddpm
 
 
-def healthy_cases(count=6):
+def healthy_cases(limit=6):
     generator = torch.Generator().manual_seed(9)
-    return [Case(f"h{i}", torch.rand(64, 64, generator=generator).numpy()) for i in range(count)]
+    return [Case(f"h{i}", torch.rand(64, 64, generator=generator).numpy()) for i in range(min(limit, 6))]
 
 
 def method(checkpoint, healthy=healthy_cases, **options):
-    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), checkpoint, healthy_validation=healthy)
+    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), checkpoint, healthy_validation=healthy,
+                            healthy_split="brain-phantom:val")
     fast = {"t0": 20, "stride": 10, "resample_from": 10, "resample_repeats": 2, "perceptual": "ssim"}
     return registry.methods.get("autoddpm").create({k: str(v) for k, v in {**fast, **options}.items()}, context)
 
@@ -79,5 +80,5 @@ def test_a_case_gets_the_same_map_alone_and_in_a_batch(tiny_checkpoint):
 
 def test_without_healthy_images_a_threshold_must_be_given(tiny_checkpoint):
     with pytest.raises(AnobenchError, match="pass --set threshold=VALUE"):
-        method(tiny_checkpoint, healthy=lambda: [])
-    assert method(tiny_checkpoint, healthy=lambda: [], threshold=0.2).settings()["threshold"] == 0.2
+        method(tiny_checkpoint, healthy=lambda limit: [])
+    assert method(tiny_checkpoint, healthy=lambda limit: [], threshold=0.2).settings()["threshold"] == 0.2
