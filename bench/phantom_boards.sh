@@ -2,8 +2,9 @@
 # Regenerates the brain-phantom boards of the README (shipped cpu-small checkpoints, 96 test
 # slices, preset defaults; the 64 healthy validation slices scored alongside for the calibrated
 # threshold): leaderboards/phantom-table1.md (the THOR paper's Table 1 layout with its reported
-# rows), phantom-methods.md, phantom-thor-ablation.md, and the report reports/phantom/.
-#   bash bench/phantom_boards.sh [RUNS_DIR]      (about 30 minutes on 2 CPU cores)
+# rows), phantom-methods.md, phantom-thor-ablation.md, phantom-pddpm-variants.md, and the report
+# reports/phantom/.
+#   bash bench/phantom_boards.sh [RUNS_DIR]      (about 40 minutes on 2 CPU cores)
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 RUNS=${1:-runs/phantom-boards}
@@ -25,3 +26,8 @@ for protocol in reference paper; do
   done
 done
 "$BIN/anobench" compare "$RUNS"/ablation/* --name phantom-thor-ablation --overwrite
+
+run --method pddpm --set stitching=avg --out "$RUNS/variants/pddpm-avg"
+run --method pddpm --set stitching=cut --out "$RUNS/variants/pddpm-cut"
+run --method pddpm --set postprocess=true --out "$RUNS/variants/pddpm-post"
+"$BIN/anobench" compare "$RUNS/pddpm" "$RUNS"/variants/pddpm-{avg,cut,post} --name phantom-pddpm-variants --overwrite
