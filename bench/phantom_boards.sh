@@ -16,7 +16,7 @@ run --method thor --set noise=simplex --out "$RUNS/thor-simplex"
 run --method anoddpm --out "$RUNS/anoddpm"
 run --method autoddpm --out "$RUNS/autoddpm"
 run --method pddpm --out "$RUNS/pddpm"
-"$BIN/anobench" compare "$RUNS/ddpm" "$RUNS/thor-gaussian" "$RUNS/thor-simplex" "$RUNS/anoddpm" --name phantom-methods --overwrite
+"$BIN/anobench" compare "$RUNS"/{ddpm,thor-gaussian,autoddpm,thor-simplex,anoddpm,pddpm} --name phantom-methods --overwrite
 "$BIN/anobench" compare "$RUNS"/{thor-gaussian,ddpm,autoddpm,thor-simplex,anoddpm,pddpm} --layout table1 --name phantom-table1 --overwrite
 "$BIN/anobench" report "$RUNS"/{thor-gaussian,ddpm,autoddpm,thor-simplex,anoddpm,pddpm} --out reports/phantom
 
