@@ -4,7 +4,7 @@
 # threshold): leaderboards/phantom-table1.md (the THOR paper's Table 1 layout with its reported
 # rows), phantom-methods.md, phantom-thor-ablation.md, phantom-pddpm-variants.md, and the report
 # reports/phantom/.
-#   bash bench/phantom_boards.sh [RUNS_DIR]      (about 40 minutes on 2 CPU cores)
+#   bash bench/phantom_boards.sh [RUNS_DIR]      (about 25 minutes on 2 CPU cores)
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 RUNS=${1:-runs/phantom-boards}
