@@ -134,8 +134,8 @@ class MethodContext:
     """What the harness knows when it builds a method (`preset` names the model size).
 
     `healthy_validation(limit)` returns (up to `limit` of) the healthy validation cases the data set
-    declares (`Evaluation.validation_split`, named in `healthy_split`) for methods that calibrate a
-    setting on them (AutoDDPM's mask threshold); it is only called when needed.
+    declares (`Evaluation.validation_split`; `validation_split` names it as NAME:SPLIT) for methods
+    that calibrate a setting on them (AutoDDPM's mask threshold); it is only called when needed.
     `precision` (fp32, bf16, fp16: autocast of the network) and `compile` (torch.compile of the
     network) apply to the denoiser a method loads. `training_source` (`NAME:SPLIT`) and `data_root`
     say what a missing checkpoint would be trained on, so that the error can give the command.
@@ -147,7 +147,7 @@ class MethodContext:
     device: torch.device
     checkpoint: Path | None = None
     healthy_validation: Callable[[int], Sequence[Case]] | None = None
-    healthy_split: str | None = None
+    validation_split: str | None = None
     seed: int = 0
     precision: str = "fp32"
     compile: bool = False

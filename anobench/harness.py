@@ -384,16 +384,17 @@ class _Plan:
         request = self.request
         return [(index, case_id) for index, case_id in enumerate(self.ids) if index % request.world_size == request.rank]
 
-    def _calibration_cases(self, limit: int) -> list[Case]:
-        declared = self.scored.dataset.evaluation.validation_split
-        if declared is None:
-            return []
-        source = healthy_source(self.request, self.scored, self.preset.image_size, declared)
-        return load_cases(source.dataset, source.name.split, limit)
-
-    def _declared_validation(self) -> str | None:
+    @cached_property
+    def validation_split(self) -> str | None:
+        """The healthy validation split the data set declares, as NAME:SPLIT (None if it declares none)."""
         declared = self.scored.dataset.evaluation.validation_split
         return None if declared is None else str(parse_source(declared, default_dataset=self.request.dataset))
+
+    def _calibration_cases(self, limit: int) -> list[Case]:
+        if self.validation_split is None:
+            return []
+        source = healthy_source(self.request, self.scored, self.preset.image_size, self.validation_split)
+        return load_cases(source.dataset, source.name.split, limit)
 
     def create_method(self) -> Method:
         request = self.request
@@ -405,7 +406,7 @@ class _Plan:
             request.method_options,
             MethodContext(
                 request.dataset, self.preset.name, self.preset.image_size, self.device, request.checkpoint,
-                healthy_validation=self._calibration_cases, healthy_split=self._declared_validation(),
+                healthy_validation=self._calibration_cases, validation_split=self.validation_split,
                 seed=request.seed, precision=request.precision, compile=request.compile,
                 training_source=source, data_root=request.data_root,
             ),

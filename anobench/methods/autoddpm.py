@@ -105,7 +105,7 @@ class AutoDDPM:
         pooled = np.concatenate([v.ravel() for v in values])
         threshold = threshold_for_fpr(pooled, self.config.calibration_fpr)
         self.calibration = {
-            "source": f"healthy validation ({context.healthy_split})",
+            "source": f"healthy validation ({context.validation_split})",
             "cases": len(cases),
             "target_fpr": self.config.calibration_fpr,
             "achieved_fpr": float((pooled > threshold).mean()),
