@@ -19,10 +19,8 @@ from tabulate import tabulate
 
 from anobench import runs
 from anobench.api import Box
-from anobench.box_metrics import (
-    FROC_FALSE_POSITIVES, THOR_HEALTHY_FPR, froc, froc_counts, healthy_fpr_threshold, recall_at_false_positives,
-    recall_at_false_positives_resampled, thor_compat_box,
-)
+from anobench.box_metrics import FROC_FALSE_POSITIVES, THOR_HEALTHY_FPR, healthy_fpr_threshold, thor_compat_box
+from anobench.froc import exact_froc, recall_at_false_positives, recall_at_false_positives_resampled
 from anobench.stats import RESAMPLES, SEED, Estimate, clusters_of, interval, resample_counts
 from anobench.errors import AnobenchError
 from anobench.comparisons import PairComparison, compare_pairs
@@ -34,7 +32,6 @@ from anobench.leaderboard import (
 if TYPE_CHECKING:
     from rich.console import Console
 
-FROC_THRESHOLDS = 101  # evenly spaced from 0 to the largest test-map value
 
 
 @dataclass(frozen=True)
@@ -50,7 +47,8 @@ class BoxRunMetrics(RunIdentity):
     resampled: dict[str, np.ndarray]
     case_ids: tuple[str, ...]
     case_f1: np.ndarray  # per image, the mean F1 of its boxes (NaN: no box)
-    froc_curve: tuple[np.ndarray, np.ndarray]  # false-positive regions per image and box recall, per threshold
+    froc_curve: tuple[np.ndarray, np.ndarray]  # false-positive regions per image and box recall, per operating point
+    froc_thresholds: int  # distinct map values the FROC was computed at (every one)
     seed_values: tuple[float, ...] = ()  # F1 mean of every inference seed, when the run was repeated (merge_seeds)
 
     @property
@@ -62,6 +60,7 @@ def evaluate_box_run(
     folder: Path, resamples: int = RESAMPLES, seed: int = SEED, cases: tuple[str, ...] | None = None
 ) -> BoxRunMetrics:
     """A box run's metrics, on the listed `cases` only when given (a board's common cases)."""
+    runs.check_complete(folder)
     config = runs.read_json(folder / runs.CONFIG)
     provenance = runs.read_json(folder / runs.PROVENANCE)
     results = runs.read_results(*runs.run_files(folder))
@@ -113,14 +112,11 @@ def evaluate_box_run(
     case_f1 = np.full(len(results.rows), np.nan)
     for image, group in table.groupby("image"):
         case_f1[image] = group["f1"].mean()
-    maps = list(results.maps)
-    thresholds = np.linspace(0.0, float(results.maps.max()), FROC_THRESHOLDS)
     image_boxes = [boxes_of.get(index, []) for index in results.rows["index"]]
-    false_positives, found = froc_counts(maps, image_boxes, thresholds)
-    curve = froc(maps, image_boxes, thresholds)
-    observed = recall_at_false_positives(*curve)
+    operating = exact_froc(list(results.maps), image_boxes)
+    observed = recall_at_false_positives(*operating.curve)
     resampled = recall_at_false_positives_resampled(
-        weights, false_positives, found, np.array([len(b) for b in image_boxes], dtype=float)
+        weights, operating.false_positives, operating.found, np.array([len(b) for b in image_boxes], dtype=float)
     )
     return BoxRunMetrics(
         **run_identity(folder, config, provenance, results.rows),
@@ -135,7 +131,8 @@ def evaluate_box_run(
         resampled={"f1 mean": f1_mean_samples},
         case_ids=tuple(results.rows["case_id"]),
         case_f1=case_f1,
-        froc_curve=curve,
+        froc_curve=operating.curve,
+        froc_thresholds=operating.distinct_thresholds,
     )
 
 
@@ -198,13 +195,18 @@ def table2_note(metrics: list[BoxRunMetrics]) -> str:
         "scored with each run, the largest mean healthy FPR ≤ 5 %; TP when more than a tenth of the box is kept; "
         "FP = min(10, ⌊negative-region mass / inside mass⌋), the negative region being the data set's own "
         "where it gives one, else everything outside the image's boxes). R@kFP: box recall ×100 at k false-positive regions per image "
-        "(8-connected components of the thresholded map, FROC over 101 thresholds). F1 mean: F1 averaged over the "
-        "classes. "
+        "(8-connected components of map ≥ τ; the FROC at its exact operating points: every distinct map value as "
+        f"threshold, {froc_counts_text(metrics)}). F1 mean: F1 averaged over the classes. "
         f"Brackets: 95 % percentile bootstrap intervals ({RESAMPLES} resamples of the test "
         f"{'patients' if {m.bootstrap_unit for m in metrics} == {'patients'} else 'images'}, seed {SEED}, each "
         "image with all its boxes; τ stays the one chosen on the healthy split). "
         f"Rows marked \"reported ({TABLE2_DATA})\" are the paper's published numbers ({CITATION}, Table 2)."
     ) + (f" {seeds_note('F1 mean')}" if any(m.seed_values for m in metrics) else "")
+
+
+def froc_counts_text(metrics: list[BoxRunMetrics]) -> str:
+    counts = ", ".join(f"{m.froc_thresholds:,}" for m in metrics)
+    return f"{counts} thresholds for the runs in board order"
 
 
 def box_pairs(metrics: list[BoxRunMetrics]) -> list[PairComparison]:

@@ -6,10 +6,12 @@ traceback; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import traceback
 import warnings
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import typer
 from rich.console import Console
@@ -28,11 +30,32 @@ prepare_app = typer.Typer(help="Prepare real data sets from their raw releases."
 app.add_typer(prepare_app, name="prepare")
 console = Console()
 error_console = Console(stderr=True)
+_debug = False  # set by --debug: show the traceback behind an error
+
+
+@app.callback()
+def options(
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback behind an error (e.g. a plugin's exception)."),
+) -> None:
+    global _debug
+    _debug = debug
+
+
+@contextlib.contextmanager
+def _interrupted() -> Iterator[None]:
+    """On ^C, one line saying what was interrupted and how to resume (the harness's message)."""
+    try:
+        yield
+    except KeyboardInterrupt as interrupt:
+        error_console.print(f"interrupted: {interrupt}" if str(interrupt) else "interrupted", markup=False,
+                            highlight=False, soft_wrap=True)
+        raise
 
 
 @app.command("list")
 def list_plugins() -> None:
     """Methods and datasets installed, with the distribution that provides each."""
+    from rich.markup import escape
     from rich.table import Table
 
     from anobench import registry
@@ -42,7 +65,13 @@ def list_plugins() -> None:
         for column in ("name", "description", "distribution"):
             table.add_column(column)
         for name, entry in plugins.entries().items():
-            table.add_row(name, plugins.get(name).description, entry.distribution)
+            try:
+                description = plugins.get(name).description
+            except AnobenchError as error:  # listed with its reason; the others stay usable
+                description = f"[red]broken[/red]: {escape(str(error))}"
+            table.add_row(name, description, entry.distribution)
+        for name, reason in plugins.conflicts().items():
+            table.add_row(name, f"[red]refused[/red]: {escape(reason)}", "(two distributions)")
         console.print(table)
 
 
@@ -114,7 +143,8 @@ def run(
         requests = [replace(request, seed=value, out=parent / f"seed-{value}") for value in values]
     try:
         for each in requests:
-            summary = run_harness(each, console)
+            with _interrupted():
+                summary = run_harness(each, console)
             share = summary.network_seconds / summary.wall_seconds if summary.wall_seconds else 0.0
             state = "" if summary.merged else " (shard written; merged when every rank is done)"
             console.print(
@@ -135,13 +165,18 @@ def compare(
         "with its reported rows beside."
     ),
     overwrite: bool = typer.Option(False, help="Replace a leaderboard of the same name."),
+    thresholds: str = typer.Option(
+        "exact", help="Max-Dice and calibrated τ over every distinct map value (exact), or the THOR paper's grid "
+        "0, 0.01, …, 1 (grid), for comparison with its numbers."
+    ),
 ) -> None:
     """Leaderboard of runs, recomputed from their per-case rows and maps (on the cases every run scored)."""
     from anobench.box_leaderboard import print_table2
     from anobench.leaderboard import compare as compare_runs, print_table
 
     command = " ".join(["anobench", *sys.argv[1:]])
-    path, metrics = compare_runs(targets, name, out_dir, command=command, layout=layout, overwrite=overwrite)
+    path, metrics = compare_runs(targets, name, out_dir, command=command, layout=layout, overwrite=overwrite,
+                                 thresholds=thresholds)
     (print_table2 if layout == "table2" else print_table)(metrics, console)
     console.print(f"wrote {path}")
 
@@ -150,11 +185,12 @@ def compare(
 def report(
     targets: List[str] = typer.Argument(..., help="Run folders, globs, or a dataset name (pixel-annotated runs)."),
     out: Path = typer.Option(..., help="Report folder, e.g. reports/phantom (index.md and PNG figures)."),
+    thresholds: str = typer.Option("exact", help="exact or grid: as for `anobench compare`."),
 ) -> None:
     """Report of runs: leaderboard with intervals, significance matrix, PR curves, sweep, case panels."""
     from anobench.report import write_report
 
-    console.print(f"wrote {write_report(targets, out, ' '.join(['anobench', *sys.argv[1:]]))}")
+    console.print(f"wrote {write_report(targets, out, ' '.join(['anobench', *sys.argv[1:]]), thresholds)}")
 
 
 @app.command()
@@ -188,6 +224,7 @@ def sweep(
     from anobench.harness import RunRequest, run as run_harness
     from anobench.leaderboard import evaluate_run
     from anobench.report import sweep_series
+    from anobench.runs import is_complete
     from anobench.sources import roots_for
 
     try:
@@ -203,18 +240,17 @@ def sweep(
         for level in levels:
             folder = out / name / f"t0-{level}"
             folders.append(folder)
-            if (folder / "cases.parquet").is_file() and not overwrite:
+            if is_complete(folder) and not overwrite:
                 console.print(f"kept {folder}")
                 continue
-            run_harness(
-                RunRequest(
-                    method=name, dataset=dataset, split=split, preset=preset, checkpoint=checkpoint,
-                    method_options={**own, "t0": str(level)}, dataset_options=parse_assignments(data),
-                    data_root=own_root, data_roots=other_roots, healthy_split=healthy_split, batch_size=batch_size,
-                    seed=seed, device=device, out=folder, overwrite=True, latency_cases=latency_cases,
-                ),
-                console,
+            point = RunRequest(
+                method=name, dataset=dataset, split=split, preset=preset, checkpoint=checkpoint,
+                method_options={**own, "t0": str(level)}, dataset_options=parse_assignments(data),
+                data_root=own_root, data_roots=other_roots, healthy_split=healthy_split, batch_size=batch_size,
+                seed=seed, device=device, out=folder, overwrite=True, latency_cases=latency_cases,
             )
+            with _interrupted():
+                run_harness(point, console)
     series = sweep_series([evaluate_run(folder) for folder in folders])
     for label, points in series.items():
         console.print(f"{label}: " + ", ".join(f"T0 {t}: {100 * e.value:.2f}" for t, e in points))
@@ -364,9 +400,12 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def main() -> None:
     warnings.showwarning = _show_warning  # one readable line instead of a source excerpt
     try:
-        app()
+        app()  # typer exits 130 on ^C, after `_interrupted` has said what to do
     except AnobenchError as error:
-        error_console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        if _debug and error.__cause__ is not None:
+            traceback.print_exception(error.__cause__)
+        hint = " (anobench --debug … shows its traceback)" if error.__cause__ is not None and not _debug else ""
+        error_console.print(f"error: {error}{hint}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

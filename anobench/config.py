@@ -73,7 +73,17 @@ def build_config(cls: type[ConfigT], overrides: Mapping[str, Any] | None = None)
         )
     hints = typing.get_type_hints(cls)
     values = {key: _coerce(value, hints[key], key) for key, value in overrides.items()}
+    for key, value in values.items():
+        low, high = fields[key].metadata.get("range", (None, None))
+        if value is not None and ((low is not None and value < low) or (high is not None and value > high)):
+            allowed = f"at least {low}" if high is None else f"between {low} and {high}"
+            raise AnobenchError(f"setting {key}={overrides[key]!r}: must be {allowed}")
     return cls(**values)
+
+
+def bounded(default: Any, low: float, high: float | None = None) -> Any:
+    """A dataclass field whose overrides must lie in [low, high] (None: no upper bound); None passes."""
+    return dataclasses.field(default=default, metadata={"range": (low, high)})
 
 
 def to_plain(config: Any) -> dict[str, Any]:

@@ -28,11 +28,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from anobench import registry, runs
-from anobench.api import Batch, Case, Dataset, DatasetContext, Method, MethodContext, load_cases, manifest_hash
+from anobench.api import Batch, Case, Dataset, DatasetContext, Method, MethodContext, manifest_hash
+from anobench.contract import checked_case, checked_prediction, plugin_call
 from anobench.diffusion.presets import PRECISION_NAMES, get_preset
-from anobench.errors import AnobenchError
+from anobench.errors import AnobenchError, RunInterrupted
 from anobench.hashing import sha256_json
-from anobench.journal import BatchJournal, RunLock, remove_empty_journal
+from anobench.journal import JOURNAL, BatchJournal, RunLock, remove_empty_journal
 from anobench.metrics import size_bin
 from anobench.sources import SplitSource, absolute, open_source, parse_source
 
@@ -153,7 +154,7 @@ def _score(
             progress.update(task, completed=first + len(chunk), rate=scored_here / (time.perf_counter() - start))
     wall_seconds = time.perf_counter() - start
     results = runs.CaseResults(
-        rows=pd.DataFrame(rows, columns=ROW_COLUMNS),
+        rows=pd.DataFrame(rows, columns=runs.ROW_COLUMNS),
         maps=np.concatenate(maps) if maps else np.zeros((0, image_size, image_size), np.float32),
         masks=_stack(masks),
         reconstructions=np.concatenate(reconstructions) if maps and len(reconstructions) == len(maps) else None,
@@ -176,23 +177,20 @@ def _score_batch(
         seed=request.seed,
     )
     stopwatch.start()
-    prediction = method.predict(batch)
-    batch_maps = prediction.maps.float().cpu().numpy()[:, 0]
+    named = ", ".join(batch.case_ids[:3]) + (f" and {len(batch.case_ids) - 3} more" if len(batch.case_ids) > 3 else "")
+    with plugin_call(f"method {request.method!r} failed on case(s) {named}"):
+        prediction = method.predict(batch)
+    batch_maps, batch_reconstructions = checked_prediction(request.method, prediction, batch.images, batch.case_ids)
     batch_seconds = stopwatch.stop()
-    if prediction.maps.shape != batch.images.shape:
-        raise AnobenchError(
-            f"method {request.method!r} returned maps of shape {tuple(prediction.maps.shape)} "
-            f"for images of shape {tuple(batch.images.shape)}"
-        )
     arrays = {
         "maps": batch_maps,
         "predict_seconds": np.array(batch_seconds),
-        "network_seconds": np.array(prediction.network_seconds),
+        "network_seconds": np.array(float(prediction.network_seconds)),
     }
-    if prediction.reconstructions is not None:
-        arrays["reconstructions"] = prediction.reconstructions.float().cpu().numpy()[:, 0]
+    if batch_reconstructions is not None:
+        arrays["reconstructions"] = batch_reconstructions
     rows = [
-        _row(index, case, case_map, prediction.nfe, batch_seconds / len(chunk), len(chunk), number)
+        _row(index, case, case_map, int(prediction.nfe), batch_seconds / len(chunk), len(chunk), number)
         for (index, case), case_map in zip(chunk, batch_maps)
     ]
     return rows, arrays
@@ -207,7 +205,9 @@ def _box_rows(chunk: list[tuple[int, Case]]) -> list[dict[str, Any]]:
     ]
 
 
-def _batch_one_seconds(method: Method, cases: list[Case], seed: int, device: torch.device, count: int) -> list[float]:
+def _batch_one_seconds(
+    method: Method, method_name: str, cases: list[Case], seed: int, device: torch.device, count: int
+) -> list[float]:
     """Seconds per image at batch size 1 for up to `count` cases, after one warm-up call, through the
     same `predict` that made the results (the maps are discarded)."""
     import torch
@@ -220,7 +220,9 @@ def _batch_one_seconds(method: Method, cases: list[Case], seed: int, device: tor
         for position, case in enumerate(cases[: count + 1] if count > 0 else []):
             batch = Batch(torch.from_numpy(case.image)[None, None], [case.case_id], seed)
             stopwatch.start()
-            method.predict(batch).maps.cpu()
+            with plugin_call(f"method {method_name!r} failed on case {case.case_id!r} (batch size 1)"):
+                prediction = method.predict(batch)
+            checked_prediction(method_name, prediction, batch.images, [case.case_id])
             seconds = stopwatch.stop()
             if position > 0:
                 samples.append(seconds)
@@ -245,11 +247,6 @@ def _row(
     }
 
 
-ROW_COLUMNS = [
-    "index", "case_id", "subject_id", "lesion_pixels", "size_bin", "score", "nfe", "seconds", "batch_size", "batch",
-]
-
-
 def _stack(arrays: list[np.ndarray | None]) -> np.ndarray | None:
     """The per-case arrays stacked, or None unless every case has one."""
     if not arrays or any(array is None for array in arrays):
@@ -265,18 +262,22 @@ class _Source:
     dataset: Dataset
     options: dict[str, str]
     root: Path | None
+    image_size: int
 
     def __str__(self) -> str:
         return str(self.name)
 
     def case_ids(self) -> list[str]:
-        ids = list(self.dataset.case_ids(self.name.split))
+        with plugin_call(f"dataset {self.name.dataset!r} failed to list split {self.name.split!r}"):
+            ids = [str(case_id) for case_id in self.dataset.case_ids(self.name.split)]
         if not ids:
             raise AnobenchError(f"{self.name} has no cases")
         return ids
 
     def load(self, case_id: str) -> Case:
-        return self.dataset.load_case(self.name.split, case_id)
+        with plugin_call(f"dataset {self.name.dataset!r} failed to load case {case_id!r} of {self.name.split!r}"):
+            case = self.dataset.load_case(self.name.split, case_id)
+        return checked_case(self.name.dataset, case, self.image_size)
 
     def describe(self) -> dict[str, Any]:
         """What the run folder records of it."""
@@ -297,9 +298,11 @@ def healthy_source(request: RunRequest, scored: _Source, image_size: int, wanted
             raise AnobenchError(
                 f"dataset {request.dataset!r} has no split {name.split!r}; available: {', '.join(scored.dataset.splits)}"
             )
-        return _Source(name, scored.dataset, request.dataset_options, request.data_root)
+        return _Source(name, scored.dataset, request.dataset_options, request.data_root, image_size)
     root = request.data_roots.get(name.dataset)  # another data set: its own folder, by name
-    return _Source(name, open_source(name, {}, image_size, root), {}, root)
+    with plugin_call(f"dataset {name.dataset!r} could not be opened"):
+        dataset = open_source(name, {}, image_size, root)
+    return _Source(name, dataset, {}, root, image_size)
 
 
 def check_request(request: RunRequest) -> None:
@@ -332,12 +335,14 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
     dataset_plugin = registry.datasets.get(request.dataset)
     folder = request.out or default_folder(request)
     sharded = request.world_size > 1
-    outputs = runs.shard_files(folder, request.rank, request.world_size) if sharded else runs.run_files(folder)
+    finished = runs.shard_files(folder, request.rank, request.world_size)[2] if sharded else folder / runs.RESULT_SET
     preset = get_preset(request.preset)
 
     # the data is listed, and a first case read, before the run folder is touched: bad input leaves nothing behind
-    dataset = dataset_plugin.open(request.dataset_options, DatasetContext(preset.image_size, request.data_root))
-    scored = _Source(SplitSource(request.dataset, request.split), dataset, request.dataset_options, request.data_root)
+    with plugin_call(f"dataset {request.dataset!r} could not be opened"):
+        dataset = dataset_plugin.open(request.dataset_options, DatasetContext(preset.image_size, request.data_root))
+    scored = _Source(SplitSource(request.dataset, request.split), dataset, request.dataset_options, request.data_root,
+                     preset.image_size)
     if request.split not in dataset.splits:
         raise AnobenchError(f"unknown split {request.split!r} of {request.dataset}; available: {', '.join(dataset.splits)}")
     ids = scored.case_ids()[: request.limit]
@@ -348,10 +353,18 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
     from anobench.devices import select_device  # imports torch: only once the request and data are checked
 
     device = select_device(request.device)
-    plan = _Plan(request, folder, outputs, device, preset, method_plugin, scored, ids, healthy, healthy_ids)
+    plan = _Plan(request, folder, device, preset, method_plugin, scored, ids, healthy, healthy_ids)
+    runs.refuse_finished(folder, request.overwrite, finished)
+    method = plan.create_method()  # a bad checkpoint or setting is refused before the folder is touched
     with RunLock(folder, plan.name):  # one writer per folder (per shard); released by the OS if killed
-        runs.prepare_folder(folder, request.overwrite, outputs)
-        return _execute(plan, console)
+        runs.prepare_folder(folder, request.overwrite, finished)
+        try:
+            return _execute(plan, method, console)
+        except KeyboardInterrupt:
+            raise RunInterrupted(
+                f"the run into {folder} was interrupted; its finished batches are kept in {folder / JOURNAL}: run the "
+                "same command again to resume it (results identical to an uninterrupted run)"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -360,7 +373,6 @@ class _Plan:
 
     request: RunRequest
     folder: Path
-    outputs: tuple[Path, ...]
     device: torch.device
     preset: Any
     method_plugin: Any
@@ -394,7 +406,7 @@ class _Plan:
         if self.validation_split is None:
             return []
         source = healthy_source(self.request, self.scored, self.preset.image_size, self.validation_split)
-        return load_cases(source.dataset, source.name.split, limit)
+        return [source.load(case_id) for case_id in source.case_ids()[:limit]]
 
     def create_method(self) -> Method:
         request = self.request
@@ -402,6 +414,11 @@ class _Plan:
         source = None if training_split is None else (
             request.dataset if training_split == "train" else f"{request.dataset}:{training_split}"
         )
+        with plugin_call(f"method {request.method!r} could not be created"):
+            return self._create(source)
+
+    def _create(self, source: str | None) -> Method:
+        request = self.request
         return self.method_plugin.create(
             request.method_options,
             MethodContext(
@@ -435,42 +452,54 @@ class _Plan:
                 "method_settings": settings, "data_manifest": manifest}
 
 
-def _execute(plan: _Plan, console: Console) -> RunSummary:
+def _execute(plan: _Plan, method: Method, console: Console) -> RunSummary:
     from anobench import distributed
     from anobench.devices import reset_peak_memory
 
     request, folder, device, image_size = plan.request, plan.folder, plan.device, plan.preset.image_size
-    method = plan.create_method()
-    settings = method.settings()
-    runs.write_json(folder / runs.CONFIG, plan.config(settings))
+    with plugin_call(f"method {request.method!r} failed to report its settings"):
+        settings = dict(method.settings())
     manifest = plan.scored.dataset.manifest()
     digest = sha256_json(manifest)
     recorded = {"sha256": digest, **manifest}
     if plan.healthy is not None and plan.healthy.dataset is not plan.scored.dataset:
         healthy = plan.healthy.dataset.manifest()
         recorded["healthy"] = {"sha256": sha256_json(healthy), **healthy}
-    runs.write_json(folder / runs.DATA_MANIFEST, recorded)
     scored_for = plan.scored_for(settings, digest)
-    journal = BatchJournal(folder, plan.name, scored_for, discard=request.overwrite)
+    journals = [BatchJournal(folder, plan.name, scored_for, replace_other=request.overwrite)]
     reset_peak_memory(device)
-    scored = _score(method, plan.scored, plan.selected, request, image_size, device, console, journal)
+    scored = _score(method, plan.scored, plan.selected, request, image_size, device, console, journals[0])
     first_cases = [plan.scored.load(case_id) for _, case_id in plan.selected[: request.latency_cases + 1]]
-    batch_one = _batch_one_seconds(method, first_cases, request.seed, device, request.latency_cases)
-    healthy_manifest = None
+    batch_one = _batch_one_seconds(method, request.method, first_cases, request.seed, device, request.latency_cases)
+    healthy_scored, healthy_manifest = None, None
     if plan.healthy is not None:  # never with shards (refused): one healthy journal per folder
         healthy_manifest = manifest_hash(plan.healthy.dataset)
-        healthy_journal = BatchJournal(folder, "healthy", {**scored_for, "split": str(plan.healthy.name),
-                                                            "healthy_manifest": healthy_manifest}, request.overwrite)
+        journals.append(BatchJournal(folder, "healthy", {**scored_for, "split": str(plan.healthy.name),
+                                                          "healthy_manifest": healthy_manifest}, request.overwrite))
         healthy_scored = _score(method, plan.healthy, list(enumerate(plan.healthy_ids)), request, image_size, device,
-                                console, healthy_journal)
-        runs.write_results(*runs.healthy_files(folder), healthy_scored.results)
-        healthy_journal.discard()
+                                console, journals[1])
     provenance = _provenance(plan, settings, digest, scored, batch_one, healthy_manifest)
-    if len(scored.boxes):
-        runs.write_boxes(folder / runs.BOXES, scored.boxes)
-    runs.write_results(*plan.outputs[:2], scored.results)
-    runs.write_json(plan.outputs[2] if plan.sharded else folder / runs.PROVENANCE, provenance)
-    journal.discard()
+    if plan.sharded:  # the shard's files, its provenance last; merge_shards publishes the joined set
+        rows_path, arrays_path, provenance_path = runs.shard_files(folder, request.rank, request.world_size)
+        runs.write_json(folder / runs.SHARDS / runs.CONFIG, plan.config(settings))
+        runs.write_json(folder / runs.SHARDS / runs.DATA_MANIFEST, recorded)
+        if len(scored.boxes):
+            runs.write_boxes(runs.shard_boxes(folder, request.rank, request.world_size), scored.boxes)
+        runs.write_results(rows_path, arrays_path, scored.results)
+        runs.write_json(provenance_path, provenance)
+    else:  # written aside, then published as one unit
+        staged = runs.staging(folder)
+        runs.write_json(staged / runs.CONFIG, plan.config(settings))
+        runs.write_json(staged / runs.DATA_MANIFEST, recorded)
+        if healthy_scored is not None:
+            runs.write_results(*runs.healthy_files(staged), healthy_scored.results)
+        if len(scored.boxes):
+            runs.write_boxes(staged / runs.BOXES, scored.boxes)
+        runs.write_results(*runs.run_files(staged), scored.results)
+        runs.write_json(staged / runs.PROVENANCE, provenance)
+        runs.publish(folder, staged)
+    for journal in journals:  # only once the results they hold are written
+        journal.discard()
     if distributed.active():  # torchrun: every rank has written its shard before rank 0 merges them
         distributed.barrier()
         merged = request.rank == 0 and runs.merge_shards(folder)

@@ -5,7 +5,9 @@ included) and started again with the same command continues after its last finis
 ends with the results of an uninterrupted run (each case's noise depends only on the seed and its
 id, never on the batch it was in). The journal of a split is `<folder>/journal/<name>/`: the
 `request.json` the batches were scored for and one `batch-<first case>.npz` per finished batch
-(rows and arrays, written atomically); it is deleted once the split's results are written.
+(rows and arrays, written atomically); it is deleted once the split's results are written. Only
+the same command resumes a journal (`--overwrite` too: its batches are what it would compute);
+another command is refused, or with `--overwrite` discards it.
 
 A second process started into the same folder is refused: `RunLock` holds an advisory lock on
 `<folder>/.lock-<name>` for the whole run, which the operating system releases when its holder
@@ -65,17 +67,19 @@ class RunLock:
 class BatchJournal:
     """The finished batches of one split's scoring, for `request` (a JSON-able description)."""
 
-    def __init__(self, folder: Path, name: str, request: dict[str, Any], discard: bool = False) -> None:
+    def __init__(self, folder: Path, name: str, request: dict[str, Any], replace_other: bool = False) -> None:
+        """Resume the journal of this very `request` if there is one; a journal of another request is
+        an error, or discarded with `replace_other` (--overwrite)."""
         self.folder = folder / JOURNAL / name
-        if discard:
-            self.discard()
         recorded = self.folder / "request.json"
         wanted = json.dumps(request, sort_keys=True, default=str)
         if recorded.is_file() and recorded.read_text() != wanted:
-            raise AnobenchError(
-                f"{folder} holds an interrupted run of another command ({self.folder}); "
-                "run that command again to finish it, or pass --overwrite to start afresh"
-            )
+            if not replace_other:
+                raise AnobenchError(
+                    f"{folder} holds an interrupted run of another command ({self.folder}); "
+                    "run that command again to finish it, or pass --overwrite to start afresh"
+                )
+            self.discard()
         if not recorded.is_file():
             atomic_write(recorded, lambda p: p.write_text(wanted))
 
@@ -83,9 +87,18 @@ class BatchJournal:
         """first case position → (rows, arrays) of every journalled batch."""
         batches = {}
         for path in sorted(self.folder.glob("batch-*.npz")):
-            with np.load(path) as stored:
-                arrays = {key: stored[key] for key in stored.files if key != "rows"}
-                batches[int(path.stem.split("-")[1])] = (json.loads(str(stored["rows"])), arrays)
+            try:
+                with np.load(path) as stored:
+                    arrays = {key: stored[key] for key in stored.files if key != "rows"}
+                    rows = json.loads(str(stored["rows"]))
+                first = int(path.stem.split("-")[1])
+            except Exception as error:  # zip, zlib, JSON, a missing key: the batch cannot be trusted
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                raise AnobenchError(
+                    f"journalled batch {path} of an interrupted run is damaged ({reason}); delete that file to "
+                    "score its cases again (the other batches are kept), or pass --overwrite to start afresh"
+                ) from None
+            batches[first] = (rows, arrays)
         return batches
 
     def record(self, first: int, rows: list[dict[str, Any]], arrays: dict[str, np.ndarray]) -> None:

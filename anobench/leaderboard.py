@@ -7,6 +7,7 @@ their numbers are not comparable.
 
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import warnings
@@ -23,18 +24,10 @@ from tabulate import tabulate
 
 from anobench import runs
 from anobench.errors import AnobenchError
-from anobench.box_metrics import healthy_fpr_threshold
 from anobench.comparisons import PairComparison, compare_pairs, versus_best
-from anobench.metrics import (
-    DICE_EPSILON, SIZE_BINS, THRESHOLDS, MaxDice, average_precision, dice_curve, pooled_max_dice, score_histograms,
-    stacked_counts, threshold_counts,
-)
-from anobench.stats import (
-    RESAMPLES, SEED, Estimate, average_precision_resamples, clusters_of, interval, pooled_dice_curves, resample_counts,
-)
-
-BIN_NAMES = [name for name, _, _ in SIZE_BINS]
-CALIBRATED_FPR = 0.05  # share of healthy validation pixels allowed above the calibrated threshold
+from anobench.metrics import MaxDice
+from anobench.pixel_protocol import BIN_NAMES, CALIBRATED_FPR, THRESHOLD_MODES, Calibrated, pixel_scores
+from anobench.stats import RESAMPLES, SEED, Estimate, clusters_of, resample_counts
 
 
 @dataclass(frozen=True)
@@ -59,18 +52,6 @@ class RunIdentity:
 
 
 @dataclass(frozen=True)
-class Calibrated:
-    """Dice at a threshold chosen without the test labels: ≤ 5 % of healthy validation pixels above it."""
-
-    threshold: float
-    healthy_fpr: float
-    dice: Estimate
-    split: str
-    samples: np.ndarray  # Dice at the threshold in each bootstrap resample
-    case_dice: np.ndarray  # per case Dice at the threshold (NaN: not scored)
-
-
-@dataclass(frozen=True)
 class RunMetrics(RunIdentity):
     dice: dict[str, MaxDice]  # per bin and "all"
     cases_per_bin: dict[str, int]
@@ -81,6 +62,7 @@ class RunMetrics(RunIdentity):
     case_dice: np.ndarray  # per case Dice at the pooled "all" threshold (NaN: not scored)
     bootstrap_unit: str  # "cases" or "subjects"
     calibrated: Calibrated | None
+    thresholds: str = "exact"  # how max-Dice and the calibrated τ were searched (pixel_protocol.THRESHOLD_MODES)
     seed_values: tuple[float, ...] = ()  # Dice all of every inference seed, when the run was repeated (merge_seeds)
 
     @property
@@ -155,9 +137,14 @@ def evaluate_runs(folders: list[Path], evaluate: Callable[..., Metrics]) -> tupl
 
 
 def evaluate_run(
-    folder: Path, resamples: int = RESAMPLES, seed: int = SEED, cases: tuple[str, ...] | None = None
+    folder: Path, resamples: int = RESAMPLES, seed: int = SEED, cases: tuple[str, ...] | None = None,
+    thresholds: str = "exact",
 ) -> RunMetrics:
-    """A mask run's metrics, on the listed `cases` only when given (a board's common cases)."""
+    """A mask run's metrics, on the listed `cases` only when given (a board's common cases); `thresholds`:
+    exact (every distinct map value) or grid (the paper's 101 values)."""
+    if thresholds not in THRESHOLD_MODES:
+        raise AnobenchError(f"unknown threshold search {thresholds!r}; available: {', '.join(THRESHOLD_MODES)}")
+    runs.check_complete(folder)
     config = runs.read_json(folder / runs.CONFIG)
     provenance = runs.read_json(folder / runs.PROVENANCE)
     results = runs.read_results(*runs.run_files(folder))
@@ -166,67 +153,26 @@ def evaluate_run(
     if results.masks is None:
         raise AnobenchError(f"run {folder} has no masks: its split ({config['split']}) is not annotated")
     rows = results.rows
-    scored = rows["size_bin"].notna().to_numpy()
-    counts = [threshold_counts(m, g) for m, g in zip(results.maps, results.masks)]
-    predicted, true_positive, positives = stacked_counts(counts)
-    for array in (predicted, true_positive, positives):
-        array[~scored] = 0  # slices with too small a lesion take no part in any pooled number
     clusters = clusters_of(rows["subject_id"].tolist())
-    weights = resample_counts(len(rows), resamples, seed, clusters)
-    dice: dict[str, MaxDice] = {}
-    cases_per_bin: dict[str, int] = {}
-    intervals: dict[str, Estimate] = {}
-    resampled: dict[str, np.ndarray] = {}
-    for name in [*BIN_NAMES, "all"]:
-        members = scored if name == "all" else (rows["size_bin"] == name).to_numpy()
-        dice[name] = pooled_max_dice([c for c, member in zip(counts, members) if member])
-        cases_per_bin[name] = int(members.sum())
-        curves = pooled_dice_curves(
-            weights[:, members], predicted[members], true_positive[members], positives[members], DICE_EPSILON
-        )
-        resampled[f"dice {name}"] = curves.max(axis=1)
-        intervals[f"dice {name}"] = interval(dice[name].dice, resampled[f"dice {name}"])
-    curves_all = curves  # the loop ends with "all"
-    auprc = average_precision(results.maps[scored], results.masks[scored]) if scored.any() else float("nan")
-    if scored.any():
-        positive, negative = score_histograms(results.maps[scored], results.masks[scored])
-        resampled["auprc"] = average_precision_resamples(weights[:, scored], positive, negative)
-    else:
-        resampled["auprc"] = np.full(resamples, np.nan)
-    intervals["auprc"] = interval(auprc, resampled["auprc"])
-    best = int(np.argmin(np.abs(THRESHOLDS - dice["all"].threshold))) if scored.any() else 0
-    case_dice = np.where(scored, dice_curve(predicted[:, best], true_positive[:, best], positives), np.nan)
-    calibrated = _calibrated(folder, config, predicted, true_positive, positives, curves_all)
-    if calibrated is not None:
-        intervals["dice calibrated"], resampled["dice calibrated"] = calibrated.dice, calibrated.samples
+    healthy_rows, healthy_maps = runs.healthy_files(folder)
+    healthy = runs.read_results(healthy_rows, healthy_maps).maps if healthy_rows.is_file() else None
+    scores = pixel_scores(
+        results.maps, results.masks, rows["size_bin"].where(rows["size_bin"].notna(), None).to_numpy(),
+        resample_counts(len(rows), resamples, seed, clusters), thresholds, healthy, str(config.get("healthy_split")),
+    )
     return RunMetrics(
         **run_identity(folder, config, provenance, rows),
-        dice=dice,
-        cases_per_bin=cases_per_bin,
-        auprc=auprc,
-        intervals=intervals,
-        resampled=resampled,
+        dice=scores.dice,
+        cases_per_bin=scores.cases_per_bin,
+        auprc=scores.auprc,
+        intervals=scores.intervals,
+        resampled=scores.resampled,
         case_ids=tuple(rows["case_id"]),
-        case_dice=case_dice,
+        case_dice=scores.case_dice,
         bootstrap_unit="subjects" if clusters is not None else "cases",
-        calibrated=calibrated,
+        calibrated=scores.calibrated,
+        thresholds=thresholds,
     )
-
-
-def _calibrated(
-    folder: Path, config: dict[str, Any], predicted: np.ndarray, true_positive: np.ndarray, positives: np.ndarray,
-    curves: np.ndarray | None,
-) -> Calibrated | None:
-    """Dice at the threshold the healthy split scored with the run (`--healthy-split val`) allows."""
-    healthy_rows, healthy_maps = runs.healthy_files(folder)
-    if not healthy_rows.is_file() or curves is None:
-        return None
-    tau, fpr = healthy_fpr_threshold(runs.read_results(healthy_rows, healthy_maps).maps, CALIBRATED_FPR, THRESHOLDS)
-    k = int(np.argmin(np.abs(THRESHOLDS - tau)))
-    value = float(dice_curve(predicted[:, k].sum(), true_positive[:, k].sum(), positives.sum()))
-    scored = positives > 0
-    case_dice = np.where(scored, dice_curve(predicted[:, k], true_positive[:, k], positives), np.nan)
-    return Calibrated(tau, fpr, interval(value, curves[:, k]), str(config.get("healthy_split")), curves[:, k], case_dice)
 
 
 def _median_p90(values: Any) -> tuple[float, float]:
@@ -266,12 +212,13 @@ def find_runs(targets: list[str], runs_root: Path = Path("runs")) -> list[Path]:
     """Run folders named by path, glob, or dataset name (every finished run under runs/<name>/)."""
     found: list[Path] = []
     for target in targets:
-        if (Path(target) / runs.CASES).is_file():
+        if any((Path(target) / name).exists() for name in runs.RUN_TRACES):
+            runs.check_complete(Path(target))  # a run folder named outright: unfinished or damaged is an error
             found.append(Path(target))
             continue
-        matches = [Path(p) for p in sorted(glob.glob(target)) if (Path(p) / runs.CASES).is_file()]
+        matches = [Path(p) for p in sorted(glob.glob(target)) if runs.is_complete(Path(p))]
         if not matches and (runs_root / target).is_dir():
-            matches = sorted(p.parent for p in (runs_root / target).glob(f"*/{runs.CASES}"))
+            matches = sorted(p.parent for p in (runs_root / target).glob(f"*/{runs.RESULT_SET}"))
         if not matches:
             raise AnobenchError(f"{target!r} is neither a finished run folder, a glob of them, nor a dataset under {runs_root}/")
         found.extend(matches)
@@ -422,11 +369,21 @@ COMPARISON_NOTE = (
     "≠ best: whether the run's Dice all differs significantly from the best run's (paired bootstrap and Wilcoxon "
     "signed-rank on per-case Dice, both Holm-corrected over all pairs, both p < 0.05)."
 )
-CALIBRATED_NOTE = (
-    "Dice calibrated: Dice all at the smallest threshold of the grid leaving ≤ 5 % of the healthy validation pixels "
-    "above it (the healthy split scored with the run, `--healthy-split auto`), no test label used; the cell gives τ "
-    "and the healthy-pixel share it really leaves above it (flagged when no τ reaches 5 %); gap = oracle − calibrated."
-)
+def threshold_note(thresholds: str) -> str:
+    """How the oracle threshold was searched, for a board's explanation."""
+    if thresholds == "grid":
+        return ("oracle threshold from the THOR paper's grid τ ∈ {0, 0.01, …, 1}, anomalous where map > τ "
+                "(`--thresholds grid`)")
+    return "oracle threshold exact: every distinct map value τ tried, anomalous where map ≥ τ (`--thresholds exact`)"
+
+
+def calibrated_note(thresholds: str) -> str:
+    candidates = "threshold of the grid" if thresholds == "grid" else "map value"
+    return (
+        f"Dice calibrated: Dice all at the smallest {candidates} leaving ≤ 5 % of the healthy validation pixels above "
+        "it (the healthy split scored with the run, `--healthy-split auto`), no test label used; the cell gives τ and "
+        "the healthy-pixel share it really leaves above it (flagged when no τ reaches 5 %); gap = oracle − calibrated."
+    )
 
 
 def seeds_note(headline: str) -> str:
@@ -459,13 +416,13 @@ def render_markdown(metrics: list[RunMetrics], command: str, coverage: Coverage 
     pairs = dice_pairs(metrics)
     headers, body = table_rows(metrics, pairs)
     explanation = (
-        "Dice: pooled max-Dice ×100 per lesion-size bin (oracle threshold τ ∈ {0, 0.01, …, 1} chosen "
-        "on these cases, bins scaled to the image size); AUPRC: pooled pixel-level average precision ×100. "
+        f"Dice: pooled max-Dice ×100 per lesion-size bin ({threshold_note(first.thresholds)}, chosen on these "
+        "cases; bins scaled to the image size); AUPRC: pooled pixel-level average precision ×100, exact. "
         "τ s/m/l/all: the thresholds attaining each maximum. Cost: NFE per image (median over cases); seconds per "
         "image at batch 1 (cases timed one at a time after a warm-up call) and at the run's batch size (each batch's "
         "time over its size, the first batch left out), median/p90; img/s over the whole run; peak memory (CUDA "
         "memory allocated on a GPU, the process's peak resident set on a CPU). GPU times are CUDA-event times. "
-        f"{interval_note(metrics)} {COMPARISON_NOTE} {CALIBRATED_NOTE} {seeds_note('Dice all')}"
+        f"{interval_note(metrics)} {COMPARISON_NOTE} {calibrated_note(first.thresholds)} {seeds_note('Dice all')}"
     )
     return board(f"Leaderboard: {first.dataset} (split `{first.split}`)", explanation, headers, body, metrics, command,
                  pairs_section(metrics, pairs), coverage)
@@ -539,7 +496,7 @@ def render_table1(metrics: list[RunMetrics], command: str, coverage: Coverage | 
                          *["–"] * (len(headers) - 3 - len(values))])
     first = metrics[0]
     explanation = (
-        "Dice: pooled max-Dice ×100 (oracle threshold chosen on these cases), \"average\" pooled over all "
+        f"Dice: pooled max-Dice ×100 ({threshold_note(first.thresholds)}, chosen on these cases), \"average\" pooled over all "
         "lesions, then per lesion-size bin; AUPRC: pooled pixel-level average precision ×100; NFE/img and "
         f"s/img: medians over cases. Rows marked \"reported ({TABLE1_DATA})\" are the paper's published "
         f"numbers ({CITATION}, Table 1) on real data; they are not comparable in level with phantom numbers, "
@@ -578,12 +535,18 @@ def compare(
     command: str = "anobench compare",
     layout: str = "full",
     overwrite: bool = False,
+    thresholds: str = "exact",
 ) -> tuple[Path, list[Any]]:
     """Evaluate the runs on their common cases, write `out_dir/<name>.md` in `layout` and return it
-    with the metrics. An existing board is replaced only with `overwrite`."""
+    with the metrics. An existing board is replaced only with `overwrite`. `thresholds`: how pixel
+    boards search max-Dice and the calibrated τ (exact, or the paper's grid)."""
     if layout not in LAYOUT_NAMES:
         raise AnobenchError(f"unknown layout {layout!r}; available: {', '.join(LAYOUT_NAMES)}")
+    if thresholds not in THRESHOLD_MODES:
+        raise AnobenchError(f"unknown threshold search {thresholds!r}; available: {', '.join(THRESHOLD_MODES)}")
     evaluate, render = _layouts()[layout]
+    if layout != "table2":
+        evaluate = functools.partial(evaluate, thresholds=thresholds)
     folders = find_runs(targets)
     if not folders:
         raise AnobenchError("no runs to compare")

@@ -10,6 +10,7 @@ by box F1.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,9 +23,11 @@ from anobench import figures, runs
 from anobench.api import Box
 from anobench.errors import AnobenchError
 from anobench.leaderboard import (
-    BIN_NAMES, CALIBRATED_NOTE, COMPARISON_NOTE, Coverage, RunMetrics, dice_pairs, distinct_labels, evaluate_run,
-    evaluate_runs, find_runs, interval_note, merge_seeds, method_label, pairs_section, same_data, seeds_note, table_rows,
+    BIN_NAMES, COMPARISON_NOTE, Coverage, RunMetrics, dice_pairs, distinct_labels, evaluate_run,
+    evaluate_runs, find_runs, calibrated_note, interval_note, merge_seeds, method_label, pairs_section, same_data, seeds_note,
+    table_rows, threshold_note,
 )
+from anobench.pixel_protocol import THRESHOLD_MODES
 from anobench.stats import Estimate
 
 PANEL_PICKS = ("best", "median", "worst")
@@ -59,7 +62,8 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def write_report(targets: list[str], out: Path, command: str) -> Path:
+def write_report(targets: list[str], out: Path, command: str, thresholds: str = "exact") -> Path:
+    """`thresholds`: how mask runs' max-Dice and calibrated τ are searched (exact, or the paper's grid)."""
     folders = find_runs(targets)
     if not folders:
         raise AnobenchError("no runs to report on")
@@ -67,7 +71,9 @@ def write_report(targets: list[str], out: Path, command: str) -> Path:
     if any(boxed) and not all(boxed):
         listed = ", ".join(str(folder) for folder, has_boxes in zip(folders, boxed) if has_boxes)
         raise AnobenchError(f"box runs ({listed}) and lesion-mask runs cannot share a report")
-    return (_box_report if all(boxed) else _mask_report)(folders, out, command)
+    if all(boxed):
+        return _box_report(folders, out, command)
+    return _mask_report(folders, out, command, thresholds)
 
 
 def _opening(
@@ -112,12 +118,15 @@ def _closing(metrics: Sequence[Any], lines: list[str], out: Path) -> Path:
     return index
 
 
-def _mask_report(folders: list[Path], out: Path, command: str) -> Path:
-    evaluated, coverage = evaluate_runs(folders, evaluate_run)
+def _mask_report(folders: list[Path], out: Path, command: str, thresholds: str) -> Path:
+    if thresholds not in THRESHOLD_MODES:
+        raise AnobenchError(f"unknown threshold search {thresholds!r}; available: {', '.join(THRESHOLD_MODES)}")
+    evaluated, coverage = evaluate_runs(folders, functools.partial(evaluate_run, thresholds=thresholds))
     same_data(evaluated)
     metrics = merge_seeds(evaluated)
-    note = ("Dice: pooled max-Dice ×100 per lesion-size bin (oracle threshold); AUPRC: pooled pixel average precision "
-            f"×100. {interval_note(metrics)} {COMPARISON_NOTE} {CALIBRATED_NOTE} {seeds_note('Dice all')}")
+    note = (f"Dice: pooled max-Dice ×100 per lesion-size bin ({threshold_note(thresholds)}); AUPRC: pooled pixel "
+            f"average precision ×100, exact. {interval_note(metrics)} {COMPARISON_NOTE} {calibrated_note(thresholds)} "
+            f"{seeds_note('Dice all')}")
     pairs = dice_pairs(metrics)
     lines = _opening(metrics, out, command, note, table_rows(metrics, pairs), coverage)
     labels = distinct_labels(metrics)
@@ -162,7 +171,9 @@ def _box_masks(folder: Path, results: runs.CaseResults) -> np.ndarray:
 
 
 def _box_report(folders: list[Path], out: Path, command: str) -> Path:
-    from anobench.box_leaderboard import box_pairs, box_pairs_section, evaluate_box_run, table2_note, table2_rows
+    from anobench.box_leaderboard import (
+        box_pairs, box_pairs_section, evaluate_box_run, froc_counts_text, table2_note, table2_rows,
+    )
 
     evaluated, coverage = evaluate_runs(folders, evaluate_box_run)
     same_data(evaluated)
@@ -172,8 +183,8 @@ def _box_report(folders: list[Path], out: Path, command: str) -> Path:
     pairs = box_pairs(metrics)
     lines += _comparisons(labels, pairs, box_pairs_section(metrics, pairs), out, "F1 mean")
     figures.froc_curves({label: m.froc_curve for m, label in zip(metrics, labels)}, out / "froc.png")
-    lines += ["## FROC", "", "Best box recall at ≤ k false-positive regions per image over 101 thresholds (the "
-              "board's R@kFP).", "",
+    lines += ["## FROC", "", "Best box recall at ≤ k false-positive regions per image, every distinct map value "
+              f"tried as threshold ({froc_counts_text(metrics)}; the board's R@kFP).", "",
               "![FROC curves](froc.png)", ""]
     lines += ["## Cases", "", "Best, median and worst image by the mean F1 of its boxes (thor-compat, τ from the "
               "healthy split): input, reconstruction, anomaly map (0 to the 99.5th percentile of the run's maps), "

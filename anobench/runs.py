@@ -12,15 +12,22 @@
                        for localisation data sets
     healthy/           cases.parquet and maps.npz of the healthy split scored alongside
                        (`--healthy-split`), from which box protocols choose their threshold
+    result-set.json    written last: every file above with its size and sha256
 
-A sharded run (rank r of w) writes `shards/rank{r}-of-{w}.*` instead; `merge_shards` joins them
-into the files above once every rank has finished.
+The files appear as one unit: a run writes them into `.staging/` and `publish` moves them in and
+writes `result-set.json` last, so a folder counts as finished only with it, and a run that fails
+(a full disk, a plugin's exception, ^C) leaves the earlier results, or none, never a mixture. A
+folder without `result-set.json` never blocks a rerun; a damaged one is named, never half-read.
+
+A sharded run (rank r of w) writes `shards/rank{r}-of-{w}.*` instead (its `.json`, the provenance,
+last); `merge_shards` publishes the joined set once every rank has finished.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +38,7 @@ import pandas as pd
 
 from anobench.atomic import atomic_write
 from anobench.errors import AnobenchError
+from anobench.hashing import sha256_file
 
 CASES = "cases.parquet"
 MAPS = "maps.npz"
@@ -41,6 +49,14 @@ CONFIG = "config.json"
 PROVENANCE = "provenance.json"
 DATA_MANIFEST = "data-manifest.json"
 SHARDS = "shards"
+RESULT_SET = "result-set.json"
+STAGING = ".staging"
+RUN_TRACES = (RESULT_SET, CASES, CONFIG, STAGING, "journal")  # what makes a folder a run's, finished or not
+# the per-case columns every reader relies on
+ROW_COLUMNS = [
+    "index", "case_id", "subject_id", "lesion_pixels", "size_bin", "score", "nfe", "seconds", "batch_size", "batch",
+]
+REQUIRED_COLUMNS = [column for column in ROW_COLUMNS if column != "batch"]  # runs made before the warm-up timing lack batch
 
 
 def write_text(path: Path, text: str) -> None:
@@ -51,15 +67,19 @@ def write_json(path: Path, value: Any) -> None:
     atomic_write(path, lambda p: p.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n"))
 
 
-def prepare_folder(path: Path, overwrite: bool, outputs: tuple[Path, ...]) -> None:
-    """Create the run folder for `outputs`; refuse to replace results unless `overwrite`.
+def refuse_finished(path: Path, overwrite: bool, finished_marker: Path) -> None:
+    """Refuse to score into finished results (a run whose completion `finished_marker` records, or the
+    merged set) unless `overwrite`, which replaces them only once the new set is complete. Writes nothing.
 
     The merged results count as results of every shard: a finished run is not silently extended.
     """
-    guarded = (*outputs, *run_files(path), path / BOXES, *healthy_files(path))
-    if any(p.exists() for p in guarded):
-        if not overwrite:
-            raise AnobenchError(f"run folder {path} already holds results; pass --overwrite or choose another --out")
+    if (finished_marker.is_file() or is_complete(path)) and not overwrite:
+        raise AnobenchError(f"run folder {path} already holds results; pass --overwrite or choose another --out")
+
+
+def prepare_folder(path: Path, overwrite: bool, finished_marker: Path) -> None:
+    """Create the run folder once its writer holds the lock (`refuse_finished` checked again there)."""
+    refuse_finished(path, overwrite, finished_marker)
     try:
         path.mkdir(parents=True, exist_ok=True)
         handle, probe = tempfile.mkstemp(dir=path, prefix=".write-test")
@@ -67,8 +87,76 @@ def prepare_folder(path: Path, overwrite: bool, outputs: tuple[Path, ...]) -> No
         os.unlink(probe)
     except OSError as error:
         raise AnobenchError(f"cannot write to output folder {path}: {error.strerror or error}") from None
-    for stale in guarded:
-        stale.unlink(missing_ok=True)
+
+
+def is_complete(folder: Path) -> bool:
+    """Whether `folder` holds a published result set (see the module's documentation)."""
+    return (folder / RESULT_SET).is_file()
+
+
+def check_complete(folder: Path) -> None:
+    """Raise a one-line error unless `folder` holds a complete, undamaged result set (sizes are checked;
+    `result_set_damage` also checks the sha256)."""
+    if not folder.is_dir():
+        raise AnobenchError(f"{folder} does not exist")
+    if not is_complete(folder):
+        raise AnobenchError(
+            f"{folder} holds no finished run (no {RESULT_SET}): run its command again to finish it (an interrupted "
+            "run resumes), or with --overwrite to start afresh"
+        )
+    listed = read_json(folder / RESULT_SET).get("files", {})
+    for name, entry in listed.items():
+        path = folder / name
+        if not path.is_file():
+            raise AnobenchError(f"run {folder} is damaged: {name} is missing")
+        if path.stat().st_size != entry["bytes"]:
+            raise AnobenchError(
+                f"run {folder} is damaged: {name} has {path.stat().st_size} bytes, the run wrote {entry['bytes']}"
+            )
+
+
+def result_set_damage(folder: Path) -> list[str]:
+    """The files of a published set whose content is not what the run wrote (sha256), by name."""
+    listed = read_json(folder / RESULT_SET).get("files", {})
+    return [name for name, entry in listed.items()
+            if not (folder / name).is_file() or sha256_file(folder / name) != entry["sha256"]]
+
+
+def staging(folder: Path) -> Path:
+    """An empty folder inside `folder` where a result set is written before `publish`."""
+    staged = folder / STAGING
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir(parents=True)
+    return staged
+
+
+def publish(folder: Path, staged: Path) -> None:
+    """Move the complete result set in `staged` into `folder`, replacing the results there, and write
+    `result-set.json` last. The old marker goes first, so a crash part-way leaves an unfinished folder
+    (which a rerun completes), never a finished-looking mixture."""
+    files = sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file())
+    listing = {name: {"bytes": (staged / name).stat().st_size, "sha256": sha256_file(staged / name)} for name in files}
+    (folder / RESULT_SET).unlink(missing_ok=True)
+    for stale in _result_files(folder):
+        if stale.relative_to(folder).as_posix() not in listing:
+            stale.unlink()
+    for name in files:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged / name, folder / name)
+    write_json(folder / RESULT_SET, {"format": 1, "files": listing})
+    shutil.rmtree(staged, ignore_errors=True)
+
+
+def seal(folder: Path) -> None:
+    """Write `result-set.json` over the result files already in `folder` (fabricated or edited runs)."""
+    listing = {p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
+               for p in _result_files(folder)}
+    write_json(folder / RESULT_SET, {"format": 1, "files": listing})
+
+
+def _result_files(folder: Path) -> list[Path]:
+    names = (CONFIG, PROVENANCE, DATA_MANIFEST, CASES, MAPS, BOXES, f"{HEALTHY}/{CASES}", f"{HEALTHY}/{MAPS}")
+    return [folder / name for name in names if (folder / name).is_file()]
 
 
 @dataclass
@@ -98,13 +186,17 @@ def write_boxes(path: Path, boxes: pd.DataFrame) -> None:
 def read_boxes(folder: Path) -> pd.DataFrame:
     if not (folder / BOXES).is_file():
         raise AnobenchError(f"run {folder} has no {BOXES}: its data set has no annotated boxes")
-    return pd.read_parquet(folder / BOXES)
+    return _read_rows(folder / BOXES, BOX_COLUMNS)
 
 
 def shard_files(folder: Path, rank: int, world_size: int) -> tuple[Path, Path, Path]:
-    """One rank's results: (rows, arrays, provenance)."""
+    """One rank's results: (rows, arrays, provenance); the provenance is written last."""
     stem = folder / SHARDS / f"rank{rank}-of-{world_size}"
     return stem.with_suffix(".parquet"), stem.with_suffix(".npz"), stem.with_suffix(".json")
+
+
+def shard_boxes(folder: Path, rank: int, world_size: int) -> Path:
+    return folder / SHARDS / f"rank{rank}-of-{world_size}.boxes.parquet"
 
 
 def write_results(rows_path: Path, arrays_path: Path, results: CaseResults) -> None:
@@ -123,24 +215,50 @@ def write_results(rows_path: Path, arrays_path: Path, results: CaseResults) -> N
 
 
 def read_results(rows_path: Path, arrays_path: Path) -> CaseResults:
+    """The rows and arrays of a result set; a missing, damaged or foreign file is one clear error."""
     if not rows_path.is_file() or not arrays_path.is_file():
         raise AnobenchError(
             f"{rows_path.parent} holds no finished run ({rows_path.name} or {arrays_path.name} missing)"
         )
-    with np.load(arrays_path) as arrays:
-        return CaseResults(
-            rows=pd.read_parquet(rows_path),
-            maps=arrays["maps"],
-            masks=arrays["masks"] if "masks" in arrays else None,
-            reconstructions=arrays["reconstructions"] if "reconstructions" in arrays else None,
-            negative_regions=arrays["negative_regions"] if "negative_regions" in arrays else None,
-            images=arrays["images"] if "images" in arrays else None,
-        )
+    rows = _read_rows(rows_path)
+    try:
+        with np.load(arrays_path) as arrays:
+            stored = {key: arrays[key] for key in arrays.files}
+    except Exception as error:  # zipfile, zlib, pickle refusal: every reason the file cannot be read
+        raise _damaged(arrays_path, error) from None
+    if "maps" not in stored or len(stored["maps"]) != len(rows):
+        raise AnobenchError(f"{arrays_path} is damaged: it holds no maps for the {len(rows)} rows of {rows_path.name}")
+    return CaseResults(
+        rows=rows,
+        maps=stored["maps"],
+        masks=stored.get("masks"),
+        reconstructions=stored.get("reconstructions"),
+        negative_regions=stored.get("negative_regions"),
+        images=stored.get("images"),
+    )
+
+
+def _read_rows(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    try:
+        rows = pd.read_parquet(path, columns=columns)
+    except Exception as error:  # pyarrow's errors share no base class with a useful message
+        raise _damaged(path, error) from None
+    missing = [column for column in (columns or REQUIRED_COLUMNS) if column not in rows.columns]
+    if missing:
+        raise AnobenchError(f"{path} lacks the column(s) {', '.join(missing)}: not written by anobench, or damaged")
+    return rows
+
+
+def _damaged(path: Path, error: Exception) -> AnobenchError:
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return AnobenchError(f"cannot read {path}: the file is damaged ({reason}); run the run's command again with "
+                         "--overwrite to score it afresh")
 
 
 def case_ids_of(folder: Path) -> list[str]:
     """The case ids a finished run scored, in its order (reads one column)."""
-    return pd.read_parquet(folder / CASES, columns=["case_id"])["case_id"].tolist()
+    check_complete(folder)
+    return _read_rows(folder / CASES, ["case_id"])["case_id"].tolist()
 
 
 def select_cases(results: CaseResults, case_ids: Sequence[str]) -> CaseResults:
@@ -159,10 +277,10 @@ def select_cases(results: CaseResults, case_ids: Sequence[str]) -> CaseResults:
 
 
 def merge_shards(folder: Path) -> bool:
-    """Join the shards into the run's results once all ranks are done; True if merged."""
-    found = sorted((folder / SHARDS).glob("rank*-of-*.parquet"))
+    """Publish the joined shards as the run's result set once all ranks are done; True if merged."""
+    found = sorted((folder / SHARDS).glob("rank*-of-*.json"))
     if not found:
-        raise AnobenchError(f"{folder} has no shards to merge")
+        raise AnobenchError(f"{folder} has no finished shards to merge")
     world_size = int(found[0].stem.rsplit("-", 1)[1])
     files = [shard_files(folder, rank, world_size) for rank in range(world_size)]
     if not all(path.is_file() for triple in files for path in triple):
@@ -183,13 +301,27 @@ def merge_shards(folder: Path) -> bool:
         negative_regions=joined("negative_regions"),
         images=joined("images"),
     )
-    write_results(*run_files(folder), merged)
-    provenance = [json.loads(path.read_text()) for _, _, path in files]
-    write_json(folder / PROVENANCE, {**provenance[0], "shards": provenance})
+    staged = staging(folder)
+    write_results(*run_files(staged), merged)
+    boxes = [_read_rows(path, BOX_COLUMNS) for rank in range(world_size)
+             if (path := shard_boxes(folder, rank, world_size)).is_file()]
+    if boxes:
+        write_boxes(staged / BOXES, pd.concat(boxes, ignore_index=True).sort_values("index", kind="stable"))
+    for name in (CONFIG, DATA_MANIFEST):
+        shutil.copyfile(folder / SHARDS / name, staged / name)
+    provenance = [read_json(path) for _, _, path in files]
+    write_json(staged / PROVENANCE, {**provenance[0], "shards": provenance})
+    publish(folder, staged)
     return True
 
 
 def read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise AnobenchError(f"{path} does not exist")
-    return json.loads(path.read_text())
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise AnobenchError(f"{path} is not valid JSON ({error}): the file is damaged") from None
+    if not isinstance(value, dict):
+        raise AnobenchError(f"{path} does not hold a JSON object: the file is damaged")
+    return value

@@ -1,7 +1,7 @@
 """Uncertainty of leaderboard numbers: case (or subject) bootstrap, paired comparisons, Holm.
 
-Every metric anobench reports is a function of sums over cases: pooled Dice of the per-case
-threshold counts, AUPRC of per-case score histograms, box recall / F1 of per-box values, FROC of
+Every metric anobench reports is a function of sums over cases: pooled Dice and AUPRC of per-case
+counts over thresholds, box recall / F1 of per-box values, FROC of
 per-image counts. A bootstrap resample is therefore a vector of case multiplicities (how often each
 case was drawn), and the resampled sums of all R resamples are one matrix product W·X — there is no
 Python loop over resamples. With several slices per subject the subjects are resampled (cluster
@@ -95,21 +95,6 @@ def pooled_dice_curves(
     curves = 2 * pooled_true / (pooled_predicted + pooled_positives[:, None] + epsilon)
     curves[pooled_positives == 0] = np.nan
     return curves
-
-
-def average_precision_resamples(weights: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
-    """Average precision in each resample from N×B per-case histograms of lesion (`positive`) and
-    other (`negative`) pixels over B score bins in ascending order (ties within a bin)."""
-    tp = np.cumsum((weights @ positive.astype(np.float32))[:, ::-1], axis=1)
-    fp = np.cumsum((weights @ negative.astype(np.float32))[:, ::-1], axis=1)
-    total = tp[:, -1:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-        recall = tp / total
-    gained = np.diff(np.concatenate([np.zeros((len(tp), 1), np.float32), recall], axis=1), axis=1)
-    ap = np.sum(gained * precision, axis=1)
-    ap[total[:, 0] == 0] = np.nan
-    return ap
 
 
 def paired_difference(value_a: float, value_b: float, samples_a: np.ndarray, samples_b: np.ndarray) -> tuple[Estimate, float]:

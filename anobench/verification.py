@@ -52,6 +52,7 @@ def _check(name: str, folder: Path, recorded: dict[str, Any], current: dict[str,
 
 def verify_run_data(folder: Path) -> str:
     """The run's data manifest hash, recomputed; an error naming what changed if anything did."""
+    runs.check_complete(folder)
     config = runs.read_json(folder / runs.CONFIG)
     manifest_path = folder / runs.DATA_MANIFEST
     if not manifest_path.is_file():

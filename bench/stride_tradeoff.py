@@ -37,7 +37,7 @@ def main() -> None:
     for method in args.methods.split(","):
         for stride in strides:
             folder = args.runs / args.sampler / method / f"k{stride}"
-            if not (folder / runs.CASES).is_file():
+            if not runs.is_complete(folder):
                 run(RunRequest(method=method, dataset="brain-phantom", out=folder, overwrite=True, limit=args.limit,
                                method_options={"stride": str(stride), "sampler": args.sampler}, latency_cases=4))
             m = evaluate_run(folder)

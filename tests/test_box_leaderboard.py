@@ -18,12 +18,14 @@ def fabricate_run(folder, method="thor", seed=0):
                          "batch_size": [2, 2]})
     runs.write_results(*runs.run_files(folder), runs.CaseResults(rows, maps, None, None))
     healthy = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32) * 0.5
-    runs.write_results(*runs.healthy_files(folder), runs.CaseResults(rows.iloc[:0], healthy, None, None))
+    healthy_rows = pd.concat([rows, rows.iloc[:1]], ignore_index=True).assign(case_id=["h0", "h1", "h2"])
+    runs.write_results(*runs.healthy_files(folder), runs.CaseResults(healthy_rows, healthy, None, None))
     boxes = pd.DataFrame([[0, "a", "fracture", 2, 2, 6, 6], [1, "b", "metal", 2, 2, 6, 6]], columns=runs.BOX_COLUMNS)
     runs.write_boxes(folder / runs.BOXES, boxes)
     runs.write_json(folder / runs.CONFIG, {"method": method, "method_settings": {}, "dataset": "wrist-phantom", "split": "test",
                                               "seed": seed})
     runs.write_json(folder / runs.PROVENANCE, {"data_manifest": "m", "device": "cpu"})
+    runs.seal(folder)
 
 
 def test_box_run_takes_its_threshold_from_the_healthy_split_and_scores_every_class(tmp_path):
@@ -47,6 +49,7 @@ def test_board_asks_for_the_healthy_split(tmp_path):
     fabricate_run(tmp_path)
     for path in runs.healthy_files(tmp_path):
         path.unlink()
+    runs.seal(tmp_path)
     with pytest.raises(AnobenchError, match="--healthy-split auto"):
         evaluate_box_run(tmp_path)
 
@@ -56,12 +59,14 @@ def test_a_negative_region_given_with_the_data_decides_what_counts_against_a_box
     results = runs.read_results(*runs.run_files(tmp_path))
     results.maps[0, 10:16, 10:16] = 0.9  # outside the fracture box, 2.25× its mass
     runs.write_results(*runs.run_files(tmp_path), results)
+    runs.seal(tmp_path)  # the edited run, published again
     assert evaluate_box_run(tmp_path).per_class.loc["fracture", "f1"] < 0.5  # two false positives
 
     negative = np.ones((2, 16, 16), bool)
     negative[0, 2:6, 2:6] = negative[0, 10:16, 10:16] = False  # the hot corner is not negative region here
     results.negative_regions = negative
     runs.write_results(*runs.run_files(tmp_path), results)
+    runs.seal(tmp_path)  # the edited run, published again
     assert evaluate_box_run(tmp_path).per_class.loc["fracture", "f1"] > 0.99
 
 
@@ -83,6 +88,7 @@ def test_runs_differing_only_in_their_seed_make_one_row_with_the_spread_of_f1(tm
     results = runs.read_results(*runs.run_files(tmp_path / "seed-1"))
     results.maps[1, 2:6, 2:6] = 0.9  # this seed finds the metal box too: F1 mean 1 instead of 0.5
     runs.write_results(*runs.run_files(tmp_path / "seed-1"), results)
+    runs.seal(tmp_path / "seed-1")  # the edited run, published again
     path, metrics = compare([str(tmp_path / "seed-*")], "seeds", tmp_path / "boards", layout="table2")
     assert len(metrics) == 1 and metrics[0].seed == 0 and metrics[0].seed_values == pytest.approx((0.5, 1.0))
     row = next(line for line in path.read_text().splitlines() if line.startswith("| thor "))
@@ -110,5 +116,6 @@ def test_a_report_of_box_runs_has_the_board_comparisons_froc_and_case_panels(tmp
     mask_run = tmp_path / "mask-run"
     fabricate_run(mask_run)
     (mask_run / runs.BOXES).unlink()
+    runs.seal(mask_run)
     with pytest.raises(AnobenchError, match="cannot share a report"):
         write_report([str(tmp_path / "thor"), str(mask_run)], tmp_path / "mixed", "anobench report")

@@ -85,6 +85,7 @@ def fabricate_brain_run(folder, method, quality, subjects=None, healthy=True):
     runs.write_json(folder / runs.CONFIG, {"method": method, "method_settings": {}, "dataset": "brain-phantom",
                                            "split": "test", "healthy_split": "val" if healthy else None})
     runs.write_json(folder / runs.PROVENANCE, {"data_manifest": "m", "device": "cpu"})
+    runs.seal(folder)
 
 
 def test_metrics_carry_intervals_a_calibrated_dice_and_paired_comparisons(tmp_path):
@@ -98,8 +99,10 @@ def test_metrics_carry_intervals_a_calibrated_dice_and_paired_comparisons(tmp_pa
             assert m.intervals[key].low <= m.intervals[key].value <= m.intervals[key].high, key
         assert np.isnan(m.intervals["dice small"].value)
     assert good.bootstrap_unit == "cases" and bad.calibrated is None
-    # healthy values are U(0, 0.4): the smallest grid τ with ≤ 5 % above is 0.38
-    assert good.calibrated.threshold == pytest.approx(0.38) and good.calibrated.healthy_fpr <= 0.05
+    # healthy values are U(0, 0.4): exactly 5 % of the 6144 healthy pixels lie above the exact τ (≈ 0.38)
+    assert 0.37 < good.calibrated.threshold < 0.39
+    assert good.calibrated.healthy_fpr == pytest.approx(np.floor(0.05 * 6 * 32 * 32) / (6 * 32 * 32))
+    assert evaluate_run(tmp_path / "good", thresholds="grid").calibrated.threshold == pytest.approx(0.38)  # the grid's
     assert good.calibrated.dice.value <= good.dice["all"].dice
     board = render_markdown([good, bad], "anobench compare")
     assert "## Paired comparisons" in board and "| good " in board and "(τ 0.38, healthy " in board
@@ -135,6 +138,7 @@ def test_runs_on_different_cases_share_a_board_only_on_their_common_cases(tmp_pa
     fabricate_brain_run(tmp_path / "limited", "limited", 0.5)
     limited = runs.read_results(*runs.run_files(tmp_path / "limited"))
     runs.write_results(*runs.run_files(tmp_path / "limited"), runs.select_cases(limited, ["c3", "c0", "c1", "c2"]))
+    runs.seal(tmp_path / "limited")  # the edited run, published again
     with pytest.warns(UserWarning, match="did not score the same cases.*only the 4 cases common to all"):
         path, metrics = compare([str(tmp_path / "full"), str(tmp_path / "limited")], "uneven", tmp_path / "boards")
     assert all(m.case_ids == ("c0", "c1", "c2", "c3") for m in metrics)  # the first run's order
@@ -156,5 +160,8 @@ def test_the_calibrated_cell_says_which_healthy_rate_its_threshold_reached(tmp_p
     fabricate_brain_run(tmp_path, "bright", 1.0)
     healthy = runs.read_results(*runs.healthy_files(tmp_path))
     runs.write_results(*runs.healthy_files(tmp_path), runs.CaseResults(healthy.rows, healthy.maps + 2.0, None, None))
-    calibrated = evaluate_run(tmp_path).calibrated
+    runs.seal(tmp_path)  # the edited run, published again
+    calibrated = evaluate_run(tmp_path, thresholds="grid").calibrated
     assert calibrated.threshold == 1.0 and calibrated.healthy_fpr == 1.0  # no τ of the grid reaches 5 %
+    exact = evaluate_run(tmp_path).calibrated  # every map value is a candidate: 5 % is reached
+    assert exact.threshold > 2.0 and 0.049 < exact.healthy_fpr <= 0.05

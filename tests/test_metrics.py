@@ -2,11 +2,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
-from sklearn.metrics import average_precision_score
 
 from anobench.metrics import (
     THRESHOLDS,
-    average_precision,
     pooled_max_dice,
     size_bin,
     size_bins,
@@ -49,18 +47,6 @@ def test_threshold_is_strict():
     index = int(np.flatnonzero(np.isclose(THRESHOLDS, 0.5))[0])
     assert counts.predicted[index] == 0  # 0.5 > 0.5 is false
     assert counts.predicted[index - 1] == 2
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    scores=arrays(np.float64, 40, elements=st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.9, 1.0]) | st.floats(0, 1)),
-    seed=st.integers(0, 2**16),
-)
-def test_average_precision_matches_sklearn(scores, seed):
-    labels = np.random.default_rng(seed).random(scores.shape) < 0.4
-    if not labels.any():
-        labels[0] = True
-    assert average_precision(scores, labels) == pytest.approx(average_precision_score(labels, scores), abs=1e-12)
 
 
 def test_size_bins_scale_with_resolution():

@@ -60,11 +60,11 @@ clash = MethodPlugin("ddpm", "A second ddpm.", lambda options, context: Brightne
 '''
 
 
-def make_distribution(root: Path, name: str, entry_points: str) -> Path:
+def make_distribution(root: Path, name: str, entry_points: str, module: str = TOY_MODULE) -> Path:
     """A minimal installed distribution: a module plus its .dist-info, as pip would leave them."""
     package = name.replace("-", "_")
     (root / package).mkdir(parents=True)
-    (root / package / "__init__.py").write_text(TOY_MODULE)
+    (root / package / "__init__.py").write_text(textwrap.dedent(module))
     info = root / f"{package}-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")

@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
-from sklearn.metrics import average_precision_score
 from statsmodels.stats.multitest import multipletests
 
 from anobench import stats
-from anobench.metrics import DICE_EPSILON, pooled_max_dice, score_histograms, stacked_counts, threshold_counts
+from anobench.metrics import DICE_EPSILON, pooled_max_dice, stacked_counts, threshold_counts
 
 
 def test_interval_of_a_mean_agrees_with_scipy_percentile_bootstrap():
@@ -40,15 +39,6 @@ def test_pooled_dice_of_the_whole_sample_is_the_reported_one():
     counts = [threshold_counts(m, g) for m, g in zip(maps, masks)]
     curves = stats.pooled_dice_curves(np.ones((1, 5), np.float32), *stacked_counts(counts), DICE_EPSILON)
     assert curves.max() == pytest.approx(pooled_max_dice(counts).dice, rel=1e-5)
-
-
-def test_binned_average_precision_equals_sklearn_on_binned_scores():
-    rng = np.random.default_rng(2)
-    masks = rng.random((4, 16, 16)) > 0.8
-    maps = np.round(rng.random((4, 16, 16)) * 0.5 + masks * 0.3, 2)  # few distinct values: bins are exact
-    positive, negative = score_histograms(maps, masks, bins=1000)
-    ours = stats.average_precision_resamples(np.ones((1, 4), np.float32), positive, negative)[0]
-    assert ours == pytest.approx(average_precision_score(masks.ravel(), maps.ravel()), abs=1e-6)
 
 
 def test_paired_difference_and_wilcoxon_and_holm():

@@ -37,15 +37,27 @@ class SplitFiles:
 FILENAME_COLUMNS = ("filename", "filenames")
 
 
-def read_filename_csv(path: Path) -> list[str]:
+def read_filename_csv(path: Path, allow_empty: bool = False) -> list[str]:
+    """The listed file names; a list holding only its header is an error unless `allow_empty`."""
     if not path.is_file():
         raise AnobenchError(f"split list {path} does not exist")
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        column = next((name for name in FILENAME_COLUMNS if name in (reader.fieldnames or ())), None)
-        if column is None:
-            raise AnobenchError(f"split list {path} has no 'filename' column")
-        return [row[column].strip() for row in reader if row[column].strip()]
+    text = read_utf8(path, "split list")
+    reader = csv.DictReader(text.splitlines())
+    column = next((name for name in FILENAME_COLUMNS if name in (reader.fieldnames or ())), None)
+    if column is None:
+        raise AnobenchError(f"split list {path} has no 'filename' column")
+    names = [row[column].strip() for row in reader if (row[column] or "").strip()]
+    if not names and not allow_empty:
+        raise AnobenchError(f"split list {path} lists no file (it holds only its header)")
+    return names
+
+
+def read_utf8(path: Path, what: str) -> str:
+    """The text of a listing or label file; one clear error when it is not UTF-8 text."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise AnobenchError(f"{what} {path} is not UTF-8 text (byte {error.start}: {error.reason})") from None
 
 
 def write_filename_csv(path: Path, filenames: Sequence[str]) -> None:

@@ -32,7 +32,7 @@ from anobench.api import Box, Case, Dataset, DatasetContext
 from anobench.config import build_config, to_plain
 from anobench.datasets.grazpedwri import CLASSES, EVALUATED_CLASSES, EVALUATION, SPLITS, WRIST, WristConfig
 from anobench.datasets.location import dataset_root
-from anobench.datasets.png_slices import read_png
+from anobench.datasets.png_slices import read_png, read_utf8
 from anobench.datasets.wrist_released import ReleasedWristSplits, released_splits_folder
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file
@@ -52,9 +52,12 @@ class YoloBox:
     height: float
 
 
+EDGE_TOLERANCE = 1e-3  # of the image side: rounding in a label file, not a box leaving the image
+
+
 def read_yolo_labels(path: Path) -> list[YoloBox]:
     boxes = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(read_utf8(path, "label file").splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue
@@ -68,6 +71,12 @@ def read_yolo_labels(path: Path) -> list[YoloBox]:
             raise AnobenchError(f"{path}:{number}: unknown class id {class_id} (GRAZPEDWRI-DX has 0..{len(CLASSES) - 1})")
         if not all(0.0 <= v <= 1.0 for v in values):
             raise AnobenchError(f"{path}:{number}: box {values} is outside [0, 1] (YOLO boxes are normalised)")
+        x, y, width, height = values
+        if width <= 0 or height <= 0:
+            raise AnobenchError(f"{path}:{number}: box {values} has no extent (width and height must be positive)")
+        if min(x - width / 2, y - height / 2) < -EDGE_TOLERANCE or max(x + width / 2, y + height / 2) > 1 + EDGE_TOLERANCE:
+            raise AnobenchError(f"{path}:{number}: box {values} reaches outside the image (centre ± half its size "
+                                "must lie in [0, 1])")
         boxes.append(YoloBox(CLASSES[class_id], *values))
     return boxes
 
@@ -100,8 +109,7 @@ class WristRadiographs:
         labels = next((root / folder for folder in LABEL_FOLDERS if (root / folder).is_dir()), None)
         if labels is None:
             raise WRIST.missing(f"no label folder ({' or '.join(LABEL_FOLDERS)}) in {root}")
-        with open(table, newline="") as handle:
-            rows = list(csv.DictReader(handle))
+        rows = list(csv.DictReader(read_utf8(table, "table").splitlines()))
         if rows and not {"filestem", "patient_id"} <= set(rows[0]):
             raise WRIST.missing(f"{table} has no 'filestem' and 'patient_id' columns")
         images = {path.stem: path for path in root.rglob("*.png")}

@@ -78,8 +78,9 @@ class ReleasedWristSplits:
     def __init__(self, root: Path, lists: Path, image_size: int) -> None:
         self.root, self.lists, self.image_size = root, lists, image_size
 
-    def _read_list(self, name: str) -> list[Path]:
-        return [resolve_listed_path(listed, self.root) for listed in read_filename_csv(self.lists / name)]
+    def _read_list(self, name: str, allow_empty: bool = False) -> list[Path]:
+        listed = read_filename_csv(self.lists / name, allow_empty)
+        return [resolve_listed_path(name, self.root) for name in listed]
 
     @cached_property
     def _annotated(self) -> dict[str, AnnotatedImage]:
@@ -87,7 +88,7 @@ class ReleasedWristSplits:
         grouped: dict[str, AnnotatedImage] = {}
         for label in EVALUATED_CLASSES:
             names = class_lists(label)
-            images, box_masks, negatives = (self._read_list(name) for name in names)
+            images, box_masks, negatives = (self._read_list(name, allow_empty=True) for name in names)  # a class may have none
             if not len(images) == len(box_masks) == len(negatives):
                 raise AnobenchError(
                     f"{', '.join(names)} in {self.lists} are not row-aligned "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -48,19 +49,42 @@ def model_config(
     }
 
 
+REQUIRED_CONFIG = ("preset", "architecture", "schedule", "noise", "input_range")
+
+
 def read_checkpoint(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise AnobenchError(f"checkpoint {path} is a directory; pass the checkpoint file (.pt) itself")
     if not path.is_file():
         raise AnobenchError(f"checkpoint {path} does not exist")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on a foreign pickle would precede our one line
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a damaged or foreign file
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise AnobenchError(f"checkpoint {path} is corrupt or not an anobench checkpoint ({reason})") from None
+        raise AnobenchError(f"checkpoint {path} is corrupt or not an anobench checkpoint ({_load_failure(error)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise AnobenchError(
             f"checkpoint {path} is not an anobench checkpoint (expected format {FORMAT!r})"
         )
+    config = payload.get("config")
+    if not isinstance(config, dict) or not isinstance(payload.get("model"), dict):
+        lacking = "its config" if not isinstance(config, dict) else "its model weights"
+        raise AnobenchError(f"checkpoint {path} is incomplete: it lacks {lacking} (written by another tool, or damaged)")
+    missing = [key for key in REQUIRED_CONFIG if key not in config]
+    if missing:
+        raise AnobenchError(f"checkpoint {path} is incomplete: its config lacks {', '.join(missing)}")
     return payload
+
+
+def _load_failure(error: Exception) -> str:
+    """Why torch could not read a file, without its advice to retry with weights_only=False: anobench
+    never unpickles arbitrary objects, and a file that needs it is not one of its checkpoints."""
+    text = str(error)
+    if "weights_only" in text or "Weights only load failed" in text:
+        return "it holds Python objects beyond tensors and plain values, which anobench refuses to unpickle"
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return first
 
 
 def load_model(path: Path, device: torch.device) -> tuple[DiffusionModel, dict[str, Any]]:

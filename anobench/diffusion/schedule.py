@@ -37,6 +37,7 @@ class ScheduleConfig:
     prediction: str = "epsilon"
 
 
+T_MAX = ScheduleConfig.num_train_timesteps - 1  # the noisiest timestep a chain can start from
 PREDICTIONS = ("epsilon", "sample")
 ARITHMETICS = ("float64", "float32")
 

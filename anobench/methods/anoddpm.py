@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal, Mapping
 
 from anobench.api import Batch, MethodContext, Prediction
-from anobench.config import build_config
+from anobench.config import bounded, build_config
+from anobench.diffusion.schedule import T_MAX
 from anobench.methods.ddpm import DDPM, DDPMConfig
 
 PRESETS = {
@@ -27,10 +28,10 @@ PRESETS = {
 @dataclass(frozen=True)
 class AnoDDPMConfig:
     preset: Literal["thor-paper", "wyatt"] = "thor-paper"
-    t0: int | None = None
+    t0: int | None = bounded(None, 1, T_MAX)
     error: Literal["absolute", "squared"] | None = None
     variance: Literal["fixed_small", "fixed_large"] | None = None
-    stride: int | None = None  # None: the model preset's default (1 for `paper`)
+    stride: int | None = bounded(None, 1)  # None: the model preset's default (1 for `paper`)
     noise: Literal["simplex", "simplex-normalised"] = "simplex"
     sampler: Literal["ddpm", "ddim"] = "ddpm"
 

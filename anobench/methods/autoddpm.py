@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 
 from anobench.api import Batch, Case, MethodContext, Prediction
-from anobench.config import build_config, to_plain
+from anobench.config import bounded, build_config, to_plain
 from anobench.diffusion.noise import CaseRandom, noise_kind
 from anobench.diffusion.sampler import chain_for_batch
-from anobench.diffusion.schedule import respaced_timesteps
+from anobench.diffusion.schedule import T_MAX, respaced_timesteps
 from anobench.errors import AnobenchError
 from anobench.methods.ddpm import load_denoiser
 from anobench.perceptual import Backend, open_backend
@@ -41,15 +41,15 @@ CALIBRATION_BATCH = 8
 
 @dataclass(frozen=True)
 class AutoDDPMConfig:
-    t0: int = 200
-    resample_from: int = 50  # RePaint starts at the 50th step (index 49)
-    resample_repeats: int = 5
+    t0: int = bounded(200, 1, T_MAX)
+    resample_from: int = bounded(50, 1, T_MAX)  # RePaint starts at the 50th step (index 49)
+    resample_repeats: int = bounded(5, 1)
     threshold: float | None = None  # None: calibrated on healthy validation images
-    calibration_fpr: float = 0.05
-    calibration_cases: int = 64
+    calibration_fpr: float = bounded(0.05, 0.0, 1.0)
+    calibration_cases: int = bounded(64, 1)
     perceptual: Backend = "auto"
     lpips_weights: str | None = None
-    stride: int | None = None  # None: the model preset's default (1 for `paper`)
+    stride: int | None = bounded(None, 1)  # None: the model preset's default (1 for `paper`)
     sampler: Literal["ddpm", "ddim"] = "ddpm"  # of the coarse chain; RePaint's re-sampling stays ancestral
     noise: Literal["gaussian"] = "gaussian"
 
@@ -81,7 +81,7 @@ class AutoDDPM:
             raise AnobenchError(f"resample_repeats must be at least 1, got {config.resample_repeats}")
         self.model, self.checkpoint = load_denoiser(context, config.noise)
         self.config = config
-        self.stride = config.stride or self.model.preset.default_stride
+        self.stride = self.model.preset.default_stride if config.stride is None else config.stride
         self.noise = noise_kind(config.noise)
         self.perceptual = open_backend(config.perceptual, self.model, config.lpips_weights)
         self.calibration: dict[str, Any] = {"source": "given"}

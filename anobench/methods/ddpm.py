@@ -18,19 +18,19 @@ from dataclasses import replace
 from typing import Any, Literal, Mapping
 
 from anobench.api import Batch, MethodContext, Prediction
-from anobench.config import build_config, to_plain
+from anobench.config import bounded, build_config, to_plain
 from anobench.diffusion.checkpoint import default_checkpoint, load_model
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.noise import noise_kind
 from anobench.diffusion.sampler import chain_for_batch
-from anobench.diffusion.schedule import NoiseSchedule
+from anobench.diffusion.schedule import NoiseSchedule, T_MAX
 from anobench.errors import AnobenchError
 
 
 @dataclass(frozen=True)
 class DDPMConfig:
-    t0: int = 350
-    stride: int | None = None  # None: the model preset's default (1 for `paper`)
+    t0: int = bounded(350, 1, T_MAX)
+    stride: int | None = bounded(None, 1)  # None: the model preset's default (1 for `paper`)
     sampler: Literal["ddpm", "ddim"] = "ddpm"  # ancestral steps, or deterministic DDIM (η = 0)
     noise: Literal["gaussian", "simplex", "simplex-normalised"] = "gaussian"
     error: Literal["absolute", "squared"] = "absolute"  # map |x − x̂| or (x − x̂)²
@@ -76,7 +76,7 @@ class DDPM:
         self.model, self.checkpoint = load_denoiser(context, config.noise)
         if config.variance != self.model.schedule.config.variance:
             self.model.schedule = NoiseSchedule(replace(self.model.schedule.config, variance=config.variance))
-        self.stride = config.stride or self.model.preset.default_stride
+        self.stride = self.model.preset.default_stride if config.stride is None else config.stride
         self.config = config
         self.noise = noise_kind(config.noise)
 

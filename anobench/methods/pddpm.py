@@ -31,7 +31,8 @@ import torch
 from scipy import ndimage
 
 from anobench.api import Batch, MethodContext, Prediction
-from anobench.config import build_config, to_plain
+from anobench.config import bounded, build_config, to_plain
+from anobench.diffusion.schedule import T_MAX
 from anobench.diffusion.noise import CaseRandom, noise_kind
 from anobench.diffusion.patches import PatchLayout, Stitching, patch_layout
 from anobench.errors import AnobenchError
@@ -45,10 +46,10 @@ CPU_MAX_BATCH, GPU_MAX_BATCH = 16, 64
 
 @dataclass(frozen=True)
 class PDDPMConfig:
-    t: int = 499
+    t: int = bounded(499, 1, T_MAX)
     stitching: Stitching = "truncate"
     postprocess: bool = False
-    max_batch: int | None = None  # images per network call; None: 16 on a CPU, 64 on a GPU
+    max_batch: int | None = bounded(None, 1)  # images per network call; None: 16 on a CPU, 64 on a GPU
     noise: Literal["simplex-2d", "simplex", "gaussian"] = "simplex-2d"
 
 
@@ -79,7 +80,8 @@ class PDDPM:
         self.layout = patch_layout(size, size, self.model.patch_size, config.stitching)
         self.windows = self.layout.window_masks().to(self.model.device)
         self.config = config
-        self.max_batch = config.max_batch or (CPU_MAX_BATCH if context.device.type == "cpu" else GPU_MAX_BATCH)
+        default_batch = CPU_MAX_BATCH if context.device.type == "cpu" else GPU_MAX_BATCH
+        self.max_batch = default_batch if config.max_batch is None else config.max_batch
         self.noise = noise_kind(config.noise)
 
     def settings(self) -> dict[str, Any]:

@@ -53,10 +53,10 @@ from typing import Any, Literal, Mapping
 import torch
 
 from anobench.api import Batch, MethodContext, Prediction
-from anobench.config import build_config, to_plain
+from anobench.config import bounded, build_config, to_plain
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.noise import CaseRandom, NoiseSource, noise_kind
-from anobench.diffusion.schedule import respaced_timesteps
+from anobench.diffusion.schedule import T_MAX, respaced_timesteps
 from anobench.errors import AnobenchError
 from anobench.methods import thor_maps
 from anobench.methods.ddpm import load_denoiser
@@ -74,7 +74,7 @@ Noise = Literal["gaussian", "simplex", "simplex-normalised"]
 
 @dataclass(frozen=True)
 class THORConfig:
-    t0: int | None = None  # None: the noise preset's (350 Gaussian, 250 simplex)
+    t0: int | None = bounded(None, 1, T_MAX)  # None: the noise preset's (350 Gaussian, 250 simplex)
     harmonization: tuple[int, ...] | None = None  # None: the noise preset's
     protocol: Literal["reference", "paper"] = "reference"
     perceptual: Backend = "auto"
@@ -82,10 +82,10 @@ class THORConfig:
     lpips_double_scaling: bool | None = None  # None: as released for `reference`, off for `paper`
     x0_clip: Literal["released", "input-range"] | None = None  # None: released for `reference`
     schedule_arithmetic: Literal["float32", "float64"] | None = None  # None: float32 for `reference`
-    smoothing_sigma: float | None = None  # None: σ = 2 at 128 px, scaled to the image side
-    morphology_kernel: int | None = None  # None: 13 at 128 px, scaled (odd) to the image side
+    smoothing_sigma: float | None = bounded(None, 0.001)  # None: σ = 2 at 128 px, scaled to the image side
+    morphology_kernel: int | None = bounded(None, 1)  # None: 13 at 128 px, scaled (odd) to the image side
     batch_coupling: bool = False
-    stride: int | None = None  # None: the model preset's default (1 for `paper`)
+    stride: int | None = bounded(None, 1)  # None: the model preset's default (1 for `paper`)
     sampler: Literal["ddpm", "ddim"] = "ddpm"  # between harmonization steps: ancestral, or DDIM (η = 0)
     noise: Noise = "gaussian"
 
@@ -108,7 +108,7 @@ class THOR:
         preset_t0, preset_harmonization = NOISE_PRESETS[config.noise]
         self.t0 = preset_t0 if config.t0 is None else config.t0
         harmonization = preset_harmonization if config.harmonization is None else config.harmonization
-        self.stride = config.stride or model.preset.default_stride
+        self.stride = model.preset.default_stride if config.stride is None else config.stride
         self.noise = noise_kind(config.noise)
         released = config.protocol == "reference"
         self.double_scaling = released if config.lpips_double_scaling is None else config.lpips_double_scaling
@@ -117,8 +117,9 @@ class THOR:
             config.schedule_arithmetic or ("float32" if released else "float64")
         )
         self.perceptual = perceptual or open_backend(config.perceptual, model, config.lpips_weights, self.double_scaling)
-        self.sigma = config.smoothing_sigma or thor_maps.scaled_pixels(2.0, image_size)
-        self.kernel = config.morphology_kernel or thor_maps.scaled_kernel(13, image_size)
+        sigma, kernel = config.smoothing_sigma, config.morphology_kernel
+        self.sigma = thor_maps.scaled_pixels(2.0, image_size) if sigma is None else sigma
+        self.kernel = thor_maps.scaled_kernel(13, image_size) if kernel is None else kernel
         self.timesteps = respaced_timesteps(self.t0, self.stride)
         wanted_h = [t for t in harmonization if t <= self.t0]
         self.harmonization_steps = thor_maps.snap_to_kept(wanted_h, self.timesteps) if wanted_h else []
