@@ -81,3 +81,17 @@ def test_the_calibrated_threshold_leaves_the_largest_share_not_above_the_target(
     assert tau == pytest.approx(0.949) and share == 0.05  # the 50 values 0.950…0.999 lie above it; one more would not do
     tied = np.zeros((2, 4, 4), np.float32)
     assert calibrated_threshold(tied, 0.05) == (0.0, 0.0)
+
+
+def test_compare_says_which_threshold_search_it_used(cli, tmp_path):
+    from test_cli import assert_user_error
+    from test_leaderboard import fabricate_brain_run
+
+    fabricate_brain_run(tmp_path / "run", "m", 0.5)
+    boards = tmp_path / "boards"
+    for mode, phrase in (("exact", "every distinct map value τ tried"), ("grid", "the THOR paper's grid")):
+        result = cli("compare", str(tmp_path / "run"), "--thresholds", mode, "--name", mode, "--out-dir", str(boards))
+        assert result.returncode == 0, result.stderr
+        assert phrase in (boards / f"{mode}.md").read_text()
+    assert_user_error(cli("compare", str(tmp_path / "run"), "--thresholds", "fine", "--out-dir", str(boards)),
+                      "unknown threshold search 'fine'", "exact, grid")
