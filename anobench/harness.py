@@ -358,6 +358,8 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
     method = plan.create_method()  # a bad checkpoint or setting is refused before the folder is touched
     with RunLock(folder, plan.name):  # one writer per folder (per shard); released by the OS if killed
         runs.prepare_folder(folder, request.overwrite, finished)
+        if not sharded:  # the folder's one writer: what a killed run left unpublished goes
+            runs.remove_stale_staging(folder)
         try:
             return _execute(plan, method, console)
         except KeyboardInterrupt:

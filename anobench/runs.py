@@ -14,7 +14,7 @@
                        (`--healthy-split`), from which box protocols choose their threshold
     result-set.json    written last: every file above with its size and sha256
 
-The files appear as one unit: a run writes them into `.staging/` and `publish` moves them in and
+The files appear as one unit: a run writes them into `.staging-*/` and `publish` moves them in and
 writes `result-set.json` last, so a folder counts as finished only with it, and a run that fails
 (a full disk, a plugin's exception, ^C) leaves the earlier results, or none, never a mixture. A
 folder without `result-set.json` never blocks a rerun; a damaged one is named, never half-read.
@@ -51,7 +51,7 @@ DATA_MANIFEST = "data-manifest.json"
 SHARDS = "shards"
 RESULT_SET = "result-set.json"
 STAGING = ".staging"
-RUN_TRACES = (RESULT_SET, CASES, CONFIG, STAGING, "journal")  # what makes a folder a run's, finished or not
+RUN_TRACES = (RESULT_SET, CASES, CONFIG, "journal")  # what makes a folder a run's, finished or not
 # the per-case columns every reader relies on
 ROW_COLUMNS = [
     "index", "case_id", "subject_id", "lesion_pixels", "size_bin", "score", "nfe", "seconds", "batch_size", "batch",
@@ -123,11 +123,16 @@ def result_set_damage(folder: Path) -> list[str]:
 
 
 def staging(folder: Path) -> Path:
-    """An empty folder inside `folder` where a result set is written before `publish`."""
-    staged = folder / STAGING
-    shutil.rmtree(staged, ignore_errors=True)
-    staged.mkdir(parents=True)
-    return staged
+    """A new, empty folder inside `folder` where one writer puts a result set before `publish` (each
+    writer its own: two ranks merging the same shards at once never touch each other's files)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=folder, prefix=f"{STAGING}-"))
+
+
+def remove_stale_staging(folder: Path) -> None:
+    """Drop what writers killed before `publish` left aside (call only as the folder's one writer)."""
+    for stale in folder.glob(f"{STAGING}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def publish(folder: Path, staged: Path) -> None:
