@@ -10,9 +10,8 @@ EXAMPLE := examples/anobench-example-plugin
 
 $(STAMP): pyproject.toml $(EXAMPLE)/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# torchvision is needed by lpips; this pair installs from local wheels (see README).
-	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e '.[test]'
+	# the torch pair is pinned once, in pyproject's `measured` extra (torchvision is needed by lpips)
+	$(BIN)/pip install -q -e '.[test,measured]'
 	# the plugin guide's example distribution, installed as an outside plugin (docs/plugins.md)
 	$(BIN)/pip install -q --no-deps -e $(EXAMPLE)
 	touch $(STAMP)

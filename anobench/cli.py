@@ -208,8 +208,9 @@ def sweep(
     data_root: Optional[List[str]] = typer.Option(
         None, help="Folder of the data set; NAME=DIR for another data set the runs read (the healthy split's)."
     ),
-    healthy_split: Optional[str] = typer.Option(
-        None, help="Also score healthy cases for calibrated thresholds: auto, a SPLIT, or NAME:SPLIT (see `run`)."
+    healthy_split: str = typer.Option(
+        "auto", help="Healthy cases scored with every run, for the calibrated Dice: auto (the data set's own), a "
+        "SPLIT, NAME:SPLIT, or none."
     ),
     batch_size: int = typer.Option(8, help="Images per batch."),
     seed: int = typer.Option(0, help="Inference seed."),
@@ -233,6 +234,7 @@ def sweep(
         raise AnobenchError(f"--noise-levels {noise_levels!r} is not a comma-separated list of integers") from None
     options = parse_assignments(set_)
     own_root, other_roots = roots_for(data_root, dataset)
+    healthy = None if healthy_split == "none" else healthy_split  # by default every point gets its calibrated Dice
     folders = []
     for name in method:
         own = {key: value for key, value in options.items() if "." not in key}
@@ -246,7 +248,7 @@ def sweep(
             point = RunRequest(
                 method=name, dataset=dataset, split=split, preset=preset, checkpoint=checkpoint,
                 method_options={**own, "t0": str(level)}, dataset_options=parse_assignments(data),
-                data_root=own_root, data_roots=other_roots, healthy_split=healthy_split, batch_size=batch_size,
+                data_root=own_root, data_roots=other_roots, healthy_split=healthy, batch_size=batch_size,
                 seed=seed, device=device, out=folder, overwrite=True, latency_cases=latency_cases,
             )
             with _interrupted():
@@ -258,11 +260,14 @@ def sweep(
 
 
 @app.command()
-def merge(folder: Path = typer.Argument(..., help="Run folder holding shards/.")) -> None:
+def merge(
+    folder: Path = typer.Argument(..., help="Run folder holding shards/."),
+    world_size: Optional[int] = typer.Option(None, help="The run's number of shards (needed when stale ones remain)."),
+) -> None:
     """Merge the shards of a run written with --rank/--world-size."""
     from anobench.runs import merge_shards
 
-    if not merge_shards(folder):
+    if not merge_shards(folder, world_size):
         raise AnobenchError(f"{folder}: not every rank has finished yet")
     console.print(f"merged {folder}")
 

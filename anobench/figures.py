@@ -12,33 +12,37 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn.metrics import precision_recall_curve
 
-matplotlib.use("Agg")  # files only: no display on servers and CI
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import precision_recall_curve  # noqa: E402
-
-from anobench.comparisons import PairComparison  # noqa: E402
-from anobench.stats import Estimate  # noqa: E402
+from anobench.comparisons import PairComparison
+from anobench.stats import Estimate
 
 DPI = 110
 ID_CHARACTERS = 16  # case ids are cut to their start in panel captions
 
 
-def _save(figure: plt.Figure, path: Path) -> Path:
+def _save(figure: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(figure)
     return path
+
+
+def _figure(
+    rows: int = 1, columns: int = 1, figsize: tuple[float, float] | None = None, layout: str | None = None,
+    **subplots: Any,
+) -> tuple[Figure, Any]:
+    """A figure of its own, not pyplot's: files only, and a notebook's backend is left as it was."""
+    figure = Figure(figsize=figsize, layout=layout)
+    return figure, figure.subplots(rows, columns, **subplots)
 
 
 def pr_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], path: Path) -> Path:
     """`curves`: label → (pooled scores, pooled lesion labels, AUPRC)."""
-    figure, axes = plt.subplots(figsize=(5.5, 4.5))
+    figure, axes = _figure(figsize=(5.5, 4.5))
     for label, (scores, labels, auprc) in curves.items():
         precision, recall, _ = precision_recall_curve(labels, scores)
         axes.plot(recall, precision, label=f"{label} (AUPRC {100 * auprc:.1f})", linewidth=1.4)
@@ -52,7 +56,7 @@ def froc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path)
     """`curves`: label → (false-positive regions per image, box recall), one point per threshold.
     Drawn as the best recall at ≤ k false positives (the boards' R@kFP), since a lower threshold can
     merge regions and lose recall, so the raw points need not rise with k."""
-    figure, axes = plt.subplots(figsize=(5.5, 4.5))
+    figure, axes = _figure(figsize=(5.5, 4.5))
     for label, (false_positives, recall) in curves.items():
         order = np.argsort(false_positives, kind="stable")
         best = np.maximum.accumulate(np.nan_to_num(recall[order]))
@@ -69,7 +73,7 @@ def estimate_lines(
     ylabel: str = "Dice all ×100", log_x: bool = False,
 ) -> Path:
     """One line per label through (x, estimate) points, the intervals as error bars."""
-    figure, axes = plt.subplots(figsize=(5.5, 4))
+    figure, axes = _figure(figsize=(5.5, 4))
     for label, points in series.items():
         points = sorted(points)
         xs = np.array([x for x, _ in points])
@@ -104,7 +108,7 @@ def significance_matrix(
             delta[row, column] = sign * 100 * pair.difference.value
             starred[row, column] = pair.significant
     limit = max(float(np.nanmax(np.abs(delta))) if np.isfinite(delta).any() else 1.0, 1e-6)
-    figure, axes = plt.subplots(figsize=(1.2 * size + 2.5, 1.0 * size + 1.5))
+    figure, axes = _figure(figsize=(1.2 * size + 2.5, 1.0 * size + 1.5))
     image = axes.imshow(delta, cmap="RdBu", vmin=-limit, vmax=limit)
     for row in range(size):
         for column in range(size):
@@ -136,7 +140,7 @@ def case_panels(
     columns = [("input", images, "gray"), ("reconstruction", reconstructions, "gray"), ("anomaly map", maps, "inferno"),
                ("ground truth", masks, "gray")]
     columns = [column for column in columns if column[1] is not None]
-    figure, axes = plt.subplots(
+    figure, axes = _figure(
         len(rows), len(columns), figsize=(1.9 * len(columns), 1.9 * len(rows)), squeeze=False, layout="constrained"
     )
     top = float(np.percentile(maps, 99.5)) or 1.0

@@ -290,7 +290,8 @@ def healthy_source(request: RunRequest, scored: _Source, image_size: int, wanted
     if wanted == "auto":
         declared = scored.dataset.evaluation.healthy_split
         if declared is None:
-            raise AnobenchError(f"dataset {request.dataset!r} declares no healthy split; name one with --healthy-split")
+            raise AnobenchError(f"dataset {request.dataset!r} declares no healthy split; name one with --healthy-split "
+                                "(sweep: --healthy-split none scores none)")
         wanted = declared
     name = parse_source(wanted, default_dataset=request.dataset)
     if name.dataset == request.dataset:
@@ -504,9 +505,9 @@ def _execute(plan: _Plan, method: Method, console: Console) -> RunSummary:
         journal.discard()
     if distributed.active():  # torchrun: every rank has written its shard before rank 0 merges them
         distributed.barrier()
-        merged = request.rank == 0 and runs.merge_shards(folder)
+        merged = request.rank == 0 and runs.merge_shards(folder, request.world_size)
     else:
-        merged = runs.merge_shards(folder) if plan.sharded else True
+        merged = runs.merge_shards(folder, request.world_size) if plan.sharded else True
     if merged:
         remove_empty_journal(folder)
     return RunSummary(folder, len(plan.selected), scored.wall_seconds, scored.predict_seconds, scored.network_seconds,

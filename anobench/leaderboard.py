@@ -12,7 +12,6 @@ import glob
 import json
 import warnings
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -435,8 +434,8 @@ def board(
     lines = [
         f"# {title}",
         "",
-        f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `{command}`, "
-        "from the per-case rows and stored maps of the runs below.",
+        f"Made by `{command}` from the per-case rows and stored maps of the runs below (when each ran: their "
+        "provenance.json); the same runs give the same file, byte for byte.",
         "",
         explanation,
         "",

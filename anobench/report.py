@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -88,8 +87,7 @@ def _opening(
     return [
         f"# Report: {first.dataset} (split `{first.split}`)",
         "",
-        f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `{command}`, from the run folders "
-        "listed at the end.",
+        f"Made by `{command}` from the run folders listed at the end (when each ran: their provenance.json).",
         "",
         "## Leaderboard",
         "",

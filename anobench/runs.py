@@ -281,12 +281,20 @@ def select_cases(results: CaseResults, case_ids: Sequence[str]) -> CaseResults:
                        take(results.reconstructions), take(results.negative_regions), take(results.images))
 
 
-def merge_shards(folder: Path) -> bool:
-    """Publish the joined shards as the run's result set once all ranks are done; True if merged."""
+def merge_shards(folder: Path, world_size: int | None = None) -> bool:
+    """Publish the joined shards of `world_size` ranks as the run's result set once all are done; True
+    if merged. Without `world_size`, the shards found must all be of one world size."""
     found = sorted((folder / SHARDS).glob("rank*-of-*.json"))
-    if not found:
-        raise AnobenchError(f"{folder} has no finished shards to merge")
-    world_size = int(found[0].stem.rsplit("-", 1)[1])
+    sizes = sorted({int(path.stem.rsplit("-", 1)[1]) for path in found})
+    if world_size is None:
+        if not sizes:
+            raise AnobenchError(f"{folder} has no finished shards to merge")
+        if len(sizes) > 1:
+            raise AnobenchError(
+                f"{folder / SHARDS} holds shards of world sizes {', '.join(map(str, sizes))}; pass --world-size "
+                "to say which run to merge (the others are stale)"
+            )
+        world_size = sizes[0]
     files = [shard_files(folder, rank, world_size) for rank in range(world_size)]
     if not all(path.is_file() for triple in files for path in triple):
         return False

@@ -171,6 +171,7 @@ def test_sweep_then_report(cli, tmp_path, tiny_checkpoint, phantom_words):
     assert result.returncode == 0, result.stderr
     assert "thor (reference, ssim), gaussian, stride 10: T0 20:" in result.stdout
     assert sorted(p.parent.name for p in out.glob("*/t0-*/cases.parquet")) == ["t0-20", "t0-20", "t0-30", "t0-30"]
+    assert len(list(out.glob("*/t0-*/healthy/cases.parquet"))) == 4  # every grid point can show a calibrated Dice
     Image.open(out / "sweep.png").verify()
     again = cli(*common)
     assert again.returncode == 0 and again.stdout.count("kept ") == 4  # finished grid points are not scored again

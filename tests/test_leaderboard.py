@@ -165,3 +165,13 @@ def test_the_calibrated_cell_says_which_healthy_rate_its_threshold_reached(tmp_p
     assert calibrated.threshold == 1.0 and calibrated.healthy_fpr == 1.0  # no τ of the grid reaches 5 %
     exact = evaluate_run(tmp_path).calibrated  # every map value is a candidate: 5 % is reached
     assert exact.threshold > 2.0 and 0.049 < exact.healthy_fpr <= 0.05
+
+
+def test_a_board_is_the_same_file_byte_for_byte_from_the_same_runs(tmp_path):
+    from anobench.leaderboard import compare
+
+    fabricate_brain_run(tmp_path / "a", "a", 1.0)
+    fabricate_brain_run(tmp_path / "b", "b", 0.5)
+    first, _ = compare([str(tmp_path / "a"), str(tmp_path / "b")], "x", tmp_path / "one")
+    second, _ = compare([str(tmp_path / "a"), str(tmp_path / "b")], "x", tmp_path / "two")
+    assert first.read_bytes() == second.read_bytes()
