@@ -47,7 +47,7 @@ class AutoDDPMConfig:
     threshold: float | None = None  # None: calibrated on healthy validation images
     calibration_fpr: float = bounded(0.05, 0.0, 1.0)
     calibration_cases: int = bounded(64, 1)
-    perceptual: Backend = "auto"
+    perceptual: Backend = "unet"  # as THOR's default: the same on every machine
     lpips_weights: str | None = None
     stride: int | None = bounded(None, 1)  # None: the model preset's default (1 for `paper`)
     sampler: Literal["ddpm", "ddim"] = "ddpm"  # of the coarse chain; RePaint's re-sampling stays ancestral

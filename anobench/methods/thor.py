@@ -38,8 +38,11 @@ The loop (`guided_chain`) is THOR's own: denoise, take a map at the map steps, b
 H, otherwise step the DDPM posterior (or DDIM). The reconstruction returned is the chain's final
 state clamped to [0, 1], as released; it does not enter the map.
 
-Departures: perceptual backend `auto` (default) is the paper's `lpips-squeeze` when the ImageNet
-weights are on disk, else `unet` (see `anobench.perceptual`); the backend used is recorded. With a
+Departures: the default perceptual backend is `unet` (the denoiser's own features) on every
+machine, so a default run means the same everywhere; the paper's `lpips-squeeze` needs ImageNet
+weights that cannot be shipped: `perceptual=lpips-squeeze` uses them and refuses to run without
+them, `perceptual=auto` takes them when present (with a warning when not). The backend used is
+recorded. With a
 sampler stride the map and harmonization steps snap to the nearest kept timestep (the larger on a
 tie); stride 1, or any stride dividing 50, keeps them exactly. `smoothing_sigma` and
 `morphology_kernel` override the scaled values (e.g. the released σ = 2 and 13×13 at any size).
@@ -77,7 +80,7 @@ class THORConfig:
     t0: int | None = bounded(None, 1, T_MAX)  # None: the noise preset's (350 Gaussian, 250 simplex)
     harmonization: tuple[int, ...] | None = None  # None: the noise preset's
     protocol: Literal["reference", "paper"] = "reference"
-    perceptual: Backend = "auto"
+    perceptual: Backend = "unet"  # the same on every machine; lpips-squeeze (the paper's) needs ImageNet weights
     lpips_weights: str | None = None  # ImageNet trunk weights file; None: the torch hub cache
     lpips_double_scaling: bool | None = None  # None: as released for `reference`, off for `paper`
     x0_clip: Literal["released", "input-range"] | None = None  # None: released for `reference`

@@ -28,10 +28,20 @@ def test_simplex_preset_starts_at_250_and_harmonizes_every_50_steps(tiny_simplex
     assert settings["map_steps"] == [250, 200, 150, 100, 50, 0]
 
 
-def test_default_backend_is_auto_and_records_what_it_used(tiny_checkpoint):
-    with pytest.warns(UserWarning, match="replaced by `unet`"):
+def test_default_backend_is_the_same_on_every_machine_and_auto_says_what_it_used(tiny_checkpoint, tmp_path):
+    import warnings
+
+    from anobench.errors import AnobenchError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default depends on nothing on disk: no fallback, no warning
         settings = thor(tiny_checkpoint).settings()
+    assert settings["perceptual_requested"] == "unet" and settings["perceptual"] == "unet"
+    with pytest.warns(UserWarning, match="replaced by `unet`"):
+        settings = thor(tiny_checkpoint, perceptual="auto").settings()
     assert settings["perceptual_requested"] == "auto" and settings["perceptual"] == "unet"
+    with pytest.raises(AnobenchError, match="squeezenet1_1-b8a52dc0.pth"):
+        thor(tiny_checkpoint, perceptual="lpips-squeeze", lpips_weights=tmp_path / "none.pth")
 
 
 def test_lpips_double_scaling_follows_the_protocol_unless_set(tiny_checkpoint, fake_squeezenet_weights):
