@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from anobench.harness import RunSummary
-    from anobench.leaderboard import RunMetrics
+    from anobench.evaluation.pixel_protocol import RunMetrics
 
 
 def run(method: str, dataset: str, **options: Any) -> "RunSummary":
@@ -30,13 +30,13 @@ def compare(
     targets: list[str], name: str | None = None, out_dir: Path = Path("leaderboards")
 ) -> "tuple[Path, list[RunMetrics]]":
     """Write a leaderboard for run folders (paths, globs or a dataset name); returns it and the metrics."""
-    from anobench.leaderboard import compare as compare_runs
+    from anobench.evaluation.boards import compare as compare_runs
 
     return compare_runs(targets, name, out_dir)
 
 
 def report(targets: list[str], out: Path) -> Path:
     """Write a report folder (index.md and figures) for run folders; returns its index.md."""
-    from anobench.report import write_report
+    from anobench.evaluation.report import write_report
 
     return write_report(targets, out, f"anobench.report({targets!r}, {str(out)!r})")

@@ -171,13 +171,13 @@ def compare(
     ),
 ) -> None:
     """Leaderboard of runs, recomputed from their per-case rows and maps (on the cases every run scored)."""
-    from anobench.box_leaderboard import print_table2
-    from anobench.leaderboard import compare as compare_runs, print_table
+    from anobench.evaluation.boards import compare as compare_runs
+    from anobench.evaluation.layouts import LAYOUTS
 
     command = " ".join(["anobench", *sys.argv[1:]])
     path, metrics = compare_runs(targets, name, out_dir, command=command, layout=layout, overwrite=overwrite,
                                  thresholds=thresholds)
-    (print_table2 if layout == "table2" else print_table)(metrics, console)
+    LAYOUTS[layout].show(metrics, console)
     console.print(f"wrote {path}")
 
 
@@ -188,7 +188,7 @@ def report(
     thresholds: str = typer.Option("exact", help="exact or grid: as for `anobench compare`."),
 ) -> None:
     """Report of runs: leaderboard with intervals, significance matrix, PR curves, sweep, case panels."""
-    from anobench.report import write_report
+    from anobench.evaluation.report import write_report
 
     console.print(f"wrote {write_report(targets, out, ' '.join(['anobench', *sys.argv[1:]]), thresholds)}")
 
@@ -221,10 +221,10 @@ def sweep(
 ) -> None:
     """Run every method at every noise level (finished grid points are kept) and plot Dice against T0."""
     from anobench.config import parse_assignments
-    from anobench.figures import sweep_plot
+    from anobench.evaluation.figures import sweep_plot
     from anobench.harness import RunRequest, run as run_harness
-    from anobench.leaderboard import evaluate_run
-    from anobench.report import sweep_series
+    from anobench.evaluation.pixel_protocol import evaluate_run
+    from anobench.evaluation.report import sweep_series
     from anobench.runs import is_complete
     from anobench.sources import roots_for
 

@@ -34,7 +34,7 @@ from anobench.diffusion.presets import PRECISION_NAMES, get_preset
 from anobench.errors import AnobenchError, RunInterrupted
 from anobench.hashing import sha256_json
 from anobench.journal import JOURNAL, BatchJournal, RunLock, remove_empty_journal
-from anobench.metrics import size_bin
+from anobench.evaluation.pixel_metrics import size_bin
 from anobench.sources import SplitSource, absolute, open_source, parse_source
 
 if TYPE_CHECKING:

@@ -18,9 +18,9 @@ import time
 import numpy as np
 import torch
 
-from anobench import stats
-from anobench.metrics import DICE_EPSILON, THRESHOLDS, size_bin
-from anobench.pixel_protocol import pixel_scores
+from anobench.evaluation import bootstrap as stats
+from anobench.evaluation.pixel_metrics import DICE_EPSILON, THRESHOLDS, size_bin
+from anobench.evaluation.pixel_protocol import pixel_scores
 
 TARGET_SECONDS = 2.0
 

@@ -17,9 +17,10 @@ import torch
 from tabulate import tabulate
 
 from anobench import runs
-from anobench.figures import estimate_lines
+from anobench.evaluation.figures import estimate_lines
 from anobench.harness import RunRequest, run
-from anobench.leaderboard import evaluate_run, method_label
+from anobench.evaluation.cells import method_label
+from anobench.evaluation.pixel_protocol import evaluate_run
 from anobench.provenance import device_name
 
 

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from anobench import runs
-from anobench.box_leaderboard import evaluate_box_run, render_table2
+from anobench.evaluation.box_protocol import evaluate_box_run
+from anobench.evaluation.layouts.table2 import render_table2
 
 
 def fabricate_run(folder, method="thor", seed=0):
@@ -81,7 +82,7 @@ def test_box_board_compares_runs_on_the_same_images(tmp_path):
 
 
 def test_runs_differing_only_in_their_seed_make_one_row_with_the_spread_of_f1(tmp_path):
-    from anobench.leaderboard import compare
+    from anobench.evaluation.boards import compare
 
     fabricate_run(tmp_path / "seed-0", seed=0)
     fabricate_run(tmp_path / "seed-1", seed=1)
@@ -100,7 +101,7 @@ def test_a_report_of_box_runs_has_the_board_comparisons_froc_and_case_panels(tmp
     from PIL import Image
 
     from anobench.errors import AnobenchError
-    from anobench.report import write_report
+    from anobench.evaluation.report import write_report
 
     fabricate_run(tmp_path / "thor", "thor")
     fabricate_run(tmp_path / "ddpm", "ddpm")

@@ -4,21 +4,8 @@ from hypothesis import given, settings, strategies as st
 from scipy import ndimage
 
 from anobench.api import Box
-from anobench.box_metrics import HIT_FRACTION, healthy_fpr_threshold, thor_compat_box
-from anobench.froc import exact_froc, image_components, recall_at_false_positives
-
-
-def test_threshold_is_the_largest_mean_healthy_fpr_not_above_five_percent():
-    values = np.linspace(0, 0.999, 1000)  # one image whose pixels are the candidates themselves
-    maps = np.stack([values.reshape(10, 100), values.reshape(10, 100)[::-1]])
-    tau, fpr = healthy_fpr_threshold(maps)
-    assert fpr <= 0.05 and fpr == pytest.approx(0.05, abs=1e-3)
-    assert tau == pytest.approx(0.949, abs=1e-3)  # 50 of 1000 pixels (0.950 … 0.999) lie above it
-
-
-def test_threshold_when_no_candidate_reaches_the_target():
-    tau, fpr = healthy_fpr_threshold(np.ones((2, 4, 4)))
-    assert tau == pytest.approx(0.999) and fpr == 1.0
+from anobench.evaluation.box_metrics import HIT_FRACTION, thor_compat_box
+from anobench.evaluation.froc import exact_froc, image_components, recall_at_false_positives
 
 
 def test_a_box_is_found_when_more_than_a_tenth_of_it_is_kept():

@@ -5,10 +5,12 @@ import pandas as pd
 import pytest
 
 from anobench.errors import AnobenchError
-from anobench.leaderboard import BIN_NAMES, RunMetrics, noise_family, render_table1
-from anobench.metrics import MaxDice
-from anobench.published import table1
-from anobench.stats import Estimate
+from anobench.evaluation.cells import noise_family
+from anobench.evaluation.layouts.table1 import render_table1
+from anobench.evaluation.pixel_protocol import BIN_NAMES, RunMetrics
+from anobench.evaluation.pixel_metrics import MaxDice
+from anobench.evaluation.published import table1
+from anobench.evaluation.bootstrap import Estimate
 
 NAN = float("nan")
 
@@ -55,7 +57,7 @@ def test_simplex_variants_share_the_papers_simplex_group():
 
 
 def test_labels_tell_variants_apart():
-    from anobench.leaderboard import method_label
+    from anobench.evaluation.cells import method_label
 
     plain = run_metrics("pddpm", "simplex-2d", 0.1)
     post = RunMetrics(**{**plain.__dict__, "settings": {"stitching": "avg", "postprocess": True}})
@@ -89,7 +91,8 @@ def fabricate_brain_run(folder, method, quality, subjects=None, healthy=True):
 
 
 def test_metrics_carry_intervals_a_calibrated_dice_and_paired_comparisons(tmp_path):
-    from anobench.leaderboard import evaluate_run, render_markdown
+    from anobench.evaluation.layouts.full import render_markdown
+    from anobench.evaluation.pixel_protocol import evaluate_run
 
     fabricate_brain_run(tmp_path / "good", "good", 1.0)
     fabricate_brain_run(tmp_path / "bad", "bad", 0.2, healthy=False)
@@ -114,14 +117,14 @@ def test_metrics_carry_intervals_a_calibrated_dice_and_paired_comparisons(tmp_pa
 
 
 def test_several_slices_per_subject_resample_subjects(tmp_path):
-    from anobench.leaderboard import evaluate_run
+    from anobench.evaluation.pixel_protocol import evaluate_run
 
     fabricate_brain_run(tmp_path, "m", 0.5, subjects=[f"s{i // 3}" for i in range(12)])
     assert evaluate_run(tmp_path).bootstrap_unit == "subjects"
 
 
 def test_runs_that_would_read_alike_are_told_apart_by_noise_then_settings():
-    from anobench.leaderboard import distinct_labels
+    from anobench.evaluation.cells import distinct_labels
 
     gaussian, simplex = run_metrics("thor", "gaussian", 0.1), run_metrics("thor", "simplex", 0.2)
     ddpm = run_metrics("ddpm", "gaussian", 0.3)
@@ -132,7 +135,7 @@ def test_runs_that_would_read_alike_are_told_apart_by_noise_then_settings():
 
 def test_runs_on_different_cases_share_a_board_only_on_their_common_cases(tmp_path):
     from anobench import runs
-    from anobench.leaderboard import compare
+    from anobench.evaluation.boards import compare
 
     fabricate_brain_run(tmp_path / "full", "full", 1.0)
     fabricate_brain_run(tmp_path / "limited", "limited", 0.5)
@@ -153,7 +156,8 @@ def test_runs_on_different_cases_share_a_board_only_on_their_common_cases(tmp_pa
 
 def test_the_calibrated_cell_says_which_healthy_rate_its_threshold_reached(tmp_path):
     from anobench import runs
-    from anobench.leaderboard import calibration_text, evaluate_run
+    from anobench.evaluation.cells import calibration_text
+    from anobench.evaluation.pixel_protocol import evaluate_run
 
     assert calibration_text(0.38, 0.049, 0.05) == "τ 0.38, healthy 4.9 %"
     assert calibration_text(1.0, 0.31, 0.05).endswith("above the 5 % target, no τ reaches it")
@@ -168,7 +172,7 @@ def test_the_calibrated_cell_says_which_healthy_rate_its_threshold_reached(tmp_p
 
 
 def test_a_board_is_the_same_file_byte_for_byte_from_the_same_runs(tmp_path):
-    from anobench.leaderboard import compare
+    from anobench.evaluation.boards import compare
 
     fabricate_brain_run(tmp_path / "a", "a", 1.0)
     fabricate_brain_run(tmp_path / "b", "b", 0.5)

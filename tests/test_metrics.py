@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from anobench.metrics import (
+from anobench.evaluation.pixel_metrics import (
     THRESHOLDS,
     pooled_max_dice,
     size_bin,

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from sklearn.metrics import average_precision_score
 
-from anobench.metrics import pooled_scores, rank_pixels
-from anobench.pixel_protocol import RESAMPLED_CUTS, calibrated_threshold, pixel_scores
-from anobench.stats import resample_counts
+from anobench.evaluation.pixel_metrics import pooled_scores, rank_pixels
+from anobench.evaluation.pixel_protocol import RESAMPLED_CUTS, pixel_scores
+from anobench.evaluation.bootstrap import resample_counts
 
 
 def brute_max_dice(values: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -73,14 +73,6 @@ def test_more_lesion_values_than_resampled_cuts_move_the_resampled_metrics_by_un
     exact, coarse = pooled_scores(ranked, everyone, once), pooled_scores(ranked, everyone, once, RESAMPLED_CUTS)
     assert 0 <= exact.dice[0] - coarse.dice[0] < 1e-3
     assert abs(exact.average_precision[0] - coarse.average_precision[0]) < 1e-3
-
-
-def test_the_calibrated_threshold_leaves_the_largest_share_not_above_the_target():
-    healthy = np.arange(1000, dtype=np.float32).reshape(10, 10, 10) / 1000
-    tau, share = calibrated_threshold(healthy, 0.05)
-    assert tau == pytest.approx(0.949) and share == 0.05  # the 50 values 0.950…0.999 lie above it; one more would not do
-    tied = np.zeros((2, 4, 4), np.float32)
-    assert calibrated_threshold(tied, 0.05) == (0.0, 0.0)
 
 
 def test_compare_says_which_threshold_search_it_used(cli, tmp_path):

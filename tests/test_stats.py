@@ -5,8 +5,8 @@ import pytest
 from scipy import stats as scipy_stats
 from statsmodels.stats.multitest import multipletests
 
-from anobench import stats
-from anobench.metrics import DICE_EPSILON, pooled_max_dice, stacked_counts, threshold_counts
+from anobench.evaluation import bootstrap as stats
+from anobench.evaluation.pixel_metrics import DICE_EPSILON, pooled_max_dice, stacked_counts, threshold_counts
 
 
 def test_interval_of_a_mean_agrees_with_scipy_percentile_bootstrap():

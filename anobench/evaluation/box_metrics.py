@@ -1,8 +1,9 @@
 """Box-level metrics for localisation data (wrist X-rays): the THOR paper's protocol and FROC.
 
 `thor-compat` (the THOR paper's Table 2): one threshold τ per method, chosen on healthy test
-images — of the candidates linspace(0, 1, 1000, endpoint=False), the one whose mean per-image
-fraction of pixels with A > τ is the largest not above 5 %. Then per annotated box, with
+images (`calibration.calibrated_threshold` over `THOR_CANDIDATES` = linspace(0, 1, 1000,
+endpoint=False): the one whose mean per-image fraction of pixels with A > τ is the largest not
+above 5 %). Then per annotated box, with
 Ā = A·1[A ≥ τ] (values kept), pos = Ā inside the box and neg = Ā in the image's negative region:
 TP = 1[nnz(pos) > 0.1·nnz(box)], FP = min(10, ⌊Σneg / max(Σpos, 1)⌋), precision = TP / max(TP + FP, 1),
 recall = TP, F1 = 2·P·TP / (P + TP + 1e-8); per class the means over its boxes.
@@ -10,7 +11,7 @@ recall = TP, F1 = 2·P·TP / (P + TP + 1e-8); per class the means over its boxes
 `standard`: detections are the connected components (8-connected) of {A ≥ τ}; a box is found at τ
 when at least a tenth of some component lies inside it (so a component spreading over the whole
 image finds nothing), and a component that finds no box is a false-positive region. Sweeping τ over
-every distinct map value (`anobench.froc`) gives the FROC curve (false-positive regions per image
+every distinct map value (`anobench.evaluation.froc`) gives the FROC curve (false-positive regions per image
 against box recall), summarised as the recall at 0.5, 1, 2 and 4 false positives per image (the
 best recall at most that many).
 """
@@ -22,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 
 THOR_CANDIDATES = np.linspace(0.0, 1.0, 1000, endpoint=False)
-THOR_HEALTHY_FPR = 0.05
 TP_AREA_FRACTION = 0.1
 MAX_FALSE_POSITIVES = 10
 FROC_FALSE_POSITIVES = (0.5, 1.0, 2.0, 4.0)
@@ -35,23 +35,6 @@ class BoxScore:
     fp: int
     precision: float
     f1: float
-
-
-def healthy_fpr_threshold(
-    healthy_maps: np.ndarray, target: float = THOR_HEALTHY_FPR, candidates: np.ndarray = THOR_CANDIDATES
-) -> tuple[float, float]:
-    """(τ, its mean healthy FPR): the candidate with the largest mean FPR ≤ target.
-
-    Every candidate's FPR comes from one sort per image (no loop over candidates). When even the
-    largest candidate leaves more than `target` positive, it is returned with its FPR.
-    """
-    flat = np.sort(healthy_maps.reshape(len(healthy_maps), -1), axis=1)
-    pixels = flat.shape[1]
-    above = pixels - np.stack([np.searchsorted(row, candidates, side="right") for row in flat])
-    mean_fpr = (above / pixels).mean(axis=0)
-    allowed = np.nonzero(mean_fpr <= target)[0]
-    index = allowed[np.argmax(mean_fpr[allowed])] if allowed.size else len(candidates) - 1
-    return float(candidates[index]), float(mean_fpr[index])
 
 
 def thor_compat_box(anomaly_map: np.ndarray, box_mask: np.ndarray, negative_mask: np.ndarray, tau: float) -> BoxScore:

@@ -24,7 +24,7 @@ from numba import njit
 from skimage.morphology import max_tree
 
 from anobench.api import Box
-from anobench.box_metrics import FROC_FALSE_POSITIVES, HIT_FRACTION
+from anobench.evaluation.box_metrics import FROC_FALSE_POSITIVES, HIT_FRACTION
 
 
 @njit(cache=True)

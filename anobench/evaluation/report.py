@@ -18,16 +18,21 @@ from typing import Any, Sequence
 import numpy as np
 from tabulate import tabulate
 
-from anobench import figures, runs
+from anobench import runs
 from anobench.api import Box
 from anobench.errors import AnobenchError
-from anobench.leaderboard import (
-    BIN_NAMES, COMPARISON_NOTE, Coverage, RunMetrics, dice_pairs, distinct_labels, evaluate_run,
-    evaluate_runs, find_runs, calibrated_note, interval_note, merge_seeds, method_label, pairs_section, same_data, seeds_note,
-    table_rows, threshold_note,
+from anobench.evaluation import figures
+from anobench.evaluation.bootstrap import Estimate
+from anobench.evaluation.box_protocol import evaluate_box_run
+from anobench.evaluation.cells import (
+    COMPARISON_NOTE, calibrated_note, distinct_labels, interval_note, method_label, seeds_note, threshold_note,
 )
-from anobench.pixel_protocol import THRESHOLD_MODES
-from anobench.stats import Estimate
+from anobench.evaluation.identity import Coverage, evaluate_runs, find_runs, merge_seeds, same_data
+from anobench.evaluation.layouts.full import dice_pairs, pairs_section, table_rows
+from anobench.evaluation.layouts.table2 import (
+    box_pairs, box_pairs_section, froc_counts_text, table2_note, table2_rows,
+)
+from anobench.evaluation.pixel_protocol import BIN_NAMES, THRESHOLD_MODES, RunMetrics, evaluate_run
 
 PANEL_PICKS = ("best", "median", "worst")
 BOXED = "boxed"  # the one panel group of a box run: images with at least one box
@@ -169,10 +174,6 @@ def _box_masks(folder: Path, results: runs.CaseResults) -> np.ndarray:
 
 
 def _box_report(folders: list[Path], out: Path, command: str) -> Path:
-    from anobench.box_leaderboard import (
-        box_pairs, box_pairs_section, evaluate_box_run, froc_counts_text, table2_note, table2_rows,
-    )
-
     evaluated, coverage = evaluate_runs(folders, evaluate_box_run)
     same_data(evaluated)
     metrics = merge_seeds(evaluated)

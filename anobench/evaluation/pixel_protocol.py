@@ -16,20 +16,24 @@ the interval's width (`tests/test_pixel_protocol.py` bounds it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from anobench.box_metrics import healthy_fpr_threshold
-from anobench.metrics import (
-    DICE_EPSILON, SIZE_BINS, THRESHOLDS, MaxDice, RankedPixels, dice_curve, pooled_max_dice, pooled_scores,
-    rank_pixels,
-    stacked_counts, threshold_counts,
+from anobench import runs
+from anobench.errors import AnobenchError
+from anobench.evaluation.bootstrap import (
+    RESAMPLES, SEED, Estimate, clusters_of, interval, pooled_dice_curves, resample_counts,
 )
-from anobench.stats import Estimate, interval, pooled_dice_curves
+from anobench.evaluation.calibration import HEALTHY_FPR, calibrated_threshold
+from anobench.evaluation.identity import RunIdentity, run_identity
+from anobench.evaluation.pixel_metrics import (
+    DICE_EPSILON, SIZE_BINS, THRESHOLDS, MaxDice, RankedPixels, dice_curve, pooled_max_dice, pooled_scores,
+    rank_pixels, stacked_counts, threshold_counts,
+)
 
 BIN_NAMES = [name for name, _, _ in SIZE_BINS]
 THRESHOLD_MODES = ("exact", "grid")
-CALIBRATED_FPR = 0.05  # share of healthy validation pixels allowed above the calibrated threshold
 RESAMPLED_CUTS = 8192  # most candidate thresholds per bootstrap resample of the exact search
 
 
@@ -124,23 +128,11 @@ def _case_dice(anomalous: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return dice_curve(flat.sum(axis=1), (flat & inside).sum(axis=1), inside.sum(axis=1))
 
 
-def calibrated_threshold(healthy_maps: np.ndarray, target: float = CALIBRATED_FPR) -> tuple[float, float]:
-    """(τ, share of healthy pixels with map > τ): the lowest healthy map value leaving at most `target` of
-    the pixels above it, so the share is the largest one not above the target."""
-    values = np.sort(np.asarray(healthy_maps, dtype=np.float64).ravel())[::-1]
-    allowed = int(np.floor(target * len(values) + 1e-9))  # pixels that may lie above τ
-    tau = values[min(allowed, len(values) - 1)]
-    return float(tau), float(np.count_nonzero(values > tau) / len(values))
-
-
 def _calibrated(
     maps: np.ndarray, masks: np.ndarray, scored: np.ndarray, weights: np.ndarray, healthy_maps: np.ndarray,
     thresholds: str, split: str,
 ) -> Calibrated:
-    if thresholds == "exact":
-        tau, fpr = calibrated_threshold(healthy_maps)
-    else:
-        tau, fpr = healthy_fpr_threshold(healthy_maps, CALIBRATED_FPR, THRESHOLDS)
+    tau, fpr = calibrated_threshold(healthy_maps, HEALTHY_FPR, None if thresholds == "exact" else THRESHOLDS)
     pixels = int(np.prod(maps.shape[1:]))
     anomalous = (maps > tau).reshape(len(maps), pixels) & scored[:, None]
     inside = masks.reshape(len(masks), pixels) & scored[:, None]
@@ -152,3 +144,62 @@ def _calibrated(
         samples = np.where(pooled_lesion > 0, dice_curve(w @ predicted, w @ true_positive, pooled_lesion), np.nan)
     case_dice = np.where(scored, dice_curve(predicted, true_positive, lesion), np.nan)
     return Calibrated(tau, fpr, interval(value, samples), split, samples, case_dice)
+
+
+
+@dataclass(frozen=True)
+class RunMetrics(RunIdentity):
+    dice: dict[str, MaxDice]  # per bin and "all"
+    cases_per_bin: dict[str, int]
+    auprc: float
+    intervals: dict[str, Estimate]  # "dice <bin>", "dice all", "auprc": value with its 95 % interval
+    resampled: dict[str, np.ndarray]  # the same keys: the metric in each bootstrap resample
+    case_ids: tuple[str, ...]
+    case_dice: np.ndarray  # per case Dice at the pooled "all" threshold (NaN: not scored)
+    bootstrap_unit: str  # "cases" or "subjects"
+    calibrated: Calibrated | None
+    thresholds: str = "exact"  # how max-Dice and the calibrated τ were searched (pixel_protocol.THRESHOLD_MODES)
+    seed_values: tuple[float, ...] = ()  # Dice all of every inference seed, when the run was repeated (merge_seeds)
+
+    @property
+    def headline(self) -> float:
+        return self.dice["all"].dice
+
+
+def evaluate_run(
+    folder: Path, resamples: int = RESAMPLES, seed: int = SEED, cases: tuple[str, ...] | None = None,
+    thresholds: str = "exact",
+) -> RunMetrics:
+    """A mask run's metrics, on the listed `cases` only when given (a board's common cases); `thresholds`:
+    exact (every distinct map value) or grid (the paper's 101 values)."""
+    if thresholds not in THRESHOLD_MODES:
+        raise AnobenchError(f"unknown threshold search {thresholds!r}; available: {', '.join(THRESHOLD_MODES)}")
+    runs.check_complete(folder)
+    config = runs.read_json(folder / runs.CONFIG)
+    provenance = runs.read_json(folder / runs.PROVENANCE)
+    results = runs.read_results(*runs.run_files(folder))
+    if cases is not None:
+        results = runs.select_cases(results, cases)
+    if results.masks is None:
+        raise AnobenchError(f"run {folder} has no masks: its split ({config['split']}) is not annotated")
+    rows = results.rows
+    clusters = clusters_of(rows["subject_id"].tolist())
+    healthy_rows, healthy_maps = runs.healthy_files(folder)
+    healthy = runs.read_results(healthy_rows, healthy_maps).maps if healthy_rows.is_file() else None
+    scores = pixel_scores(
+        results.maps, results.masks, rows["size_bin"].where(rows["size_bin"].notna(), None).to_numpy(),
+        resample_counts(len(rows), resamples, seed, clusters), thresholds, healthy, str(config.get("healthy_split")),
+    )
+    return RunMetrics(
+        **run_identity(folder, config, provenance, rows),
+        dice=scores.dice,
+        cases_per_bin=scores.cases_per_bin,
+        auprc=scores.auprc,
+        intervals=scores.intervals,
+        resampled=scores.resampled,
+        case_ids=tuple(rows["case_id"]),
+        case_dice=scores.case_dice,
+        bootstrap_unit="subjects" if clusters is not None else "cases",
+        calibrated=scores.calibrated,
+        thresholds=thresholds,
+    )

@@ -18,8 +18,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve
 
-from anobench.comparisons import PairComparison
-from anobench.stats import Estimate
+from anobench.evaluation.comparisons import PairComparison
+from anobench.evaluation.bootstrap import Estimate
 
 DPI = 110
 ID_CHARACTERS = 16  # case ids are cut to their start in panel captions

@@ -15,7 +15,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from anobench.stats import SIGNIFICANCE, Estimate, holm, paired_difference, wilcoxon_p
+from anobench.evaluation.bootstrap import SIGNIFICANCE, Estimate, holm, paired_difference, wilcoxon_p
 
 
 class Comparable(Protocol):

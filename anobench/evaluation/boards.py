@@ -1,0 +1,51 @@
+"""`anobench compare`: boards computed from run folders only, in a layout looked up by name.
+
+Every number is recomputed from the per-case rows and the stored maps and masks; nothing is read
+from a summary. Runs on different data (another dataset, split or data manifest) are refused:
+their numbers are not comparable.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from anobench import runs
+from anobench.errors import AnobenchError
+from anobench.evaluation.identity import evaluate_runs, find_runs, merge_seeds, same_data
+from anobench.evaluation.box_protocol import evaluate_box_run
+from anobench.evaluation.layouts import LAYOUTS
+from anobench.evaluation.pixel_protocol import THRESHOLD_MODES, evaluate_run
+
+
+def compare(
+    targets: list[str],
+    name: str | None = None,
+    out_dir: Path = Path("leaderboards"),
+    command: str = "anobench compare",
+    layout: str = "full",
+    overwrite: bool = False,
+    thresholds: str = "exact",
+) -> tuple[Path, list[Any]]:
+    """Evaluate the runs on their common cases, write `out_dir/<name>.md` in `layout` and return it
+    with the metrics. An existing board is replaced only with `overwrite`. `thresholds`: how pixel
+    boards search max-Dice and the calibrated τ (exact, or the paper's grid)."""
+    if layout not in LAYOUTS:
+        raise AnobenchError(f"unknown layout {layout!r}; available: {', '.join(LAYOUTS)}")
+    if thresholds not in THRESHOLD_MODES:
+        raise AnobenchError(f"unknown threshold search {thresholds!r}; available: {', '.join(THRESHOLD_MODES)}")
+    chosen = LAYOUTS[layout]
+    evaluate = functools.partial(evaluate_run, thresholds=thresholds) if chosen.protocol == "pixel" else evaluate_box_run
+    folders = find_runs(targets)
+    if not folders:
+        raise AnobenchError("no runs to compare")
+    metrics, coverage = evaluate_runs(folders, evaluate)
+    same_data(metrics)
+    metrics = merge_seeds(metrics)
+    path = out_dir / f"{name or metrics[0].dataset}.md"
+    if path.exists() and not overwrite:
+        raise AnobenchError(f"leaderboard {path} already exists; pass --overwrite to replace it or --name to write another")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs.write_text(path, chosen.render(metrics, command, coverage))
+    return path, metrics

@@ -1,0 +1,132 @@
+"""The box protocol of a run (wrist): the THOR paper's thor-compat recall / F1 per class, with the
+threshold taken from the healthy split scored with the run (never from the test labels), and the
+FROC at its exact operating points, each with its bootstrap over the test images (or patients).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from anobench import runs
+from anobench.api import Box
+from anobench.errors import AnobenchError
+from anobench.evaluation.bootstrap import RESAMPLES, SEED, Estimate, clusters_of, interval, resample_counts
+from anobench.evaluation.box_metrics import THOR_CANDIDATES, thor_compat_box
+from anobench.evaluation.calibration import HEALTHY_FPR, calibrated_threshold
+from anobench.evaluation.froc import exact_froc, recall_at_false_positives, recall_at_false_positives_resampled
+from anobench.evaluation.identity import RunIdentity, run_identity
+
+
+@dataclass(frozen=True)
+class BoxRunMetrics(RunIdentity):
+    classes: tuple[str, ...]  # the classes the data set evaluates, in board order (its declared evaluation)
+    threshold: float
+    healthy_fpr: float
+    per_class: pd.DataFrame  # index: class; columns recall, precision, f1, boxes
+    class_intervals: dict[tuple[str, str], Estimate]  # (class, "recall" | "f1")
+    recall_at_fp: dict[float, Estimate]
+    bootstrap_unit: str  # "images" or "patients"
+    intervals: dict[str, Estimate]  # "f1 mean": F1 averaged over the classes present
+    resampled: dict[str, np.ndarray]
+    case_ids: tuple[str, ...]
+    case_f1: np.ndarray  # per image, the mean F1 of its boxes (NaN: no box)
+    froc_curve: tuple[np.ndarray, np.ndarray]  # false-positive regions per image and box recall, per operating point
+    froc_thresholds: int  # distinct map values the FROC was computed at (every one)
+    seed_values: tuple[float, ...] = ()  # F1 mean of every inference seed, when the run was repeated (merge_seeds)
+
+    @property
+    def headline(self) -> float:
+        return self.intervals["f1 mean"].value
+
+
+def evaluate_box_run(
+    folder: Path, resamples: int = RESAMPLES, seed: int = SEED, cases: tuple[str, ...] | None = None
+) -> BoxRunMetrics:
+    """A box run's metrics, on the listed `cases` only when given (a board's common cases)."""
+    runs.check_complete(folder)
+    config = runs.read_json(folder / runs.CONFIG)
+    provenance = runs.read_json(folder / runs.PROVENANCE)
+    results = runs.read_results(*runs.run_files(folder))
+    boxes = runs.read_boxes(folder)
+    if cases is not None:
+        results = runs.select_cases(results, cases)
+        boxes = boxes[boxes["index"].isin(results.rows["index"])]
+    healthy_rows, healthy_maps = runs.healthy_files(folder)
+    if not healthy_rows.is_file():
+        raise AnobenchError(
+            f"run {folder} scored no healthy split, which the box protocol takes its threshold from; "
+            f"run it again with --healthy-split auto"
+        )
+    healthy = runs.read_results(healthy_rows, healthy_maps).maps
+    tau, healthy_fpr = calibrated_threshold(healthy, HEALTHY_FPR, THOR_CANDIDATES)
+    shape = results.maps.shape[1:]
+    boxes_of = {index: [Box(r.top, r.left, r.bottom, r.right, r.label) for r in group.itertuples()]
+                for index, group in boxes.groupby("index")}
+    position = {index: row for row, index in enumerate(results.rows["index"])}
+    scored = []
+    for index, image_boxes in boxes_of.items():
+        anomaly_map = results.maps[position[index]]
+        if results.negative_regions is not None:
+            negative = results.negative_regions[position[index]]
+        else:
+            negative = ~np.logical_or.reduce([box.mask(shape) for box in image_boxes])
+        for box in image_boxes:
+            score = thor_compat_box(anomaly_map, box.mask(shape), negative, tau)
+            scored.append({"class": box.label, "recall": score.tp, "precision": score.precision, "f1": score.f1,
+                           "image": position[index]})
+    table = pd.DataFrame(scored)
+    per_class = table.groupby("class").agg(
+        recall=("recall", "mean"), precision=("precision", "mean"), f1=("f1", "mean"), boxes=("recall", "size")
+    )
+    clusters = clusters_of(results.rows["subject_id"].tolist())
+    weights = resample_counts(len(results.rows), resamples, seed, clusters)
+    box_weights = weights[:, table["image"].to_numpy()]
+    class_intervals = {}
+    class_f1 = []
+    for name, members in table.groupby("class").indices.items():
+        drawn = box_weights[:, members].sum(axis=1)
+        for column in ("recall", "f1"):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                samples = (box_weights[:, members] @ table[column].to_numpy()[members]) / drawn
+            class_intervals[(name, column)] = interval(float(per_class.loc[name, column]), samples)
+            if column == "f1":
+                class_f1.append(samples)
+    with np.errstate(invalid="ignore"):
+        f1_mean_samples = np.nanmean(np.stack(class_f1), axis=0)  # a class not drawn in a resample is left out
+    case_f1 = np.full(len(results.rows), np.nan)
+    for image, group in table.groupby("image"):
+        case_f1[image] = group["f1"].mean()
+    image_boxes = [boxes_of.get(index, []) for index in results.rows["index"]]
+    operating = exact_froc(list(results.maps), image_boxes)
+    observed = recall_at_false_positives(*operating.curve)
+    resampled = recall_at_false_positives_resampled(
+        weights, operating.false_positives, operating.found, np.array([len(b) for b in image_boxes], dtype=float)
+    )
+    return BoxRunMetrics(
+        **run_identity(folder, config, provenance, results.rows),
+        classes=evaluated_classes(config, boxes),
+        threshold=tau,
+        healthy_fpr=healthy_fpr,
+        per_class=per_class,
+        class_intervals=class_intervals,
+        recall_at_fp={k: interval(observed[k], resampled[k]) for k in observed},
+        bootstrap_unit="patients" if clusters is not None else "images",
+        intervals={"f1 mean": interval(float(per_class["f1"].mean()), f1_mean_samples)},
+        resampled={"f1 mean": f1_mean_samples},
+        case_ids=tuple(results.rows["case_id"]),
+        case_f1=case_f1,
+        froc_curve=operating.curve,
+        froc_thresholds=operating.distinct_thresholds,
+    )
+
+
+def evaluated_classes(config: dict[str, Any], boxes: pd.DataFrame) -> tuple[str, ...]:
+    """The classes the run's data set declares it evaluates (its boxes' classes for runs made before
+    data sets declared them)."""
+    declared = (config.get("evaluation") or {}).get("classes")
+    return tuple(declared) if declared else tuple(sorted(boxes["label"].unique()))

@@ -1,0 +1,180 @@
+"""The text of boards: cells (values with intervals, labels, cost), the notes that explain them, and
+the page frame every board shares.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from tabulate import tabulate
+
+from anobench.evaluation.bootstrap import RESAMPLES, SEED, Estimate
+from anobench.evaluation.comparisons import PairComparison
+from anobench.evaluation.identity import Coverage, RunIdentity
+from anobench.evaluation.pixel_metrics import MaxDice
+from anobench.evaluation.pixel_protocol import RunMetrics
+
+
+def percent(value: float, decimals: int = 2) -> str:
+    """A fraction as a ×100 cell; NaN (nothing to measure) as a dash."""
+    return "–" if np.isnan(value) else f"{100 * value:.{decimals}f}"
+
+
+def threshold_cell(value: MaxDice) -> str:
+    return "–" if np.isnan(value.threshold) else f"{value.threshold:.2f}"
+
+# settings that tell rows of one method apart; a true flag shows as its name, a false one not at all
+VARIANT_SETTINGS = ("preset", "protocol", "perceptual", "stitching", "postprocess", "sampler", "precision", "compile")
+
+UNSHOWN_DEFAULTS = {"sampler": "ddpm", "precision": "fp32"}  # the usual value is not spelled out in every label
+
+
+def method_label(m: RunIdentity) -> str:
+    variant = [
+        key if value is True else str(value)
+        for key, value in ((key, m.settings.get(key)) for key in VARIANT_SETTINGS)
+        if value is not None and value is not False and UNSHOWN_DEFAULTS.get(key) != value
+    ]
+    return f"{m.method} ({', '.join(variant)})" if variant else m.method
+
+
+def with_interval(estimate: Estimate, decimals: int = 2) -> str:
+    """A cell ×100: `value [lo, hi]`, or the value alone when there is no interval."""
+    if np.isnan(estimate.value) or np.isnan(estimate.low):
+        return percent(estimate.value, decimals)
+    return f"{percent(estimate.value, decimals)} [{percent(estimate.low, 1)}, {percent(estimate.high, 1)}]"
+
+
+def calibration_text(threshold: float, healthy_fpr: float, target: float) -> str:
+    """τ and the share of healthy pixels it really leaves above it, flagged when above the target."""
+    reached = f"τ {threshold:.2f}, healthy {100 * healthy_fpr:.1f} %"
+    return reached if healthy_fpr <= target else f"{reached}: above the {100 * target:g} % target, no τ reaches it"
+
+DISAMBIGUATING_SETTINGS = ("noise", "t0", "stride", "sampler")
+
+
+def distinct_labels(metrics: list[RunIdentity]) -> list[str]:
+    """`method_label`s, with the noise (then T0, stride, sampler, and at last the folder) added to
+    those that would otherwise read alike, for tables and figures that name runs in pairs."""
+    labels = [method_label(m) for m in metrics]
+    for key in DISAMBIGUATING_SETTINGS:
+        values: dict[str, set[str]] = {}
+        for label, m in zip(labels, metrics):
+            values.setdefault(label, set()).add(str(m.settings.get(key, "–")))
+        telling = {label for label, seen in values.items() if len(seen) > 1}  # repeated labels this key tells apart
+        labels = [
+            f"{label} [{m.settings.get(key)}]" if label in telling and key == "noise"
+            else f"{label} [{key} {m.settings.get(key, '–')}]" if label in telling else label
+            for label, m in zip(labels, metrics)
+        ]
+    repeated = {label for label in labels if labels.count(label) > 1}
+    return [f"{label} [{m.folder.name}]" if label in repeated else label for label, m in zip(labels, metrics)]
+
+COST_HEADERS = ["NFE/img", "s/img batch 1 (med/p90)", "s/img batch N (N; med/p90)", "img/s", "peak MB"]
+
+
+def cost_cells(m: RunIdentity) -> list[str]:
+    """NFE, latency at batch 1 and at the run's batch size, throughput and peak memory."""
+    def pair(values: tuple[float, float]) -> str:
+        return "–" if np.isnan(values[0]) else f"{values[0]:.3f}/{values[1]:.3f}"
+
+    return [
+        f"{m.nfe:g}", pair(m.latency_one), f"{m.batch_size}; {pair(m.latency_batch)}",
+        "–" if np.isnan(m.images_per_second) else f"{m.images_per_second:.2f}",
+        "–" if np.isnan(m.peak_memory_mb) else f"{m.peak_memory_mb:.0f}",
+    ]
+
+
+def pair_cells(labels: list[str], pair: PairComparison) -> list[str]:
+    """A, B, Δ (A − B) ×100 [CI], both Holm-adjusted p-values, verdict."""
+    difference = pair.difference
+    return [
+        labels[pair.first], labels[pair.second],
+        f"{100 * difference.value:+.2f} [{100 * difference.low:+.1f}, {100 * difference.high:+.1f}]",
+        p_value_text(pair.p_bootstrap), p_value_text(pair.p_wilcoxon), "yes" if pair.significant else "no",
+    ]
+
+
+def p_value_text(p: float) -> str:
+    """A p-value; a bootstrap p of 0 means below the resolution of the resamples."""
+    return "–" if np.isnan(p) else f"< {1 / RESAMPLES:g}" if p == 0 else f"{p:.3g}"
+
+PAIR_HEADERS = ["A", "B", "Δ Dice all (A − B) [95% CI]", "p bootstrap (Holm)", "p Wilcoxon (Holm)", "significant"]
+
+
+def interval_note(metrics: list[RunMetrics]) -> str:
+    unit = "subjects (several slices per subject)" if {m.bootstrap_unit for m in metrics} == {"subjects"} else "cases"
+    return (
+        f"Brackets: 95 % percentile bootstrap intervals ({RESAMPLES} resamples of the {unit}, seed {SEED}, the "
+        "pooled metric recomputed on each)."
+    )
+
+COMPARISON_NOTE = (
+    "≠ best: whether the run's Dice all differs significantly from the best run's (paired bootstrap and Wilcoxon "
+    "signed-rank on per-case Dice, both Holm-corrected over all pairs, both p < 0.05)."
+)
+
+
+def threshold_note(thresholds: str) -> str:
+    """How the oracle threshold was searched, for a board's explanation."""
+    if thresholds == "grid":
+        return ("oracle threshold from the THOR paper's grid τ ∈ {0, 0.01, …, 1}, anomalous where map > τ "
+                "(`--thresholds grid`)")
+    return "oracle threshold exact: every distinct map value τ tried, anomalous where map ≥ τ (`--thresholds exact`)"
+
+
+def calibrated_note(thresholds: str) -> str:
+    candidates = "threshold of the grid" if thresholds == "grid" else "map value"
+    return (
+        f"Dice calibrated: Dice all at the smallest {candidates} leaving ≤ 5 % of the healthy validation pixels above "
+        "it (the healthy split scored with the run, `--healthy-split auto`), no test label used; the cell gives τ and "
+        "the healthy-pixel share it really leaves above it (flagged when no τ reaches 5 %); gap = oracle − calibrated."
+    )
+
+
+def seeds_note(headline: str) -> str:
+    return (
+        f"{headline} over seeds: mean ± sd (and range) of {headline} over inference seeds, for runs that differ only "
+        "in their seed (`anobench run --seeds 0,1,2`); the row's other cells are the lowest seed's. This is the "
+        "spread of the sampling, separate from the intervals, which resample the cases."
+    )
+
+
+def seed_spread(m: Any) -> str:
+    """mean ± sd (n, range) ×100 of the headline number over the merged seeds; a dash for a single run."""
+    if len(m.seed_values) < 2:
+        return "–"
+    values = 100 * np.array(m.seed_values)
+    return f"{values.mean():.2f} ± {values.std(ddof=1):.2f} (n={len(values)}, {values.min():.1f}–{values.max():.1f})"
+
+
+def board(
+    title: str, explanation: str, headers: list[str], body: list[list[str]], metrics: Sequence[RunIdentity], command: str,
+    sections: list[str] | None = None, coverage: Coverage | None = None,
+) -> str:
+    lines = [
+        f"# {title}",
+        "",
+        f"Made by `{command}` from the per-case rows and stored maps of the runs below (when each ran: their "
+        "provenance.json); the same runs give the same file, byte for byte.",
+        "",
+        explanation,
+        "",
+        *([coverage.note(), ""] if coverage is not None else []),
+        tabulate(body, headers=headers, tablefmt="github", disable_numparse=True),
+        "",
+        *[line for section_line in (sections or []) for line in (section_line, "")],
+        f"Data manifest sha256: `{metrics[0].data_manifest}`",
+        "",
+        "Runs: " + ", ".join(f"`{m.folder}` ({m.device})" for m in metrics),
+        "",
+    ]
+    return "\n".join(lines)
+
+PAPER_NAMES = {"thor": "THOR", "ddpm": "DDPM", "autoddpm": "AutoDDPM", "anoddpm": "AnoDDPM", "pddpm": "pDDPM"}
+
+
+def noise_family(noise: str) -> str:
+    """gaussian, or simplex for every simplex variant (normalised, 2-D): the paper's two groups."""
+    return "simplex" if noise.startswith("simplex") else noise

@@ -1,0 +1,155 @@
+"""What every board shows of a run besides its metrics (`RunIdentity`), and the runs a board is made
+from: found by path, glob or data set name, evaluated on the cases all of them scored, refused when
+made on different data, and merged into one row when they differ only in their inference seed.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import numpy as np
+
+from anobench import runs
+from anobench.errors import AnobenchError
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What every board shows of a run besides its metrics: names, data, cost, device."""
+
+    folder: Path
+    method: str
+    settings: dict[str, Any]
+    dataset: str
+    split: str
+    data_manifest: str
+    nfe: float  # medians over cases
+    seconds_per_image: float  # median over cases at the run's batch size, first batch left out (warm-up)
+    latency_batch: tuple[float, float]  # (median, p90) seconds per image at the run's batch size
+    latency_one: tuple[float, float]  # (median, p90) seconds per image at batch size 1, after warm-up
+    batch_size: int
+    images_per_second: float  # cases / time inside predict, whole run
+    peak_memory_mb: float
+    device: str
+    seed: int  # the inference seed
+
+Metrics = TypeVar("Metrics", bound=RunIdentity)
+
+
+def merge_seeds(metrics: list[Metrics]) -> list[Metrics]:
+    """One row per method setting: runs that differ only in their inference seed become the row of
+    the lowest seed, carrying every seed's headline number (the spread of sampling, apart from the cases')."""
+    groups: dict[tuple[Any, ...], list[Metrics]] = {}
+    for m in metrics:
+        key = (m.method, json.dumps(m.settings, sort_keys=True, default=str), m.case_ids)
+        groups.setdefault(key, []).append(m)
+    merged = []
+    for group in groups.values():
+        if len({m.seed for m in group}) < len(group):  # repeats of one seed are separate rows, not a spread
+            merged.extend(group)
+            continue
+        group.sort(key=lambda m: m.seed)
+        if len(group) > 1:
+            merged.append(replace(group[0], seed_values=tuple(m.headline for m in group)))  # type: ignore[attr-defined]
+        else:
+            merged.append(group[0])
+    return merged
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which cases the rows of a board were scored on: `cases` common to every run, and per run the
+    cases it scored beyond them (left out of the board so that rows compare like with like)."""
+
+    cases: int
+    left_out: dict[Path, int]
+
+    @property
+    def uneven(self) -> bool:
+        return any(self.left_out.values())
+
+    def note(self) -> str:
+        if not self.uneven:
+            return f"Cases: every run scored the same {self.cases} cases."
+        dropped = ", ".join(f"`{folder}` {count}" for folder, count in self.left_out.items() if count)
+        return (f"**Warning: the runs did not score the same cases.** Every row and every paired comparison uses "
+                f"only the {self.cases} cases common to all runs; cases left out per run: {dropped}.")
+
+
+def evaluate_runs(folders: list[Path], evaluate: Callable[..., Metrics]) -> tuple[list[Metrics], Coverage]:
+    """Every run evaluated on the cases common to all of them (in the first run's order), with a
+    warning naming the runs that scored more."""
+    scored = [runs.case_ids_of(folder) for folder in folders]
+    others = [set(ids) for ids in scored[1:]]
+    common = [case_id for case_id in scored[0] if all(case_id in ids for ids in others)]
+    if not common:
+        raise AnobenchError("the runs have no case in common: " + ", ".join(str(folder) for folder in folders))
+    coverage = Coverage(len(common), {folder: len(ids) - len(common) for folder, ids in zip(folders, scored)})
+    if coverage.uneven:
+        warnings.warn(coverage.note().replace("**", ""), stacklevel=2)
+    metrics = [evaluate(folder, cases=None if ids == common else tuple(common)) for folder, ids in zip(folders, scored)]
+    return metrics, coverage
+
+
+def _median_p90(values: Any) -> tuple[float, float]:
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return float("nan"), float("nan")
+    return float(np.median(values)), float(np.percentile(values, 90))
+
+
+def run_identity(folder: Path, config: dict[str, Any], provenance: dict[str, Any], rows: Any) -> dict[str, Any]:
+    """The `RunIdentity` fields of a run folder, as keyword arguments."""
+    timing = provenance.get("timing", {})
+    warm = rows[rows["batch"] > 0] if "batch" in rows and (rows["batch"] > 0).any() else rows
+    predict_seconds = timing.get("predict_seconds", 0.0)
+    return {
+        "folder": folder,
+        "method": config["method"],
+        # how the network ran tells rows apart as much as the method's own settings do
+        "settings": {**config.get("method_settings", {}), "precision": config.get("precision", "fp32"),
+                     "compile": bool(config.get("compile", False))},
+        "dataset": config["dataset"],
+        "split": config["split"],
+        "data_manifest": provenance.get("data_manifest", ""),
+        "nfe": float(rows["nfe"].median()) if len(rows) else float("nan"),
+        "seconds_per_image": _median_p90(warm["seconds"])[0],
+        "latency_batch": _median_p90(warm["seconds"]),
+        "latency_one": _median_p90(timing.get("batch_one_seconds", [])),
+        "batch_size": int(rows["batch_size"].max()) if len(rows) else 0,
+        "images_per_second": timing.get("cases", 0) / predict_seconds if predict_seconds else float("nan"),
+        "peak_memory_mb": timing.get("peak_memory", {}).get("bytes", float("nan")) / 2**20,
+        "device": provenance.get("device_name", provenance.get("device", "")),
+        "seed": int(config.get("seed", 0)),
+    }
+
+
+def find_runs(targets: list[str], runs_root: Path = Path("runs")) -> list[Path]:
+    """Run folders named by path, glob, or dataset name (every finished run under runs/<name>/)."""
+    found: list[Path] = []
+    for target in targets:
+        if any((Path(target) / name).exists() for name in runs.RUN_TRACES):
+            runs.check_complete(Path(target))  # a run folder named outright: unfinished or damaged is an error
+            found.append(Path(target))
+            continue
+        matches = [Path(p) for p in sorted(glob.glob(target)) if runs.is_complete(Path(p))]
+        if not matches and (runs_root / target).is_dir():
+            matches = sorted(p.parent for p in (runs_root / target).glob(f"*/{runs.RESULT_SET}"))
+        if not matches:
+            raise AnobenchError(f"{target!r} is neither a finished run folder, a glob of them, nor a dataset under {runs_root}/")
+        found.extend(matches)
+    return list(dict.fromkeys(found))
+
+
+def same_data(metrics: list[Any]) -> None:
+    """Refuse runs made on different data (data set, split or data manifest): not comparable."""
+    if len({(m.dataset, m.split, m.data_manifest) for m in metrics}) > 1:
+        raise AnobenchError(
+            "runs were made on different data and cannot share a leaderboard: "
+            + "; ".join(f"{m.folder}: {m.dataset}/{m.split} manifest {m.data_manifest[:12]}" for m in metrics)
+        )

@@ -1,0 +1,33 @@
+"""Board layouts, looked up by name: each names the protocol it shows, writes the Markdown board and
+prints its console summary. A new layout is a module here and one entry in `LAYOUTS`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from rich.console import Console
+
+from anobench.evaluation.identity import Coverage
+from anobench.evaluation.layouts.full import print_table, render_markdown
+from anobench.evaluation.layouts.table1 import render_table1
+from anobench.evaluation.layouts.table2 import print_table2, render_table2
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    protocol: str  # the protocol whose metrics it shows: "pixel" or "box"
+    render: Callable[[list[Any], str, Coverage | None], str]  # metrics, command → Markdown
+    show: Callable[[list[Any], Console], None]  # the console summary
+    description: str
+
+
+LAYOUTS: dict[str, Layout] = {
+    layout.name: layout
+    for layout in (
+        Layout("full", "pixel", render_markdown, print_table, "every column, interval and paired comparison"),
+        Layout("table1", "pixel", render_table1, print_table, "the THOR paper's Table 1, its reported rows beside"),
+        Layout("table2", "box", render_table2, print_table2, "the THOR paper's Table 2 (boxes), its reported rows beside"),
+    )
+}

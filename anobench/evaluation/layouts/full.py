@@ -1,0 +1,119 @@
+"""The full board of pixel runs: every metric with its interval, thresholds, calibrated Dice, cost,
+the paired comparisons; and its console summary.
+"""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from tabulate import tabulate
+
+from anobench.evaluation.cells import (
+    COMPARISON_NOTE, COST_HEADERS, PAIR_HEADERS, threshold_cell, board, calibrated_note, calibration_text, cost_cells,
+    distinct_labels, interval_note, method_label, noise_family, pair_cells, percent, seed_spread, seeds_note,
+    threshold_note, with_interval,
+)
+from anobench.evaluation.comparisons import PairComparison, compare_pairs, versus_best
+from anobench.evaluation.identity import Coverage
+from anobench.evaluation.calibration import HEALTHY_FPR
+from anobench.evaluation.pixel_protocol import BIN_NAMES, RunMetrics
+
+
+def _calibrated_cells(m: RunMetrics) -> list[str]:
+    if m.calibrated is None:
+        return ["–", "–"]
+    gap = m.dice["all"].dice - m.calibrated.dice.value
+    text = calibration_text(m.calibrated.threshold, m.calibrated.healthy_fpr, HEALTHY_FPR)
+    return [f"{with_interval(m.calibrated.dice)} ({text})", f"{100 * gap:.2f}"]
+
+
+def table_rows(metrics: list[RunMetrics], pairs: list[PairComparison]) -> tuple[list[str], list[list[str]]]:
+    """The full board's rows; `pairs`: the runs' paired comparisons on Dice all (`dice_pairs`)."""
+    headers = ["method", "noise", "T0", "stride"]
+    headers += [f"Dice {name}" for name in BIN_NAMES] + ["Dice all", "≠ best", "τ s/m/l/all", "AUPRC"]
+    headers += ["Dice calibrated", "gap", "Dice all over seeds", "cases s/m/l", *COST_HEADERS]
+    verdicts = versus_best(len(metrics), [m.dice["all"].dice for m in metrics], pairs)
+    body = []
+    for m, verdict in zip(metrics, verdicts):
+        body.append(
+            [
+                method_label(m),
+                str(m.settings.get("noise", "–")),
+                str(m.settings.get("t0", "–")),
+                str(m.settings.get("stride", "–")),
+                *[with_interval(m.intervals[f"dice {name}"]) for name in [*BIN_NAMES, "all"]],
+                verdict,
+                "/".join(threshold_cell(m.dice[name]) for name in [*BIN_NAMES, "all"]),
+                with_interval(m.intervals["auprc"]),
+                *_calibrated_cells(m),
+                seed_spread(m),
+                "/".join(str(m.cases_per_bin[name]) for name in BIN_NAMES),
+                *cost_cells(m),
+            ]
+        )
+    return headers, body
+
+
+def dice_pairs(metrics: list[RunMetrics], calibrated: bool = False) -> list[PairComparison]:
+    """Every pair of runs compared on Dice all (oracle, or `calibrated`)."""
+    if calibrated:
+        return compare_pairs(metrics, "dice calibrated", [m.calibrated.case_dice for m in metrics])  # type: ignore[union-attr]
+    return compare_pairs(metrics, "dice all", [m.case_dice for m in metrics])
+
+
+def pairs_section(metrics: list[RunMetrics], pairs: list[PairComparison]) -> list[str]:
+    """Paired comparisons on Dice all (`pairs`, from `dice_pairs`), and on calibrated Dice when every
+    run has it."""
+    if not pairs:
+        return []
+    labels = distinct_labels(metrics)
+    section = ["## Paired comparisons (oracle Dice all)",
+               tabulate([pair_cells(labels, p) for p in pairs], headers=PAIR_HEADERS, tablefmt="github",
+                        disable_numparse=True)]
+    if all(m.calibrated is not None for m in metrics):
+        headers = ["A", "B", "Δ Dice calibrated (A − B) [95% CI]", *PAIR_HEADERS[3:]]
+        rows = [pair_cells(labels, p) for p in dice_pairs(metrics, calibrated=True)]
+        section += ["## Paired comparisons (calibrated Dice)",
+                    tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)]
+    return section
+
+
+def render_markdown(metrics: list[RunMetrics], command: str, coverage: Coverage | None = None) -> str:
+    first = metrics[0]
+    pairs = dice_pairs(metrics)
+    headers, body = table_rows(metrics, pairs)
+    explanation = (
+        f"Dice: pooled max-Dice ×100 per lesion-size bin ({threshold_note(first.thresholds)}, chosen on these "
+        "cases; bins scaled to the image size); AUPRC: pooled pixel-level average precision ×100, exact. "
+        "τ s/m/l/all: the thresholds attaining each maximum. Cost: NFE per image (median over cases); seconds per "
+        "image at batch 1 (cases timed one at a time after a warm-up call) and at the run's batch size (each batch's "
+        "time over its size, the first batch left out), median/p90; img/s over the whole run; peak memory (CUDA "
+        "memory allocated on a GPU, the process's peak resident set on a CPU). GPU times are CUDA-event times. "
+        f"{interval_note(metrics)} {COMPARISON_NOTE} {calibrated_note(first.thresholds)} {seeds_note('Dice all')}"
+    )
+    return board(f"Leaderboard: {first.dataset} (split `{first.split}`)", explanation, headers, body, metrics, command,
+                 pairs_section(metrics, pairs), coverage)
+
+
+def print_table(metrics: list[RunMetrics], console: Console) -> None:
+    """The main columns, one decimal, in 80 characters (the Markdown file has every column and interval)."""
+    pairs = dice_pairs(metrics)
+    verdicts = versus_best(len(metrics), [m.dice["all"].dice for m in metrics], pairs)
+    table = Table(
+        title=f"{metrics[0].dataset} ({metrics[0].split}): Dice and AUPRC ×100",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        caption="noise: G Gaussian, S simplex; the Markdown file has every column and interval",
+    )
+    table.add_column("method")
+    table.add_column("noise", justify="center")
+    for title in ("NFE", "small", "med", "large", "all [95% CI]", "≠ best", "AUPRC"):
+        table.add_column(title, justify="right", no_wrap=True)
+    for m, verdict in zip(metrics, verdicts):
+        table.add_row(
+            method_label(m), noise_family(str(m.settings.get("noise", "–")))[:1].upper(), f"{m.nfe:g}", *(percent(m.intervals[f"dice {name}"].value, 1) for name in BIN_NAMES),
+            with_interval(m.intervals["dice all"], 1), verdict, percent(m.intervals["auprc"].value, 1),
+        )
+    console.print(table)
