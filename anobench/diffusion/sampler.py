@@ -3,45 +3,41 @@
 Each step is the respaced DDPM posterior (ancestral: fresh noise per step), or with
 `sampler="ddim"` the deterministic DDIM step (η = 0: no noise after the jump to T0).
 
-`PartialChain` is an iterator of `ChainState`s, one per kept timestep, each carrying the network's
-clean-image estimate x̂0(t). A method may read the state (to build maps from intermediates) or
-replace `x0_hat`, or the next state itself, before the chain continues (guided sampling). The noise of the forward
-jump and of every reverse step comes from the cases' own generators (see `noise`).
+`PartialChain.run` returns the final clean-image estimate; a method that needs the intermediates
+(THOR) owns its loop and takes each step with `reverse_step`. The noise of the forward jump and of
+every reverse step comes from the cases' own generators (see `noise`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator
+from functools import partial
+from typing import Callable
 
 import torch
 
 from anobench.api import Batch
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.noise import CaseRandom, NoiseKind
-from anobench.diffusion.schedule import respaced_timesteps
+from anobench.diffusion.schedule import NoiseSchedule, respaced_timesteps
 from anobench.errors import AnobenchError
 
 SAMPLERS = ("ddpm", "ddim")
 
 
-@dataclass
-class ChainState:
-    """The chain at kept timestep `t` (next kept timestep `t_next`, −1 after the last).
-
-    A consumer may set `x_next` to replace the next chain state outright (THOR re-noises a
-    blended image instead of taking the posterior step).
-    """
-
-    t: int
-    t_next: int
-    x_t: torch.Tensor
-    x0_hat: torch.Tensor
-    x_next: torch.Tensor | None = None
+def reverse_step(
+    schedule: NoiseSchedule, x0_hat: torch.Tensor, x_t: torch.Tensor, t: int, t_next: int, sampler: str,
+    fresh_noise: Callable[[], torch.Tensor],
+) -> torch.Tensor:
+    """x at kept timestep `t_next` from x at `t` and the network's x̂0: the DDIM step, or the DDPM
+    posterior with `fresh_noise()` (drawn only when used: none after the last step)."""
+    if sampler == "ddim":
+        return schedule.ddim_step(x0_hat, x_t, t, t_next)
+    mean, std = schedule.posterior(x0_hat, x_t, t, t_next)
+    return mean if t_next < 0 else mean + std * fresh_noise()
 
 
 class PartialChain:
-    """Iterate to run the chain; `initial_noise` is the ε used for the jump to T0."""
+    """The chain from `x0` (model range): `initial_noise` is the ε of the jump to T0."""
 
     def __init__(
         self,
@@ -63,31 +59,15 @@ class PartialChain:
         self.noise = noise
         self.initial_noise = random.sample(noise, x0.shape[1:], self.timesteps[0])
 
-    def __iter__(self) -> Iterator[ChainState]:
+    def run(self) -> torch.Tensor:
+        """Noise to T0, step back over the kept timesteps; the last x̂0 (model range, clamped)."""
         schedule = self.model.schedule
         x_t = schedule.q_sample(self.x0, self.timesteps[0], self.initial_noise)
-        following = self.timesteps[1:] + [-1]
-        for t, t_next in zip(self.timesteps, following):
-            predicted_noise = self.model.predict(x_t, t)
-            x0_hat = self.model.clamp(schedule.x0_from_noise(x_t, t, predicted_noise))
-            state = ChainState(t, t_next, x_t, x0_hat)
-            yield state
-            if state.x_next is not None:
-                x_t = state.x_next
-                continue
-            if self.sampler == "ddim":
-                x_t = schedule.ddim_step(state.x0_hat, state.x_t, t, t_next)
-                continue
-            mean, std = schedule.posterior(state.x0_hat, state.x_t, t, t_next)
-            x_t = mean if t_next < 0 else mean + std * self.random.sample(self.noise, self.x0.shape[1:], t)
-
-    def run(self) -> ChainState:
-        """Run to the end; the last state's `x0_hat` is the reconstruction (model range)."""
-        state = None
-        for state in self:
-            pass
-        assert state is not None
-        return state
+        for t, t_next in zip(self.timesteps, self.timesteps[1:] + [-1]):
+            x0_hat = self.model.clamp(schedule.x0_from_noise(x_t, t, self.model.predict(x_t, t)))
+            fresh = partial(self.random.sample, self.noise, self.x0.shape[1:], t)
+            x_t = reverse_step(schedule, x0_hat, x_t, t, t_next, self.sampler, fresh)
+        return x0_hat
 
 
 def chain_for_batch(

@@ -5,7 +5,7 @@ import torch
 from anobench import registry
 from anobench.api import Batch, Case, MethodContext
 from anobench.errors import AnobenchError
-from anobench.methods import autoddpm
+from anobench.methods.autoddpm import method as autoddpm
 
 
 def healthy_cases(limit=6):

@@ -9,7 +9,7 @@ from anobench import registry
 from anobench.api import Batch, MethodContext
 from anobench.diffusion.noise import CaseRandom
 from anobench.errors import AnobenchError
-from anobench.methods.pddpm import postprocess_map
+from anobench.methods.pddpm.method import postprocess_map
 
 
 def method(checkpoint, **options):

@@ -4,7 +4,7 @@ import torch
 from anobench import registry
 from anobench.api import Batch, MethodContext
 from anobench.errors import AnobenchError
-from anobench.methods import thor_maps
+from anobench.methods.thor import maps as thor_maps
 
 
 def thor(checkpoint, **options):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from anobench.methods import thor_maps
+from anobench.methods.thor import maps as thor_maps
 
 
 def tensor(rows):

@@ -17,7 +17,7 @@ from typing import Any, Literal, Mapping
 from anobench.api import Batch, MethodContext, Prediction
 from anobench.config import bounded, build_config
 from anobench.diffusion.schedule import T_MAX
-from anobench.methods.ddpm import DDPM, DDPMConfig
+from anobench.diffusion.reconstruction import PartialReconstruction
 
 PRESETS = {
     "thor-paper": {"t0": 250, "error": "absolute", "variance": "fixed_small"},
@@ -40,10 +40,11 @@ class AnoDDPM:
     def __init__(self, config: AnoDDPMConfig, context: MethodContext) -> None:
         chosen = {key: value for key, value in asdict(config).items() if key != "preset" and value is not None}
         self.preset = config.preset
-        self.chain = DDPM(DDPMConfig(**{**PRESETS[config.preset], **chosen}), context)
+        self.resolved = {**PRESETS[config.preset], "stride": None, **chosen}  # the preset, then what was set
+        self.chain = PartialReconstruction(context, **self.resolved)
 
     def settings(self) -> dict[str, Any]:
-        return {"preset": self.preset, **self.chain.settings()}
+        return {"preset": self.preset, **self.resolved, **self.chain.settings()}
 
     def predict(self, batch: Batch) -> Prediction:
         return self.chain.predict(batch)

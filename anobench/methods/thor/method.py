@@ -51,6 +51,7 @@ tie); stride 1, or any stride dividing 50, keeps them exactly. `smoothing_sigma`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal, Mapping
 
 import torch
@@ -59,10 +60,11 @@ from anobench.api import Batch, MethodContext, Prediction
 from anobench.config import bounded, build_config, to_plain
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.noise import CaseRandom, NoiseSource, noise_kind
+from anobench.diffusion.sampler import reverse_step
 from anobench.diffusion.schedule import T_MAX, respaced_timesteps
+from anobench.diffusion.denoiser import load_denoiser
 from anobench.errors import AnobenchError
-from anobench.methods import thor_maps
-from anobench.methods.ddpm import load_denoiser
+from anobench.methods.thor import maps as thor_maps
 from anobench.perceptual import Backend, PerceptualBackend, open_backend
 
 MAP_EVERY = 50
@@ -178,11 +180,9 @@ class THOR:
             if t in self.harmonization_steps:  # eq. (4), then back to level t (not t_next), as released
                 blended = thor_maps.blend(thor_maps.guidance_mask(anomaly, self.kernel), estimate, images)
                 x_t = schedule.q_sample(model.to_model_range(blended), t, epsilon)
-            elif self.config.sampler == "ddim":
-                x_t = schedule.ddim_step(x0_hat, x_t, t, t_next)
             else:
-                mean, std = schedule.posterior(x0_hat, x_t, t, t_next)
-                x_t = mean if t_next < 0 else mean + std * random.sample(self.noise, images.shape[1:], t)
+                fresh = partial(random.sample, self.noise, images.shape[1:], t)
+                x_t = reverse_step(schedule, x0_hat, x_t, t, t_next, self.config.sampler, fresh)
         final = thor_maps.harmonic_mean(maps).clamp(0.0, thor_maps.FINAL_MAP_CEILING)
         return final, model.to_image(x_t)
 

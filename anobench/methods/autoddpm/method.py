@@ -30,8 +30,8 @@ from anobench.config import bounded, build_config, to_plain
 from anobench.diffusion.noise import CaseRandom, noise_kind
 from anobench.diffusion.sampler import chain_for_batch
 from anobench.diffusion.schedule import T_MAX, respaced_timesteps
+from anobench.diffusion.denoiser import load_denoiser
 from anobench.errors import AnobenchError
-from anobench.methods.ddpm import load_denoiser
 from anobench.perceptual import Backend, open_backend
 
 RESIDUAL_PERCENTILE = 95.0
@@ -129,7 +129,7 @@ class AutoDDPM:
         images, chain = chain_for_batch(
             self.model, batch, self.config.t0, self.stride, self.noise, sampler=self.config.sampler
         )
-        coarse = self.model.to_image(chain.run().x0_hat)
+        coarse = self.model.to_image(chain.run())
         stage_map = self.perceptual.distance_map(coarse, images) * normalised_residual(images, coarse)
         return images, coarse, stage_map
 

@@ -35,8 +35,8 @@ from anobench.config import bounded, build_config, to_plain
 from anobench.diffusion.schedule import T_MAX
 from anobench.diffusion.noise import CaseRandom, noise_kind
 from anobench.diffusion.patches import PatchLayout, Stitching, patch_layout
+from anobench.diffusion.denoiser import load_denoiser
 from anobench.errors import AnobenchError
-from anobench.methods.ddpm import load_denoiser
 
 BRAIN_EROSION_ITERATIONS = 3
 MEDIAN_SIZE = 5
