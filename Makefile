@@ -1,4 +1,5 @@
-# The two commands of the README: `make demo` and `make test`. Both create .venv from nothing.
+# The two commands of the README: `make demo` and `make test` (tests, then the documentation site).
+# Both create .venv from nothing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -23,6 +24,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 bench: $(STAMP)
 	$(BIN)/python bench/forward_share.py
@@ -33,4 +35,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/performance_report.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache .site
