@@ -98,3 +98,16 @@ def phantom_words():
 def phantom_args() -> list[str]:
     """CLI words selecting the small phantom and a fast DDPM chain."""
     return assignments("--data", SMALL_PHANTOM) + assignments("--set", FAST_DDPM)
+
+
+SLOW_FIXTURES = {"cli", "tiny_checkpoint", "tiny_simplex_checkpoint", "tiny_patched_checkpoint"}
+SLOW_MODULES = {"test_readme", "test_example_plugin", "test_real_data_route", "test_distributed"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `slow` tier: tests that run the command line, train or load a model, or run whole routes
+    (`make test-fast` leaves them out; `make test` and CI run everything)."""
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or module in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

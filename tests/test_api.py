@@ -1,6 +1,5 @@
 import anobench
-
-SMALL_PHANTOM = {"n_train": "24", "n_val": "4", "n_test_healthy": "4", "n_test": "12"}
+from conftest import SMALL_PHANTOM
 
 
 def test_python_api_runs_and_compares(tiny_checkpoint, tmp_path):

@@ -7,9 +7,7 @@ import pytest
 from anobench import runs
 from anobench.errors import AnobenchError
 from anobench.harness import RunRequest, run
-
-SMALL_PHANTOM = {"n_train": "24", "n_val": "4", "n_test_healthy": "4", "n_test": "12"}
-FAST_DDPM = {"t0": "30", "stride": "10"}
+from conftest import FAST_DDPM, SMALL_PHANTOM
 
 
 def request(tiny_checkpoint, out, **changes) -> RunRequest:

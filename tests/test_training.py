@@ -6,8 +6,8 @@ import torch
 from anobench.diffusion.checkpoint import load_model, read_checkpoint
 from anobench.errors import AnobenchError
 from anobench.training import TrainConfig, train
+from conftest import SMALL_PHANTOM
 
-SMALL_PHANTOM = {"n_train": "24", "n_val": "4", "n_test_healthy": "4", "n_test": "12"}
 CONFIG = TrainConfig(steps=4, batch_size=2, save_every=2, augment=True)
 
 
