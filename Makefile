@@ -23,6 +23,9 @@ demo: $(STAMP)
 	$(BIN)/anobench compare runs/demo/ddpm runs/demo/thor --name demo --overwrite
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 

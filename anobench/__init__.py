@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from anobench.harness import RunSummary
     from anobench.evaluation.pixel_protocol import RunMetrics
+    from anobench.harness import RunSummary
 
 
 def run(method: str, dataset: str, **options: Any) -> "RunSummary":
     """Score `dataset` with `method`; options are the fields of `anobench.harness.RunRequest`."""
-    from anobench.harness import RunRequest, run as run_request
+    from anobench.harness import RunRequest
+    from anobench.harness import run as run_request
 
     return run_request(RunRequest(method=method, dataset=dataset, **options))
 

@@ -27,8 +27,9 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     except OSError as error:
         temporary.unlink(missing_ok=True)
         if error.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(error):  # pyarrow drops errno
-            raise AnobenchError(f"no space left on the disk of {path.parent} while writing {path.name}; "
-                                f"{path.name} was left as it was") from None
+            raise AnobenchError(
+                f"no space left on the disk of {path.parent} while writing {path.name}; {path.name} was left as it was"
+            ) from None
         raise
     except BaseException:
         temporary.unlink(missing_ok=True)

@@ -35,7 +35,9 @@ _debug = False  # set by --debug: show the traceback behind an error
 
 @app.callback()
 def options(
-    debug: bool = typer.Option(False, "--debug", help="Show the traceback behind an error (e.g. a plugin's exception)."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the traceback behind an error (e.g. a plugin's exception)."
+    ),
 ) -> None:
     global _debug
     _debug = debug
@@ -47,8 +49,12 @@ def _interrupted() -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt as interrupt:
-        error_console.print(f"interrupted: {interrupt}" if str(interrupt) else "interrupted", markup=False,
-                            highlight=False, soft_wrap=True)
+        error_console.print(
+            f"interrupted: {interrupt}" if str(interrupt) else "interrupted",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         raise
 
 
@@ -85,8 +91,9 @@ def run(
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Method setting key=value, e.g. t0=250."),
     data: Optional[List[str]] = typer.Option(None, "--data", help="Dataset option key=value."),
     data_root: Optional[List[str]] = typer.Option(
-        None, help="Folder of the data set (default: $ANOBENCH_DATA/<dataset>); NAME=DIR for another data set "
-        "the run reads (the healthy split's), repeatable."
+        None,
+        help="Folder of the data set (default: $ANOBENCH_DATA/<dataset>); NAME=DIR for another data set "
+        "the run reads (the healthy split's), repeatable.",
     ),
     batch_size: int = typer.Option(8, help="Images per batch (results do not depend on it)."),
     seed: int = typer.Option(0, help="Inference seed; each case's noise depends on (seed, case id)."),
@@ -97,8 +104,9 @@ def run(
     world_size: int = typer.Option(1, help="Number of shards; shards are merged when all are done."),
     limit: Optional[int] = typer.Option(None, help="Score only the first N cases (smoke tests)."),
     healthy_split: Optional[str] = typer.Option(
-        None, help="Also score healthy cases that calibrate thresholds: auto (the data set's own: val for the "
-        "phantoms' brains, ixi:val for atlas, test-healthy for wrists), a SPLIT, or NAME:SPLIT of another data set."
+        None,
+        help="Also score healthy cases that calibrate thresholds: auto (the data set's own: val for the "
+        "phantoms' brains, ixi:val for atlas, test-healthy for wrists), a SPLIT, or NAME:SPLIT of another data set.",
     ),
     seeds: Optional[str] = typer.Option(
         None, help="Several inference seeds, e.g. 0,1,2: one run per seed in OUT/seed-<s>; boards show their spread."
@@ -112,7 +120,8 @@ def run(
 
     from anobench import distributed
     from anobench.config import parse_assignments
-    from anobench.harness import RunRequest, check_request, default_folder, run as run_harness
+    from anobench.harness import RunRequest, check_request, default_folder
+    from anobench.harness import run as run_harness
     from anobench.sources import roots_for
 
     own_root, other_roots = roots_for(data_root, dataset)
@@ -126,11 +135,27 @@ def run(
         device = distributed.device_for(launch, device)
         distributed.start(select_device(device))
     request = RunRequest(
-        method=method, dataset=dataset, split=split, preset=preset, checkpoint=checkpoint,
-        method_options=parse_assignments(set_), dataset_options=parse_assignments(data),
-        data_root=own_root, data_roots=other_roots, batch_size=batch_size, seed=seed, device=device, out=out,
-        overwrite=overwrite, rank=rank, world_size=world_size, limit=limit, healthy_split=healthy_split,
-        latency_cases=latency_cases, precision=precision, compile=compile_,
+        method=method,
+        dataset=dataset,
+        split=split,
+        preset=preset,
+        checkpoint=checkpoint,
+        method_options=parse_assignments(set_),
+        dataset_options=parse_assignments(data),
+        data_root=own_root,
+        data_roots=other_roots,
+        batch_size=batch_size,
+        seed=seed,
+        device=device,
+        out=out,
+        overwrite=overwrite,
+        rank=rank,
+        world_size=world_size,
+        limit=limit,
+        healthy_split=healthy_split,
+        latency_cases=latency_cases,
+        precision=precision,
+        compile=compile_,
     )
     check_request(request)
     requests = [request]
@@ -161,13 +186,15 @@ def compare(
     name: Optional[str] = typer.Option(None, help="Leaderboard name (default: the dataset)."),
     out_dir: Path = typer.Option(Path("leaderboards"), help="Folder for the Markdown leaderboard."),
     layout: str = typer.Option(
-        "full", help="full: every column; table1 / table2: the THOR paper's Table 1 (brain) / Table 2 (boxes) "
-        "with its reported rows beside."
+        "full",
+        help="full: every column; table1 / table2: the THOR paper's Table 1 (brain) / Table 2 (boxes) "
+        "with its reported rows beside.",
     ),
     overwrite: bool = typer.Option(False, help="Replace a leaderboard of the same name."),
     thresholds: str = typer.Option(
-        "exact", help="Max-Dice and calibrated τ over every distinct map value (exact), or the THOR paper's grid "
-        "0, 0.01, …, 1 (grid), for comparison with its numbers."
+        "exact",
+        help="Max-Dice and calibrated τ over every distinct map value (exact), or the THOR paper's grid "
+        "0, 0.01, …, 1 (grid), for comparison with its numbers.",
     ),
 ) -> None:
     """Leaderboard of runs, recomputed from their per-case rows and maps (on the cases every run scored)."""
@@ -175,8 +202,9 @@ def compare(
     from anobench.evaluation.layouts import LAYOUTS
 
     command = " ".join(["anobench", *sys.argv[1:]])
-    path, metrics = compare_runs(targets, name, out_dir, command=command, layout=layout, overwrite=overwrite,
-                                 thresholds=thresholds)
+    path, metrics = compare_runs(
+        targets, name, out_dir, command=command, layout=layout, overwrite=overwrite, thresholds=thresholds
+    )
     LAYOUTS[layout].show(metrics, console)
     console.print(f"wrote {path}")
 
@@ -209,8 +237,9 @@ def sweep(
         None, help="Folder of the data set; NAME=DIR for another data set the runs read (the healthy split's)."
     ),
     healthy_split: str = typer.Option(
-        "auto", help="Healthy cases scored with every run, for the calibrated Dice: auto (the data set's own), a "
-        "SPLIT, NAME:SPLIT, or none."
+        "auto",
+        help="Healthy cases scored with every run, for the calibrated Dice: auto (the data set's own), a "
+        "SPLIT, NAME:SPLIT, or none.",
     ),
     batch_size: int = typer.Option(8, help="Images per batch."),
     seed: int = typer.Option(0, help="Inference seed."),
@@ -222,9 +251,10 @@ def sweep(
     """Run every method at every noise level (finished grid points are kept) and plot Dice against T0."""
     from anobench.config import parse_assignments
     from anobench.evaluation.figures import sweep_plot
-    from anobench.harness import RunRequest, run as run_harness
     from anobench.evaluation.pixel_protocol import evaluate_run
     from anobench.evaluation.report import sweep_series
+    from anobench.harness import RunRequest
+    from anobench.harness import run as run_harness
     from anobench.runs import is_complete
     from anobench.sources import roots_for
 
@@ -246,10 +276,22 @@ def sweep(
                 console.print(f"kept {folder}")
                 continue
             point = RunRequest(
-                method=name, dataset=dataset, split=split, preset=preset, checkpoint=checkpoint,
-                method_options={**own, "t0": str(level)}, dataset_options=parse_assignments(data),
-                data_root=own_root, data_roots=other_roots, healthy_split=healthy, batch_size=batch_size,
-                seed=seed, device=device, out=folder, overwrite=True, latency_cases=latency_cases,
+                method=name,
+                dataset=dataset,
+                split=split,
+                preset=preset,
+                checkpoint=checkpoint,
+                method_options={**own, "t0": str(level)},
+                dataset_options=parse_assignments(data),
+                data_root=own_root,
+                data_roots=other_roots,
+                healthy_split=healthy,
+                batch_size=batch_size,
+                seed=seed,
+                device=device,
+                out=folder,
+                overwrite=True,
+                latency_cases=latency_cases,
             )
             with _interrupted():
                 run_harness(point, console)
@@ -275,8 +317,9 @@ def merge(
 @app.command()
 def train(
     dataset: List[str] = typer.Option(
-        ["brain-phantom"], help="Training source NAME or NAME:SPLIT (default split: train); repeat to combine, "
-        "e.g. --dataset ixi --dataset atlas:train-healthy (the THOR brain training set)."
+        ["brain-phantom"],
+        help="Training source NAME or NAME:SPLIT (default split: train); repeat to combine, "
+        "e.g. --dataset ixi --dataset atlas:train-healthy (the THOR brain training set).",
     ),
     noise: str = typer.Option("gaussian", help="Noise of the diffusion process."),
     preset: str = typer.Option("cpu-small", help="Model preset: cpu-small or paper."),
@@ -288,9 +331,12 @@ def train(
     seed: int = typer.Option(0, help="Seed of every random choice."),
     save_every: int = typer.Option(200, help="Steps between resumable states."),
     scheme: str = typer.Option(
-        "full", help="full: whole image noised (THOR, DDPM, AnoDDPM, AutoDDPM); patched: one noised cell per image (pDDPM)."
+        "full",
+        help="full: whole image noised (THOR, DDPM, AnoDDPM, AutoDDPM); patched: one noised cell per image (pDDPM).",
     ),
-    patch_size: Optional[int] = typer.Option(None, help="Cell size of --scheme patched (default 48 px at 128 px, scaled)."),
+    patch_size: Optional[int] = typer.Option(
+        None, help="Cell size of --scheme patched (default 48 px at 128 px, scaled)."
+    ),
     out: Path = typer.Option(..., help="Checkpoint file to write (a manifest.json is kept beside it)."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
     set_: Optional[List[str]] = typer.Option(
@@ -302,13 +348,23 @@ def train(
 ) -> None:
     """Train a denoiser on healthy images; resumes an interrupted run of the same command."""
     from anobench.config import parse_assignments
-    from anobench.training import TrainConfig, train as run_training
     from anobench.sources import parse_data_roots
+    from anobench.training import TrainConfig
+    from anobench.training import train as run_training
     from anobench.training_data import join_sources
 
     config = TrainConfig(
-        dataset=join_sources(dataset), noise=noise, preset=preset, steps=steps, batch_size=batch_size, lr=lr,
-        ema_decay=ema_decay, augment=augment, seed=seed, save_every=save_every, scheme=scheme,  # type: ignore[arg-type]
+        dataset=join_sources(dataset),
+        noise=noise,
+        preset=preset,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        ema_decay=ema_decay,
+        augment=augment,
+        seed=seed,
+        save_every=save_every,
+        scheme=scheme,  # type: ignore[arg-type]
         patch_size=patch_size,
     )
     entry = run_training(config, out, parse_assignments(set_), device, console, parse_data_roots(data_root))
@@ -381,7 +437,8 @@ def prepare_ixi(
     """Register raw IXI T1 scans to MNI space (SimpleITK affine) and skull-strip them; resumable."""
     from rich.progress import Progress
 
-    from anobench.datasets.ixi_prepare import nilearn_brain_mask, nilearn_template, prepare_ixi as prepare, raw_scans
+    from anobench.datasets.ixi_prepare import nilearn_brain_mask, nilearn_template, raw_scans
+    from anobench.datasets.ixi_prepare import prepare_ixi as prepare
     from anobench.paths import cache_root
 
     if keep_skull and brain_mask is not None:

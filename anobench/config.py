@@ -68,8 +68,7 @@ def build_config(cls: type[ConfigT], overrides: Mapping[str, Any] | None = None)
     unknown = sorted(set(overrides) - set(fields))
     if unknown:
         raise AnobenchError(
-            f"unknown setting(s) {', '.join(unknown)} for {cls.__name__}; "
-            f"valid: {', '.join(sorted(fields))}"
+            f"unknown setting(s) {', '.join(unknown)} for {cls.__name__}; valid: {', '.join(sorted(fields))}"
         )
     hints = typing.get_type_hints(cls)
     values = {key: _coerce(value, hints[key], key) for key, value in overrides.items()}

@@ -84,7 +84,8 @@ def checked_prediction(
         first = int(np.flatnonzero(counts)[0])
         raise PluginError(
             f"method {method!r} returned {int(counts.sum())} non-finite map value(s) (NaN or ±inf) on "
-            f"{int((counts > 0).sum())} case(s), first {case_ids[first]!r} ({int(counts[first])}); they cannot be scored"
+            f"{int((counts > 0).sum())} case(s), first {case_ids[first]!r} ({int(counts[first])}); "
+            "they cannot be scored"
         )
     if prediction.reconstructions is None:
         return maps, None

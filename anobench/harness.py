@@ -1,13 +1,14 @@
 """Run a method over a dataset split and write a run folder (see `anobench.runs`).
 
-job → collect → save: the split's case ids are listed through the dataset plugin, optionally
-sharded (rank r of world size w takes cases r, r+w, …), loaded one batch at a time (so `--limit`
-and shards decode only what they score), scored by the method plugin, and written with one row per
-case plus the maps. A healthy split may be scored beside it (`healthy_split`: a split of the data
-set, `NAME:SPLIT` of another, or `auto`, the one the data set declares for calibration). Metrics
-are not computed here: leaderboards derive them from the folder. Per-case seconds are the batch's time (CUDA events on a GPU, perf_counter on the CPU)
-divided by its size; after the split, a few cases are timed again one at a time after a warm-up call
-(`latency_cases`), so boards can show the latency at batch 1 beside the run's batch size.
+job → collect → save: the split's case ids are listed through the dataset plugin, optionally sharded
+(rank r of world size w takes cases r, r+w, …), loaded one batch at a time (so `--limit` and shards
+decode only what they score), scored by the method plugin, and written with one row per case plus
+the maps. A healthy split may be scored beside it (`healthy_split`: a split of the data set,
+`NAME:SPLIT` of another, or `auto`, the one the data set declares for calibration). Metrics are not
+computed here: leaderboards derive them from the folder. Per-case seconds are the batch's time (CUDA
+events on a GPU, perf_counter on the CPU) divided by its size; after the split, a few cases are
+timed again one at a time after a warm-up call (`latency_cases`), so boards can show the latency at
+batch 1 beside the run's batch size.
 
 The request is checked and the data listed before torch is imported (inside the functions that
 score), so a mistaken command is answered within about a second.
@@ -32,9 +33,9 @@ from anobench.api import Batch, Case, Dataset, DatasetContext, Method, MethodCon
 from anobench.contract import checked_case, checked_prediction, plugin_call
 from anobench.diffusion.presets import PRECISION_NAMES, get_preset
 from anobench.errors import AnobenchError, RunInterrupted
+from anobench.evaluation.pixel_metrics import size_bin
 from anobench.hashing import sha256_json
 from anobench.journal import JOURNAL, BatchJournal, RunLock, remove_empty_journal
-from anobench.evaluation.pixel_metrics import size_bin
 from anobench.sources import SplitSource, absolute, open_source, parse_source
 
 if TYPE_CHECKING:
@@ -161,8 +162,14 @@ def _score(
         negative_regions=_stack(negatives),
         images=_stack(images),
     )
-    return _Scored(results, pd.DataFrame(boxes, columns=runs.BOX_COLUMNS), wall_seconds, predict_seconds,
-                   network_seconds, len(selected) - scored_here)
+    return _Scored(
+        results,
+        pd.DataFrame(boxes, columns=runs.BOX_COLUMNS),
+        wall_seconds,
+        predict_seconds,
+        network_seconds,
+        len(selected) - scored_here,
+    )
 
 
 def _score_batch(
@@ -198,8 +205,15 @@ def _score_batch(
 
 def _box_rows(chunk: list[tuple[int, Case]]) -> list[dict[str, Any]]:
     return [
-        {"index": index, "case_id": case.case_id, "label": box.label,
-         "top": box.top, "left": box.left, "bottom": box.bottom, "right": box.right}
+        {
+            "index": index,
+            "case_id": case.case_id,
+            "label": box.label,
+            "top": box.top,
+            "left": box.left,
+            "bottom": box.bottom,
+            "right": box.right,
+        }
         for index, case in chunk
         for box in case.boxes
     ]
@@ -281,8 +295,13 @@ class _Source:
 
     def describe(self) -> dict[str, Any]:
         """What the run folder records of it."""
-        return {"dataset": self.name.dataset, "split": self.name.split, "dataset_options": self.options,
-                "data_root": str(self.root) if self.root else None, "dataset_settings": self.dataset.settings()}
+        return {
+            "dataset": self.name.dataset,
+            "split": self.name.split,
+            "dataset_options": self.options,
+            "data_root": str(self.root) if self.root else None,
+            "dataset_settings": self.dataset.settings(),
+        }
 
 
 def healthy_source(request: RunRequest, scored: _Source, image_size: int, wanted: str) -> _Source:
@@ -290,14 +309,17 @@ def healthy_source(request: RunRequest, scored: _Source, image_size: int, wanted
     if wanted == "auto":
         declared = scored.dataset.evaluation.healthy_split
         if declared is None:
-            raise AnobenchError(f"dataset {request.dataset!r} declares no healthy split; name one with --healthy-split "
-                                "(sweep: --healthy-split none scores none)")
+            raise AnobenchError(
+                f"dataset {request.dataset!r} declares no healthy split; name one with --healthy-split "
+                "(sweep: --healthy-split none scores none)"
+            )
         wanted = declared
     name = parse_source(wanted, default_dataset=request.dataset)
     if name.dataset == request.dataset:
         if name.split not in scored.dataset.splits:
             raise AnobenchError(
-                f"dataset {request.dataset!r} has no split {name.split!r}; available: {', '.join(scored.dataset.splits)}"
+                f"dataset {request.dataset!r} has no split {name.split!r}; "
+                f"available: {', '.join(scored.dataset.splits)}"
             )
         return _Source(name, scored.dataset, request.dataset_options, request.data_root, image_size)
     root = request.data_roots.get(name.dataset)  # another data set: its own folder, by name
@@ -342,12 +364,21 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
     # the data is listed, and a first case read, before the run folder is touched: bad input leaves nothing behind
     with plugin_call(f"dataset {request.dataset!r} could not be opened"):
         dataset = dataset_plugin.open(request.dataset_options, DatasetContext(preset.image_size, request.data_root))
-    scored = _Source(SplitSource(request.dataset, request.split), dataset, request.dataset_options, request.data_root,
-                     preset.image_size)
+    scored = _Source(
+        SplitSource(request.dataset, request.split),
+        dataset,
+        request.dataset_options,
+        request.data_root,
+        preset.image_size,
+    )
     if request.split not in dataset.splits:
-        raise AnobenchError(f"unknown split {request.split!r} of {request.dataset}; available: {', '.join(dataset.splits)}")
+        raise AnobenchError(
+            f"unknown split {request.split!r} of {request.dataset}; available: {', '.join(dataset.splits)}"
+        )
     ids = scored.case_ids()[: request.limit]
-    healthy = healthy_source(request, scored, preset.image_size, request.healthy_split) if request.healthy_split else None
+    healthy = (
+        healthy_source(request, scored, preset.image_size, request.healthy_split) if request.healthy_split else None
+    )
     healthy_ids = healthy.case_ids()[: request.limit] if healthy else []
     if ids[request.rank :: request.world_size]:  # a layout or format error surfaces here, before anything is written
         scored.load(ids[request.rank])
@@ -397,7 +428,9 @@ class _Plan:
     def selected(self) -> list[tuple[int, str]]:
         """This rank's case ids with their position in the split: r, r + w, …"""
         request = self.request
-        return [(index, case_id) for index, case_id in enumerate(self.ids) if index % request.world_size == request.rank]
+        return [
+            (index, case_id) for index, case_id in enumerate(self.ids) if index % request.world_size == request.rank
+        ]
 
     @cached_property
     def validation_split(self) -> str | None:
@@ -414,8 +447,10 @@ class _Plan:
     def create_method(self) -> Method:
         request = self.request
         training_split = self.scored.dataset.evaluation.training_split
-        source = None if training_split is None else (
-            request.dataset if training_split == "train" else f"{request.dataset}:{training_split}"
+        source = (
+            None
+            if training_split is None
+            else (request.dataset if training_split == "train" else f"{request.dataset}:{training_split}")
         )
         with plugin_call(f"method {request.method!r} could not be created"):
             return self._create(source)
@@ -425,10 +460,18 @@ class _Plan:
         return self.method_plugin.create(
             request.method_options,
             MethodContext(
-                request.dataset, self.preset.name, self.preset.image_size, self.device, request.checkpoint,
-                healthy_validation=self._calibration_cases, validation_split=self.validation_split,
-                seed=request.seed, precision=request.precision, compile=request.compile,
-                training_source=source, data_root=request.data_root,
+                request.dataset,
+                self.preset.name,
+                self.preset.image_size,
+                self.device,
+                request.checkpoint,
+                healthy_validation=self._calibration_cases,
+                validation_split=self.validation_split,
+                seed=request.seed,
+                precision=request.precision,
+                compile=request.compile,
+                training_source=source,
+                data_root=request.data_root,
             ),
         )
 
@@ -437,7 +480,11 @@ class _Plan:
         request = self.request
         evaluation = self.scored.dataset.evaluation
         return {
-            **{key: value for key, value in asdict(request).items() if key not in ("out", "overwrite", "rank", "data_roots")},
+            **{
+                key: value
+                for key, value in asdict(request).items()
+                if key not in ("out", "overwrite", "rank", "data_roots")
+            },
             "checkpoint": str(request.checkpoint) if request.checkpoint else None,
             "data_root": str(request.data_root) if request.data_root else None,
             "image_size": self.preset.image_size,
@@ -451,8 +498,11 @@ class _Plan:
     def scored_for(self, settings: dict[str, Any], manifest: str) -> dict[str, Any]:
         """What a journal must have been written for to be resumed by this run."""
         ignored = ("out", "overwrite", "latency_cases")
-        return {**{k: v for k, v in asdict(self.request).items() if k not in ignored},
-                "method_settings": settings, "data_manifest": manifest}
+        return {
+            **{k: v for k, v in asdict(self.request).items() if k not in ignored},
+            "method_settings": settings,
+            "data_manifest": manifest,
+        }
 
 
 def _execute(plan: _Plan, method: Method, console: Console) -> RunSummary:
@@ -477,10 +527,17 @@ def _execute(plan: _Plan, method: Method, console: Console) -> RunSummary:
     healthy_scored, healthy_manifest = None, None
     if plan.healthy is not None:  # never with shards (refused): one healthy journal per folder
         healthy_manifest = manifest_hash(plan.healthy.dataset)
-        journals.append(BatchJournal(folder, "healthy", {**scored_for, "split": str(plan.healthy.name),
-                                                          "healthy_manifest": healthy_manifest}, request.overwrite))
-        healthy_scored = _score(method, plan.healthy, list(enumerate(plan.healthy_ids)), request, image_size, device,
-                                console, journals[1])
+        journals.append(
+            BatchJournal(
+                folder,
+                "healthy",
+                {**scored_for, "split": str(plan.healthy.name), "healthy_manifest": healthy_manifest},
+                request.overwrite,
+            )
+        )
+        healthy_scored = _score(
+            method, plan.healthy, list(enumerate(plan.healthy_ids)), request, image_size, device, console, journals[1]
+        )
     provenance = _provenance(plan, settings, digest, scored, batch_one, healthy_manifest)
     if plan.sharded:  # the shard's files, its provenance last; merge_shards publishes the joined set
         rows_path, arrays_path, provenance_path = runs.shard_files(folder, request.rank, request.world_size)
@@ -510,12 +567,17 @@ def _execute(plan: _Plan, method: Method, console: Console) -> RunSummary:
         merged = runs.merge_shards(folder, request.world_size) if plan.sharded else True
     if merged:
         remove_empty_journal(folder)
-    return RunSummary(folder, len(plan.selected), scored.wall_seconds, scored.predict_seconds, scored.network_seconds,
-                      merged)
+    return RunSummary(
+        folder, len(plan.selected), scored.wall_seconds, scored.predict_seconds, scored.network_seconds, merged
+    )
 
 
 def _provenance(
-    plan: _Plan, settings: dict[str, Any], manifest: str, scored: _Scored, batch_one: list[float],
+    plan: _Plan,
+    settings: dict[str, Any],
+    manifest: str,
+    scored: _Scored,
+    batch_one: list[float],
     healthy_manifest: str | None,
 ) -> dict[str, Any]:
     from anobench.devices import peak_memory

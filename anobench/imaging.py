@@ -41,9 +41,7 @@ def resize_image(image: np.ndarray, size: int) -> np.ndarray:
 
     tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
     shrinking = size < max(image.shape)
-    resized = F.interpolate(
-        tensor, size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking
-    )
+    resized = F.interpolate(tensor, size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking)
     return resized[0, 0].numpy()
 
 
@@ -76,9 +74,7 @@ def box_after_preparation(
     scale = size / side
     rows = (np.floor((top + pad_top) * scale), np.ceil((bottom + pad_top) * scale))
     columns = (np.floor((left + pad_left) * scale), np.ceil((right + pad_left) * scale))
-    return (
-        int(max(rows[0], 0)), int(max(columns[0], 0)), int(min(rows[1], size)), int(min(columns[1], size))
-    )
+    return (int(max(rows[0], 0)), int(max(columns[0], 0)), int(min(rows[1], size)), int(min(columns[1], size)))
 
 
 def prepare_mask(mask: np.ndarray, size: int) -> np.ndarray:

@@ -43,7 +43,9 @@ class RunLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._handle = open(self.path, "a+")
         except OSError as error:
-            raise AnobenchError(f"cannot write to output folder {self.path.parent}: {error.strerror or error}") from None
+            raise AnobenchError(
+                f"cannot write to output folder {self.path.parent}: {error.strerror or error}"
+            ) from None
         try:
             fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -51,7 +53,8 @@ class RunLock:
             holder = self._handle.read().strip() or "another process"
             self._handle.close()
             raise AnobenchError(
-                f"another anobench run ({holder}) is writing into {self.path.parent}; wait for it or choose another --out"
+                f"another anobench run ({holder}) is writing into {self.path.parent}; "
+                "wait for it or choose another --out"
             ) from None
         self._handle.seek(0)
         self._handle.truncate()

@@ -18,10 +18,10 @@ The backend actually used is recorded with every result.
 
 from __future__ import annotations
 
+import typing
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-import typing
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import torch
@@ -60,8 +60,12 @@ class StructuralDissimilarity:
         pad = SSIM_WINDOW // 2
         padded = [F.pad(x.float(), (pad, pad, pad, pad), mode="reflect") for x in (estimate, image)]
         ssim, _ = compute_ssim_and_cs(
-            padded[0], padded[1], spatial_dims=2,
-            kernel_size=(SSIM_WINDOW, SSIM_WINDOW), kernel_sigma=(SSIM_SIGMA, SSIM_SIGMA), data_range=1.0,
+            padded[0],
+            padded[1],
+            spatial_dims=2,
+            kernel_size=(SSIM_WINDOW, SSIM_WINDOW),
+            kernel_sigma=(SSIM_SIGMA, SSIM_SIGMA),
+            data_range=1.0,
         )
         return (1 - ssim).clamp(min=0.0)
 
@@ -116,7 +120,9 @@ class LearnedPerceptualSimilarity:
             return self.model(first, second, normalize=True)
 
 
-def load_lpips(name: str, weights: Path | None, device: torch.device, double_scaling: bool) -> LearnedPerceptualSimilarity:
+def load_lpips(
+    name: str, weights: Path | None, device: torch.device, double_scaling: bool
+) -> LearnedPerceptualSimilarity:
     """An LPIPS backend on the ImageNet trunk `weights` (or the torch hub cache's); nothing is downloaded."""
     trunk = TRUNKS[name]
     path = find_trunk_weights(trunk, weights)
@@ -143,7 +149,9 @@ def _load_trunk(net: torch.nn.Module, path: Path) -> None:
         for slice_module in net.children():
             for index, layer in slice_module.named_children():
                 prefix = f"features.{index}."
-                layer.load_state_dict({key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)})
+                layer.load_state_dict(
+                    {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
+                )
     except Exception as error:  # unpickling and shape errors alike mean "not the expected file"
         raise AnobenchError(f"{path} does not hold the expected ImageNet trunk weights: {error}") from None
 

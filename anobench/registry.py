@@ -79,9 +79,7 @@ class Registry(Generic[PluginT]):
         if name in conflicts:
             raise AnobenchError(conflicts[name])
         if name not in entries:
-            raise AnobenchError(
-                f"unknown {self.kind} {name!r}; available: {', '.join(entries) or 'none'}"
-            )
+            raise AnobenchError(f"unknown {self.kind} {name!r}; available: {', '.join(entries) or 'none'}")
         return entries[name]
 
     def get(self, name: str) -> PluginT:

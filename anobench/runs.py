@@ -54,9 +54,20 @@ STAGING = ".staging"
 RUN_TRACES = (RESULT_SET, CASES, CONFIG, "journal")  # what makes a folder a run's, finished or not
 # the per-case columns every reader relies on
 ROW_COLUMNS = [
-    "index", "case_id", "subject_id", "lesion_pixels", "size_bin", "score", "nfe", "seconds", "batch_size", "batch",
+    "index",
+    "case_id",
+    "subject_id",
+    "lesion_pixels",
+    "size_bin",
+    "score",
+    "nfe",
+    "seconds",
+    "batch_size",
+    "batch",
 ]
-REQUIRED_COLUMNS = [column for column in ROW_COLUMNS if column != "batch"]  # runs made before the warm-up timing lack batch
+REQUIRED_COLUMNS = [
+    column for column in ROW_COLUMNS if column != "batch"
+]  # runs made before the warm-up timing lack batch
 
 
 def write_text(path: Path, text: str) -> None:
@@ -118,8 +129,11 @@ def check_complete(folder: Path) -> None:
 def result_set_damage(folder: Path) -> list[str]:
     """The files of a published set whose content is not what the run wrote (sha256), by name."""
     listed = read_json(folder / RESULT_SET).get("files", {})
-    return [name for name, entry in listed.items()
-            if not (folder / name).is_file() or sha256_file(folder / name) != entry["sha256"]]
+    return [
+        name
+        for name, entry in listed.items()
+        if not (folder / name).is_file() or sha256_file(folder / name) != entry["sha256"]
+    ]
 
 
 def staging(folder: Path) -> Path:
@@ -154,8 +168,10 @@ def publish(folder: Path, staged: Path) -> None:
 
 def seal(folder: Path) -> None:
     """Write `result-set.json` over the result files already in `folder` (fabricated or edited runs)."""
-    listing = {p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
-               for p in _result_files(folder)}
+    listing = {
+        p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
+        for p in _result_files(folder)
+    }
     write_json(folder / RESULT_SET, {"format": 1, "files": listing})
 
 
@@ -256,8 +272,10 @@ def _read_rows(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
 
 def _damaged(path: Path, error: Exception) -> AnobenchError:
     reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return AnobenchError(f"cannot read {path}: the file is damaged ({reason}); run the run's command again with "
-                         "--overwrite to score it afresh")
+    return AnobenchError(
+        f"cannot read {path}: the file is damaged ({reason}); run the run's command again with "
+        "--overwrite to score it afresh"
+    )
 
 
 def case_ids_of(folder: Path) -> list[str]:
@@ -277,8 +295,14 @@ def select_cases(results: CaseResults, case_ids: Sequence[str]) -> CaseResults:
     def take(array: np.ndarray | None) -> np.ndarray | None:
         return None if array is None else array[rows]
 
-    return CaseResults(results.rows.iloc[rows].reset_index(drop=True), results.maps[rows], take(results.masks),
-                       take(results.reconstructions), take(results.negative_regions), take(results.images))
+    return CaseResults(
+        results.rows.iloc[rows].reset_index(drop=True),
+        results.maps[rows],
+        take(results.masks),
+        take(results.reconstructions),
+        take(results.negative_regions),
+        take(results.images),
+    )
 
 
 def merge_shards(folder: Path, world_size: int | None = None) -> bool:
@@ -316,8 +340,11 @@ def merge_shards(folder: Path, world_size: int | None = None) -> bool:
     )
     staged = staging(folder)
     write_results(*run_files(staged), merged)
-    boxes = [_read_rows(path, BOX_COLUMNS) for rank in range(world_size)
-             if (path := shard_boxes(folder, rank, world_size)).is_file()]
+    boxes = [
+        _read_rows(path, BOX_COLUMNS)
+        for rank in range(world_size)
+        if (path := shard_boxes(folder, rank, world_size)).is_file()
+    ]
     if boxes:
         write_boxes(staged / BOXES, pd.concat(boxes, ignore_index=True).sort_values("index", kind="stable"))
     for name in (CONFIG, DATA_MANIFEST):

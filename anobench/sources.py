@@ -59,7 +59,9 @@ def parse_data_roots(values: Sequence[str] | None) -> DataRoots:
     for value in values:
         name, sep, folder = value.partition("=") if "=" in value else (PRIMARY, "=", value)
         if not sep or not folder or (not name and name in roots):
-            raise AnobenchError(f"with several --data-root values each is NAME=DIR (one may be a plain DIR), got {value!r}")
+            raise AnobenchError(
+                f"with several --data-root values each is NAME=DIR (one may be a plain DIR), got {value!r}"
+            )
         roots[name] = absolute(Path(folder))
     return roots
 
@@ -84,9 +86,7 @@ def data_root_words(data_roots: DataRoots) -> list[str]:
     return [word for name, folder in sorted(data_roots.items()) for word in ("--data-root", f"{name}={folder}")]
 
 
-def open_source(
-    source: SplitSource, options: Mapping[str, str], image_size: int, data_root: Path | None
-) -> Dataset:
+def open_source(source: SplitSource, options: Mapping[str, str], image_size: int, data_root: Path | None) -> Dataset:
     """The data set of `source`, opened, with its split checked."""
     dataset = registry.datasets.get(source.dataset).open(options, DatasetContext(image_size, data_root))
     if source.split not in dataset.splits:

@@ -36,13 +36,13 @@ from torch.optim.swa_utils import AveragedModel
 import anobench
 from anobench import distributed
 from anobench.config import to_plain
+from anobench.devices import select_device
 from anobench.diffusion.checkpoint import FORMAT, atomic_torch_save, model_config
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.noise import NoiseKind, noise_kind
 from anobench.diffusion.patches import default_patch_size, patch_layout
 from anobench.diffusion.presets import get_preset
 from anobench.diffusion.schedule import ScheduleConfig
-from anobench.devices import select_device
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file
 from anobench.sources import DataRoots, data_root_words
@@ -70,7 +70,10 @@ INPUT_RANGE = (-1.0, 1.0)  # anobench trains and infers in [-1, 1], as THOR trai
 
 
 def train_command(
-    config: TrainConfig, out: Path, dataset_options: Mapping[str, str], data_root: DataRoots = None,
+    config: TrainConfig,
+    out: Path,
+    dataset_options: Mapping[str, str],
+    data_root: DataRoots = None,
     processes: int = 1,
 ) -> str:
     launcher = ["torchrun", "--nproc-per-node", str(processes), "-m", "anobench"] if processes > 1 else ["anobench"]
@@ -145,7 +148,11 @@ def _draw_noise(noise: NoiseKind, generator: torch.Generator, x0: torch.Tensor, 
 
 
 def full_image_loss(
-    unet: torch.nn.Module, alpha_bar: torch.Tensor, x0: torch.Tensor, noise: NoiseKind, generator: torch.Generator,
+    unet: torch.nn.Module,
+    alpha_bar: torch.Tensor,
+    x0: torch.Tensor,
+    noise: NoiseKind,
+    generator: torch.Generator,
     part: slice = slice(None),
 ) -> torch.Tensor:
     """The loss of the images `part` of the batch; every draw is made for the whole batch, so each
@@ -300,12 +307,23 @@ def train(
     final_loss = sum(losses[-100:]) / max(len(losses[-100:]), 1)
     entry = {}
     if rank == 0:
-        training = {**to_plain(config), "dataset_options": dataset_options, "final_loss": final_loss,
-                    "data_manifest": manifest_hash, "anobench": anobench.__version__, "torch": str(torch.__version__),
-                    "device": str(device), "threads": torch.get_num_threads(), "processes": world_size}
-        model_state = {"format": FORMAT, "model": ema.module.state_dict(),
-                       "config": model_config(preset, schedule, config.noise, INPUT_RANGE, patch_size),
-                       "training": training}
+        training = {
+            **to_plain(config),
+            "dataset_options": dataset_options,
+            "final_loss": final_loss,
+            "data_manifest": manifest_hash,
+            "anobench": anobench.__version__,
+            "torch": str(torch.__version__),
+            "device": str(device),
+            "threads": torch.get_num_threads(),
+            "processes": world_size,
+        }
+        model_state = {
+            "format": FORMAT,
+            "model": ema.module.state_dict(),
+            "config": model_config(preset, schedule, config.noise, INPUT_RANGE, patch_size),
+            "training": training,
+        }
         atomic_torch_save(model_state, out)
         resume.unlink(missing_ok=True)
         entry = _manifest_entry(config, out, dataset_options, data_root, final_loss, manifest_hash, device, world_size)
@@ -316,8 +334,14 @@ def train(
 
 
 def _manifest_entry(
-    config: TrainConfig, out: Path, dataset_options: Mapping[str, str], data_root: DataRoots, final_loss: float,
-    manifest_hash: str, device: torch.device, world_size: int,
+    config: TrainConfig,
+    out: Path,
+    dataset_options: Mapping[str, str],
+    data_root: DataRoots,
+    final_loss: float,
+    manifest_hash: str,
+    device: torch.device,
+    world_size: int,
 ) -> dict[str, Any]:
     """Record the checkpoint in manifest.json beside it (sha256, the command that made it)."""
     entry = {

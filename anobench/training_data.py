@@ -71,8 +71,9 @@ def load_training_images(
         raise AnobenchError(f"--data-root names {unknown[0]!r}, which is not a training source")
     images, manifests = [], []
     for source in sources:
-        dataset = open_source(source, _for_source(source, several, options), image_size,
-                              _root_for(source, data_roots, several))
+        dataset = open_source(
+            source, _for_source(source, several, options), image_size, _root_for(source, data_roots, several)
+        )
         cases = load_cases(dataset, source.split)
         if not cases:
             raise AnobenchError(f"training source {source_word(source)} has no images")

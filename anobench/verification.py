@@ -58,12 +58,14 @@ def verify_run_data(folder: Path) -> str:
     if not manifest_path.is_file():
         raise AnobenchError(f"run {folder} has no {runs.DATA_MANIFEST} (made by an older anobench); score it again")
     recorded = runs.read_json(manifest_path)
-    current = _current_manifest(config["dataset"], config.get("dataset_options", {}), config.get("data_root"),
-                                config["image_size"])
+    current = _current_manifest(
+        config["dataset"], config.get("dataset_options", {}), config.get("data_root"), config["image_size"]
+    )
     digest = _check(config["dataset"], folder, {k: v for k, v in recorded.items() if k != "healthy"}, current)
     healthy = config.get("healthy") or {}
     if "healthy" in recorded:
-        current = _current_manifest(healthy["dataset"], healthy.get("dataset_options", {}), healthy.get("data_root"),
-                                    config["image_size"])
+        current = _current_manifest(
+            healthy["dataset"], healthy.get("dataset_options", {}), healthy.get("data_root"), config["image_size"]
+        )
         _check(healthy["dataset"], folder, recorded["healthy"], current)
     return digest

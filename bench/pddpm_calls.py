@@ -55,8 +55,10 @@ def main() -> None:
             baseline = baseline or seconds
             label = f"{max_batch} (per-cell loop)" if max_batch == batch_size else str(max_batch)
             rows.append([batch_size, label, usage.calls, bound, f"{seconds * 1000:.1f}", f"{baseline / seconds:.2f}"])
-    print(f"{len(cases)} cases, {pddpm.layout.count} cells per image (patch {pddpm.model.patch_size}), "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"{len(cases)} cases, {pddpm.layout.count} cells per image (patch {pddpm.model.patch_size}), "
+        f"{torch.get_num_threads()} threads"
+    )
     headers = ["batch", "max_batch", "network calls", "bound ⌈cells·batch/max⌉", "ms/img", "speed-up vs loop"]
     print(tabulate(rows, headers=headers, tablefmt="github"))
 

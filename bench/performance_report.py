@@ -20,12 +20,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import torch
-
 import bootstrap_speed
 import forward_share
 import simplex_share
 import thor_vs_ddpm
+import torch
+
 from anobench import registry, runs
 from anobench.api import Batch, DatasetContext, MethodContext, load_cases
 from anobench.devices import Stopwatch, select_device
@@ -37,8 +37,12 @@ def batch_throughput(cases_count: int, batch_size: int, device: torch.device) ->
     """THOR's images per second at `batch_size` and at 1 (after a warm-up at each), and the
     floor: NFE × the time of one forward call at that batch size, per image."""
     preset = get_preset("cpu-small")
-    cases = load_cases(registry.datasets.get("brain-phantom").open({}, DatasetContext(preset.image_size)), "test")[:cases_count]
-    thor = registry.methods.get("thor").create({}, MethodContext("brain-phantom", preset.name, preset.image_size, device))
+    cases = load_cases(registry.datasets.get("brain-phantom").open({}, DatasetContext(preset.image_size)), "test")[
+        :cases_count
+    ]
+    thor = registry.methods.get("thor").create(
+        {}, MethodContext("brain-phantom", preset.name, preset.image_size, device)
+    )
     stopwatch = Stopwatch(device)
 
     def batches(size: int):  # type: ignore[no-untyped-def]
@@ -65,8 +69,13 @@ def batch_throughput(cases_count: int, batch_size: int, device: torch.device) ->
             model.predict(x, 100)
         forward = stopwatch.stop() / 5
     nfe = prediction.nfe
-    return {"batch": rates[batch_size], "one": rates[1], "forward": forward, "nfe": nfe,
-            "floor_per_image": nfe * forward / batch_size}
+    return {
+        "batch": rates[batch_size],
+        "one": rates[1],
+        "forward": forward,
+        "nfe": nfe,
+        "floor_per_image": nfe * forward / batch_size,
+    }
 
 
 def main() -> None:
@@ -83,32 +92,55 @@ def main() -> None:
     simplex = simplex_share.measure(args.cases, args.batch_size)
     bootstrap = bootstrap_speed.measure()
     rows = [
-        ("harness overhead (share of the DDPM scoring loop outside the network)",
-         f"{1 - harness['network'] / harness['loop']:.1%}", "≤ 10 %"),
-        *((f"{name} / DDPM seconds at equal NFE (network time equalised)", f"{ratio:.3f} ({equalised:.3f})", "≤ 1.05")
-          for name, (ratio, equalised) in thor["ratios"].items()),
-        (f"THOR images/s at batch {args.batch_size} / at batch 1", f"{throughput['batch'] / throughput['one']:.2f}",
-         "≥ 3 on a GPU (paper preset)"),
+        (
+            "harness overhead (share of the DDPM scoring loop outside the network)",
+            f"{1 - harness['network'] / harness['loop']:.1%}",
+            "≤ 10 %",
+        ),
+        *(
+            (f"{name} / DDPM seconds at equal NFE (network time equalised)", f"{ratio:.3f} ({equalised:.3f})", "≤ 1.05")
+            for name, (ratio, equalised) in thor["ratios"].items()
+        ),
+        (
+            f"THOR images/s at batch {args.batch_size} / at batch 1",
+            f"{throughput['batch'] / throughput['one']:.2f}",
+            "≥ 3 on a GPU (paper preset)",
+        ),
         ("simplex-noise share of a THOR (simplex) run", f"{simplex['noise'] / simplex['total']:.1%}", "≤ 10 %"),
-        ("bootstrap, 10,000 resamples × 1,000 cases × 6 methods (Dice, 3 bins + all)", f"{bootstrap['total']:.2f} s",
-         "≤ 2 s"),
-        ("  exact protocol (every distinct map value; Dice 3 bins + all and AUPRC), 1,000 resamples, 64² maps",
-         f"{bootstrap['exact']:.2f} s", "–"),
+        (
+            "bootstrap, 10,000 resamples × 1,000 cases × 6 methods (Dice, 3 bins + all)",
+            f"{bootstrap['total']:.2f} s",
+            "≤ 2 s",
+        ),
+        (
+            "  exact protocol (every distinct map value; Dice 3 bins + all and AUPRC), 1,000 resamples, 64² maps",
+            f"{bootstrap['exact']:.2f} s",
+            "–",
+        ),
         (f"THOR images/s at batch {args.batch_size} ({device.type})", f"{throughput['batch']:.2f}", "–"),
-        (f"floor: NFE × one forward call at batch {args.batch_size}, per image / measured seconds per image",
-         f"{throughput['floor_per_image']:.3f} s / {1 / throughput['batch']:.3f} s "
-         f"({throughput['floor_per_image'] * throughput['batch']:.0%})", "–"),
+        (
+            f"floor: NFE × one forward call at batch {args.batch_size}, per image / measured seconds per image",
+            f"{throughput['floor_per_image']:.3f} s / {1 / throughput['batch']:.3f} s "
+            f"({throughput['floor_per_image'] * throughput['batch']:.0%})",
+            "–",
+        ),
     ]
-    machine = (f"{device_name(device)}, {torch.get_num_threads()} CPU threads, torch {torch.__version__}, "
-               f"{platform.system()} {platform.machine()}")
+    machine = (
+        f"{device_name(device)}, {torch.get_num_threads()} CPU threads, torch {torch.__version__}, "
+        f"{platform.system()} {platform.machine()}"
+    )
     lines = [
-        "# Performance", "",
+        "# Performance",
+        "",
         f"Measured {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} on {machine} by "
         f"`python {' '.join(['bench/performance_report.py', *sys.argv[1:]])}` in {time.perf_counter() - started:.0f} s "
         f"(brain phantom, cpu-small preset, {args.cases}–{2 * args.cases} test slices per measurement). Ratios, "
-        "because this machine's absolute speed varies from run to run.", "",
-        "| measurement | value | target |", "|---|---|---|",
-        *(f"| {name} | {value} | {target} |" for name, value, target in rows), "",
+        "because this machine's absolute speed varies from run to run.",
+        "",
+        "| measurement | value | target |",
+        "|---|---|---|",
+        *(f"| {name} | {value} | {target} |" for name, value, target in rows),
+        "",
     ]
     runs.write_text(args.out, "\n".join(lines))
     print("\n".join(lines))

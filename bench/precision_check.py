@@ -44,9 +44,11 @@ def main() -> None:
                 maps = create(settings, changed).predict(batch).maps
                 difference = (maps - reference).abs()
                 verdict = "within" if float(difference.max()) <= TOLERANCES[option] else "OUTSIDE"
-                print(f"{method}, {option} on {device}: max |Δ| {float(difference.max()):.2e}, mean "
-                      f"{float(difference.mean()):.2e} ({verdict} {TOLERANCES[option]:g}); "
-                      f"first call {time.perf_counter() - start:.1f} s")
+                print(
+                    f"{method}, {option} on {device}: max |Δ| {float(difference.max()):.2e}, mean "
+                    f"{float(difference.mean()):.2e} ({verdict} {TOLERANCES[option]:g}); "
+                    f"first call {time.perf_counter() - start:.1f} s"
+                )
 
 
 if __name__ == "__main__":

@@ -53,8 +53,14 @@ def measure(cases_count: int = 32, batch_size: int = 8, perceptual: str = "auto"
             total = time.perf_counter() - start
         finally:
             SimplexNoise.draw = draw  # type: ignore[method-assign]
-    return {"cases": len(cases), "settings": thor.settings(), "nfe": prediction.nfe, "total": total,
-            "network": network, "noise": noise_seconds[0]}
+    return {
+        "cases": len(cases),
+        "settings": thor.settings(),
+        "nfe": prediction.nfe,
+        "total": total,
+        "network": network,
+        "noise": noise_seconds[0],
+    }
 
 
 def main() -> None:
@@ -65,8 +71,10 @@ def main() -> None:
     args = parser.parse_args()
     m = measure(args.cases, args.batch_size, args.perceptual)
     settings = m["settings"]
-    print(f"{m['cases']} cases, batch {args.batch_size}, T0 {settings['t0']}, stride {settings['stride']}, "
-          f"NFE/img {m['nfe']}, perceptual {settings['perceptual']}")
+    print(
+        f"{m['cases']} cases, batch {args.batch_size}, T0 {settings['t0']}, stride {settings['stride']}, "
+        f"NFE/img {m['nfe']}, perceptual {settings['perceptual']}"
+    )
     print(f"total {m['total']:.2f} s, network {m['network']:.2f} s, simplex noise {m['noise']:.2f} s")
     print(f"simplex-noise share of inference time: {m['noise'] / m['total']:.1%}")
 

@@ -17,10 +17,10 @@ import torch
 from tabulate import tabulate
 
 from anobench import runs
-from anobench.evaluation.figures import estimate_lines
-from anobench.harness import RunRequest, run
 from anobench.evaluation.cells import method_label
+from anobench.evaluation.figures import estimate_lines
 from anobench.evaluation.pixel_protocol import evaluate_run
+from anobench.harness import RunRequest, run
 from anobench.provenance import device_name
 
 
@@ -39,23 +39,47 @@ def main() -> None:
         for stride in strides:
             folder = args.runs / args.sampler / method / f"k{stride}"
             if not runs.is_complete(folder):
-                run(RunRequest(method=method, dataset="brain-phantom", out=folder, overwrite=True, limit=args.limit,
-                               method_options={"stride": str(stride), "sampler": args.sampler}, latency_cases=4))
+                run(
+                    RunRequest(
+                        method=method,
+                        dataset="brain-phantom",
+                        out=folder,
+                        overwrite=True,
+                        limit=args.limit,
+                        method_options={"stride": str(stride), "sampler": args.sampler},
+                        latency_cases=4,
+                    )
+                )
             m = evaluate_run(folder)
             dice = m.intervals["dice all"]
             series.setdefault(method_label(m), []).append((m.nfe, dice))
-            rows.append([method_label(m), stride, f"{m.nfe:g}", f"{100 * dice.value:.2f} [{100 * dice.low:.1f}, "
-                         f"{100 * dice.high:.1f}]", f"{m.latency_batch[0]:.3f}", f"{m.latency_one[0]:.3f}"])
+            rows.append(
+                [
+                    method_label(m),
+                    stride,
+                    f"{m.nfe:g}",
+                    f"{100 * dice.value:.2f} [{100 * dice.low:.1f}, {100 * dice.high:.1f}]",
+                    f"{m.latency_batch[0]:.3f}",
+                    f"{m.latency_one[0]:.3f}",
+                ]
+            )
     args.out.mkdir(parents=True, exist_ok=True)
-    estimate_lines(series, args.out / "dice-vs-nfe.png", "network calls per image (log)",
-                   f"Dice against cost ({args.sampler} sampler)", log_x=True)
+    estimate_lines(
+        series,
+        args.out / "dice-vs-nfe.png",
+        "network calls per image (log)",
+        f"Dice against cost ({args.sampler} sampler)",
+        log_x=True,
+    )
     headers = ["method", "stride", "NFE/img", "Dice all [95% CI]", "s/img (batch 8, median)", "s/img (batch 1, median)"]
     table = tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
     machine = f"{device_name(torch.device('cpu'))}, {torch.get_num_threads()} threads, {platform.system()}"
-    text = (f"# Accuracy against cost on the brain phantom\n\nMade by `python bench/stride_tradeoff.py "
-            f"--strides {args.strides} --methods {args.methods} --sampler {args.sampler}"
-            f"{f' --limit {args.limit}' if args.limit else ''}` on {machine}. Runs: `{args.runs}`.\n\n{table}\n\n"
-            "![Dice against NFE](dice-vs-nfe.png)\n")
+    text = (
+        f"# Accuracy against cost on the brain phantom\n\nMade by `python bench/stride_tradeoff.py "
+        f"--strides {args.strides} --methods {args.methods} --sampler {args.sampler}"
+        f"{f' --limit {args.limit}' if args.limit else ''}` on {machine}. Runs: `{args.runs}`.\n\n{table}\n\n"
+        "![Dice against NFE](dice-vs-nfe.png)\n"
+    )
     runs.write_text(args.out / "index.md", text)
     print(table)
 

@@ -22,7 +22,10 @@ from anobench.diffusion.presets import get_preset
 
 
 def measure(
-    cases_count: int = 32, batch_size: int = 8, repeats: int = 2, stride: int | None = None,
+    cases_count: int = 32,
+    batch_size: int = 8,
+    repeats: int = 2,
+    stride: int | None = None,
     backends: tuple[str, ...] = ("ssim", "unet"),
 ) -> dict[str, object]:
     """Seconds and network seconds of DDPM and each THOR backend on the same batches, alternating."""
@@ -38,12 +41,14 @@ def measure(
     seconds = dict.fromkeys(methods, 0.0)
     network = dict.fromkeys(methods, 0.0)
     with torch.inference_mode():
-        for name, method in methods.items():  # warm-up
+        for method in methods.values():  # warm-up
             method.predict(Batch(torch.from_numpy(cases[0].image)[None, None], [cases[0].case_id], 0))
         for _ in range(repeats):
             for first in range(0, len(cases), batch_size):
                 chunk = cases[first : first + batch_size]
-                batch = Batch(torch.stack([torch.from_numpy(c.image) for c in chunk])[:, None], [c.case_id for c in chunk], 0)
+                batch = Batch(
+                    torch.stack([torch.from_numpy(c.image) for c in chunk])[:, None], [c.case_id for c in chunk], 0
+                )
                 for name, method in methods.items():
                     start = time.perf_counter()
                     prediction = method.predict(batch)
@@ -54,7 +59,8 @@ def measure(
     ddpm_own = seconds["ddpm"] - network["ddpm"]
     ratios = {
         name: (seconds[name] / seconds["ddpm"], 1 + (seconds[name] - network[name] - ddpm_own) / seconds["ddpm"])
-        for name in methods if name != "ddpm"
+        for name in methods
+        if name != "ddpm"
     }
     return {"cases": len(cases), "nfe": prediction.nfe, "seconds": seconds, "network": network, "ratios": ratios}
 

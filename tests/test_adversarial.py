@@ -15,15 +15,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
-from anobench import runs
-from anobench.errors import AnobenchError
-from anobench.harness import run
 from conftest import SMALL_PHANTOM
 from test_cli import assert_user_error
 from test_journal import request, same_results
 from test_leaderboard import fabricate_brain_run
 from test_registry import make_distribution
+
+from anobench import runs
+from anobench.errors import AnobenchError
+from anobench.harness import run
 
 
 def digest(folder):
@@ -34,19 +34,35 @@ def digest(folder):
 
 # ---- bad inputs: one line, exit 2, nothing written -------------------------------------------------
 
-@pytest.mark.parametrize("words, fragment", [
-    (["--set", "stride=0"], "stride='0': must be at least 1"),
-    (["--set", "t0=0"], "t0='0': must be between 1 and 999"),
-    (["--set", "t0=5000"], "must be between 1 and 999"),
-    (["--limit", "0"], "--limit must be at least 1"),
-    (["--limit", "-1"], "--limit must be at least 1"),
-    (["--batch-size", "0"], "batch size must be at least 1"),
-])
-def test_a_bad_number_is_refused_before_anything_is_written(cli, tiny_checkpoint, tmp_path, phantom_words, words,
-                                                             fragment):
+
+@pytest.mark.parametrize(
+    "words, fragment",
+    [
+        (["--set", "stride=0"], "stride='0': must be at least 1"),
+        (["--set", "t0=0"], "t0='0': must be between 1 and 999"),
+        (["--set", "t0=5000"], "must be between 1 and 999"),
+        (["--limit", "0"], "--limit must be at least 1"),
+        (["--limit", "-1"], "--limit must be at least 1"),
+        (["--batch-size", "0"], "batch size must be at least 1"),
+    ],
+)
+def test_a_bad_number_is_refused_before_anything_is_written(
+    cli, tiny_checkpoint, tmp_path, phantom_words, words, fragment
+):
     out = tmp_path / "never"
-    result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
-                 "--out", str(out), *phantom_words("--data"), *words)
+    result = cli(
+        "run",
+        "--method",
+        "ddpm",
+        "--dataset",
+        "brain-phantom",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--out",
+        str(out),
+        *phantom_words("--data"),
+        *words,
+    )
     assert_user_error(result, fragment)
     assert not out.exists() or not any(p.name.endswith((".parquet", ".npz", ".json")) for p in out.rglob("*"))
 
@@ -68,11 +84,25 @@ def test_checkpoints_that_are_not_ours_are_named_without_unsafe_advice(cli, tiny
         pickle.dump({"format": "anobench-checkpoint", "model": Exploit()}, handle)
     folder = tmp_path / "a-folder.pt"
     folder.mkdir()
-    expected = {without_config: "lacks its config", random_bytes: "corrupt", malicious: "refuses to unpickle",
-                folder: "is a directory"}
+    expected = {
+        without_config: "lacks its config",
+        random_bytes: "corrupt",
+        malicious: "refuses to unpickle",
+        folder: "is a directory",
+    }
     for checkpoint, fragment in expected.items():
-        result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(checkpoint),
-                     "--out", str(tmp_path / "r"), *phantom_args)
+        result = cli(
+            "run",
+            "--method",
+            "ddpm",
+            "--dataset",
+            "brain-phantom",
+            "--checkpoint",
+            str(checkpoint),
+            "--out",
+            str(tmp_path / "r"),
+            *phantom_args,
+        )
         assert_user_error(result, checkpoint.name, fragment)
         assert "weights_only=False" not in result.stderr and "trust" not in result.stderr
     assert not marker.exists()
@@ -86,8 +116,11 @@ def test_label_and_list_files_that_are_not_utf8_or_hold_impossible_boxes(tmp_pat
     latin.write_bytes("3 0.5 0.5 0.1 0.1 # Gelenk\xe4\n".encode("latin-1"))
     with pytest.raises(AnobenchError, match="is not UTF-8 text"):
         read_yolo_labels(latin)
-    for line, fragment in (("3 0.95 0.5 0.2 0.1", "reaches outside the image"), ("3 0.5 0.5 0 0.1", "has no extent"),
-                           ("3 0.05 0.5 0.2 0.1", "reaches outside the image")):
+    for line, fragment in (
+        ("3 0.95 0.5 0.2 0.1", "reaches outside the image"),
+        ("3 0.5 0.5 0 0.1", "has no extent"),
+        ("3 0.05 0.5 0.2 0.1", "reaches outside the image"),
+    ):
         label = tmp_path / "box.txt"
         label.write_text(line + "\n")
         with pytest.raises(AnobenchError, match=fragment):
@@ -106,13 +139,15 @@ def test_label_and_list_files_that_are_not_utf8_or_hold_impossible_boxes(tmp_pat
 
 # ---- run folders: atomic, never half-read ------------------------------------------------------------
 
+
 def test_damaged_run_folders_are_named_by_compare(cli, tmp_path):
     damage = {
         "truncated-rows": lambda f: (f / runs.CASES).write_bytes((f / runs.CASES).read_bytes()[:100]),
         "truncated-maps": lambda f: (f / runs.MAPS).write_bytes((f / runs.MAPS).read_bytes()[:500]),
         "config-not-json": lambda f: (f / runs.CONFIG).write_text("{method: ddpm"),
-        "rows-missing-columns": lambda f: pd.read_parquet(f / runs.CASES).drop(columns=["size_bin"]).to_parquet(
-            f / runs.CASES),
+        "rows-missing-columns": lambda f: (
+            pd.read_parquet(f / runs.CASES).drop(columns=["size_bin"]).to_parquet(f / runs.CASES)
+        ),
     }
     for name, spoil in damage.items():
         folder = tmp_path / name
@@ -132,18 +167,42 @@ def test_a_folder_holding_only_rows_is_not_a_finished_run(cli, tiny_checkpoint, 
     partial.mkdir()
     (partial / runs.CASES).write_bytes((tmp_path / "whole" / runs.CASES).read_bytes())
     assert_user_error(cli("compare", str(partial)), "holds no finished run", "run its command again")
-    result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
-                 "--out", str(partial), "--latency-cases", "0", *phantom_args)
+    result = cli(
+        "run",
+        "--method",
+        "ddpm",
+        "--dataset",
+        "brain-phantom",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--out",
+        str(partial),
+        "--latency-cases",
+        "0",
+        *phantom_args,
+    )
     assert result.returncode == 0, result.stderr  # not refused as "already holds results"
     assert runs.is_complete(partial)
-    sweep = cli("sweep", "--method", "ddpm", "--noise-levels", "30", "--checkpoint", str(tiny_checkpoint),
-                "--out", str(tmp_path / "grid"), "--set", "stride=10", *[w for w in phantom_args if w != "--set"
-                                                                         and not w.startswith(("t0=", "stride="))])
+    sweep = cli(
+        "sweep",
+        "--method",
+        "ddpm",
+        "--noise-levels",
+        "30",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--out",
+        str(tmp_path / "grid"),
+        "--set",
+        "stride=10",
+        *[w for w in phantom_args if w != "--set" and not w.startswith(("t0=", "stride="))],
+    )
     assert sweep.returncode == 0, sweep.stderr
 
 
-def test_a_full_disk_at_the_last_write_publishes_nothing_and_keeps_the_old_results(tiny_checkpoint, tmp_path,
-                                                                                 monkeypatch):
+def test_a_full_disk_at_the_last_write_publishes_nothing_and_keeps_the_old_results(
+    tiny_checkpoint, tmp_path, monkeypatch
+):
     out = tmp_path / "r"
     run(request(tiny_checkpoint, out))
     before = digest(out)
@@ -206,11 +265,29 @@ def test_a_damaged_journal_batch_is_named_with_how_to_discard_it(tiny_checkpoint
 
 def test_sigint_says_the_run_was_interrupted_and_how_to_resume(tiny_checkpoint, tmp_path, phantom_words):
     out = tmp_path / "r"
-    words = ["run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
-             "--batch-size", "1", "--set", "t0=30", "--set", "stride=2", "--latency-cases", "0",
-             *phantom_words("--data"), "--out", str(out)]
-    process = subprocess.Popen([sys.executable, "-m", "anobench.cli", *words], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+    words = [
+        "run",
+        "--method",
+        "ddpm",
+        "--dataset",
+        "brain-phantom",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--batch-size",
+        "1",
+        "--set",
+        "t0=30",
+        "--set",
+        "stride=2",
+        "--latency-cases",
+        "0",
+        *phantom_words("--data"),
+        "--out",
+        str(out),
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "anobench.cli", *words], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 120
     while not list((out / "journal" / "run").glob("batch-*.npz")) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -222,6 +299,7 @@ def test_sigint_says_the_run_was_interrupted_and_how_to_resume(tiny_checkpoint, 
 
 
 # ---- maps and cases that break the contract ---------------------------------------------------------
+
 
 def patched_predict(monkeypatch, change):
     from anobench.methods import ddpm
@@ -250,19 +328,24 @@ def test_non_finite_maps_are_refused_naming_the_case_and_count(tiny_checkpoint, 
 
     second = datasets.get("brain-phantom").open(SMALL_PHANTOM, DatasetContext(64)).case_ids("test")[1]
     assert f"method 'ddpm' returned 7 non-finite map value(s) (NaN or ±inf) on 1 case(s), first {second!r} (7)" in str(
-        refused.value)
+        refused.value
+    )
     assert not runs.is_complete(out)
 
 
-@pytest.mark.parametrize("change, accepted", [
-    (lambda p, b: (setattr(p, "maps", p.maps.numpy()), p)[1], True),  # numpy maps: converted
-    (lambda p, b: (setattr(p, "maps", p.maps.double()), p)[1], True),  # float64: converted
-    (lambda p, b: (setattr(p, "maps", (p.maps * 100).long()), p)[1], False),  # integers: not maps
-    (lambda p, b: (setattr(p, "maps", p.maps[:, 0]), p)[1], False),  # B×H×W: the wrong shape
-    (lambda p, b: p.maps, False),  # a bare tensor, not a Prediction
-])
-def test_maps_of_another_type_are_converted_when_harmless_else_named(tiny_checkpoint, tmp_path, monkeypatch, change,
-                                                                       accepted):
+@pytest.mark.parametrize(
+    "change, accepted",
+    [
+        (lambda p, b: (setattr(p, "maps", p.maps.numpy()), p)[1], True),  # numpy maps: converted
+        (lambda p, b: (setattr(p, "maps", p.maps.double()), p)[1], True),  # float64: converted
+        (lambda p, b: (setattr(p, "maps", (p.maps * 100).long()), p)[1], False),  # integers: not maps
+        (lambda p, b: (setattr(p, "maps", p.maps[:, 0]), p)[1], False),  # B×H×W: the wrong shape
+        (lambda p, b: p.maps, False),  # a bare tensor, not a Prediction
+    ],
+)
+def test_maps_of_another_type_are_converted_when_harmless_else_named(
+    tiny_checkpoint, tmp_path, monkeypatch, change, accepted
+):
     patched_predict(monkeypatch, change)
     out = tmp_path / "r"
     if accepted:
@@ -281,13 +364,21 @@ def test_cases_outside_the_contract_are_converted_when_harmless_else_named(tiny_
     from anobench.datasets.png_slices import PngSliceDataset
 
     original = PngSliceDataset.load_case
-    monkeypatch.setattr(PngSliceDataset, "load_case",
-                        lambda self, split, case_id: replace(original(self, split, case_id),
-                                                             image=original(self, split, case_id).image.astype(float)))
+    monkeypatch.setattr(
+        PngSliceDataset,
+        "load_case",
+        lambda self, split, case_id: replace(
+            original(self, split, case_id), image=original(self, split, case_id).image.astype(float)
+        ),
+    )
     run(request(tiny_checkpoint, tmp_path / "float64"))  # float64 images: converted
-    monkeypatch.setattr(PngSliceDataset, "load_case",
-                        lambda self, split, case_id: replace(original(self, split, case_id),
-                                                             image=original(self, split, case_id).image * 255))
+    monkeypatch.setattr(
+        PngSliceDataset,
+        "load_case",
+        lambda self, split, case_id: replace(
+            original(self, split, case_id), image=original(self, split, case_id).image * 255
+        ),
+    )
     with pytest.raises(AnobenchError, match=r"dataset 'brain-phantom', case .*: image values span .*expects \[0, 1\]"):
         run(request(tiny_checkpoint, tmp_path / "scaled"))
     assert not (tmp_path / "scaled").exists()
@@ -318,17 +409,48 @@ def test_broken_and_doubled_plugins_spoil_only_themselves(cli, tiny_checkpoint, 
     for fragment in ("broken", "ModuleNotFoundError", "refused", "registered twice", "thor", "raising"):
         assert fragment in listing.stdout, fragment
     assert_user_error(cli("run", "--method", "ddpm", "--dataset", "brain-phantom", env=env), "registered twice")
-    assert_user_error(cli("run", "--method", "broken", "--dataset", "brain-phantom", env=env),
-                      "cannot be loaded", "no_such_module")
+    assert_user_error(
+        cli("run", "--method", "broken", "--dataset", "brain-phantom", env=env), "cannot be loaded", "no_such_module"
+    )
     out = tmp_path / "r"
-    raising = cli("run", "--method", "raising", "--dataset", "brain-phantom", "--out", str(out), *phantom_words("--data"),
-                  env=env)
+    raising = cli(
+        "run", "--method", "raising", "--dataset", "brain-phantom", "--out", str(out), *phantom_words("--data"), env=env
+    )
     assert_user_error(raising, "method 'raising' failed on case(s)", "ValueError: index 7 is out of bounds", "--debug")
-    debug = cli("--debug", "run", "--method", "raising", "--dataset", "brain-phantom", "--out", str(out),
-                *phantom_words("--data"), env=env)
+    debug = cli(
+        "--debug",
+        "run",
+        "--method",
+        "raising",
+        "--dataset",
+        "brain-phantom",
+        "--out",
+        str(out),
+        *phantom_words("--data"),
+        env=env,
+    )
     assert debug.returncode == 2 and "Traceback" in debug.stderr and "outside_plugins" in debug.stderr
-    thor = cli("run", "--method", "thor", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
-               "--set", "stride=10", "--set", "t0=30", "--set", "harmonization=10", "--set", "perceptual=ssim",
-               "--out", str(tmp_path / "thor"), "--latency-cases", "0",
-               *phantom_words("--data"), env=env)
+    thor = cli(
+        "run",
+        "--method",
+        "thor",
+        "--dataset",
+        "brain-phantom",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--set",
+        "stride=10",
+        "--set",
+        "t0=30",
+        "--set",
+        "harmonization=10",
+        "--set",
+        "perceptual=ssim",
+        "--out",
+        str(tmp_path / "thor"),
+        "--latency-cases",
+        "0",
+        *phantom_words("--data"),
+        env=env,
+    )
     assert thor.returncode == 0, thor.stderr  # every other plugin keeps working

@@ -14,17 +14,29 @@ def fabricate_run(folder, method="thor", seed=0):
     maps = np.zeros((2, 16, 16), np.float32)
     maps[0, 2:6, 2:6] = 0.9  # covers the fracture box
     maps[1, 12:14, 12:14] = 0.9  # away from the metal box: a false-positive region
-    rows = pd.DataFrame({"index": [0, 1], "case_id": ["a", "b"], "subject_id": ["p", "q"], "lesion_pixels": [0, 0],
-                         "size_bin": [None, None], "score": [0.1, 0.1], "nfe": [36, 36], "seconds": [0.5, 0.5],
-                         "batch_size": [2, 2]})
+    rows = pd.DataFrame(
+        {
+            "index": [0, 1],
+            "case_id": ["a", "b"],
+            "subject_id": ["p", "q"],
+            "lesion_pixels": [0, 0],
+            "size_bin": [None, None],
+            "score": [0.1, 0.1],
+            "nfe": [36, 36],
+            "seconds": [0.5, 0.5],
+            "batch_size": [2, 2],
+        }
+    )
     runs.write_results(*runs.run_files(folder), runs.CaseResults(rows, maps, None, None))
     healthy = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32) * 0.5
     healthy_rows = pd.concat([rows, rows.iloc[:1]], ignore_index=True).assign(case_id=["h0", "h1", "h2"])
     runs.write_results(*runs.healthy_files(folder), runs.CaseResults(healthy_rows, healthy, None, None))
     boxes = pd.DataFrame([[0, "a", "fracture", 2, 2, 6, 6], [1, "b", "metal", 2, 2, 6, 6]], columns=runs.BOX_COLUMNS)
     runs.write_boxes(folder / runs.BOXES, boxes)
-    runs.write_json(folder / runs.CONFIG, {"method": method, "method_settings": {}, "dataset": "wrist-phantom", "split": "test",
-                                              "seed": seed})
+    runs.write_json(
+        folder / runs.CONFIG,
+        {"method": method, "method_settings": {}, "dataset": "wrist-phantom", "split": "test", "seed": seed},
+    )
     runs.write_json(folder / runs.PROVENANCE, {"data_manifest": "m", "device": "cpu"})
     runs.seal(folder)
 
@@ -107,7 +119,13 @@ def test_a_report_of_box_runs_has_the_board_comparisons_froc_and_case_panels(tmp
     fabricate_run(tmp_path / "ddpm", "ddpm")
     index = write_report([str(tmp_path / "thor"), str(tmp_path / "ddpm")], tmp_path / "report", "anobench report")
     text = index.read_text()
-    for section in ("## Leaderboard", "## Paired comparisons (F1", "## FROC", "## Cases", "reported (real GRAZPEDWRI-DX)"):
+    for section in (
+        "## Leaderboard",
+        "## Paired comparisons (F1",
+        "## FROC",
+        "## Cases",
+        "reported (real GRAZPEDWRI-DX)",
+    ):
         assert section in text
     pictures = sorted(p.name for p in (tmp_path / "report").glob("*.png"))
     assert pictures == ["cases-1-thor.png", "cases-2-ddpm.png", "froc.png", "significance.png"]

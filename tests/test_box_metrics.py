@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import ndimage
 
 from anobench.api import Box
@@ -80,7 +81,11 @@ def test_froc_counts_components_outside_boxes_and_boxes_touched():
     assert result.curve[0].tolist() == [0.0] and result.curve[1].tolist() == [1.0]
     assert result.distinct_thresholds == 3 and result.found.tolist() == [[1.0], [0.0]]
     assert recall_at_false_positives(*result.curve) == {0.5: 1.0, 1.0: 1.0, 2.0: 1.0, 4.0: 1.0}
-    assert recall_at_false_positives(np.array([1.0, 3.0]), np.array([0.4, 0.9]), (0.5, 2.0, 4.0)) == {0.5: 0.0, 2.0: 0.4, 4.0: 0.9}
+    assert recall_at_false_positives(np.array([1.0, 3.0]), np.array([0.4, 0.9]), (0.5, 2.0, 4.0)) == {
+        0.5: 0.0,
+        2.0: 0.4,
+        4.0: 0.9,
+    }
 
 
 def test_a_detection_spread_over_the_image_finds_nothing():

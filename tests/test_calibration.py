@@ -24,7 +24,9 @@ def test_a_grid_no_candidate_of_which_reaches_the_target_gives_its_largest_and_s
 def test_the_exact_threshold_leaves_the_largest_share_not_above_the_target():
     healthy = np.arange(1000, dtype=np.float32).reshape(10, 10, 10) / 1000
     tau, share = calibrated_threshold(healthy, 0.05)
-    assert tau == pytest.approx(0.949) and share == 0.05  # the 50 values 0.950…0.999 lie above it; one more would not do
+    assert (
+        tau == pytest.approx(0.949) and share == 0.05
+    )  # the 50 values 0.950…0.999 lie above it; one more would not do
     assert calibrated_threshold(np.zeros((2, 4, 4), np.float32), 0.05) == (0.0, 0.0)
 
 

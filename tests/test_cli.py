@@ -28,24 +28,59 @@ def test_help_and_list(cli):
 
 def test_unknown_method_and_dataset_name_the_valid_ones(cli, tmp_path):
     assert_user_error(cli("run", "--method", "thorr", "--dataset", "brain-phantom"), "unknown method 'thorr'", "ddpm")
-    assert_user_error(cli("run", "--method", "ddpm", "--dataset", "atlass"), "unknown dataset 'atlass'", "brain-phantom")
+    assert_user_error(
+        cli("run", "--method", "ddpm", "--dataset", "atlass"), "unknown dataset 'atlass'", "brain-phantom"
+    )
 
 
 def test_missing_checkpoint_names_the_file_and_the_train_command(cli, tmp_path, phantom_args):
-    result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--preset", "paper",
-                 "--out", str(tmp_path / "r"), *phantom_args)
-    assert_user_error(result, "brain-phantom-gaussian-paper.pt",
-                      "anobench train --dataset brain-phantom --noise gaussian --preset paper")
-    given = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tmp_path / "none.pt"),
-                "--out", str(tmp_path / "r2"), *phantom_args)
+    result = cli(
+        "run",
+        "--method",
+        "ddpm",
+        "--dataset",
+        "brain-phantom",
+        "--preset",
+        "paper",
+        "--out",
+        str(tmp_path / "r"),
+        *phantom_args,
+    )
+    assert_user_error(
+        result,
+        "brain-phantom-gaussian-paper.pt",
+        "anobench train --dataset brain-phantom --noise gaussian --preset paper",
+    )
+    given = cli(
+        "run",
+        "--method",
+        "ddpm",
+        "--dataset",
+        "brain-phantom",
+        "--checkpoint",
+        str(tmp_path / "none.pt"),
+        "--out",
+        str(tmp_path / "r2"),
+        *phantom_args,
+    )
     assert_user_error(given, "none.pt", "does not exist")
 
 
 def test_corrupt_checkpoint(cli, tmp_path, phantom_args):
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint at all")
-    result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(broken),
-                 "--out", str(tmp_path / "r"), *phantom_args)
+    result = cli(
+        "run",
+        "--method",
+        "ddpm",
+        "--dataset",
+        "brain-phantom",
+        "--checkpoint",
+        str(broken),
+        "--out",
+        str(tmp_path / "r"),
+        *phantom_args,
+    )
     assert_user_error(result, "broken.pt", "corrupt")
 
 
@@ -54,29 +89,73 @@ def test_wrong_architecture_checkpoint(cli, tmp_path, tiny_checkpoint, phantom_a
     payload["model"] = {key: value[..., :1] if value.ndim == 4 else value for key, value in payload["model"].items()}
     wrong = tmp_path / "wrong.pt"
     torch.save(payload, wrong)
-    result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(wrong),
-                 "--out", str(tmp_path / "r"), *phantom_args)
+    result = cli(
+        "run",
+        "--method",
+        "ddpm",
+        "--dataset",
+        "brain-phantom",
+        "--checkpoint",
+        str(wrong),
+        "--out",
+        str(tmp_path / "r"),
+        *phantom_args,
+    )
     assert_user_error(result, "wrong.pt", "wrong architecture")
 
 
 def test_unwritable_output_folder(cli, tmp_path, tiny_checkpoint, phantom_args):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
-                 "--out", str(blocker / "run"), *phantom_args)
+    result = cli(
+        "run",
+        "--method",
+        "ddpm",
+        "--dataset",
+        "brain-phantom",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--out",
+        str(blocker / "run"),
+        *phantom_args,
+    )
     assert_user_error(result, "cannot write to output folder", str(blocker / "run"))
 
 
 def test_unknown_setting_names_the_valid_ones(cli, tmp_path, tiny_checkpoint, phantom_args):
-    result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
-                 "--out", str(tmp_path / "r"), *phantom_args, "--set", "T0=3")
+    result = cli(
+        "run",
+        "--method",
+        "ddpm",
+        "--dataset",
+        "brain-phantom",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--out",
+        str(tmp_path / "r"),
+        *phantom_args,
+        "--set",
+        "T0=3",
+    )
     assert_user_error(result, "unknown setting(s) T0", "valid: error, noise, sampler, stride, t0, variance")
 
 
 def test_run_then_compare_prints_a_leaderboard(cli, tmp_path, tiny_checkpoint, phantom_args):
     out = tmp_path / "run"
-    result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
-                 "--out", str(out), "--healthy-split", "val", *phantom_args)
+    result = cli(
+        "run",
+        "--method",
+        "ddpm",
+        "--dataset",
+        "brain-phantom",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--out",
+        str(out),
+        "--healthy-split",
+        "val",
+        *phantom_args,
+    )
     assert result.returncode == 0, result.stderr
     board = cli("compare", str(out), "--out-dir", str(tmp_path / "boards"), "--name", "smoke")
     assert board.returncode == 0, board.stderr
@@ -91,8 +170,20 @@ def test_run_then_compare_prints_a_leaderboard(cli, tmp_path, tiny_checkpoint, p
 
 def test_sharded_run_merges_when_the_last_rank_finishes(cli, tmp_path, tiny_checkpoint, phantom_args):
     out = tmp_path / "sharded"
-    common = ["run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
-              "--out", str(out), "--world-size", "2", *phantom_args]
+    common = [
+        "run",
+        "--method",
+        "ddpm",
+        "--dataset",
+        "brain-phantom",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--out",
+        str(out),
+        "--world-size",
+        "2",
+        *phantom_args,
+    ]
     first = cli(*common, "--rank", "0")
     assert first.returncode == 0 and "merged when every rank is done" in first.stdout
     assert_user_error(cli("merge", str(out)), "not every rank has finished")
@@ -102,8 +193,19 @@ def test_sharded_run_merges_when_the_last_rank_finishes(cli, tmp_path, tiny_chec
 
 
 def test_data_make_regenerates_the_phantom(cli):
-    result = cli("data", "make", "brain-phantom", "--set", "n_train=2", "--set", "n_val=1",
-                 "--set", "n_test_healthy=1", "--set", "n_test=3")
+    result = cli(
+        "data",
+        "make",
+        "brain-phantom",
+        "--set",
+        "n_train=2",
+        "--set",
+        "n_val=1",
+        "--set",
+        "n_test_healthy=1",
+        "--set",
+        "n_test=3",
+    )
     assert result.returncode == 0, result.stderr
     assert "v2-seed0-n2-1-1-3" in result.stdout
     assert_user_error(cli("data", "make", "wrist-phantom"), "only brain-phantom")
@@ -115,8 +217,22 @@ def test_thor_auto_backend_warns_records_and_labels_the_backend(cli, tmp_path, t
     runs, stderr = {}, {}
     for backend in ("auto", "ssim"):
         runs[backend] = tmp_path / backend
-        result = cli("run", "--method", "thor", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
-                     "--out", str(runs[backend]), *phantom_args, "--set", "harmonization=10", "--set", f"perceptual={backend}")
+        result = cli(
+            "run",
+            "--method",
+            "thor",
+            "--dataset",
+            "brain-phantom",
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--out",
+            str(runs[backend]),
+            *phantom_args,
+            "--set",
+            "harmonization=10",
+            "--set",
+            f"perceptual={backend}",
+        )
         assert result.returncode == 0, result.stderr
         stderr[backend] = result.stderr
     assert "warning: perceptual=auto" in stderr["auto"] and "squeezenet1_1-b8a52dc0.pth" in stderr["auto"]
@@ -131,26 +247,71 @@ def test_thor_auto_backend_warns_records_and_labels_the_backend(cli, tmp_path, t
 
 def test_patched_training_and_pddpm_run_into_the_table1_layout(cli, tmp_path, phantom_words):
     checkpoint = tmp_path / "patched.pt"
-    trained = cli("train", "--scheme", "patched", "--noise", "simplex-2d", "--steps", "2", "--batch-size", "2",
-                  "--out", str(checkpoint), *phantom_words("--set"))
+    trained = cli(
+        "train",
+        "--scheme",
+        "patched",
+        "--noise",
+        "simplex-2d",
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--out",
+        str(checkpoint),
+        *phantom_words("--set"),
+    )
     assert trained.returncode == 0, trained.stderr
     manifest = (tmp_path / "manifest.json").read_text()
     assert "--noise simplex-2d" in manifest and "--scheme patched" in manifest
     out = tmp_path / "pddpm"
-    result = cli("run", "--method", "pddpm", "--dataset", "brain-phantom", "--checkpoint", str(checkpoint),
-                 "--out", str(out), *phantom_words("--data"), "--set", "postprocess=true")
+    result = cli(
+        "run",
+        "--method",
+        "pddpm",
+        "--dataset",
+        "brain-phantom",
+        "--checkpoint",
+        str(checkpoint),
+        "--out",
+        str(out),
+        *phantom_words("--data"),
+        "--set",
+        "postprocess=true",
+    )
     assert result.returncode == 0, result.stderr
     board = cli("compare", str(out), "--layout", "table1", "--out-dir", str(tmp_path / "boards"), "--name", "t1")
     assert board.returncode == 0, board.stderr
     markdown = (tmp_path / "boards" / "t1.md").read_text()
-    rows = [[cell.strip() for cell in line.split("|")[1:4]] for line in markdown.splitlines() if line.startswith("| simplex")]
-    assert rows == [["simplex", "pddpm (truncate, postprocess)", "anobench, brain-phantom"], ["simplex", "pDDPM", "reported (real ATLAS)"]]
+    rows = [
+        [cell.strip() for cell in line.split("|")[1:4]]
+        for line in markdown.splitlines()
+        if line.startswith("| simplex")
+    ]
+    assert rows == [
+        ["simplex", "pddpm (truncate, postprocess)", "anobench, brain-phantom"],
+        ["simplex", "pDDPM", "reported (real ATLAS)"],
+    ]
 
 
 def test_several_seeds_make_one_row_with_their_spread(cli, tmp_path, tiny_checkpoint, phantom_args):
     out = tmp_path / "seeds"
-    result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
-                 "--out", str(out), "--seeds", "0,1", "--latency-cases", "0", *phantom_args)
+    result = cli(
+        "run",
+        "--method",
+        "ddpm",
+        "--dataset",
+        "brain-phantom",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--out",
+        str(out),
+        "--seeds",
+        "0,1",
+        "--latency-cases",
+        "0",
+        *phantom_args,
+    )
     assert result.returncode == 0, result.stderr
     assert (out / "seed-0" / "cases.parquet").is_file() and (out / "seed-1" / "cases.parquet").is_file()
     board = cli("compare", str(out / "seed-*"), "--out-dir", str(tmp_path / "boards"), "--name", "seeds")
@@ -164,9 +325,26 @@ def test_sweep_then_report(cli, tmp_path, tiny_checkpoint, phantom_words):
     from PIL import Image
 
     out = tmp_path / "sweep"
-    common = ["sweep", "--method", "thor", "--method", "ddpm", "--noise-levels", "20,30", "--out", str(out),
-              "--checkpoint", str(tiny_checkpoint), "--set", "stride=10", "--set", "thor.harmonization=10",
-              "--set", "thor.perceptual=ssim", *phantom_words("--data")]
+    common = [
+        "sweep",
+        "--method",
+        "thor",
+        "--method",
+        "ddpm",
+        "--noise-levels",
+        "20,30",
+        "--out",
+        str(out),
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--set",
+        "stride=10",
+        "--set",
+        "thor.harmonization=10",
+        "--set",
+        "thor.perceptual=ssim",
+        *phantom_words("--data"),
+    ]
     result = cli(*common)
     assert result.returncode == 0, result.stderr
     assert "thor (reference, ssim), gaussian, stride 10: T0 20:" in result.stdout
@@ -179,7 +357,12 @@ def test_sweep_then_report(cli, tmp_path, tiny_checkpoint, phantom_words):
     report = cli("report", str(out / "*" / "t0-*"), "--out", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr
     index = (tmp_path / "report" / "index.md").read_text()
-    for section in ("## Leaderboard", "## Paired comparisons", "## Precision-recall", "## Dice against the noise level"):
+    for section in (
+        "## Leaderboard",
+        "## Paired comparisons",
+        "## Precision-recall",
+        "## Dice against the noise level",
+    ):
         assert section in index
     pictures = list((tmp_path / "report").glob("*.png"))
     assert len(pictures) == 3 + 4  # significance, PR, sweep, one case panel per run
@@ -189,9 +372,13 @@ def test_sweep_then_report(cli, tmp_path, tiny_checkpoint, phantom_words):
 
 @pytest.mark.parametrize(
     "words",
-    [["list"], ["--help"], ["run", "--method", "thorr", "--dataset", "atlas"],
-     ["run", "--method", "thor", "--dataset", "atlas", "--data-root", "/nowhere"],
-     ["run", "--method", "thor", "--dataset", "brain-phantom", "--precision", "fp8"]],
+    [
+        ["list"],
+        ["--help"],
+        ["run", "--method", "thorr", "--dataset", "atlas"],
+        ["run", "--method", "thor", "--dataset", "atlas", "--data-root", "/nowhere"],
+        ["run", "--method", "thor", "--dataset", "brain-phantom", "--precision", "fp8"],
+    ],
 )
 def test_listing_help_and_mistakes_answer_without_importing_torch(words):
     """What makes the first answer fast: no torch (seconds to import) before it is needed."""

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pandas as pd
 import torch
+from conftest import FAST_DDPM, SMALL_PHANTOM
 
 from anobench import runs
-from conftest import FAST_DDPM, SMALL_PHANTOM
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
 
@@ -23,9 +23,21 @@ def torchrun(*words, cwd):
 
 
 def test_torchrun_shards_cases_and_rank_0_merges_them_into_the_single_process_result(cli, tiny_checkpoint, tmp_path):
-    words = ["run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
-             "--device", "cpu", "--latency-cases", "0", *assignments("--data", SMALL_PHANTOM),
-             *assignments("--set", FAST_DDPM)]
+    words = [
+        "run",
+        "--method",
+        "ddpm",
+        "--dataset",
+        "brain-phantom",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--device",
+        "cpu",
+        "--latency-cases",
+        "0",
+        *assignments("--data", SMALL_PHANTOM),
+        *assignments("--set", FAST_DDPM),
+    ]
     assert cli(*words, "--out", str(tmp_path / "single")).returncode == 0
     result = torchrun(*words, "--out", str(tmp_path / "ranks"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -35,14 +47,31 @@ def test_torchrun_shards_cases_and_rank_0_merges_them_into_the_single_process_re
     pd.testing.assert_frame_equal(ranks.rows.drop(columns=timing), single.rows.drop(columns=timing))
     np.testing.assert_allclose(ranks.maps, single.maps, rtol=0, atol=1e-6)
     assert sorted(p.name for p in (tmp_path / "ranks" / "shards").glob("*.parquet")) == [
-        "rank0-of-2.parquet", "rank1-of-2.parquet"]
+        "rank0-of-2.parquet",
+        "rank1-of-2.parquet",
+    ]
 
 
 def test_ddp_training_matches_one_process_on_the_same_global_batch(tmp_path):
-    common = ["train", "--steps", "3", "--batch-size", "4", "--save-every", "1000", "--device", "cpu",
-              *assignments("--set", SMALL_PHANTOM)]
-    one = subprocess.run([sys.executable, "-m", "anobench", *common, "--out", str(tmp_path / "one.pt")],
-                         capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    common = [
+        "train",
+        "--steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--save-every",
+        "1000",
+        "--device",
+        "cpu",
+        *assignments("--set", SMALL_PHANTOM),
+    ]
+    one = subprocess.run(
+        [sys.executable, "-m", "anobench", *common, "--out", str(tmp_path / "one.pt")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert one.returncode == 0, one.stderr[-3000:]
     two = torchrun(*common, "--out", str(tmp_path / "two.pt"), cwd=tmp_path)
     assert two.returncode == 0, two.stderr[-3000:]

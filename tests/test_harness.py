@@ -3,11 +3,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import FAST_DDPM, SMALL_PHANTOM
 
 from anobench import runs
 from anobench.errors import AnobenchError
 from anobench.harness import RunRequest, run
-from conftest import FAST_DDPM, SMALL_PHANTOM
 
 
 def request(tiny_checkpoint, out, **changes) -> RunRequest:
@@ -41,7 +41,16 @@ def test_run_folder_holds_config_provenance_rows_and_maps(reference_run, tiny_ch
     results = runs.read_results(*runs.run_files(reference_run))
     rows = results.rows
     assert list(rows.columns) == [
-        "index", "case_id", "subject_id", "lesion_pixels", "size_bin", "score", "nfe", "seconds", "batch_size", "batch"
+        "index",
+        "case_id",
+        "subject_id",
+        "lesion_pixels",
+        "size_bin",
+        "score",
+        "nfe",
+        "seconds",
+        "batch_size",
+        "batch",
     ]
     assert len(rows) == 12 and rows["nfe"].eq(4).all()
     assert results.maps.shape == (12, 64, 64) and results.masks.shape == (12, 64, 64)
@@ -114,8 +123,11 @@ def test_limit_and_shards_decode_only_the_cases_they_score(tiny_checkpoint, tmp_
 
     decoded = []
     original = png_slices.PngSliceDataset.load_case
-    monkeypatch.setattr(png_slices.PngSliceDataset, "load_case",
-                        lambda self, split, case_id: decoded.append((split, case_id)) or original(self, split, case_id))
+    monkeypatch.setattr(
+        png_slices.PngSliceDataset,
+        "load_case",
+        lambda self, split, case_id: decoded.append((split, case_id)) or original(self, split, case_id),
+    )
     run(request(tiny_checkpoint, tmp_path / "limited", limit=3, latency_cases=0))
     assert {split for split, _ in decoded} == {"test"} and len({case for _, case in decoded}) == 3
     decoded.clear()
@@ -125,11 +137,17 @@ def test_limit_and_shards_decode_only_the_cases_they_score(tiny_checkpoint, tmp_
 
 @pytest.mark.parametrize(
     "changes, message",
-    [({"limit": 0}, "--limit must be at least 1, got 0"), ({"limit": -1}, "--limit must be at least 1"),
-     ({"healthy_split": "nope"}, "has no split 'nope'"), ({"precision": "fp8"}, "precision must be one of"),
-     ({"healthy_split": "ixi:val", "data_roots": {}}, "ixi: no data folder given")],
+    [
+        ({"limit": 0}, "--limit must be at least 1, got 0"),
+        ({"limit": -1}, "--limit must be at least 1"),
+        ({"healthy_split": "nope"}, "has no split 'nope'"),
+        ({"precision": "fp8"}, "precision must be one of"),
+        ({"healthy_split": "ixi:val", "data_roots": {}}, "ixi: no data folder given"),
+    ],
 )
-def test_bad_requests_are_one_clear_error_before_anything_is_written(tiny_checkpoint, tmp_path, monkeypatch, changes, message):
+def test_bad_requests_are_one_clear_error_before_anything_is_written(
+    tiny_checkpoint, tmp_path, monkeypatch, changes, message
+):
     monkeypatch.delenv("ANOBENCH_DATA", raising=False)
     with pytest.raises(AnobenchError, match=message):
         run(request(tiny_checkpoint, tmp_path / "bad", **changes))
@@ -140,8 +158,13 @@ def test_healthy_split_auto_is_the_datasets_declared_one_and_recorded(tiny_check
     run(request(tiny_checkpoint, tmp_path / "calibrated", healthy_split="auto", latency_cases=0))
     config = json.loads((tmp_path / "calibrated" / "config.json").read_text())
     assert config["healthy_split"] == "brain-phantom:val"
-    assert config["evaluation"] == {"protocol": "pixel", "classes": [], "healthy_split": "val", "validation_split": "val",
-                                    "training_split": "train"}
+    assert config["evaluation"] == {
+        "protocol": "pixel",
+        "classes": [],
+        "healthy_split": "val",
+        "validation_split": "val",
+        "training_split": "train",
+    }
     assert len(runs.read_results(*runs.healthy_files(tmp_path / "calibrated")).rows) == 4
     manifest = json.loads((tmp_path / "calibrated" / runs.DATA_MANIFEST).read_text())
     assert manifest["sha256"] == json.loads((tmp_path / "calibrated" / "provenance.json").read_text())["data_manifest"]

@@ -12,20 +12,29 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import FAST_DDPM, SMALL_PHANTOM
 
 from anobench import runs
 from anobench.atomic import atomic_write
 from anobench.errors import AnobenchError
 from anobench.harness import RunRequest, run
 from anobench.journal import RunLock
-from conftest import FAST_DDPM, SMALL_PHANTOM
 
 TIMING = ["seconds"]
 
 
 def request(checkpoint, out, **changes):
-    fields = dict(method="ddpm", dataset="brain-phantom", checkpoint=checkpoint, method_options=FAST_DDPM,
-                  dataset_options=SMALL_PHANTOM, batch_size=2, device="cpu", out=out, latency_cases=0)
+    fields = dict(
+        method="ddpm",
+        dataset="brain-phantom",
+        checkpoint=checkpoint,
+        method_options=FAST_DDPM,
+        dataset_options=SMALL_PHANTOM,
+        batch_size=2,
+        device="cpu",
+        out=out,
+        latency_cases=0,
+    )
     return RunRequest(**{**fields, **changes})
 
 
@@ -73,12 +82,31 @@ def test_a_journal_of_another_command_is_not_mixed_in(tiny_checkpoint, tmp_path,
 
 
 def test_sigkill_then_the_same_command_ends_as_an_uninterrupted_run(cli, tiny_checkpoint, tmp_path, phantom_words):
-    words = ["run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
-             "--batch-size", "1", "--set", "t0=30", "--set", "stride=2", "--latency-cases", "0", *phantom_words("--data")]
+    words = [
+        "run",
+        "--method",
+        "ddpm",
+        "--dataset",
+        "brain-phantom",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--batch-size",
+        "1",
+        "--set",
+        "t0=30",
+        "--set",
+        "stride=2",
+        "--latency-cases",
+        "0",
+        *phantom_words("--data"),
+    ]
     assert cli(*words, "--out", str(tmp_path / "whole")).returncode == 0
     out = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, "-m", "anobench.cli", *words, "--out", str(out)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "anobench.cli", *words, "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while not list((out / "journal" / "run").glob("batch-*.npz")) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -94,8 +122,18 @@ def test_sigkill_then_the_same_command_ends_as_an_uninterrupted_run(cli, tiny_ch
 
 def test_a_second_writer_into_the_same_folder_is_refused(cli, tiny_checkpoint, tmp_path, phantom_args):
     with RunLock(tmp_path / "busy", "run"):
-        result = cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(tiny_checkpoint),
-                     "--out", str(tmp_path / "busy"), *phantom_args)
+        result = cli(
+            "run",
+            "--method",
+            "ddpm",
+            "--dataset",
+            "brain-phantom",
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--out",
+            str(tmp_path / "busy"),
+            *phantom_args,
+        )
     assert result.returncode == 2 and f"another anobench run (pid {os.getpid()}) is writing into" in result.stderr
     assert not (tmp_path / "busy" / "cases.parquet").exists()
 

@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 
 from anobench.errors import AnobenchError
+from anobench.evaluation.bootstrap import Estimate
 from anobench.evaluation.cells import noise_family
 from anobench.evaluation.layouts.table1 import render_table1
-from anobench.evaluation.pixel_protocol import BIN_NAMES, RunMetrics
 from anobench.evaluation.pixel_metrics import MaxDice
+from anobench.evaluation.pixel_protocol import BIN_NAMES, RunMetrics
 from anobench.evaluation.published import table1
-from anobench.evaluation.bootstrap import Estimate
 
 NAN = float("nan")
 
@@ -19,14 +19,30 @@ def run_metrics(method, noise, dice):
     """Metrics of a one-case run, without resamples (intervals unknown)."""
     keys = [*(f"dice {name}" for name in [*BIN_NAMES, "all"]), "auprc"]
     return RunMetrics(
-        folder=Path(f"runs/{method}-{noise}"), method=method, settings={"noise": noise}, dataset="brain-phantom",
-        split="test", data_manifest="abc", dice={name: MaxDice(dice, 0.5) for name in [*BIN_NAMES, "all"]},
-        cases_per_bin={name: 1 for name in [*BIN_NAMES, "all"]}, auprc=0.5, nfe=9, seconds_per_image=0.1, device="cpu",
-        latency_batch=(0.1, 0.2), latency_one=(0.3, 0.4), batch_size=8, images_per_second=10.0, peak_memory_mb=500.0,
+        folder=Path(f"runs/{method}-{noise}"),
+        method=method,
+        settings={"noise": noise},
+        dataset="brain-phantom",
+        split="test",
+        data_manifest="abc",
+        dice={name: MaxDice(dice, 0.5) for name in [*BIN_NAMES, "all"]},
+        cases_per_bin={name: 1 for name in [*BIN_NAMES, "all"]},
+        auprc=0.5,
+        nfe=9,
+        seconds_per_image=0.1,
+        device="cpu",
+        latency_batch=(0.1, 0.2),
+        latency_one=(0.3, 0.4),
+        batch_size=8,
+        images_per_second=10.0,
+        peak_memory_mb=500.0,
         seed=0,
         intervals={key: Estimate(0.5 if key == "auprc" else dice, NAN, NAN) for key in keys},
-        resampled={key: np.full(4, NAN) for key in keys}, case_ids=("a",), case_dice=np.array([dice]),
-        bootstrap_unit="cases", calibrated=None,
+        resampled={key: np.full(4, NAN) for key in keys},
+        case_ids=("a",),
+        case_dice=np.array([dice]),
+        bootstrap_unit="cases",
+        calibrated=None,
     )
 
 
@@ -38,14 +54,21 @@ def test_published_table1_is_the_papers():
 
 
 def test_table1_puts_each_run_beside_the_papers_row_in_the_papers_order():
-    metrics = [run_metrics("pddpm", "simplex-2d", 0.4), run_metrics("ddpm", "gaussian", 0.1), run_metrics("thor", "gaussian", 0.3)]
+    metrics = [
+        run_metrics("pddpm", "simplex-2d", 0.4),
+        run_metrics("ddpm", "gaussian", 0.1),
+        run_metrics("thor", "gaussian", 0.3),
+    ]
     board = render_table1(metrics, "anobench compare")
     rows = [line for line in board.splitlines() if line.startswith("| gaussian") or line.startswith("| simplex")]
     labels = [[cell.strip() for cell in row.split("|")[1:4]] for row in rows]
     assert labels == [
-        ["gaussian", "thor", "anobench, brain-phantom"], ["gaussian", "THOR", "reported (real ATLAS)"],
-        ["gaussian", "ddpm", "anobench, brain-phantom"], ["gaussian", "DDPM", "reported (real ATLAS)"],
-        ["simplex", "pddpm", "anobench, brain-phantom"], ["simplex", "pDDPM", "reported (real ATLAS)"],
+        ["gaussian", "thor", "anobench, brain-phantom"],
+        ["gaussian", "THOR", "reported (real ATLAS)"],
+        ["gaussian", "ddpm", "anobench, brain-phantom"],
+        ["gaussian", "DDPM", "reported (real ATLAS)"],
+        ["simplex", "pddpm", "anobench, brain-phantom"],
+        ["simplex", "pDDPM", "reported (real ATLAS)"],
     ]
     assert "| 22.28 " in rows[-1] and "| 40.00 " in rows[-2]
     assert "MICCAI 2024" in board
@@ -74,18 +97,33 @@ def fabricate_brain_run(folder, method, quality, subjects=None, healthy=True):
     masks = np.zeros((12, 32, 32), bool)
     masks[:, 8:16, 8:16] = True
     maps = (rng.random((12, 32, 32)) * 0.4 + quality * masks * rng.random((12, 1, 1))).astype(np.float32)
-    rows = pd.DataFrame({
-        "index": range(12), "case_id": [f"c{i}" for i in range(12)],
-        "subject_id": subjects or [f"s{i}" for i in range(12)], "lesion_pixels": [64] * 12,
-        "size_bin": ["medium"] * 12, "score": maps.mean(axis=(1, 2)), "nfe": [10] * 12, "seconds": [0.1] * 12,
-        "batch_size": [4] * 12,
-    })
+    rows = pd.DataFrame(
+        {
+            "index": range(12),
+            "case_id": [f"c{i}" for i in range(12)],
+            "subject_id": subjects or [f"s{i}" for i in range(12)],
+            "lesion_pixels": [64] * 12,
+            "size_bin": ["medium"] * 12,
+            "score": maps.mean(axis=(1, 2)),
+            "nfe": [10] * 12,
+            "seconds": [0.1] * 12,
+            "batch_size": [4] * 12,
+        }
+    )
     runs.write_results(*runs.run_files(folder), runs.CaseResults(rows, maps, masks, None))
     if healthy:
         healthy_maps = (rng.random((6, 32, 32)) * 0.4).astype(np.float32)
         runs.write_results(*runs.healthy_files(folder), runs.CaseResults(rows.iloc[:6], healthy_maps, None, None))
-    runs.write_json(folder / runs.CONFIG, {"method": method, "method_settings": {}, "dataset": "brain-phantom",
-                                           "split": "test", "healthy_split": "val" if healthy else None})
+    runs.write_json(
+        folder / runs.CONFIG,
+        {
+            "method": method,
+            "method_settings": {},
+            "dataset": "brain-phantom",
+            "split": "test",
+            "healthy_split": "val" if healthy else None,
+        },
+    )
     runs.write_json(folder / runs.PROVENANCE, {"data_manifest": "m", "device": "cpu"})
     runs.seal(folder)
 

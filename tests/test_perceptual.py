@@ -28,7 +28,9 @@ def test_missing_lpips_weights_name_the_file_its_source_and_where_to_put_it(deno
     assert str(perceptual.hub_weights_path(perceptual.TRUNKS["lpips-squeeze"]).parent) in message
 
 
-def test_lpips_uses_the_given_trunk_weights_and_the_double_scaling_quirk_feeds_4x_minus_3(denoiser, fake_squeezenet_weights):
+def test_lpips_uses_the_given_trunk_weights_and_the_double_scaling_quirk_feeds_4x_minus_3(
+    denoiser, fake_squeezenet_weights
+):
     once = perceptual.perceptual_backend("lpips-squeeze", denoiser, fake_squeezenet_weights, double_scaling=False)
     twice = perceptual.perceptual_backend("lpips-squeeze", denoiser, fake_squeezenet_weights, double_scaling=True)
     saved = torch.load(fake_squeezenet_weights, weights_only=True)

@@ -2,12 +2,13 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score
 
+from anobench.evaluation.bootstrap import resample_counts
 from anobench.evaluation.pixel_metrics import pooled_scores, rank_pixels
 from anobench.evaluation.pixel_protocol import RESAMPLED_CUTS, pixel_scores
-from anobench.evaluation.bootstrap import resample_counts
 
 
 def brute_max_dice(values: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -85,5 +86,8 @@ def test_compare_says_which_threshold_search_it_used(cli, tmp_path):
         result = cli("compare", str(tmp_path / "run"), "--thresholds", mode, "--name", mode, "--out-dir", str(boards))
         assert result.returncode == 0, result.stderr
         assert phrase in (boards / f"{mode}.md").read_text()
-    assert_user_error(cli("compare", str(tmp_path / "run"), "--thresholds", "fine", "--out-dir", str(boards)),
-                      "unknown threshold search 'fine'", "exact, grid")
+    assert_user_error(
+        cli("compare", str(tmp_path / "run"), "--thresholds", "fine", "--out-dir", str(boards)),
+        "unknown threshold search 'fine'",
+        "exact, grid",
+    )

@@ -16,7 +16,13 @@ def test_the_readme_tour_runs_as_printed(tmp_path):
     assert len(commands) == 6
     for command in commands:
         words = shlex.split(command)
-        result = subprocess.run([sys.executable, "-m", "anobench.cli", *words[1:]], cwd=tmp_path, capture_output=True,
-                                text=True, env={**os.environ, "COLUMNS": "200"}, timeout=600)
+        result = subprocess.run(
+            [sys.executable, "-m", "anobench.cli", *words[1:]],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+            timeout=600,
+        )
         assert result.returncode == 0, (command, result.stderr)
     assert (tmp_path / "leaderboards" / "tour.md").is_file() and (tmp_path / "reports" / "tour" / "index.md").is_file()

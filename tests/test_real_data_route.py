@@ -13,8 +13,15 @@ import sys
 import numpy as np
 import pytest
 import SimpleITK as sitk
-
-from fabricated import ATLAS_SHAPE, brain_volume, known_affine, write_nifti, write_raw, write_scan, write_template_and_mask
+from fabricated import (
+    ATLAS_SHAPE,
+    brain_volume,
+    known_affine,
+    write_nifti,
+    write_raw,
+    write_scan,
+    write_template_and_mask,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]
 FAST_THOR = ["--set", "t0=20", "--set", "stride=10", "--set", "harmonization=10", "--set", "perceptual=ssim"]
@@ -36,24 +43,60 @@ def test_prepare_train_run_compare_on_the_release_layouts(cli, tmp_path):
     for number in range(2, 8):  # six scans: 10 % rounds to one validation and one test scan
         write_raw(tmp_path / "IXI-T1", number, known_affine() if number % 2 else sitk.AffineTransform(3))
     caps = tmp_path / "ixi"
-    prepared = cli("prepare", "ixi", str(tmp_path / "IXI-T1"), str(caps), "--template", str(template),
-                   "--brain-mask", str(mask))
+    prepared = cli(
+        "prepare", "ixi", str(tmp_path / "IXI-T1"), str(caps), "--template", str(template), "--brain-mask", str(mask)
+    )
     assert prepared.returncode == 0, prepared.stderr
     atlas = atlas_release(tmp_path / "ATLAS_2")
     model = tmp_path / "brain.pt"
-    trained = cli("train", "--dataset", "ixi", "--dataset", "atlas:train-healthy", "--data-root", f"ixi={caps}",
-                  "--data-root", f"atlas={atlas}", "--steps", "2", "--batch-size", "2", "--out", str(model))
+    trained = cli(
+        "train",
+        "--dataset",
+        "ixi",
+        "--dataset",
+        "atlas:train-healthy",
+        "--data-root",
+        f"ixi={caps}",
+        "--data-root",
+        f"atlas={atlas}",
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--out",
+        str(model),
+    )
     assert trained.returncode == 0, trained.stderr
     assert "training on 6 images of ixi + atlas:train-healthy" in trained.stdout  # 4 IXI train + 2 lesion-free
     for method in ("thor", "ddpm"):
         extra = FAST_THOR if method == "thor" else ["--set", "t0=20", "--set", "stride=10"]
-        scored = cli("run", "--method", method, "--dataset", "atlas", "--data-root", str(atlas), "--data-root",
-                     f"ixi={caps}", "--healthy-split", "auto", "--checkpoint", str(model), "--out",
-                     str(tmp_path / "runs" / method), *extra)
+        scored = cli(
+            "run",
+            "--method",
+            method,
+            "--dataset",
+            "atlas",
+            "--data-root",
+            str(atlas),
+            "--data-root",
+            f"ixi={caps}",
+            "--healthy-split",
+            "auto",
+            "--checkpoint",
+            str(model),
+            "--out",
+            str(tmp_path / "runs" / method),
+            *extra,
+        )
         assert scored.returncode == 0, scored.stderr
         assert "4 cases" in scored.stdout and "skipped (1 in Testing/" in scored.stderr
-    board = cli("compare", str(tmp_path / "runs" / "thor"), str(tmp_path / "runs" / "ddpm"), "--out-dir",
-                str(tmp_path / "boards"))
+    board = cli(
+        "compare",
+        str(tmp_path / "runs" / "thor"),
+        str(tmp_path / "runs" / "ddpm"),
+        "--out-dir",
+        str(tmp_path / "boards"),
+    )
     assert board.returncode == 0, board.stderr
     text = (tmp_path / "boards" / "atlas.md").read_text()
     assert "every run scored the same 4 cases" in text
@@ -66,16 +109,33 @@ def test_the_training_command_a_missing_checkpoint_proposes_runs_as_printed(cli,
     atlas = atlas_release(tmp_path / "ATLAS_2")
     cache = tmp_path / "cache"
     env = {"ANOBENCH_CACHE": str(cache)}
-    run_words = ["run", "--method", "thor", "--dataset", "atlas", "--data-root", str(atlas), "--out",
-                 str(tmp_path / "run"), *FAST_THOR]
+    run_words = [
+        "run",
+        "--method",
+        "thor",
+        "--dataset",
+        "atlas",
+        "--data-root",
+        str(atlas),
+        "--out",
+        str(tmp_path / "run"),
+        *FAST_THOR,
+    ]
     missing = cli(*run_words, env=env)
     assert missing.returncode == 2, missing.stderr
     command = re.search(r"train it with `([^`]+)`", missing.stderr).group(1)
     words = shlex.split(command)
-    assert words[:2] == ["anobench", "train"] and words[-1] == str(cache / "checkpoints" / "atlas-gaussian-cpu-small.pt")
+    assert words[:2] == ["anobench", "train"] and words[-1] == str(
+        cache / "checkpoints" / "atlas-gaussian-cpu-small.pt"
+    )
     # exactly as printed: it reads the lesion-free ATLAS slices and starts training
-    process = subprocess.Popen([sys.executable, "-m", "anobench.cli", *words[1:]], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "anobench.cli", *words[1:]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
     started = process.stdout.readline()
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)

@@ -54,8 +54,12 @@ class Squares:
         return {"size": self.size}
 
 
-method = MethodPlugin("brightness", "Above-mean brightness (a test plugin).", lambda options, context: BrightnessMethod())
-dataset = DatasetPlugin("squares", "Bright squares (a test plugin).", lambda options, context: Squares(context.image_size))
+method = MethodPlugin(
+    "brightness", "Above-mean brightness (a test plugin).", lambda options, context: BrightnessMethod()
+)
+dataset = DatasetPlugin(
+    "squares", "Bright squares (a test plugin).", lambda options, context: Squares(context.image_size)
+)
 clash = MethodPlugin("ddpm", "A second ddpm.", lambda options, context: BrightnessMethod())
 '''
 
@@ -126,5 +130,7 @@ def test_one_name_from_two_distributions_is_an_error_naming_both(tmp_path, monke
     site = make_distribution(tmp_path / "site", "clashing-plugin", "[anobench.methods]\nddpm = PKG:clash\n")
     monkeypatch.syspath_prepend(str(site))
     invalidate_caches()
-    with pytest.raises(AnobenchError, match="'ddpm' is registered twice: by distribution 'clashing-plugin'.* and by 'anobench'"):
+    with pytest.raises(
+        AnobenchError, match="'ddpm' is registered twice: by distribution 'clashing-plugin'.* and by 'anobench'"
+    ):
         registry.methods.get("ddpm")

@@ -11,9 +11,19 @@ from anobench.errors import AnobenchError
 
 
 def write_shard(folder, rank, world_size, cases):
-    rows = pd.DataFrame({"index": cases, "case_id": [f"c{i}" for i in cases], "subject_id": [None] * len(cases),
-                         "lesion_pixels": [0] * len(cases), "size_bin": [None] * len(cases), "score": [0.0] * len(cases),
-                         "nfe": [1] * len(cases), "seconds": [0.1] * len(cases), "batch_size": [1] * len(cases)})
+    rows = pd.DataFrame(
+        {
+            "index": cases,
+            "case_id": [f"c{i}" for i in cases],
+            "subject_id": [None] * len(cases),
+            "lesion_pixels": [0] * len(cases),
+            "size_bin": [None] * len(cases),
+            "score": [0.0] * len(cases),
+            "nfe": [1] * len(cases),
+            "seconds": [0.1] * len(cases),
+            "batch_size": [1] * len(cases),
+        }
+    )
     maps = np.stack([np.full((4, 4), float(i), np.float32) for i in cases])
     rows_path, arrays_path, provenance = runs.shard_files(folder, rank, world_size)
     runs.write_results(rows_path, arrays_path, runs.CaseResults(rows, maps, None, None))

@@ -12,8 +12,9 @@ from anobench.evaluation.pixel_metrics import DICE_EPSILON, pooled_max_dice, sta
 def test_interval_of_a_mean_agrees_with_scipy_percentile_bootstrap():
     sample = np.random.default_rng(1).normal(0.3, 1.0, 200)
     ours = stats.bootstrap_mean(sample, stats.resample_counts(len(sample), resamples=10_000, seed=3))
-    theirs = scipy_stats.bootstrap((sample,), np.mean, n_resamples=10_000, method="percentile",
-                                   confidence_level=0.95, random_state=7).confidence_interval
+    theirs = scipy_stats.bootstrap(
+        (sample,), np.mean, n_resamples=10_000, method="percentile", confidence_level=0.95, random_state=7
+    ).confidence_interval
     assert abs(ours.low - theirs.low) < 0.01 and abs(ours.high - theirs.high) < 0.01
     assert ours.value == pytest.approx(sample.mean())
 

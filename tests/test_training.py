@@ -2,11 +2,11 @@ import json
 
 import pytest
 import torch
+from conftest import SMALL_PHANTOM
 
 from anobench.diffusion.checkpoint import load_model, read_checkpoint
 from anobench.errors import AnobenchError
 from anobench.training import TrainConfig, train
-from conftest import SMALL_PHANTOM
 
 CONFIG = TrainConfig(steps=4, batch_size=2, save_every=2, augment=True)
 
@@ -90,7 +90,9 @@ def test_patched_training_noises_one_cell_and_scores_only_that_cell(monkeypatch)
     from anobench.diffusion.presets import get_preset
     from anobench.training import patched_loss, schedule_for
 
-    model = DiffusionModel(get_preset("cpu-small"), schedule_for("patched"), (-1.0, 1.0), "simplex-2d", torch.device("cpu"), 24)
+    model = DiffusionModel(
+        get_preset("cpu-small"), schedule_for("patched"), (-1.0, 1.0), "simplex-2d", torch.device("cpu"), 24
+    )
     seen = {}
 
     def network(x_t, t):

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fabricated import ATLAS_SHAPE, write_caps_subject, write_scan
 
 from anobench.errors import AnobenchError
-from anobench.training import TrainConfig, train
 from anobench.sources import parse_data_roots, roots_for
+from anobench.training import TrainConfig, train
 from anobench.training_data import join_sources, load_training_images, parse_sources
-from fabricated import ATLAS_SHAPE, write_caps_subject, write_scan
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*empty lesion masks")  # the lesion-free scan, on purpose
 
@@ -25,7 +25,9 @@ def fabricate_brain_data(root):
 def test_sources_parse_and_join():
     assert join_sources(["ixi", "atlas:train-healthy"]) == "ixi+atlas:train-healthy"
     assert [(s.dataset, s.split) for s in parse_sources("ixi+atlas:train-healthy")] == [
-        ("ixi", "train"), ("atlas", "train-healthy")]
+        ("ixi", "train"),
+        ("atlas", "train-healthy"),
+    ]
     assert parse_data_roots(["ixi=/a", "atlas=/b"]) == {"ixi": Path("/a"), "atlas": Path("/b")}
     with pytest.raises(AnobenchError, match="named twice"):
         parse_sources("ixi+ixi")
@@ -43,7 +45,9 @@ def test_sources_parse_and_join():
 def test_combined_sources_concatenate_and_hash_together(tmp_path):
     roots = fabricate_brain_data(tmp_path)
     ixi_only, ixi_manifest = load_training_images("ixi", 64, {}, roots["ixi"])
-    both, both_manifest = load_training_images("ixi+atlas:train-healthy", 64, {"atlas.exclude_artefacts": "false"}, roots)
+    both, both_manifest = load_training_images(
+        "ixi+atlas:train-healthy", 64, {"atlas.exclude_artefacts": "false"}, roots
+    )
     assert len(both) == len(ixi_only) + 1 and both.shape[1:] == (1, 64, 64)
     assert both_manifest != ixi_manifest
     with pytest.raises(AnobenchError, match="NAME.key=value"):

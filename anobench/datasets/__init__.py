@@ -15,9 +15,13 @@ brain_phantom_plugin = _builtin(
 atlas_plugin = _builtin(
     "atlas", "atlas", "ATLAS 2.0 stroke T1 (BIDS NIfTI or the THOR release's PNG + CSV), slice 95, real data."
 )
-ixi_plugin = _builtin("ixi", "ixi", "IXI T1 in MNI space (Clinica CAPS t1-linear), healthy; the slice at ATLAS's slice 95.")
+ixi_plugin = _builtin(
+    "ixi", "ixi", "IXI T1 in MNI space (Clinica CAPS t1-linear), healthy; the slice at ATLAS's slice 95."
+)
 wrist_plugin = _builtin("wrist", "wrist", "GRAZPEDWRI-DX wrist radiographs with YOLO boxes (real data; box metrics).")
 wrist_phantom_plugin = _builtin(
-    "wrist-phantom", "wrist_phantom",
-    "Synthetic wrist radiographs with fractures, metal, periosteal reactions, foreign bodies, swelling (offline default).",
+    "wrist-phantom",
+    "wrist_phantom",
+    "Synthetic wrist radiographs with fractures, metal, periosteal reactions, foreign bodies, swelling "
+    "(offline default).",
 )

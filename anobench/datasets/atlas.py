@@ -128,7 +128,8 @@ class AtlasBids:
     def _lesion_free(self) -> list[str]:
         """Scans whose slice has no lesion voxel (reads every mask once, when first asked)."""
         return [
-            case_id for case_id, scan in self.scans.items()
+            case_id
+            for case_id, scan in self.scans.items()
             if not axial_slice(read_volume(scan.mask) > 0, self.config.slice, scan.mask).any()
         ]
 
@@ -150,7 +151,9 @@ class AtlasBids:
         scan = self.scans[case_id]
         volume, mask_volume = read_volume(scan.image), read_volume(scan.mask)
         if volume.shape != mask_volume.shape:
-            raise AnobenchError(f"mask {scan.mask} has shape {mask_volume.shape}, image {scan.image} has {volume.shape}")
+            raise AnobenchError(
+                f"mask {scan.mask} has shape {mask_volume.shape}, image {scan.image} has {volume.shape}"
+            )
         if not np.isin(mask_volume, (0.0, 1.0)).all():
             self._report_once("lesion masks that are not binary", scan.mask, "binarised as mask > 0")
         if not (mask_volume > 0).any():
@@ -162,14 +165,23 @@ class AtlasBids:
         return Case(case_id, image, resize_mask(mask, self.image_size), case_id.split("_")[0])
 
     def manifest(self) -> dict[str, Any]:
-        files = {str(path.relative_to(self.root)): sha256_file(path)
-                 for scan in self.scans.values() for path in (scan.image, scan.mask)}
+        files = {
+            str(path.relative_to(self.root)): sha256_file(path)
+            for scan in self.scans.values()
+            for path in (scan.image, scan.mask)
+        }
         return {"files": dict(sorted(files.items())), "settings": {"slice": self.config.slice}}
 
     def settings(self) -> dict[str, Any]:
-        return {**to_plain(self.config), "root": str(self.root), "layout": "bids", "image_size": self.image_size,
-                "artefacts_excluded": 0, "labelled_scans": len(self.scans),
-                "unlabelled_scans_skipped": self.unlabelled_skipped}
+        return {
+            **to_plain(self.config),
+            "root": str(self.root),
+            "layout": "bids",
+            "image_size": self.image_size,
+            "artefacts_excluded": 0,
+            "labelled_scans": len(self.scans),
+            "unlabelled_scans_skipped": self.unlabelled_skipped,
+        }
 
 
 class AtlasPng:
@@ -193,8 +205,13 @@ class AtlasPng:
         return {**self.slices.manifest(), "settings": {"excluded_rows": list(self.excluded)}}
 
     def settings(self) -> dict[str, Any]:
-        return {**to_plain(self.config), **self.slices.settings(), "layout": "png",
-                "artefacts_excluded": len(self.excluded), "artefact_reason": ARTEFACT_REASON}
+        return {
+            **to_plain(self.config),
+            **self.slices.settings(),
+            "layout": "png",
+            "artefacts_excluded": len(self.excluded),
+            "artefact_reason": ARTEFACT_REASON,
+        }
 
 
 def open_dataset(options: Mapping[str, str], context: DatasetContext) -> AtlasBids | AtlasPng:

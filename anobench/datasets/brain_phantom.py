@@ -168,9 +168,7 @@ def _write_split(
             target = float(np.exp(rng.uniform(np.log(low), np.log(high))))
             image, lesion = _add_lesion(image, brain, rng, target)
             image_name = f"ATLAS/png/{subject}_ses-1_space-MNI152NLin2009aSym_T1w.png"
-            mask_name = (
-                f"ATLAS/png_mask/{subject}_ses-1_space-MNI152NLin2009aSym_label-L_desc-T1lesion_mask.png"
-            )
+            mask_name = f"ATLAS/png_mask/{subject}_ses-1_space-MNI152NLin2009aSym_label-L_desc-T1lesion_mask.png"
             write_png(root / mask_name, prepare_mask(lesion, NATIVE_SIZE).astype(np.float32))
             masks.append(mask_name)
         else:

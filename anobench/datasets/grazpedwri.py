@@ -13,14 +13,22 @@ from anobench.datasets.location import DataSource
 
 WRIST = DataSource(
     "wrist",
-    "GRAZPEDWRI-DX (https://doi.org/10.6084/m9.figshare.14825193, images_part1-4.zip, folder_structure.zip, dataset.csv)",
+    "GRAZPEDWRI-DX (https://doi.org/10.6084/m9.figshare.14825193, images_part1-4.zip, folder_structure.zip, "
+    "dataset.csv)",
     "dataset.csv, the PNG images below the folder, folder_structure/yolov5/labels/<filestem>.txt; "
     "or, with --data layout=released, the THOR work's lists: splits/train_normal.csv, val_normal.csv, "
     "test_normal.csv, <class>.csv, <class>_ann.csv, <class>_neg.csv",
 )
 CLASSES = (
-    "boneanomaly", "bonelesion", "foreignbody", "fracture", "metal",
-    "periostealreaction", "pronatorsign", "softtissue", "text",
+    "boneanomaly",
+    "bonelesion",
+    "foreignbody",
+    "fracture",
+    "metal",
+    "periostealreaction",
+    "pronatorsign",
+    "softtissue",
+    "text",
 )
 EVALUATED_CLASSES = ("boneanomaly", "foreignbody", "fracture", "metal", "periostealreaction", "softtissue")
 SPLITS = ("train", "val", "test-healthy", "test")

@@ -110,8 +110,10 @@ class IXISlices:
         files = self._files(split)
         if not files:
             total = sum(len(paths) for paths in self._split_files.values())
-            source = f"the lists in {self.list_folder}" if self.list_folder else (
-                f"{total} scan(s) split 10 % / 10 % / rest (rounded)"
+            source = (
+                f"the lists in {self.list_folder}"
+                if self.list_folder
+                else (f"{total} scan(s) split 10 % / 10 % / rest (rounded)")
             )
             raise AnobenchError(f"ixi split {split!r} is empty: {source}; add scans or pass --data split_lists=DIR")
         return list(files)
@@ -125,7 +127,9 @@ class IXISlices:
         return Case(case_id, prepared_slice(volume, index, path, self.image_size), None, case_id.split("_")[0])
 
     def manifest(self) -> dict[str, Any]:
-        files = {relative_name(path, self.root): sha256_file(path) for paths in self._split_files.values() for path in paths}
+        files = {
+            relative_name(path, self.root): sha256_file(path) for paths in self._split_files.values() for path in paths
+        }
         settings: dict[str, Any] = {"slice_z_mm": self.config.slice_z_mm}
         if self.list_folder is None:
             settings["split_seed"] = self.config.split_seed
@@ -134,10 +138,14 @@ class IXISlices:
         return {"files": dict(sorted(files.items())), "settings": settings}
 
     def settings(self) -> dict[str, Any]:
-        return {"slice_z_mm": self.config.slice_z_mm, "split_seed": self.config.split_seed,
-                "split_lists": str(self.list_folder) if self.list_folder else None, "root": str(self.root),
-                "image_size": self.image_size,
-                "split_sizes": {split: len(paths) for split, paths in self._split_files.items()}}
+        return {
+            "slice_z_mm": self.config.slice_z_mm,
+            "split_seed": self.config.split_seed,
+            "split_lists": str(self.list_folder) if self.list_folder else None,
+            "root": str(self.root),
+            "image_size": self.image_size,
+            "split_sizes": {split: len(paths) for split, paths in self._split_files.items()},
+        }
 
 
 def open_dataset(options: Mapping[str, str], context: DatasetContext) -> IXISlices:

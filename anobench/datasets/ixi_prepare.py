@@ -88,15 +88,18 @@ def nilearn_template(cache: Path) -> Path:
     """nilearn's MNI152 template (1 mm)."""
     from nilearn.datasets import load_mni152_template
 
-    return _nilearn_image(cache, f"mni152-{NILEARN_TEMPLATE_SPACE}-1mm.nii.gz", lambda: load_mni152_template(resolution=1))
+    return _nilearn_image(
+        cache, f"mni152-{NILEARN_TEMPLATE_SPACE}-1mm.nii.gz", lambda: load_mni152_template(resolution=1)
+    )
 
 
 def nilearn_brain_mask(cache: Path) -> Path:
     """nilearn's MNI152 brain mask on the same grid (brain probability > 0.2)."""
     from nilearn.datasets import load_mni152_brain_mask
 
-    return _nilearn_image(cache, f"mni152-{NILEARN_TEMPLATE_SPACE}-1mm-brain-mask.nii.gz",
-                          lambda: load_mni152_brain_mask(resolution=1))
+    return _nilearn_image(
+        cache, f"mni152-{NILEARN_TEMPLATE_SPACE}-1mm-brain-mask.nii.gz", lambda: load_mni152_brain_mask(resolution=1)
+    )
 
 
 def brain_mask_on(fixed: "sitk.Image", mask_path: Path) -> "sitk.Image":
@@ -105,7 +108,11 @@ def brain_mask_on(fixed: "sitk.Image", mask_path: Path) -> "sitk.Image":
 
     mask = _read(mask_path)
     same_grid = (mask.GetSize(), mask.GetSpacing(), mask.GetOrigin(), mask.GetDirection()) == (
-        fixed.GetSize(), fixed.GetSpacing(), fixed.GetOrigin(), fixed.GetDirection())
+        fixed.GetSize(),
+        fixed.GetSpacing(),
+        fixed.GetOrigin(),
+        fixed.GetDirection(),
+    )
     if not same_grid:
         mask = sitk.Resample(mask, fixed, sitk.Transform(), sitk.sitkNearestNeighbor, 0.0)
     inside = sitk.GetArrayFromImage(mask) > 0
@@ -124,7 +131,9 @@ def output_path(out_dir: Path, raw: Path, space: str) -> Path:
 
 def raw_scans(raw_dir: Path) -> list[Path]:
     if not raw_dir.is_dir():
-        raise AnobenchError(f"raw IXI folder {raw_dir} does not exist; get IXI-T1.tar from https://brain-development.org/ixi-dataset/")
+        raise AnobenchError(
+            f"raw IXI folder {raw_dir} does not exist; get IXI-T1.tar from https://brain-development.org/ixi-dataset/"
+        )
     scans = sorted(path for path in raw_dir.iterdir() if RAW_NAME.match(path.name))
     if not scans:
         raise AnobenchError(f"no IXI*-T1.nii.gz files in {raw_dir} (the IXI-T1.tar release unpacked)")

@@ -1,9 +1,10 @@
 """Reader for the released THOR layout: pre-made PNG slices listed in CSV files.
 
-Each split is a CSV with header `filename` (the wrist lists say `filenames`) and one image path
-per row; an annotated split has a parallel CSV of mask PNGs (row i of one belongs to row i of the other). Paths are relative to the
-data root or to one of its parent folders (the released lists start with `./data/…`). The
-brain phantom is written in this layout and read back through this code, as real data is.
+Each split is a CSV with header `filename` (the wrist lists say `filenames`) and one image path per
+row; an annotated split has a parallel CSV of mask PNGs (row i of one belongs to row i of the
+other). Paths are relative to the data root or to one of its parent folders (the released lists
+start with `./data/…`). The brain phantom is written in this layout and read back through this code,
+as real data is.
 """
 
 from __future__ import annotations
@@ -168,7 +169,9 @@ class PngSliceDataset:
         if listed.mask is not None:
             raw_mask = read_png(listed.mask) > 0.5
             if raw_mask.shape != image.shape:
-                raise AnobenchError(f"mask {listed.mask} has shape {raw_mask.shape}, image {listed.image} has {image.shape}")
+                raise AnobenchError(
+                    f"mask {listed.mask} has shape {raw_mask.shape}, image {listed.image} has {image.shape}"
+                )
             mask = resize_mask(raw_mask, self.image_size)
         return Case(
             case_id=case_id,

@@ -68,15 +68,21 @@ def read_yolo_labels(path: Path) -> list[YoloBox]:
         if len(values) != 4:
             raise AnobenchError(f"{path}:{number}: a YOLO line has 5 fields, this one {len(fields)}")
         if not 0 <= class_id < len(CLASSES):
-            raise AnobenchError(f"{path}:{number}: unknown class id {class_id} (GRAZPEDWRI-DX has 0..{len(CLASSES) - 1})")
+            raise AnobenchError(
+                f"{path}:{number}: unknown class id {class_id} (GRAZPEDWRI-DX has 0..{len(CLASSES) - 1})"
+            )
         if not all(0.0 <= v <= 1.0 for v in values):
             raise AnobenchError(f"{path}:{number}: box {values} is outside [0, 1] (YOLO boxes are normalised)")
         x, y, width, height = values
         if width <= 0 or height <= 0:
             raise AnobenchError(f"{path}:{number}: box {values} has no extent (width and height must be positive)")
-        if min(x - width / 2, y - height / 2) < -EDGE_TOLERANCE or max(x + width / 2, y + height / 2) > 1 + EDGE_TOLERANCE:
-            raise AnobenchError(f"{path}:{number}: box {values} reaches outside the image (centre ± half its size "
-                                "must lie in [0, 1])")
+        if (
+            min(x - width / 2, y - height / 2) < -EDGE_TOLERANCE
+            or max(x + width / 2, y + height / 2) > 1 + EDGE_TOLERANCE
+        ):
+            raise AnobenchError(
+                f"{path}:{number}: box {values} reaches outside the image (centre ± half its size must lie in [0, 1])"
+            )
         boxes.append(YoloBox(CLASSES[class_id], *values))
     return boxes
 
@@ -142,9 +148,13 @@ class WristRadiographs:
         val_end = train_end + round(len(order) * self.healthy_proportions["val"] / total)
         group = {}
         for rank, index in enumerate(order):
-            group[healthy_patients[index]] = "train" if rank < train_end else "val" if rank < val_end else "test-healthy"
+            group[healthy_patients[index]] = (
+                "train" if rank < train_end else "val" if rank < val_end else "test-healthy"
+            )
         return {
-            stem: ("test" if stem in abnormal else "test-healthy") if patient in patients_with_findings else group[patient]
+            stem: ("test" if stem in abnormal else "test-healthy")
+            if patient in patients_with_findings
+            else group[patient]
             for stem, patient, _, _ in self.records
         }
 
@@ -178,8 +188,14 @@ class WristRadiographs:
 
     def settings(self) -> dict[str, Any]:
         sizes = {split: len(self._records_of[split]) for split in SPLITS}
-        return {**to_plain(self.config), "root": str(self.root), "layout": "yolo", "image_size": self.image_size,
-                "evaluated_classes": list(EVALUATED_CLASSES), "split_sizes": sizes}
+        return {
+            **to_plain(self.config),
+            "root": str(self.root),
+            "layout": "yolo",
+            "image_size": self.image_size,
+            "evaluated_classes": list(EVALUATED_CLASSES),
+            "split_sizes": sizes,
+        }
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ from scipy import ndimage
 
 from anobench.api import DatasetContext
 from anobench.config import build_config, to_plain
-from anobench.paths import cache_root
 from anobench.datasets.generated import publish, staging_folder
 from anobench.datasets.wrist import CLASSES, WristConfig, WristRadiographs
+from anobench.paths import cache_root
 
 GENERATOR_VERSION = 1
 HEIGHT, WIDTH = 160, 128
@@ -45,7 +45,8 @@ class WristPhantomConfig:
 
 
 def phantom_dir(config: WristPhantomConfig) -> Path:
-    name = f"v{GENERATOR_VERSION}-seed{config.seed}-n{config.n_train}-{config.n_val}-{config.n_test_healthy}-{config.n_test}"
+    counts = f"{config.n_train}-{config.n_val}-{config.n_test_healthy}-{config.n_test}"
+    name = f"v{GENERATOR_VERSION}-seed{config.seed}-n{counts}"
     return cache_root() / "wrist-phantom" / name
 
 
@@ -53,7 +54,9 @@ class _Frame:
     """Pixel grid in forearm coordinates: u across, v along the forearm (units of image height)."""
 
     def __init__(self, rng: np.random.Generator) -> None:
-        rows, columns = np.meshgrid(np.arange(HEIGHT, dtype=np.float64), np.arange(WIDTH, dtype=np.float64), indexing="ij")
+        rows, columns = np.meshgrid(
+            np.arange(HEIGHT, dtype=np.float64), np.arange(WIDTH, dtype=np.float64), indexing="ij"
+        )
         angle = np.deg2rad(rng.uniform(-8, 8))
         centre_row = HEIGHT / 2 + rng.uniform(-6, 6)
         centre_column = WIDTH / 2 + rng.uniform(-6, 6)
@@ -66,9 +69,13 @@ class _Frame:
     def soft(self, distance_inside: np.ndarray) -> np.ndarray:
         return np.clip(distance_inside / self.edge + 0.5, 0.0, 1.0)
 
-    def rod(self, centre_u: float, half_width: np.ndarray | float, v_from: float, v_to: float) -> tuple[np.ndarray, np.ndarray]:
+    def rod(
+        self, centre_u: float, half_width: np.ndarray | float, v_from: float, v_to: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         """A bone shaft's (inside, cortical rim) between v_from and v_to."""
-        inside = self.soft(half_width - np.abs(self.u - centre_u)) * self.soft(np.minimum(self.v - v_from, v_to - self.v))
+        inside = self.soft(half_width - np.abs(self.u - centre_u)) * self.soft(
+            np.minimum(self.v - v_from, v_to - self.v)
+        )
         rim = inside * (1 - self.soft(half_width - 0.012 - np.abs(self.u - centre_u)))
         return inside, rim
 
@@ -103,7 +110,11 @@ def _anatomy(rng: np.random.Generator) -> _Anatomy:
         *[frame.rod(u, 0.018 * jitter(), -0.7, -0.2) for u in (-0.09, -0.03, 0.03, 0.09)],
     ]
     for _ in range(7):
-        parts.append(frame.ellipse(rng.uniform(-0.1, 0.1), rng.uniform(-0.17, -0.07), rng.uniform(0.022, 0.032), rng.uniform(0.022, 0.032)))
+        parts.append(
+            frame.ellipse(
+                rng.uniform(-0.1, 0.1), rng.uniform(-0.17, -0.07), rng.uniform(0.022, 0.032), rng.uniform(0.022, 0.032)
+            )
+        )
     bone = np.maximum.reduce([inside for inside, _ in parts])
     rim = np.maximum.reduce([rim for _, rim in parts])
     return _Anatomy(frame, soft_tissue, bone, rim, radius_u, radius_half_width)

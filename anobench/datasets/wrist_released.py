@@ -88,7 +88,9 @@ class ReleasedWristSplits:
         grouped: dict[str, AnnotatedImage] = {}
         for label in EVALUATED_CLASSES:
             names = class_lists(label)
-            images, box_masks, negatives = (self._read_list(name, allow_empty=True) for name in names)  # a class may have none
+            images, box_masks, negatives = (
+                self._read_list(name, allow_empty=True) for name in names
+            )  # a class may have none
             if not len(images) == len(box_masks) == len(negatives):
                 raise AnobenchError(
                     f"{', '.join(names)} in {self.lists} are not row-aligned "
@@ -145,5 +147,11 @@ class ReleasedWristSplits:
     def settings(self) -> dict[str, Any]:
         sizes = {split: len(self._normal[split]) for split in NORMAL_LISTS}
         sizes["test"] = len(self._annotated)
-        return {"root": str(self.root), "layout": "released", "lists": str(self.lists),
-                "image_size": self.image_size, "evaluated_classes": list(EVALUATED_CLASSES), "split_sizes": sizes}
+        return {
+            "root": str(self.root),
+            "layout": "released",
+            "lists": str(self.lists),
+            "image_size": self.image_size,
+            "evaluated_classes": list(EVALUATED_CLASSES),
+            "split_sizes": sizes,
+        }

@@ -17,10 +17,10 @@ from typing import Any
 
 import torch
 
+from anobench.atomic import atomic_write
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.presets import ModelPreset, get_preset
 from anobench.diffusion.schedule import ScheduleConfig
-from anobench.atomic import atomic_write
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file
 from anobench.paths import user_checkpoints
@@ -62,15 +62,17 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
             warnings.simplefilter("ignore")
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a damaged or foreign file
-        raise AnobenchError(f"checkpoint {path} is corrupt or not an anobench checkpoint ({_load_failure(error)})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise AnobenchError(
-            f"checkpoint {path} is not an anobench checkpoint (expected format {FORMAT!r})"
-        )
+            f"checkpoint {path} is corrupt or not an anobench checkpoint ({_load_failure(error)})"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise AnobenchError(f"checkpoint {path} is not an anobench checkpoint (expected format {FORMAT!r})")
     config = payload.get("config")
     if not isinstance(config, dict) or not isinstance(payload.get("model"), dict):
         lacking = "its config" if not isinstance(config, dict) else "its model weights"
-        raise AnobenchError(f"checkpoint {path} is incomplete: it lacks {lacking} (written by another tool, or damaged)")
+        raise AnobenchError(
+            f"checkpoint {path} is incomplete: it lacks {lacking} (written by another tool, or damaged)"
+        )
     missing = [key for key in REQUIRED_CONFIG if key not in config]
     if missing:
         raise AnobenchError(f"checkpoint {path} is incomplete: its config lacks {', '.join(missing)}")
@@ -137,7 +139,11 @@ def suggested_train_command(
 
 
 def default_checkpoint(
-    dataset: str, noise: str, preset: str, scheme: str = "full", training_source: str | None = None,
+    dataset: str,
+    noise: str,
+    preset: str,
+    scheme: str = "full",
+    training_source: str | None = None,
     data_root: Path | None = None,
 ) -> Path:
     """The checkpoint for (dataset, noise, preset, training scheme): the one shipped in the package,

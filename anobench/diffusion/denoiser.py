@@ -12,9 +12,7 @@ from anobench.diffusion.model import DiffusionModel
 from anobench.errors import AnobenchError
 
 
-def load_denoiser(
-    context: MethodContext, noise: str, patched: bool = False
-) -> tuple[DiffusionModel, dict[str, Any]]:
+def load_denoiser(context: MethodContext, noise: str, patched: bool = False) -> tuple[DiffusionModel, dict[str, Any]]:
     """The checkpoint given to the run, else the shipped one for (dataset, noise, preset, scheme).
 
     `patched`: the method needs a model trained on one noised cell per image with x0 prediction

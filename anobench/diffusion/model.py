@@ -15,11 +15,10 @@ from typing import Iterator
 
 import torch
 
+from anobench.devices import synchronize
 from anobench.diffusion.presets import PRECISION_NAMES, ModelPreset, build_unet
 from anobench.diffusion.schedule import NoiseSchedule, ScheduleConfig
-from anobench.devices import synchronize
 from anobench.errors import AnobenchError
-
 
 PRECISIONS = dict(zip(PRECISION_NAMES, (torch.float32, torch.bfloat16, torch.float16)))
 

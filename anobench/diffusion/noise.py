@@ -31,7 +31,10 @@ class NoiseKind(Protocol):
     def draw(self, generator: torch.Generator, shape: Sequence[int], timestep: int) -> torch.Tensor: ...
 
     def draw_batch(
-        self, generators: Sequence[torch.Generator], shape: Sequence[int], timestep: int | Sequence[int],
+        self,
+        generators: Sequence[torch.Generator],
+        shape: Sequence[int],
+        timestep: int | Sequence[int],
         device: torch.device,
     ) -> torch.Tensor:
         """Draw i from generators[i] (in order, so one generator may appear several times), at
@@ -46,7 +49,10 @@ class GaussianNoise:
         return torch.randn(tuple(shape), generator=generator)
 
     def draw_batch(
-        self, generators: Sequence[torch.Generator], shape: Sequence[int], timestep: int | Sequence[int],
+        self,
+        generators: Sequence[torch.Generator],
+        shape: Sequence[int],
+        timestep: int | Sequence[int],
         device: torch.device,
     ) -> torch.Tensor:
         return torch.stack([torch.randn(tuple(shape), generator=generator) for generator in generators]).to(device)

@@ -39,7 +39,7 @@ def _released_unet_state(path: Path) -> tuple[dict[str, torch.Tensor], dict[str,
     weights = payload.get("model_weights") if isinstance(payload, dict) else None
     if not isinstance(weights, dict):
         raise AnobenchError(f"{path} is not a released THOR checkpoint (no `model_weights` state dict)")
-    unet = {key[len(UNET_PREFIX):]: value for key, value in weights.items() if key.startswith(UNET_PREFIX)}
+    unet = {key[len(UNET_PREFIX) :]: value for key, value in weights.items() if key.startswith(UNET_PREFIX)}
     if not unet:
         raise AnobenchError(f"{path} holds no `unet.*` weights; is it a THOR DDPM checkpoint?")
     return unet, {"epoch": payload.get("epoch")}
@@ -78,8 +78,12 @@ def import_thor_release(
             "format": FORMAT,
             "model": unet.state_dict(),
             "config": config,
-            "training": {"imported_from": str(source), "source_format": "thor-release",
-                         "source_sha256": sha256_file(source), **details},
+            "training": {
+                "imported_from": str(source),
+                "source_format": "thor-release",
+                "source_sha256": sha256_file(source),
+                **details,
+            },
         },
         out,
     )

@@ -25,7 +25,12 @@ SAMPLERS = ("ddpm", "ddim")
 
 
 def reverse_step(
-    schedule: NoiseSchedule, x0_hat: torch.Tensor, x_t: torch.Tensor, t: int, t_next: int, sampler: str,
+    schedule: NoiseSchedule,
+    x0_hat: torch.Tensor,
+    x_t: torch.Tensor,
+    t: int,
+    t_next: int,
+    sampler: str,
     fresh_noise: Callable[[], torch.Tensor],
 ) -> torch.Tensor:
     """x at kept timestep `t_next` from x at `t` and the network's x̂0: the DDIM step, or the DDPM
@@ -71,7 +76,12 @@ class PartialChain:
 
 
 def chain_for_batch(
-    model: DiffusionModel, batch: Batch, t0: int, stride: int, noise: NoiseKind, shared_noise: bool = False,
+    model: DiffusionModel,
+    batch: Batch,
+    t0: int,
+    stride: int,
+    noise: NoiseKind,
+    shared_noise: bool = False,
     sampler: str = "ddpm",
 ) -> tuple[torch.Tensor, PartialChain]:
     """The batch's [0, 1] images on the model's device, and a chain from them with per-case noise

@@ -67,7 +67,9 @@ class NoiseSchedule:
         from monai.networks.schedulers import DDPMScheduler  # importing monai takes seconds
 
         self.config = config
-        beta_range = {} if config.schedule == "cosine" else {"beta_start": config.beta_start, "beta_end": config.beta_end}
+        beta_range = (
+            {} if config.schedule == "cosine" else {"beta_start": config.beta_start, "beta_end": config.beta_end}
+        )
         self.scheduler = DDPMScheduler(
             num_train_timesteps=config.num_train_timesteps,
             schedule=config.schedule,
@@ -117,9 +119,7 @@ class NoiseSchedule:
         alpha_bar = self.alpha_bar(t)
         return (x_t - (1 - alpha_bar).sqrt().float() * noise) / alpha_bar.sqrt().float()
 
-    def posterior(
-        self, x0: torch.Tensor, x_t: torch.Tensor, t: int, s: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def posterior(self, x0: torch.Tensor, x_t: torch.Tensor, t: int, s: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and standard deviation of q(x_s | x_t, x0) for s < t (s = −1: the clean image)."""
         alpha_bar_t, alpha_bar_s = self.alpha_bar(t), self.alpha_bar(s)
         beta = self._jump_beta(t, s)

@@ -82,12 +82,18 @@ class SimplexNoise:
     def draw(self, generator: torch.Generator, shape: Sequence[int], timestep: int) -> torch.Tensor:
         """C×H×W float32: one field per channel, each at its own random offset from `generator`."""
         *_, height, width = shape
-        fields = np.stack([self.field(offset, height, width, timestep) for offset in _offsets(generator, shape).tolist()])
+        fields = np.stack(
+            [self.field(offset, height, width, timestep) for offset in _offsets(generator, shape).tolist()]
+        )
         return torch.from_numpy(fields.astype(np.float32)).reshape(tuple(shape))
 
     def draw_batch(
-        self, generators: Sequence[torch.Generator], shape: Sequence[int], timestep: int | Sequence[int],
-        device: torch.device, on_device: bool | None = None,
+        self,
+        generators: Sequence[torch.Generator],
+        shape: Sequence[int],
+        timestep: int | Sequence[int],
+        device: torch.device,
+        on_device: bool | None = None,
     ) -> torch.Tensor:
         """len(generators)×shape on `device`, draw i from generators[i] (at timestep[i] when a
         sequence): the package on the CPU, the lattice sum on other devices or when `on_device`
@@ -136,9 +142,32 @@ def _offsets(generator: torch.Generator, shape: Sequence[int]) -> torch.Tensor:
 # the kernel's reach (squared distance < 2), found by exhaustive search over offsets −3…3.
 REACH_2D = ((-1, 1), (0, 0), (0, 1), (0, 2), (1, -1), (1, 0), (1, 1), (2, 0))
 REACH_3D = (
-    (-1, 0, 1), (-1, 1, 0), (-1, 1, 1), (0, -1, 1), (0, 0, 0), (0, 0, 1), (0, 0, 2), (0, 1, -1), (0, 1, 0),
-    (0, 1, 1), (0, 1, 2), (0, 2, 0), (0, 2, 1), (1, -1, 0), (1, -1, 1), (1, 0, -1), (1, 0, 0), (1, 0, 1),
-    (1, 0, 2), (1, 1, -1), (1, 1, 0), (1, 1, 1), (1, 2, 0), (2, 0, 0), (2, 0, 1), (2, 1, 0),
+    (-1, 0, 1),
+    (-1, 1, 0),
+    (-1, 1, 1),
+    (0, -1, 1),
+    (0, 0, 0),
+    (0, 0, 1),
+    (0, 0, 2),
+    (0, 1, -1),
+    (0, 1, 0),
+    (0, 1, 1),
+    (0, 1, 2),
+    (0, 2, 0),
+    (0, 2, 1),
+    (1, -1, 0),
+    (1, -1, 1),
+    (1, 0, -1),
+    (1, 0, 0),
+    (1, 0, 1),
+    (1, 0, 2),
+    (1, 1, -1),
+    (1, 1, 0),
+    (1, 1, 1),
+    (1, 2, 0),
+    (2, 0, 0),
+    (2, 0, 1),
+    (2, 1, 0),
 )
 
 
@@ -171,8 +200,9 @@ def _tables(device: torch.device) -> dict[str, torch.Tensor]:
     }
 
 
-def _lattice_sum(points: list[torch.Tensor], steps: torch.Tensor, stretch: float, squish: float,
-                 gradient, norm: float, weights=None) -> torch.Tensor:  # type: ignore[no-untyped-def]
+def _lattice_sum(
+    points: list[torch.Tensor], steps: torch.Tensor, stretch: float, squish: float, gradient, norm: float, weights=None
+) -> torch.Tensor:  # type: ignore[no-untyped-def]
     """Σ over the vertices in reach (`steps`: V×D from a cell's base corner) of
     w (2 − |d|²)⁴ ⟨gradient(vertex), d⟩ / norm, for broadcastable coordinate tensors `points`; the
     vertices are a leading axis of the intermediate tensors. `weights(position in the cell)` gives
@@ -234,22 +264,38 @@ def _package_selection3(xins: torch.Tensor, yins: torch.Tensor, zins: torch.Tens
         x, y, z = _bit(code, 1), _bit(code, 2), _bit(code, 4)
         near0, near1 = near_offsets(x, y, z)
         far0, far1 = far_offsets(x, y, z)
-        return (tuple(where(near, n, f) for n, f in zip(near0, far0)),
-                tuple(where(near, n, f) for n, f in zip(near1, far1)))
+        return (
+            tuple(where(near, n, f) for n, f in zip(near0, far0)),
+            tuple(where(near, n, f) for n, f in zip(near1, far1)),
+        )
 
     lower = tetrahedron(  # at (0,0,0)
-        lambda u, v: u > v, 1 - in_sum, (1, 2, 4), torch.bitwise_or,
-        lambda x, y, z: ((where(x, 1, -1), where(y, 1, where(x, -1, 0)), where(z, 1, 0)),
-                         (where(x, 1, 0), where(y, 1, where(x, 0, -1)), where(z, 1, -1))),
-        lambda x, y, z: ((where(x, 1, 0), where(y, 1, 0), where(z, 1, 0)),
-                         (where(x, 1, -1), where(y, 1, -1), where(z, 1, -1))),
+        lambda u, v: u > v,
+        1 - in_sum,
+        (1, 2, 4),
+        torch.bitwise_or,
+        lambda x, y, z: (
+            (where(x, 1, -1), where(y, 1, where(x, -1, 0)), where(z, 1, 0)),
+            (where(x, 1, 0), where(y, 1, where(x, 0, -1)), where(z, 1, -1)),
+        ),
+        lambda x, y, z: (
+            (where(x, 1, 0), where(y, 1, 0), where(z, 1, 0)),
+            (where(x, 1, -1), where(y, 1, -1), where(z, 1, -1)),
+        ),
     )
     upper = tetrahedron(  # at (1,1,1): the mirror image
-        lambda u, v: u < v, 3 - in_sum, (6, 5, 3), torch.bitwise_and,
-        lambda x, y, z: ((where(x, 2, 0), where(y, where(x, 1, 2), 0), where(z, 1, 0)),
-                         (where(x, 1, 0), where(y, where(x, 2, 1), 0), where(z, 2, 0))),
-        lambda x, y, z: ((where(x, 1, 0), where(y, 1, 0), where(z, 1, 0)),
-                         (where(x, 2, 0), where(y, 2, 0), where(z, 2, 0))),
+        lambda u, v: u < v,
+        3 - in_sum,
+        (6, 5, 3),
+        torch.bitwise_and,
+        lambda x, y, z: (
+            (where(x, 2, 0), where(y, where(x, 1, 2), 0), where(z, 1, 0)),
+            (where(x, 1, 0), where(y, where(x, 2, 1), 0), where(z, 2, 0)),
+        ),
+        lambda x, y, z: (
+            (where(x, 1, 0), where(y, 1, 0), where(z, 1, 0)),
+            (where(x, 2, 0), where(y, 2, 0), where(z, 2, 0)),
+        ),
     )
     # the octahedron: the closest of (0,0,1)/(1,1,0) and of (0,1,0)/(1,0,1), then (1,0,0)/(0,1,1)
     # replaces the further of those two if it is closer
@@ -268,8 +314,10 @@ def _package_selection3(xins: torch.Tensor, yins: torch.Tensor, zins: torch.Tens
     far_extra = _two_on_first_present(a_point & b_point)
     near_extra = _first_absent_at_minus_one(a_point | b_point)
     mixed0, mixed1 = _first_absent_at_minus_one(on_far_side), _two_on_first_present(on_near_side)
-    middle = (tuple(where(same_side, where(both_far, 1, 0), m) for m in mixed0),
-              tuple(where(same_side, where(both_far, f, n), m) for f, n, m in zip(far_extra, near_extra, mixed1)))
+    middle = (
+        tuple(where(same_side, where(both_far, 1, 0), m) for m in mixed0),
+        tuple(where(same_side, where(both_far, f, n), m) for f, n, m in zip(far_extra, near_extra, mixed1)),
+    )
     region = where(in_sum <= 1, 0, where(in_sum >= 2, 1, 2))
     extras = tuple(
         tuple(where(region == 0, lo, where(region == 1, up, mid)) for lo, up, mid in zip(*triples))
@@ -288,8 +336,14 @@ def lattice_noise2(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         index = perm[(perm[vertex[0] & 0xFF] + vertex[1]) & 0xFF] & 0x0E
         return [gradients[index], gradients[index + 1]]
 
-    return _lattice_sum([x, y], tables["reach2"], constants.STRETCH_CONSTANT2, constants.SQUISH_CONSTANT2, gradient,
-                        constants.NORM_CONSTANT2)
+    return _lattice_sum(
+        [x, y],
+        tables["reach2"],
+        constants.STRETCH_CONSTANT2,
+        constants.SQUISH_CONSTANT2,
+        gradient,
+        constants.NORM_CONSTANT2,
+    )
 
 
 def lattice_noise3(x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -315,5 +369,12 @@ def lattice_noise3(x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.T
             weights = weights + (equal[0] & equal[1] & equal[2])
         return weights
 
-    return _lattice_sum([x, y, z], steps, constants.STRETCH_CONSTANT3, constants.SQUISH_CONSTANT3, gradient,
-                        constants.NORM_CONSTANT3, package_weights)
+    return _lattice_sum(
+        [x, y, z],
+        steps,
+        constants.STRETCH_CONSTANT3,
+        constants.SQUISH_CONSTANT3,
+        gradient,
+        constants.NORM_CONSTANT3,
+        package_weights,
+    )

@@ -13,8 +13,8 @@ from typing import Any
 
 from anobench import runs
 from anobench.errors import AnobenchError
-from anobench.evaluation.identity import evaluate_runs, find_runs, merge_seeds, same_data
 from anobench.evaluation.box_protocol import evaluate_box_run
+from anobench.evaluation.identity import evaluate_runs, find_runs, merge_seeds, same_data
 from anobench.evaluation.layouts import LAYOUTS
 from anobench.evaluation.pixel_protocol import THRESHOLD_MODES, evaluate_run
 
@@ -36,7 +36,9 @@ def compare(
     if thresholds not in THRESHOLD_MODES:
         raise AnobenchError(f"unknown threshold search {thresholds!r}; available: {', '.join(THRESHOLD_MODES)}")
     chosen = LAYOUTS[layout]
-    evaluate = functools.partial(evaluate_run, thresholds=thresholds) if chosen.protocol == "pixel" else evaluate_box_run
+    evaluate = (
+        functools.partial(evaluate_run, thresholds=thresholds) if chosen.protocol == "pixel" else evaluate_box_run
+    )
     folders = find_runs(targets)
     if not folders:
         raise AnobenchError("no runs to compare")
@@ -45,7 +47,9 @@ def compare(
     metrics = merge_seeds(metrics)
     path = out_dir / f"{name or metrics[0].dataset}.md"
     if path.exists() and not overwrite:
-        raise AnobenchError(f"leaderboard {path} already exists; pass --overwrite to replace it or --name to write another")
+        raise AnobenchError(
+            f"leaderboard {path} already exists; pass --overwrite to replace it or --name to write another"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     runs.write_text(path, chosen.render(metrics, command, coverage))
     return path, metrics

@@ -97,7 +97,9 @@ def pooled_dice_curves(
     return curves
 
 
-def paired_difference(value_a: float, value_b: float, samples_a: np.ndarray, samples_b: np.ndarray) -> tuple[Estimate, float]:
+def paired_difference(
+    value_a: float, value_b: float, samples_a: np.ndarray, samples_b: np.ndarray
+) -> tuple[Estimate, float]:
     """The difference a − b with its paired-bootstrap interval and two-sided bootstrap p-value."""
     differences = samples_a - samples_b
     finite = differences[np.isfinite(differences)]

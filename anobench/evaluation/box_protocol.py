@@ -65,8 +65,10 @@ def evaluate_box_run(
     healthy = runs.read_results(healthy_rows, healthy_maps).maps
     tau, healthy_fpr = calibrated_threshold(healthy, HEALTHY_FPR, THOR_CANDIDATES)
     shape = results.maps.shape[1:]
-    boxes_of = {index: [Box(r.top, r.left, r.bottom, r.right, r.label) for r in group.itertuples()]
-                for index, group in boxes.groupby("index")}
+    boxes_of = {
+        index: [Box(r.top, r.left, r.bottom, r.right, r.label) for r in group.itertuples()]
+        for index, group in boxes.groupby("index")
+    }
     position = {index: row for row, index in enumerate(results.rows["index"])}
     scored = []
     for index, image_boxes in boxes_of.items():
@@ -77,8 +79,15 @@ def evaluate_box_run(
             negative = ~np.logical_or.reduce([box.mask(shape) for box in image_boxes])
         for box in image_boxes:
             score = thor_compat_box(anomaly_map, box.mask(shape), negative, tau)
-            scored.append({"class": box.label, "recall": score.tp, "precision": score.precision, "f1": score.f1,
-                           "image": position[index]})
+            scored.append(
+                {
+                    "class": box.label,
+                    "recall": score.tp,
+                    "precision": score.precision,
+                    "f1": score.f1,
+                    "image": position[index],
+                }
+            )
     table = pd.DataFrame(scored)
     per_class = table.groupby("class").agg(
         recall=("recall", "mean"), precision=("precision", "mean"), f1=("f1", "mean"), boxes=("recall", "size")

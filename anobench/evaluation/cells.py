@@ -24,6 +24,7 @@ def percent(value: float, decimals: int = 2) -> str:
 def threshold_cell(value: MaxDice) -> str:
     return "–" if np.isnan(value.threshold) else f"{value.threshold:.2f}"
 
+
 # settings that tell rows of one method apart; a true flag shows as its name, a false one not at all
 VARIANT_SETTINGS = ("preset", "protocol", "perceptual", "stitching", "postprocess", "sampler", "precision", "compile")
 
@@ -51,6 +52,7 @@ def calibration_text(threshold: float, healthy_fpr: float, target: float) -> str
     reached = f"τ {threshold:.2f}, healthy {100 * healthy_fpr:.1f} %"
     return reached if healthy_fpr <= target else f"{reached}: above the {100 * target:g} % target, no τ reaches it"
 
+
 DISAMBIGUATING_SETTINGS = ("noise", "t0", "stride", "sampler")
 
 
@@ -64,23 +66,30 @@ def distinct_labels(metrics: list[RunIdentity]) -> list[str]:
             values.setdefault(label, set()).add(str(m.settings.get(key, "–")))
         telling = {label for label, seen in values.items() if len(seen) > 1}  # repeated labels this key tells apart
         labels = [
-            f"{label} [{m.settings.get(key)}]" if label in telling and key == "noise"
-            else f"{label} [{key} {m.settings.get(key, '–')}]" if label in telling else label
+            f"{label} [{m.settings.get(key)}]"
+            if label in telling and key == "noise"
+            else f"{label} [{key} {m.settings.get(key, '–')}]"
+            if label in telling
+            else label
             for label, m in zip(labels, metrics)
         ]
     repeated = {label for label in labels if labels.count(label) > 1}
     return [f"{label} [{m.folder.name}]" if label in repeated else label for label, m in zip(labels, metrics)]
+
 
 COST_HEADERS = ["NFE/img", "s/img batch 1 (med/p90)", "s/img batch N (N; med/p90)", "img/s", "peak MB"]
 
 
 def cost_cells(m: RunIdentity) -> list[str]:
     """NFE, latency at batch 1 and at the run's batch size, throughput and peak memory."""
+
     def pair(values: tuple[float, float]) -> str:
         return "–" if np.isnan(values[0]) else f"{values[0]:.3f}/{values[1]:.3f}"
 
     return [
-        f"{m.nfe:g}", pair(m.latency_one), f"{m.batch_size}; {pair(m.latency_batch)}",
+        f"{m.nfe:g}",
+        pair(m.latency_one),
+        f"{m.batch_size}; {pair(m.latency_batch)}",
         "–" if np.isnan(m.images_per_second) else f"{m.images_per_second:.2f}",
         "–" if np.isnan(m.peak_memory_mb) else f"{m.peak_memory_mb:.0f}",
     ]
@@ -90,15 +99,19 @@ def pair_cells(labels: list[str], pair: PairComparison) -> list[str]:
     """A, B, Δ (A − B) ×100 [CI], both Holm-adjusted p-values, verdict."""
     difference = pair.difference
     return [
-        labels[pair.first], labels[pair.second],
+        labels[pair.first],
+        labels[pair.second],
         f"{100 * difference.value:+.2f} [{100 * difference.low:+.1f}, {100 * difference.high:+.1f}]",
-        p_value_text(pair.p_bootstrap), p_value_text(pair.p_wilcoxon), "yes" if pair.significant else "no",
+        p_value_text(pair.p_bootstrap),
+        p_value_text(pair.p_wilcoxon),
+        "yes" if pair.significant else "no",
     ]
 
 
 def p_value_text(p: float) -> str:
     """A p-value; a bootstrap p of 0 means below the resolution of the resamples."""
     return "–" if np.isnan(p) else f"< {1 / RESAMPLES:g}" if p == 0 else f"{p:.3g}"
+
 
 PAIR_HEADERS = ["A", "B", "Δ Dice all (A − B) [95% CI]", "p bootstrap (Holm)", "p Wilcoxon (Holm)", "significant"]
 
@@ -110,6 +123,7 @@ def interval_note(metrics: list[RunMetrics]) -> str:
         "pooled metric recomputed on each)."
     )
 
+
 COMPARISON_NOTE = (
     "≠ best: whether the run's Dice all differs significantly from the best run's (paired bootstrap and Wilcoxon "
     "signed-rank on per-case Dice, both Holm-corrected over all pairs, both p < 0.05)."
@@ -119,8 +133,10 @@ COMPARISON_NOTE = (
 def threshold_note(thresholds: str) -> str:
     """How the oracle threshold was searched, for a board's explanation."""
     if thresholds == "grid":
-        return ("oracle threshold from the THOR paper's grid τ ∈ {0, 0.01, …, 1}, anomalous where map > τ "
-                "(`--thresholds grid`)")
+        return (
+            "oracle threshold from the THOR paper's grid τ ∈ {0, 0.01, …, 1}, anomalous where map > τ "
+            "(`--thresholds grid`)"
+        )
     return "oracle threshold exact: every distinct map value τ tried, anomalous where map ≥ τ (`--thresholds exact`)"
 
 
@@ -150,8 +166,14 @@ def seed_spread(m: Any) -> str:
 
 
 def board(
-    title: str, explanation: str, headers: list[str], body: list[list[str]], metrics: Sequence[RunIdentity], command: str,
-    sections: list[str] | None = None, coverage: Coverage | None = None,
+    title: str,
+    explanation: str,
+    headers: list[str],
+    body: list[list[str]],
+    metrics: Sequence[RunIdentity],
+    command: str,
+    sections: list[str] | None = None,
+    coverage: Coverage | None = None,
 ) -> str:
     lines = [
         f"# {title}",
@@ -171,6 +193,7 @@ def board(
         "",
     ]
     return "\n".join(lines)
+
 
 PAPER_NAMES = {"thor": "THOR", "ddpm": "DDPM", "autoddpm": "AutoDDPM", "anoddpm": "AnoDDPM", "pddpm": "pDDPM"}
 

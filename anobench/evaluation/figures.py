@@ -18,8 +18,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve
 
-from anobench.evaluation.comparisons import PairComparison
 from anobench.evaluation.bootstrap import Estimate
+from anobench.evaluation.comparisons import PairComparison
 
 DPI = 110
 ID_CHARACTERS = 16  # case ids are cut to their start in panel captions
@@ -32,7 +32,10 @@ def _save(figure: Figure, path: Path) -> Path:
 
 
 def _figure(
-    rows: int = 1, columns: int = 1, figsize: tuple[float, float] | None = None, layout: str | None = None,
+    rows: int = 1,
+    columns: int = 1,
+    figsize: tuple[float, float] | None = None,
+    layout: str | None = None,
     **subplots: Any,
 ) -> tuple[Figure, Any]:
     """A figure of its own, not pyplot's: files only, and a notebook's backend is left as it was."""
@@ -69,8 +72,12 @@ def froc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path)
 
 
 def estimate_lines(
-    series: Mapping[str, Sequence[tuple[float, Estimate]]], path: Path, xlabel: str, title: str,
-    ylabel: str = "Dice all ×100", log_x: bool = False,
+    series: Mapping[str, Sequence[tuple[float, Estimate]]],
+    path: Path,
+    xlabel: str,
+    title: str,
+    ylabel: str = "Dice all ×100",
+    log_x: bool = False,
 ) -> Path:
     """One line per label through (x, estimate) points, the intervals as error bars."""
     figure, axes = _figure(figsize=(5.5, 4))
@@ -137,8 +144,12 @@ def case_panels(
 ) -> Path:
     """One line per (caption, case position): input, reconstruction, anomaly map, ground truth
     (lesion mask, or the image's boxes filled), the case's score ×100 in the caption."""
-    columns = [("input", images, "gray"), ("reconstruction", reconstructions, "gray"), ("anomaly map", maps, "inferno"),
-               ("ground truth", masks, "gray")]
+    columns = [
+        ("input", images, "gray"),
+        ("reconstruction", reconstructions, "gray"),
+        ("anomaly map", maps, "inferno"),
+        ("ground truth", masks, "gray"),
+    ]
     columns = [column for column in columns if column[1] is not None]
     figure, axes = _figure(
         len(rows), len(columns), figsize=(1.9 * len(columns), 1.9 * len(rows)), squeeze=False, layout="constrained"
@@ -153,7 +164,9 @@ def case_panels(
             axis.set_yticks([])
             if line == 0:
                 axis.set_title(name, fontsize=8)
-        case = case_ids[position] if len(case_ids[position]) <= ID_CHARACTERS else case_ids[position][:ID_CHARACTERS] + "…"
+        case = (
+            case_ids[position] if len(case_ids[position]) <= ID_CHARACTERS else case_ids[position][:ID_CHARACTERS] + "…"
+        )
         axes[line, 0].set_ylabel(f"{caption}\n{case}\n{score_name} {100 * case_scores[position]:.1f}", fontsize=6)
     figure.suptitle(title, fontsize=9)
     return _save(figure, path)

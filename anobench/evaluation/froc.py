@@ -128,7 +128,10 @@ def recall_at_false_positives(
 
 
 def recall_at_false_positives_resampled(
-    weights: np.ndarray, false_positives: np.ndarray, found: np.ndarray, boxes_per_image: np.ndarray,
+    weights: np.ndarray,
+    false_positives: np.ndarray,
+    found: np.ndarray,
+    boxes_per_image: np.ndarray,
     levels: Sequence[float] = FROC_FALSE_POSITIVES,
 ) -> dict[float, np.ndarray]:
     """`recall_at_false_positives` in each bootstrap resample of the images (weights R×N, counts N×T)."""

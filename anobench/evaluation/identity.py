@@ -38,6 +38,7 @@ class RunIdentity:
     device: str
     seed: int  # the inference seed
 
+
 Metrics = TypeVar("Metrics", bound=RunIdentity)
 
 
@@ -77,8 +78,10 @@ class Coverage:
         if not self.uneven:
             return f"Cases: every run scored the same {self.cases} cases."
         dropped = ", ".join(f"`{folder}` {count}" for folder, count in self.left_out.items() if count)
-        return (f"**Warning: the runs did not score the same cases.** Every row and every paired comparison uses "
-                f"only the {self.cases} cases common to all runs; cases left out per run: {dropped}.")
+        return (
+            f"**Warning: the runs did not score the same cases.** Every row and every paired comparison uses "
+            f"only the {self.cases} cases common to all runs; cases left out per run: {dropped}."
+        )
 
 
 def evaluate_runs(folders: list[Path], evaluate: Callable[..., Metrics]) -> tuple[list[Metrics], Coverage]:
@@ -112,8 +115,11 @@ def run_identity(folder: Path, config: dict[str, Any], provenance: dict[str, Any
         "folder": folder,
         "method": config["method"],
         # how the network ran tells rows apart as much as the method's own settings do
-        "settings": {**config.get("method_settings", {}), "precision": config.get("precision", "fp32"),
-                     "compile": bool(config.get("compile", False))},
+        "settings": {
+            **config.get("method_settings", {}),
+            "precision": config.get("precision", "fp32"),
+            "compile": bool(config.get("compile", False)),
+        },
         "dataset": config["dataset"],
         "split": config["split"],
         "data_manifest": provenance.get("data_manifest", ""),
@@ -141,7 +147,9 @@ def find_runs(targets: list[str], runs_root: Path = Path("runs")) -> list[Path]:
         if not matches and (runs_root / target).is_dir():
             matches = sorted(p.parent for p in (runs_root / target).glob(f"*/{runs.RESULT_SET}"))
         if not matches:
-            raise AnobenchError(f"{target!r} is neither a finished run folder, a glob of them, nor a dataset under {runs_root}/")
+            raise AnobenchError(
+                f"{target!r} is neither a finished run folder, a glob of them, nor a dataset under {runs_root}/"
+            )
         found.extend(matches)
     return list(dict.fromkeys(found))
 

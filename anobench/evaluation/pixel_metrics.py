@@ -125,8 +125,9 @@ class PooledScores:
     average_precision: np.ndarray  # R
 
 
-def pooled_scores(ranked: RankedPixels, members: np.ndarray, weights: np.ndarray | None = None,
-                  max_cuts: int | None = None) -> PooledScores:
+def pooled_scores(
+    ranked: RankedPixels, members: np.ndarray, weights: np.ndarray | None = None, max_cuts: int | None = None
+) -> PooledScores:
     """Pooled max-Dice (first cut on ties) and average precision of the `members` cases, once (weights
     None: each case once) or under each row of `weights` (R×M case multiplicities of the members).
     Cuts are the members' distinct lesion values; with `max_cuts`, that many of them at evenly spaced

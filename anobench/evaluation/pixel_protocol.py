@@ -23,13 +23,28 @@ import numpy as np
 from anobench import runs
 from anobench.errors import AnobenchError
 from anobench.evaluation.bootstrap import (
-    RESAMPLES, SEED, Estimate, clusters_of, interval, pooled_dice_curves, resample_counts,
+    RESAMPLES,
+    SEED,
+    Estimate,
+    clusters_of,
+    interval,
+    pooled_dice_curves,
+    resample_counts,
 )
 from anobench.evaluation.calibration import HEALTHY_FPR, calibrated_threshold
 from anobench.evaluation.identity import RunIdentity, run_identity
 from anobench.evaluation.pixel_metrics import (
-    DICE_EPSILON, SIZE_BINS, THRESHOLDS, MaxDice, RankedPixels, dice_curve, pooled_max_dice, pooled_scores,
-    rank_pixels, stacked_counts, threshold_counts,
+    DICE_EPSILON,
+    SIZE_BINS,
+    THRESHOLDS,
+    MaxDice,
+    RankedPixels,
+    dice_curve,
+    pooled_max_dice,
+    pooled_scores,
+    rank_pixels,
+    stacked_counts,
+    threshold_counts,
 )
 
 BIN_NAMES = [name for name, _, _ in SIZE_BINS]
@@ -61,8 +76,13 @@ class PixelScores:
 
 
 def pixel_scores(
-    maps: np.ndarray, masks: np.ndarray, size_bins: np.ndarray, weights: np.ndarray, thresholds: str = "exact",
-    healthy_maps: np.ndarray | None = None, healthy_split: str = "",
+    maps: np.ndarray,
+    masks: np.ndarray,
+    size_bins: np.ndarray,
+    weights: np.ndarray,
+    thresholds: str = "exact",
+    healthy_maps: np.ndarray | None = None,
+    healthy_split: str = "",
 ) -> PixelScores:
     """The protocol on N cases (`size_bins`: each case's bin name, None when not scored) under the R×N
     bootstrap `weights`; `healthy_maps` (healthy cases scored with the run) give the calibrated Dice."""
@@ -79,8 +99,9 @@ def pixel_scores(
     for name in [*BIN_NAMES, "all"]:
         members = scored if name == "all" else np.array([b == name for b in size_bins], dtype=bool)
         cases_per_bin[name] = int(members.sum())
-        exact = _pooled_exact(ranked, np.ones(len(in_bins), bool) if name == "all" else in_bins == name,
-                              weights[:, members])
+        exact = _pooled_exact(
+            ranked, np.ones(len(in_bins), bool) if name == "all" else in_bins == name, weights[:, members]
+        )
         if thresholds == "grid":
             dice[name], resampled[f"dice {name}"] = _pooled_grid(maps[members], masks[members], weights[:, members])
         else:
@@ -129,8 +150,13 @@ def _case_dice(anomalous: np.ndarray, masks: np.ndarray) -> np.ndarray:
 
 
 def _calibrated(
-    maps: np.ndarray, masks: np.ndarray, scored: np.ndarray, weights: np.ndarray, healthy_maps: np.ndarray,
-    thresholds: str, split: str,
+    maps: np.ndarray,
+    masks: np.ndarray,
+    scored: np.ndarray,
+    weights: np.ndarray,
+    healthy_maps: np.ndarray,
+    thresholds: str,
+    split: str,
 ) -> Calibrated:
     tau, fpr = calibrated_threshold(healthy_maps, HEALTHY_FPR, None if thresholds == "exact" else THRESHOLDS)
     pixels = int(np.prod(maps.shape[1:]))
@@ -144,7 +170,6 @@ def _calibrated(
         samples = np.where(pooled_lesion > 0, dice_curve(w @ predicted, w @ true_positive, pooled_lesion), np.nan)
     case_dice = np.where(scored, dice_curve(predicted, true_positive, lesion), np.nan)
     return Calibrated(tau, fpr, interval(value, samples), split, samples, case_dice)
-
 
 
 @dataclass(frozen=True)
@@ -167,7 +192,10 @@ class RunMetrics(RunIdentity):
 
 
 def evaluate_run(
-    folder: Path, resamples: int = RESAMPLES, seed: int = SEED, cases: tuple[str, ...] | None = None,
+    folder: Path,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+    cases: tuple[str, ...] | None = None,
     thresholds: str = "exact",
 ) -> RunMetrics:
     """A mask run's metrics, on the listed `cases` only when given (a board's common cases); `thresholds`:
@@ -187,8 +215,13 @@ def evaluate_run(
     healthy_rows, healthy_maps = runs.healthy_files(folder)
     healthy = runs.read_results(healthy_rows, healthy_maps).maps if healthy_rows.is_file() else None
     scores = pixel_scores(
-        results.maps, results.masks, rows["size_bin"].where(rows["size_bin"].notna(), None).to_numpy(),
-        resample_counts(len(rows), resamples, seed, clusters), thresholds, healthy, str(config.get("healthy_split")),
+        results.maps,
+        results.masks,
+        rows["size_bin"].where(rows["size_bin"].notna(), None).to_numpy(),
+        resample_counts(len(rows), resamples, seed, clusters),
+        thresholds,
+        healthy,
+        str(config.get("healthy_split")),
     )
     return RunMetrics(
         **run_identity(folder, config, provenance, rows),

@@ -24,11 +24,19 @@ TABLE2_DATA = "real GRAZPEDWRI-DX"
 
 def table1() -> pd.DataFrame:
     """Columns noise (gaussian|simplex), method (the paper's name), dice_average/small/medium/large ×100."""
-    with resources.files("anobench.evaluation").joinpath("paper_tables/thor_miccai2024_table1_atlas_dice.csv").open() as handle:
+    with (
+        resources.files("anobench.evaluation")
+        .joinpath("paper_tables/thor_miccai2024_table1_atlas_dice.csv")
+        .open() as handle
+    ):
         return pd.read_csv(handle)
 
 
 def table2() -> pd.DataFrame:
     """Columns method (the paper's name), class, recall, f1 ×100."""
-    with resources.files("anobench.evaluation").joinpath("paper_tables/thor_miccai2024_table2_wrist_recall_f1.csv").open() as handle:
+    with (
+        resources.files("anobench.evaluation")
+        .joinpath("paper_tables/thor_miccai2024_table2_wrist_recall_f1.csv")
+        .open() as handle
+    ):
         return pd.read_csv(handle)

@@ -25,12 +25,22 @@ from anobench.evaluation import figures
 from anobench.evaluation.bootstrap import Estimate
 from anobench.evaluation.box_protocol import evaluate_box_run
 from anobench.evaluation.cells import (
-    COMPARISON_NOTE, calibrated_note, distinct_labels, interval_note, method_label, seeds_note, threshold_note,
+    COMPARISON_NOTE,
+    calibrated_note,
+    distinct_labels,
+    interval_note,
+    method_label,
+    seeds_note,
+    threshold_note,
 )
 from anobench.evaluation.identity import Coverage, evaluate_runs, find_runs, merge_seeds, same_data
 from anobench.evaluation.layouts.full import dice_pairs, pairs_section, table_rows
 from anobench.evaluation.layouts.table2 import (
-    box_pairs, box_pairs_section, froc_counts_text, table2_note, table2_rows,
+    box_pairs,
+    box_pairs_section,
+    froc_counts_text,
+    table2_note,
+    table2_rows,
 )
 from anobench.evaluation.pixel_protocol import BIN_NAMES, THRESHOLD_MODES, RunMetrics, evaluate_run
 
@@ -81,7 +91,11 @@ def write_report(targets: list[str], out: Path, command: str, thresholds: str = 
 
 
 def _opening(
-    metrics: Sequence[Any], out: Path, command: str, note: str, table: tuple[list[str], list[list[str]]],
+    metrics: Sequence[Any],
+    out: Path,
+    command: str,
+    note: str,
+    table: tuple[list[str], list[list[str]]],
     coverage: Coverage,
 ) -> list[str]:
     """Title, provenance line and the leaderboard (`note`, which cases, then the table's headers and rows)."""
@@ -110,12 +124,19 @@ def _comparisons(labels: list[str], pairs: list[Any], section: list[str], out: P
     if not pairs:
         return []
     figures.significance_matrix(labels, pairs, out / "significance.png", metric)
-    return [line for part in section for line in (part, "")] + [f"![significance matrix of {metric}](significance.png)", ""]
+    return [line for part in section for line in (part, "")] + [
+        f"![significance matrix of {metric}](significance.png)",
+        "",
+    ]
 
 
 def _closing(metrics: Sequence[Any], lines: list[str], out: Path) -> Path:
-    lines += [f"Data manifest sha256: `{metrics[0].data_manifest}`", "",
-              "Runs: " + ", ".join(f"`{m.folder}` ({m.device})" for m in metrics), ""]
+    lines += [
+        f"Data manifest sha256: `{metrics[0].data_manifest}`",
+        "",
+        "Runs: " + ", ".join(f"`{m.folder}` ({m.device})" for m in metrics),
+        "",
+    ]
     index = out / "index.md"
     runs.write_text(index, "\n".join(lines))
     return index
@@ -127,9 +148,11 @@ def _mask_report(folders: list[Path], out: Path, command: str, thresholds: str) 
     evaluated, coverage = evaluate_runs(folders, functools.partial(evaluate_run, thresholds=thresholds))
     same_data(evaluated)
     metrics = merge_seeds(evaluated)
-    note = (f"Dice: pooled max-Dice ×100 per lesion-size bin ({threshold_note(thresholds)}); AUPRC: pooled pixel "
-            f"average precision ×100, exact. {interval_note(metrics)} {COMPARISON_NOTE} {calibrated_note(thresholds)} "
-            f"{seeds_note('Dice all')}")
+    note = (
+        f"Dice: pooled max-Dice ×100 per lesion-size bin ({threshold_note(thresholds)}); AUPRC: pooled pixel "
+        f"average precision ×100, exact. {interval_note(metrics)} {COMPARISON_NOTE} {calibrated_note(thresholds)} "
+        f"{seeds_note('Dice all')}"
+    )
     pairs = dice_pairs(metrics)
     lines = _opening(metrics, out, command, note, table_rows(metrics, pairs), coverage)
     labels = distinct_labels(metrics)
@@ -146,17 +169,37 @@ def _mask_report(folders: list[Path], out: Path, command: str, thresholds: str) 
     series = sweep_series(metrics)
     if series:
         figures.sweep_plot(series, out / "sweep.png")
-        lines += ["## Dice against the noise level", "", "Each point one run; bars: 95 % bootstrap intervals.", "",
-                  "![Dice all against T0](sweep.png)", ""]
-    lines += ["## Cases", "", "Best, median and worst case of each lesion-size bin by per-case Dice at the run's "
-              "pooled threshold: input, reconstruction, anomaly map (0 to the 99.5th percentile of the run's maps), "
-              "ground truth.", ""]
+        lines += [
+            "## Dice against the noise level",
+            "",
+            "Each point one run; bars: 95 % bootstrap intervals.",
+            "",
+            "![Dice all against T0](sweep.png)",
+            "",
+        ]
+    lines += [
+        "## Cases",
+        "",
+        "Best, median and worst case of each lesion-size bin by per-case Dice at the run's "
+        "pooled threshold: input, reconstruction, anomaly map (0 to the 99.5th percentile of the run's maps), "
+        "ground truth.",
+        "",
+    ]
     for number, (m, label) in enumerate(zip(metrics, labels), start=1):
         results = arrays[label]
         name = f"cases-{number}-{_slug(label)}.png"
         picks = panel_rows(m.case_dice, results.rows["size_bin"].to_numpy(), BIN_NAMES)
-        figures.case_panels(picks, results.images, results.reconstructions, results.maps, results.masks,
-                            list(results.rows["case_id"]), m.case_dice, out / name, f"{label} ({m.folder})")
+        figures.case_panels(
+            picks,
+            results.images,
+            results.reconstructions,
+            results.maps,
+            results.masks,
+            list(results.rows["case_id"]),
+            m.case_dice,
+            out / name,
+            f"{label} ({m.folder})",
+        )
         lines += [f"### {label}", "", f"![cases of {label}]({name})", ""]
     return _closing(metrics, lines, out)
 
@@ -182,18 +225,38 @@ def _box_report(folders: list[Path], out: Path, command: str) -> Path:
     pairs = box_pairs(metrics)
     lines += _comparisons(labels, pairs, box_pairs_section(metrics, pairs), out, "F1 mean")
     figures.froc_curves({label: m.froc_curve for m, label in zip(metrics, labels)}, out / "froc.png")
-    lines += ["## FROC", "", "Best box recall at ≤ k false-positive regions per image, every distinct map value "
-              f"tried as threshold ({froc_counts_text(metrics)}; the board's R@kFP).", "",
-              "![FROC curves](froc.png)", ""]
-    lines += ["## Cases", "", "Best, median and worst image by the mean F1 of its boxes (thor-compat, τ from the "
-              "healthy split): input, reconstruction, anomaly map (0 to the 99.5th percentile of the run's maps), "
-              "its boxes.", ""]
+    lines += [
+        "## FROC",
+        "",
+        "Best box recall at ≤ k false-positive regions per image, every distinct map value "
+        f"tried as threshold ({froc_counts_text(metrics)}; the board's R@kFP).",
+        "",
+        "![FROC curves](froc.png)",
+        "",
+    ]
+    lines += [
+        "## Cases",
+        "",
+        "Best, median and worst image by the mean F1 of its boxes (thor-compat, τ from the "
+        "healthy split): input, reconstruction, anomaly map (0 to the 99.5th percentile of the run's maps), "
+        "its boxes.",
+        "",
+    ]
     for number, (m, label) in enumerate(zip(metrics, labels), start=1):
         results = runs.select_cases(runs.read_results(*runs.run_files(m.folder)), m.case_ids)
         name = f"cases-{number}-{_slug(label)}.png"
         picks = panel_rows(m.case_f1, np.full(len(m.case_f1), BOXED), [BOXED])
-        figures.case_panels(picks, results.images, results.reconstructions, results.maps,
-                            _box_masks(m.folder, results), list(results.rows["case_id"]), m.case_f1, out / name,
-                            f"{label} ({m.folder})", score_name="F1")
+        figures.case_panels(
+            picks,
+            results.images,
+            results.reconstructions,
+            results.maps,
+            _box_masks(m.folder, results),
+            list(results.rows["case_id"]),
+            m.case_f1,
+            out / name,
+            f"{label} ({m.folder})",
+            score_name="F1",
+        )
         lines += [f"### {label}", "", f"![cases of {label}]({name})", ""]
     return _closing(metrics, lines, out)

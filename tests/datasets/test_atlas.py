@@ -4,12 +4,14 @@ import gzip
 
 import numpy as np
 import pytest
+from fabricated import ATLAS_SHAPE as SHAPE
+from fabricated import brain_volume, write_nifti, write_scan
 
 from anobench.api import DatasetContext, load_cases, manifest_hash
 from anobench.datasets import atlas
 from anobench.datasets.png_slices import write_filename_csv, write_png
 from anobench.errors import AnobenchError
-from fabricated import ATLAS_SHAPE as SHAPE, brain_volume, write_nifti, write_scan
+
 
 def open_atlas(root, size=64, **options):
     options.setdefault("exclude_artefacts", False)  # tests of the exclusion set it
@@ -96,7 +98,9 @@ def test_bad_files_are_one_clear_error(tmp_path, damage, message):
 
 def test_missing_data_names_the_option_the_variable_and_the_source(tmp_path, monkeypatch):
     monkeypatch.delenv("ANOBENCH_DATA", raising=False)
-    with pytest.raises(AnobenchError, match="pass --data-root DIR, or --data-root atlas=DIR .* or set ANOBENCH_DATA.*ATLAS 2.0 release"):
+    with pytest.raises(
+        AnobenchError, match="pass --data-root DIR, or --data-root atlas=DIR .* or set ANOBENCH_DATA.*ATLAS 2.0 release"
+    ):
         atlas.open_dataset({}, DatasetContext(64))
     with pytest.raises(AnobenchError, match="does not exist"):
         open_atlas(tmp_path / "nowhere")
@@ -110,7 +114,11 @@ def test_the_release_root_evaluates_the_labelled_scans_and_counts_the_withheld_o
     write_scan(root, "sub-r001s002")
     testing = root / "Testing" / "R002" / "sub-r002s001" / "ses-1" / "anat"
     write_nifti(testing / "sub-r002s001_ses-1_space-MNI152NLin2009aSym_T1w.nii.gz", brain_volume())
-    with pytest.warns(UserWarning, match=r"1 T1 scan\(s\) without a lesion mask skipped \(1 in Testing/, whose masks the release withholds\); 2 labelled"):
+    with pytest.warns(
+        UserWarning,
+        match=r"1 T1 scan\(s\) without a lesion mask skipped \(1 in Testing/, whose masks the release withholds\); "
+        r"2 labelled",
+    ):
         dataset = open_atlas(root)
     assert dataset.case_ids("test") == ["sub-r001s001_ses-1", "sub-r001s002_ses-1"]
     assert dataset.settings()["unlabelled_scans_skipped"] == 1
@@ -163,7 +171,11 @@ def test_released_png_layout_with_the_artefact_rows_left_out(tmp_path):
     assert len(every) == 106 and len(kept) == 104
     assert {case.case_id for case in every} - {case.case_id for case in kept} == {"sub-r100s001", "sub-r105s001"}
     settings = open_atlas(data, exclude_artefacts=True).settings()
-    assert settings["layout"] == "png" and settings["artefacts_excluded"] == 20 and "artefact" in settings["artefact_reason"]
+    assert (
+        settings["layout"] == "png"
+        and settings["artefacts_excluded"] == 20
+        and "artefact" in settings["artefact_reason"]
+    )
     assert manifest_hash(open_atlas(data, exclude_artefacts=True)) != manifest_hash(open_atlas(data))
 
 
@@ -184,8 +196,22 @@ def test_thor_runs_on_a_bids_tree_and_on_the_released_png_layout(cli, tmp_path, 
     write_released_png_layout(png, 3)
     for root, layout in ((bids, "bids"), (png, "png")):
         out = tmp_path / f"run-{layout}"
-        result = cli("run", "--method", "thor", "--dataset", "atlas", "--data-root", str(root), "--checkpoint",
-                     str(tiny_checkpoint), "--out", str(out), "--data", "exclude_artefacts=false", *THOR_FAST)
+        result = cli(
+            "run",
+            "--method",
+            "thor",
+            "--dataset",
+            "atlas",
+            "--data-root",
+            str(root),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--out",
+            str(out),
+            "--data",
+            "exclude_artefacts=false",
+            *THOR_FAST,
+        )
         assert result.returncode == 0, result.stderr
         assert "3 cases" in result.stdout and (out / "cases.parquet").is_file()
 
@@ -196,7 +222,22 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(cli, tmp_path, tiny_
     volume[1, 1, 1] = np.inf
     write_nifti(image_path, volume)
     out = tmp_path / "run"
-    result = cli("run", "--method", "thor", "--dataset", "atlas", "--data-root", str(tmp_path / "bids"),
-                 "--checkpoint", str(tiny_checkpoint), "--out", str(out), *THOR_FAST)
+    result = cli(
+        "run",
+        "--method",
+        "thor",
+        "--dataset",
+        "atlas",
+        "--data-root",
+        str(tmp_path / "bids"),
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--out",
+        str(out),
+        *THOR_FAST,
+    )
     assert result.returncode == 2 and not out.exists()
-    assert result.stderr.strip().splitlines()[-1].startswith("error: NIfTI") and "1 NaN or infinite voxels" in result.stderr
+    assert (
+        result.stderr.strip().splitlines()[-1].startswith("error: NIfTI")
+        and "1 NaN or infinite voxels" in result.stderr
+    )

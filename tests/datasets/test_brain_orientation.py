@@ -5,15 +5,15 @@ template from NIfTI files in their release layouts."""
 import nibabel
 import numpy as np
 import pytest
-from scipy import ndimage
+from conftest import SMALL_PHANTOM
+from fabricated import scan_paths
 from nilearn.datasets import load_mni152_template
+from scipy import ndimage
 
 from anobench import registry
 from anobench.api import DatasetContext, load_cases
 from anobench.datasets import atlas, ixi
 from anobench.datasets.nifti import axial_slice
-from conftest import SMALL_PHANTOM
-from fabricated import scan_paths
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,10 @@ def _structure(image: np.ndarray) -> np.ndarray:
 
 def _correlations(image: np.ndarray, reference: np.ndarray) -> list[float]:
     """Correlation of `reference`'s structure with `image`'s turned by 0°, 90°, 180°, 270°."""
-    return [float(np.corrcoef(np.rot90(_structure(image), k).ravel(), _structure(reference).ravel())[0, 1]) for k in range(4)]
+    return [
+        float(np.corrcoef(np.rot90(_structure(image), k).ravel(), _structure(reference).ravel())[0, 1])
+        for k in range(4)
+    ]
 
 
 def test_the_convention_is_anterior_up_and_left_at_column_zero():

@@ -1,12 +1,13 @@
 """The IXI adapter on a small fabricated Clinica CAPS tree."""
 
 import pytest
+from fabricated import write_caps_subject as write_subject
 
 from anobench.api import DatasetContext, load_cases, manifest_hash
 from anobench.datasets import ixi
 from anobench.datasets.png_slices import write_filename_csv
 from anobench.errors import AnobenchError
-from fabricated import write_caps_subject as write_subject
+
 
 def open_ixi(root, **options):
     return ixi.open_dataset({k: str(v) for k, v in options.items()}, DatasetContext(64, root))
@@ -68,9 +69,27 @@ def test_thor_runs_on_a_caps_tree(cli, tmp_path, tiny_checkpoint):
     for number in range(10):
         write_subject(tmp_path / "caps", number)
     out = tmp_path / "run"
-    result = cli("run", "--method", "thor", "--dataset", "ixi", "--data-root", str(tmp_path / "caps"),
-                 "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--set", "t0=20", "--set", "stride=10",
-                 "--set", "harmonization=10", "--set", "perceptual=ssim")
+    result = cli(
+        "run",
+        "--method",
+        "thor",
+        "--dataset",
+        "ixi",
+        "--data-root",
+        str(tmp_path / "caps"),
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--out",
+        str(out),
+        "--set",
+        "t0=20",
+        "--set",
+        "stride=10",
+        "--set",
+        "harmonization=10",
+        "--set",
+        "perceptual=ssim",
+    )
     assert result.returncode == 0, result.stderr
     assert "1 cases" in result.stdout and (out / "cases.parquet").is_file()
     verified = cli("data", "verify", str(out))
@@ -86,5 +105,7 @@ def test_training_reads_the_ixi_train_split(tmp_path):
 
     for number in range(10):
         write_subject(tmp_path / "caps", number)
-    entry = train(TrainConfig(dataset="ixi", steps=1, batch_size=2), tmp_path / "m.pt", {}, "cpu", data_root=tmp_path / "caps")
+    entry = train(
+        TrainConfig(dataset="ixi", steps=1, batch_size=2), tmp_path / "m.pt", {}, "cpu", data_root=tmp_path / "caps"
+    )
     assert entry["command"].endswith(f"--data-root {tmp_path / 'caps'} --out {tmp_path / 'm.pt'}")

@@ -4,22 +4,32 @@ import nibabel
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from fabricated import (
+    RAW_IXI_SHAPE as SHAPE,
+)
+from fabricated import (
+    as_sitk,
+    brain_mask_volume,
+    head_volume,
+    known_affine,
+    moved,
+    write_raw,
+    write_template_and_mask,
+)
 
 from anobench.api import DatasetContext, load_cases
 from anobench.datasets import ixi
 from anobench.datasets.ixi_prepare import RegistrationSettings, register_affine
 from anobench.errors import AnobenchError
-from fabricated import (
-    RAW_IXI_SHAPE as SHAPE, as_sitk, brain_mask_volume, head_volume, known_affine, moved, write_raw,
-    write_template_and_mask,
-)
 
 
 def test_registration_recovers_a_known_affine_within_one_voxel():
     fixed = as_sitk(head_volume())
     truth = known_affine()
     found = register_affine(fixed, moved(fixed, truth), RegistrationSettings())
-    points = [fixed.TransformIndexToPhysicalPoint((i, j, k)) for i in (12, 24, 36) for j in (14, 28, 42) for k in (12, 24, 36)]
+    points = [
+        fixed.TransformIndexToPhysicalPoint((i, j, k)) for i in (12, 24, 36) for j in (14, 28, 42) for k in (12, 24, 36)
+    ]
     errors = [np.linalg.norm(np.subtract(found.TransformPoint(p), truth.TransformPoint(p))) for p in points]
     assert max(errors) < 1.0  # mm = voxels here
     again = register_affine(fixed, moved(fixed, truth), RegistrationSettings())
@@ -33,8 +43,18 @@ def test_prepare_writes_caps_skull_stripped_resumes_and_feeds_the_ixi_adapter(cl
     write_raw(tmp_path / "raw", 12, sitk.AffineTransform(3))
     (tmp_path / "raw" / "README.txt").write_text("not a scan")
     out = tmp_path / "caps"
-    first = cli("prepare", "ixi", str(tmp_path / "raw"), str(out), "--template", str(template),
-                "--brain-mask", str(mask), "--space", "Test")
+    first = cli(
+        "prepare",
+        "ixi",
+        str(tmp_path / "raw"),
+        str(out),
+        "--template",
+        str(template),
+        "--brain-mask",
+        str(mask),
+        "--space",
+        "Test",
+    )
     assert first.returncode == 0, first.stderr
     assert "registered 2 scan(s) (skull-stripped), 0 already prepared" in first.stdout
     written = sorted(p.relative_to(out).as_posix() for p in out.glob("subjects/*/*/*/*.nii.gz"))
@@ -47,8 +67,18 @@ def test_prepare_writes_caps_skull_stripped_resumes_and_feeds_the_ixi_adapter(cl
     inside = brain_mask_volume() > 0
     assert not registered[~inside].any()  # skull and scalp are gone
     np.testing.assert_allclose(registered[inside], head_volume()[inside], atol=0.05)  # the brain is kept
-    again = cli("prepare", "ixi", str(tmp_path / "raw"), str(out), "--template", str(template),
-                "--brain-mask", str(mask), "--space", "Test")
+    again = cli(
+        "prepare",
+        "ixi",
+        str(tmp_path / "raw"),
+        str(out),
+        "--template",
+        str(template),
+        "--brain-mask",
+        str(mask),
+        "--space",
+        "Test",
+    )
     assert "registered 0 scan(s) (skull-stripped), 2 already prepared" in again.stdout
     dataset = ixi.open_dataset({}, DatasetContext(64, out))
     assert len(load_cases(dataset, "train")) == 2  # two scans: nothing is held out

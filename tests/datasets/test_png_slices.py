@@ -23,7 +23,9 @@ def released_layout(root, count=3, masks=None):
         mask_names.append(f"./data/{name}")
     write_filename_csv(root / "ATLAS/splits/atlas_train_mask_png.csv", mask_names)
     return PngSliceDataset(
-        root, {"test": SplitFiles("ATLAS/splits/atlas_train_png.csv", "ATLAS/splits/atlas_train_mask_png.csv")}, 8,
+        root,
+        {"test": SplitFiles("ATLAS/splits/atlas_train_png.csv", "ATLAS/splits/atlas_train_mask_png.csv")},
+        8,
         Evaluation("pixel"),
     )
 

@@ -96,8 +96,26 @@ def test_missing_files_are_named(tmp_path):
 def test_thor_runs_on_a_grazpedwri_tree(cli, tmp_path, tiny_checkpoint):
     write_tree(tmp_path / "wrist", {"a": ("p1", [FRACTURE]), "b": ("p2", [TEXT])})
     out = tmp_path / "run"
-    result = cli("run", "--method", "thor", "--dataset", "wrist", "--data-root", str(tmp_path / "wrist"),
-                 "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--set", "t0=20", "--set", "stride=10",
-                 "--set", "harmonization=10", "--set", "perceptual=ssim")
+    result = cli(
+        "run",
+        "--method",
+        "thor",
+        "--dataset",
+        "wrist",
+        "--data-root",
+        str(tmp_path / "wrist"),
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--out",
+        str(out),
+        "--set",
+        "t0=20",
+        "--set",
+        "stride=10",
+        "--set",
+        "harmonization=10",
+        "--set",
+        "perceptual=ssim",
+    )
     assert result.returncode == 0, result.stderr
     assert "1 cases" in result.stdout

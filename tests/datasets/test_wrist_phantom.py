@@ -39,9 +39,28 @@ def test_generation_is_deterministic_and_in_the_release_layout(tmp_path):
 def test_thor_on_the_wrist_phantom_into_the_table2_layout(cli, tmp_path, tiny_checkpoint):
     data = [word for key, value in SMALL.items() for word in ("--data", f"{key}={value}")]
     out = tmp_path / "thor"
-    result = cli("run", "--method", "thor", "--dataset", "wrist-phantom", "--checkpoint", str(tiny_checkpoint),
-                 "--out", str(out), "--healthy-split", "test-healthy", *data, "--set", "t0=20", "--set", "stride=10",
-                 "--set", "harmonization=10", "--set", "perceptual=ssim")
+    result = cli(
+        "run",
+        "--method",
+        "thor",
+        "--dataset",
+        "wrist-phantom",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--out",
+        str(out),
+        "--healthy-split",
+        "test-healthy",
+        *data,
+        "--set",
+        "t0=20",
+        "--set",
+        "stride=10",
+        "--set",
+        "harmonization=10",
+        "--set",
+        "perceptual=ssim",
+    )
     assert result.returncode == 0, result.stderr
     assert (out / "boxes.parquet").is_file() and (out / "healthy" / "maps.npz").is_file()
     board = cli("compare", str(out), "--layout", "table2", "--out-dir", str(tmp_path / "boards"), "--name", "t2")

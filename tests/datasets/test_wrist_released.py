@@ -109,12 +109,23 @@ def test_manifest_covers_the_masks(tmp_path):
     "damage, message",
     [
         (lambda d: write_list(d / "splits" / "metal_neg.csv", []), "are not row-aligned"),
-        (lambda d: (d / "masks" / "neg" / f"{STEMS['fractured']}_neg.png").unlink(), "_neg.png' listed in a split CSV does not exist"),
+        (
+            lambda d: (d / "masks" / "neg" / f"{STEMS['fractured']}_neg.png").unlink(),
+            "_neg.png' listed in a split CSV does not exist",
+        ),
         (lambda d: (d / "splits" / "softtissue_ann.csv").unlink(), "softtissue_ann.csv does not exist"),
-        (lambda d: write_png(d / "masks" / "metal" / f"{STEMS['fractured']}_metal_0.png", np.zeros((HEIGHT, WIDTH)), np.uint8),
-         "box mask .*_metal_0.png is empty"),
-        (lambda d: write_png(d / "masks" / "metal" / f"{STEMS['fractured']}_metal_0.png", np.ones((10, 10)) * 255, np.uint8),
-         r"box mask .* has shape \(10, 10\), its image \(30, 40\)"),
+        (
+            lambda d: write_png(
+                d / "masks" / "metal" / f"{STEMS['fractured']}_metal_0.png", np.zeros((HEIGHT, WIDTH)), np.uint8
+            ),
+            "box mask .*_metal_0.png is empty",
+        ),
+        (
+            lambda d: write_png(
+                d / "masks" / "metal" / f"{STEMS['fractured']}_metal_0.png", np.ones((10, 10)) * 255, np.uint8
+            ),
+            r"box mask .* has shape \(10, 10\), its image \(30, 40\)",
+        ),
     ],
 )
 def test_bad_lists_and_masks_are_one_clear_error(tmp_path, damage, message):
@@ -127,9 +138,31 @@ def test_bad_lists_and_masks_are_one_clear_error(tmp_path, damage, message):
 def test_thor_and_the_table2_board_run_on_the_released_lists(cli, tmp_path, tiny_checkpoint):
     data, _ = write_released_tree(tmp_path)
     out = tmp_path / "run"
-    result = cli("run", "--method", "thor", "--dataset", "wrist", "--data-root", str(data), "--data", "layout=released",
-                 "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--healthy-split", "auto",
-                 "--set", "t0=20", "--set", "stride=10", "--set", "harmonization=10", "--set", "perceptual=ssim")
+    result = cli(
+        "run",
+        "--method",
+        "thor",
+        "--dataset",
+        "wrist",
+        "--data-root",
+        str(data),
+        "--data",
+        "layout=released",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--out",
+        str(out),
+        "--healthy-split",
+        "auto",
+        "--set",
+        "t0=20",
+        "--set",
+        "stride=10",
+        "--set",
+        "harmonization=10",
+        "--set",
+        "perceptual=ssim",
+    )
     assert result.returncode == 0, result.stderr
     with np.load(out / "maps.npz") as arrays:
         assert arrays["negative_regions"].shape == (1, 64, 64)

@@ -10,7 +10,12 @@ sizes = st.integers(min_value=8, max_value=130)
 
 
 @settings(max_examples=40, deadline=None)
-@given(height=sizes, width=sizes, patch=st.integers(min_value=6, max_value=64), stitching=st.sampled_from(["truncate", "cut"]))
+@given(
+    height=sizes,
+    width=sizes,
+    patch=st.integers(min_value=6, max_value=64),
+    stitching=st.sampled_from(["truncate", "cut"]),
+)
 def test_plain_and_cut_stitching_reconstruct_every_pixel_exactly_once(height, width, patch, stitching):
     patch = min(patch, height, width)
     layout = patch_layout(height, width, patch, stitching)

@@ -23,8 +23,20 @@ def test_released_checkpoint_in_old_key_names_is_converted(tmp_path, cli):
     assert any(".proj_attn." in key for key in released["model_weights"])  # the fixture really is old-style
     source, out = tmp_path / "best_model.pt", tmp_path / "imported.pt"
     torch.save(released, source)
-    result = cli("import-checkpoint", str(source), "--format", "thor-release", "--out", str(out),
-                 "--preset", "cpu-small", "--noise", "simplex", "--input-range", "0,1")
+    result = cli(
+        "import-checkpoint",
+        str(source),
+        "--format",
+        "thor-release",
+        "--out",
+        str(out),
+        "--preset",
+        "cpu-small",
+        "--noise",
+        "simplex",
+        "--input-range",
+        "0,1",
+    )
     assert result.returncode == 0, result.stderr
     model, provenance = load_model(out, torch.device("cpu"))
     for key, value in model.unet.state_dict().items():

@@ -44,7 +44,10 @@ def test_draws_at_random_offsets_are_as_unrelated_as_freshly_seeded_fields():
     reseeded = []
     for seed in range(30):  # the released code's way: a new OpenSimplex seed per field
         simplex = opensimplex.OpenSimplex(seed + 1)
-        octaves = [0.8**k * simplex.noise3array(pixels / (64 / 2**k), pixels / (64 / 2**k), np.array([100 / (64 / 2**k)]))[0] for k in range(6)]
+        octaves = [
+            0.8**k * simplex.noise3array(pixels / (64 / 2**k), pixels / (64 / 2**k), np.array([100 / (64 / 2**k)]))[0]
+            for k in range(6)
+        ]
         reseeded.append(torch.from_numpy(sum(octaves)))
     # smooth 64×64 fields have few degrees of freedom, so even independent ones correlate ~0.16 on average
     assert mean_abs_correlation(windows) < 1.3 * mean_abs_correlation(reseeded)
@@ -114,8 +117,10 @@ def test_no_lattice_vertex_outside_the_listed_reach_is_within_the_kernel():
     from opensimplex import constants
 
     points = np.random.default_rng(2).random((3, 50_000)) * 512
-    for reach, stretch, squish in ((REACH_2D, constants.STRETCH_CONSTANT2, constants.SQUISH_CONSTANT2),
-                                   (REACH_3D, constants.STRETCH_CONSTANT3, constants.SQUISH_CONSTANT3)):
+    for reach, stretch, squish in (
+        (REACH_2D, constants.STRETCH_CONSTANT2, constants.SQUISH_CONSTANT2),
+        (REACH_3D, constants.STRETCH_CONSTANT3, constants.SQUISH_CONSTANT3),
+    ):
         dimensions = len(reach[0])
         coordinates = points[:dimensions]
         base = np.floor(coordinates + coordinates.sum(0) * stretch)

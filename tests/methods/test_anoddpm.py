@@ -16,7 +16,10 @@ def anoddpm(checkpoint, **options):
 def test_thor_paper_preset_is_the_default(tiny_simplex_checkpoint):
     settings = anoddpm(tiny_simplex_checkpoint).settings()
     assert (settings["preset"], settings["t0"], settings["error"], settings["variance"]) == (
-        "thor-paper", 250, "absolute", "fixed_small",
+        "thor-paper",
+        250,
+        "absolute",
+        "fixed_small",
     )
     assert settings["noise"] == "simplex"
 

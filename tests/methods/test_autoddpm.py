@@ -14,8 +14,15 @@ def healthy_cases(limit=6):
 
 
 def method(checkpoint, healthy=healthy_cases, **options):
-    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), checkpoint, healthy_validation=healthy,
-                            validation_split="brain-phantom:val")
+    context = MethodContext(
+        "brain-phantom",
+        "cpu-small",
+        64,
+        torch.device("cpu"),
+        checkpoint,
+        healthy_validation=healthy,
+        validation_split="brain-phantom:val",
+    )
     fast = {"t0": 20, "stride": 10, "resample_from": 10, "resample_repeats": 2, "perceptual": "ssim"}
     return registry.methods.get("autoddpm").create({k: str(v) for k, v in {**fast, **options}.items()}, context)
 

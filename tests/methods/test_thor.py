@@ -55,7 +55,11 @@ def test_lpips_double_scaling_follows_the_protocol_unless_set(tiny_checkpoint, f
 
 
 def test_paper_protocol_takes_maps_at_h_only(tiny_checkpoint):
-    assert thor(tiny_checkpoint, protocol="paper", stride=1, perceptual="none").settings()["map_steps"] == [300, 150, 50]
+    assert thor(tiny_checkpoint, protocol="paper", stride=1, perceptual="none").settings()["map_steps"] == [
+        300,
+        150,
+        50,
+    ]
     with pytest.raises(AnobenchError, match="harmonization step at or below T0"):
         thor(tiny_checkpoint, protocol="paper", t0=40, perceptual="none")
 
@@ -108,10 +112,10 @@ def test_simplex_thor_runs_with_simplex_reverse_noise(tiny_simplex_checkpoint):
     assert prediction.nfe == 4 and prediction.maps.shape == images.shape
 
 
-@pytest.mark.parametrize(
-    "protocol, map_steps", [("reference", [100, 50, 0]), ("paper", [50])]
-)
-def test_harmonization_renoises_the_blend_at_level_t_with_the_initial_noise(tiny_checkpoint, monkeypatch, protocol, map_steps):
+@pytest.mark.parametrize("protocol, map_steps", [("reference", [100, 50, 0]), ("paper", [50])])
+def test_harmonization_renoises_the_blend_at_level_t_with_the_initial_noise(
+    tiny_checkpoint, monkeypatch, protocol, map_steps
+):
     method = thor(tiny_checkpoint, t0=100, harmonization="50", stride=25, perceptual="ssim", protocol=protocol)
     model = method.model
     noised, network_inputs, composed, averaged = [], [], [], []

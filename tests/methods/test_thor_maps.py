@@ -82,7 +82,7 @@ def test_snapping_to_kept_timesteps():
     every = list(range(350, -1, -50))
     kept_1 = list(range(350, -1, -1))
     assert thor_maps.snap_to_kept(every, kept_1) == every
-    assert thor_maps.snap_to_kept([300, 150, 50], list(range(350, -1, -10)) ) == [300, 150, 50]
+    assert thor_maps.snap_to_kept([300, 150, 50], list(range(350, -1, -10))) == [300, 150, 50]
     kept_40 = [350, 310, 270, 230, 190, 150, 110, 70, 30, 0]
     assert thor_maps.snap_to_kept([300, 150, 50], kept_40) == [310, 150, 70]  # 50 ties 70/30: the larger
 

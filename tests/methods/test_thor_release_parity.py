@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import thor_golden
 import torch
 
-import thor_golden
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.presets import get_preset
 from anobench.diffusion.schedule import ScheduleConfig
@@ -72,7 +72,11 @@ def test_reference_protocol_reproduces_the_released_chain(run):
 
 @pytest.mark.parametrize(
     "override, least",
-    [({"x0_clip": "input-range"}, 1e-2), ({"schedule_arithmetic": "float64"}, 1e-6), ({"lpips_double_scaling": False}, 1e-2)],
+    [
+        ({"x0_clip": "input-range"}, 1e-2),
+        ({"schedule_arithmetic": "float64"}, 1e-6),
+        ({"lpips_double_scaling": False}, 1e-2),
+    ],
 )
 def test_each_released_choice_matters(override, least):
     """Leaving any one released choice out moves the map away from the released one."""

@@ -28,6 +28,8 @@ LAYOUTS: dict[str, Layout] = {
     for layout in (
         Layout("full", "pixel", render_markdown, print_table, "every column, interval and paired comparison"),
         Layout("table1", "pixel", render_table1, print_table, "the THOR paper's Table 1, its reported rows beside"),
-        Layout("table2", "box", render_table2, print_table2, "the THOR paper's Table 2 (boxes), its reported rows beside"),
+        Layout(
+            "table2", "box", render_table2, print_table2, "the THOR paper's Table 2 (boxes), its reported rows beside"
+        ),
     )
 }

@@ -9,14 +9,29 @@ from rich.console import Console
 from rich.table import Table
 from tabulate import tabulate
 
+from anobench.evaluation.calibration import HEALTHY_FPR
 from anobench.evaluation.cells import (
-    COMPARISON_NOTE, COST_HEADERS, PAIR_HEADERS, threshold_cell, board, calibrated_note, calibration_text, cost_cells,
-    distinct_labels, interval_note, method_label, noise_family, pair_cells, percent, seed_spread, seeds_note,
-    threshold_note, with_interval,
+    COMPARISON_NOTE,
+    COST_HEADERS,
+    PAIR_HEADERS,
+    board,
+    calibrated_note,
+    calibration_text,
+    cost_cells,
+    distinct_labels,
+    interval_note,
+    method_label,
+    noise_family,
+    pair_cells,
+    percent,
+    seed_spread,
+    seeds_note,
+    threshold_cell,
+    threshold_note,
+    with_interval,
 )
 from anobench.evaluation.comparisons import PairComparison, compare_pairs, versus_best
 from anobench.evaluation.identity import Coverage
-from anobench.evaluation.calibration import HEALTHY_FPR
 from anobench.evaluation.pixel_protocol import BIN_NAMES, RunMetrics
 
 
@@ -68,14 +83,19 @@ def pairs_section(metrics: list[RunMetrics], pairs: list[PairComparison]) -> lis
     if not pairs:
         return []
     labels = distinct_labels(metrics)
-    section = ["## Paired comparisons (oracle Dice all)",
-               tabulate([pair_cells(labels, p) for p in pairs], headers=PAIR_HEADERS, tablefmt="github",
-                        disable_numparse=True)]
+    section = [
+        "## Paired comparisons (oracle Dice all)",
+        tabulate(
+            [pair_cells(labels, p) for p in pairs], headers=PAIR_HEADERS, tablefmt="github", disable_numparse=True
+        ),
+    ]
     if all(m.calibrated is not None for m in metrics):
         headers = ["A", "B", "Δ Dice calibrated (A − B) [95% CI]", *PAIR_HEADERS[3:]]
         rows = [pair_cells(labels, p) for p in dice_pairs(metrics, calibrated=True)]
-        section += ["## Paired comparisons (calibrated Dice)",
-                    tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)]
+        section += [
+            "## Paired comparisons (calibrated Dice)",
+            tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True),
+        ]
     return section
 
 
@@ -92,8 +112,16 @@ def render_markdown(metrics: list[RunMetrics], command: str, coverage: Coverage 
         "memory allocated on a GPU, the process's peak resident set on a CPU). GPU times are CUDA-event times. "
         f"{interval_note(metrics)} {COMPARISON_NOTE} {calibrated_note(first.thresholds)} {seeds_note('Dice all')}"
     )
-    return board(f"Leaderboard: {first.dataset} (split `{first.split}`)", explanation, headers, body, metrics, command,
-                 pairs_section(metrics, pairs), coverage)
+    return board(
+        f"Leaderboard: {first.dataset} (split `{first.split}`)",
+        explanation,
+        headers,
+        body,
+        metrics,
+        command,
+        pairs_section(metrics, pairs),
+        coverage,
+    )
 
 
 def print_table(metrics: list[RunMetrics], console: Console) -> None:
@@ -113,7 +141,12 @@ def print_table(metrics: list[RunMetrics], console: Console) -> None:
         table.add_column(title, justify="right", no_wrap=True)
     for m, verdict in zip(metrics, verdicts):
         table.add_row(
-            method_label(m), noise_family(str(m.settings.get("noise", "–")))[:1].upper(), f"{m.nfe:g}", *(percent(m.intervals[f"dice {name}"].value, 1) for name in BIN_NAMES),
-            with_interval(m.intervals["dice all"], 1), verdict, percent(m.intervals["auprc"].value, 1),
+            method_label(m),
+            noise_family(str(m.settings.get("noise", "–")))[:1].upper(),
+            f"{m.nfe:g}",
+            *(percent(m.intervals[f"dice {name}"].value, 1) for name in BIN_NAMES),
+            with_interval(m.intervals["dice all"], 1),
+            verdict,
+            percent(m.intervals["auprc"].value, 1),
         )
     console.print(table)

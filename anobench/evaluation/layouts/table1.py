@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from anobench.evaluation.cells import (
-    PAPER_NAMES, board, interval_note, method_label, noise_family, seed_spread, seeds_note, threshold_note,
+    PAPER_NAMES,
+    board,
+    interval_note,
+    method_label,
+    noise_family,
+    seed_spread,
+    seeds_note,
+    threshold_note,
     with_interval,
 )
 from anobench.evaluation.identity import Coverage
-from anobench.evaluation.published import CITATION, TABLE1_DATA, table1
 from anobench.evaluation.layouts.full import dice_pairs, pairs_section
 from anobench.evaluation.pixel_protocol import BIN_NAMES, RunMetrics
+from anobench.evaluation.published import CITATION, TABLE1_DATA, table1
 
 TABLE1_SLOTS = [
-    ("gaussian", "THOR"), ("gaussian", "DDPM"), ("gaussian", "AutoDDPM"),
-    ("simplex", "THOR"), ("simplex", "AnoDDPM"), ("simplex", "pDDPM"),
+    ("gaussian", "THOR"),
+    ("gaussian", "DDPM"),
+    ("gaussian", "AutoDDPM"),
+    ("simplex", "THOR"),
+    ("simplex", "AnoDDPM"),
+    ("simplex", "pDDPM"),
 ]
 
 
@@ -35,23 +46,40 @@ def render_table1(metrics: list[RunMetrics], command: str, coverage: Coverage | 
         slot = _table1_slot(m)
         dice = [with_interval(m.intervals[f"dice {name}"]) for name in ["all", *BIN_NAMES]]
         body.append(
-            [noise_family(str(m.settings.get("noise", "–"))), method_label(m), f"anobench, {m.dataset}",
-             *dice, with_interval(m.intervals["auprc"]), f"{m.nfe:g}", f"{m.seconds_per_image:.3f}",
-             *([seed_spread(m)] if seeded else [])]
+            [
+                noise_family(str(m.settings.get("noise", "–"))),
+                method_label(m),
+                f"anobench, {m.dataset}",
+                *dice,
+                with_interval(m.intervals["auprc"]),
+                f"{m.nfe:g}",
+                f"{m.seconds_per_image:.3f}",
+                *([seed_spread(m)] if seeded else []),
+            ]
         )
         if slot < len(TABLE1_SLOTS) and TABLE1_SLOTS[slot] not in shown:
             shown.add(TABLE1_SLOTS[slot])
             row = reported.loc[TABLE1_SLOTS[slot]]
             values = [f"{row[column]:.2f}" for column in ("dice_average", "dice_small", "dice_medium", "dice_large")]
-            body.append([TABLE1_SLOTS[slot][0], TABLE1_SLOTS[slot][1], f"reported ({TABLE1_DATA})", *values,
-                         *["–"] * (len(headers) - 3 - len(values))])
+            body.append(
+                [
+                    TABLE1_SLOTS[slot][0],
+                    TABLE1_SLOTS[slot][1],
+                    f"reported ({TABLE1_DATA})",
+                    *values,
+                    *["–"] * (len(headers) - 3 - len(values)),
+                ]
+            )
     first = metrics[0]
     explanation = (
-        f"Dice: pooled max-Dice ×100 ({threshold_note(first.thresholds)}, chosen on these cases), \"average\" pooled over all "
+        f"Dice: pooled max-Dice ×100 ({threshold_note(first.thresholds)}, chosen on these cases), "
+        '"average" pooled over all '
         "lesions, then per lesion-size bin; AUPRC: pooled pixel-level average precision ×100; NFE/img and "
-        f"s/img: medians over cases. Rows marked \"reported ({TABLE1_DATA})\" are the paper's published "
+        f's/img: medians over cases. Rows marked "reported ({TABLE1_DATA})" are the paper\'s published '
         f"numbers ({CITATION}, Table 1) on real data; they are not comparable in level with phantom numbers, "
         f"only in ordering. {interval_note(metrics)}" + (f" {seeds_note('Dice average')}" if seeded else "")
     )
     title = f"Table 1 layout: {first.dataset} (split `{first.split}`) beside the THOR paper"
-    return board(title, explanation, headers, body, metrics, command, pairs_section(metrics, dice_pairs(metrics)), coverage)
+    return board(
+        title, explanation, headers, body, metrics, command, pairs_section(metrics, dice_pairs(metrics)), coverage
+    )

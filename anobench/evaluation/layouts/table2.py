@@ -13,7 +13,15 @@ from anobench.evaluation.box_metrics import FROC_FALSE_POSITIVES
 from anobench.evaluation.box_protocol import BoxRunMetrics
 from anobench.evaluation.calibration import HEALTHY_FPR
 from anobench.evaluation.cells import (
-    PAIR_HEADERS, PAPER_NAMES, board, distinct_labels, method_label, pair_cells, percent, seed_spread, seeds_note,
+    PAIR_HEADERS,
+    PAPER_NAMES,
+    board,
+    distinct_labels,
+    method_label,
+    pair_cells,
+    percent,
+    seed_spread,
+    seeds_note,
     with_interval,
 )
 from anobench.evaluation.comparisons import PairComparison, compare_pairs
@@ -40,29 +48,50 @@ def table2_rows(metrics: list[BoxRunMetrics]) -> tuple[list[str], list[list[str]
     """Each run's row, followed by the paper's reported row of that method where there is one."""
     reported = table2().set_index(["method", "class"])
     classes = metrics[0].classes
-    headers = ["method", "source", *classes, "F1 mean", *(f"R@{k:g}FP" for k in FROC_FALSE_POSITIVES),
-               "τ (healthy FPR)"]
+    headers = [
+        "method",
+        "source",
+        *classes,
+        "F1 mean",
+        *(f"R@{k:g}FP" for k in FROC_FALSE_POSITIVES),
+        "τ (healthy FPR)",
+    ]
     headers += ["NFE/img", "s/img"]
     seeded = any(m.seed_values for m in metrics)
     headers += ["F1 mean over seeds"] if seeded else []
     body: list[list[str]] = []
     for m in metrics:
         body.append(
-            [method_label(m), f"anobench, {m.dataset}", *(_recall_f1(m, name) for name in classes),
-             with_interval(m.intervals["f1 mean"]), *(with_interval(m.recall_at_fp[k], 1) for k in FROC_FALSE_POSITIVES),
-             threshold_text(m),
-             f"{m.nfe:g}", f"{m.seconds_per_image:.3f}", *([seed_spread(m)] if seeded else [])]
+            [
+                method_label(m),
+                f"anobench, {m.dataset}",
+                *(_recall_f1(m, name) for name in classes),
+                with_interval(m.intervals["f1 mean"]),
+                *(with_interval(m.recall_at_fp[k], 1) for k in FROC_FALSE_POSITIVES),
+                threshold_text(m),
+                f"{m.nfe:g}",
+                f"{m.seconds_per_image:.3f}",
+                *([seed_spread(m)] if seeded else []),
+            ]
         )
         paper_name = PAPER_NAMES.get(m.method)
         if paper_name in reported.index.get_level_values(0):
             cells = [
                 f"{reported.loc[(paper_name, name), 'recall']:.2f} / {reported.loc[(paper_name, name), 'f1']:.2f}"
-                if (paper_name, name) in reported.index else "–"
+                if (paper_name, name) in reported.index
+                else "–"
                 for name in classes
             ]
             reported_f1 = reported.loc[paper_name, "f1"].mean()
-            body.append([paper_name, f"reported ({TABLE2_DATA})", *cells, f"{reported_f1:.2f}",
-                         *["–"] * (len(headers) - 3 - len(cells))])
+            body.append(
+                [
+                    paper_name,
+                    f"reported ({TABLE2_DATA})",
+                    *cells,
+                    f"{reported_f1:.2f}",
+                    *["–"] * (len(headers) - 3 - len(cells)),
+                ]
+            )
     return headers, body
 
 
@@ -71,13 +100,14 @@ def table2_note(metrics: list[BoxRunMetrics]) -> str:
         "Per class: recall / F1 ×100 by the THOR paper's box protocol (thor-compat: τ from the healthy split "
         "scored with each run, the largest mean healthy FPR ≤ 5 %; TP when more than a tenth of the box is kept; "
         "FP = min(10, ⌊negative-region mass / inside mass⌋), the negative region being the data set's own "
-        "where it gives one, else everything outside the image's boxes). R@kFP: box recall ×100 at k false-positive regions per image "
+        "where it gives one, else everything outside the image's boxes). "
+        "R@kFP: box recall ×100 at k false-positive regions per image "
         "(8-connected components of map ≥ τ; the FROC at its exact operating points: every distinct map value as "
         f"threshold, {froc_counts_text(metrics)}). F1 mean: F1 averaged over the classes. "
         f"Brackets: 95 % percentile bootstrap intervals ({RESAMPLES} resamples of the test "
         f"{'patients' if {m.bootstrap_unit for m in metrics} == {'patients'} else 'images'}, seed {SEED}, each "
         "image with all its boxes; τ stays the one chosen on the healthy split). "
-        f"Rows marked \"reported ({TABLE2_DATA})\" are the paper's published numbers ({CITATION}, Table 2)."
+        f'Rows marked "reported ({TABLE2_DATA})" are the paper\'s published numbers ({CITATION}, Table 2).'
     ) + (f" {seeds_note('F1 mean')}" if any(m.seed_values for m in metrics) else "")
 
 
@@ -104,8 +134,16 @@ def render_table2(metrics: list[BoxRunMetrics], command: str, coverage: Coverage
     headers, body = table2_rows(metrics)
     first = metrics[0]
     title = f"Table 2 layout: {first.dataset} (split `{first.split}`) beside the THOR paper"
-    return board(title, table2_note(metrics), headers, body, metrics, command,  # type: ignore[arg-type]
-                 box_pairs_section(metrics, box_pairs(metrics)), coverage)
+    return board(
+        title,
+        table2_note(metrics),
+        headers,
+        body,
+        metrics,
+        command,  # type: ignore[arg-type]
+        box_pairs_section(metrics, box_pairs(metrics)),
+        coverage,
+    )
 
 
 def print_table2(metrics: list[BoxRunMetrics], console: Console) -> None:
@@ -114,8 +152,12 @@ def print_table2(metrics: list[BoxRunMetrics], console: Console) -> None:
     from rich.table import Table
 
     classes = metrics[0].classes
-    table = Table(title=f"{metrics[0].dataset} ({metrics[0].split}): box F1 and FROC recall ×100",
-                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table = Table(
+        title=f"{metrics[0].dataset} ({metrics[0].split}): box F1 and FROC recall ×100",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     table.add_column("method", no_wrap=True)
     for name in (*(label[:5] for label in classes), "mean", *(f"R@{k:g}" for k in FROC_FALSE_POSITIVES), "τ"):
         table.add_column(name, justify="right", no_wrap=True)

@@ -16,8 +16,8 @@ from typing import Any, Literal, Mapping
 
 from anobench.api import Batch, MethodContext, Prediction
 from anobench.config import bounded, build_config
-from anobench.diffusion.schedule import T_MAX
 from anobench.diffusion.reconstruction import PartialReconstruction
+from anobench.diffusion.schedule import T_MAX
 
 PRESETS = {
     "thor-paper": {"t0": 250, "error": "absolute", "variance": "fixed_small"},

@@ -27,10 +27,10 @@ import torch.nn.functional as F
 
 from anobench.api import Batch, Case, MethodContext, Prediction
 from anobench.config import bounded, build_config, to_plain
+from anobench.diffusion.denoiser import load_denoiser
 from anobench.diffusion.noise import CaseRandom, noise_kind
 from anobench.diffusion.sampler import chain_for_batch
 from anobench.diffusion.schedule import T_MAX, respaced_timesteps
-from anobench.diffusion.denoiser import load_denoiser
 from anobench.errors import AnobenchError
 from anobench.perceptual import Backend, open_backend
 

@@ -32,10 +32,10 @@ from scipy import ndimage
 
 from anobench.api import Batch, MethodContext, Prediction
 from anobench.config import bounded, build_config, to_plain
-from anobench.diffusion.schedule import T_MAX
+from anobench.diffusion.denoiser import load_denoiser
 from anobench.diffusion.noise import CaseRandom, noise_kind
 from anobench.diffusion.patches import PatchLayout, Stitching, patch_layout
-from anobench.diffusion.denoiser import load_denoiser
+from anobench.diffusion.schedule import T_MAX
 from anobench.errors import AnobenchError
 
 BRAIN_EROSION_ITERATIONS = 3
@@ -99,7 +99,9 @@ class PDDPM:
         images = batch.images.to(model.device)
         clean = model.to_model_range(images)
         random = CaseRandom(batch.case_ids, batch.seed, model.device)
-        noisy = model.schedule.q_sample(clean, self.config.t, random.sample(self.noise, images.shape[1:], self.config.t))
+        noisy = model.schedule.q_sample(
+            clean, self.config.t, random.sample(self.noise, images.shape[1:], self.config.t)
+        )
         count = images.shape[0] * layout.count
         predictions = torch.empty(count, *images.shape[1:], device=model.device)
         for first in range(0, count, self.max_batch):

@@ -89,7 +89,10 @@ def normalise_by_max(maps: torch.Tensor, across_batch: bool = False) -> torch.Te
 
 
 def compose_map(
-    residual: torch.Tensor, perceptual: torch.Tensor, sigma: float, across_batch: bool = False,
+    residual: torch.Tensor,
+    perceptual: torch.Tensor,
+    sigma: float,
+    across_batch: bool = False,
     device_ops: bool | None = None,
 ) -> torch.Tensor:
     """Eq. (3): residual × σ-smoothed perceptual map (clipped to [0, 1]), normalised per image."""
@@ -123,7 +126,9 @@ def harmonic_mean(maps: list[torch.Tensor], device_ops: bool | None = None) -> t
     if _device_ops(maps[0], device_ops):
         stacked = torch.stack(maps).float()
         positive = (stacked > 0).all(dim=0)
-        return torch.where(positive, len(maps) / (1 / stacked.clamp_min(1e-30)).sum(dim=0), torch.zeros_like(stacked[0]))
+        return torch.where(
+            positive, len(maps) / (1 / stacked.clamp_min(1e-30)).sum(dim=0), torch.zeros_like(stacked[0])
+        )
     stacked = torch.stack(maps).detach().float().cpu().numpy()
     with warnings.catch_warnings(), np.errstate(divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)

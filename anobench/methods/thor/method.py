@@ -58,11 +58,11 @@ import torch
 
 from anobench.api import Batch, MethodContext, Prediction
 from anobench.config import bounded, build_config, to_plain
+from anobench.diffusion.denoiser import load_denoiser
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.noise import CaseRandom, NoiseSource, noise_kind
 from anobench.diffusion.sampler import reverse_step
 from anobench.diffusion.schedule import T_MAX, respaced_timesteps
-from anobench.diffusion.denoiser import load_denoiser
 from anobench.errors import AnobenchError
 from anobench.methods.thor import maps as thor_maps
 from anobench.perceptual import Backend, PerceptualBackend, open_backend
@@ -121,7 +121,9 @@ class THOR:
         self.schedule = model.schedule.with_arithmetic(
             config.schedule_arithmetic or ("float32" if released else "float64")
         )
-        self.perceptual = perceptual or open_backend(config.perceptual, model, config.lpips_weights, self.double_scaling)
+        self.perceptual = perceptual or open_backend(
+            config.perceptual, model, config.lpips_weights, self.double_scaling
+        )
         sigma, kernel = config.smoothing_sigma, config.morphology_kernel
         self.sigma = thor_maps.scaled_pixels(2.0, image_size) if sigma is None else sigma
         self.kernel = thor_maps.scaled_kernel(13, image_size) if kernel is None else kernel

@@ -60,4 +60,3 @@ class Squares:
 
 def open_dataset(options: Mapping[str, str], context: DatasetContext) -> Squares:
     return Squares(build_config(SquaresConfig, options), context.image_size)
-

@@ -44,4 +44,3 @@ class Residual:
 
 def create(options: Mapping[str, str], context: MethodContext) -> Residual:
     return Residual(build_config(ResidualConfig, options), context.device)
-
