@@ -8,8 +8,6 @@ import os
 import pickle
 import signal
 import subprocess
-import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -17,7 +15,7 @@ import pytest
 import torch
 from conftest import SMALL_PHANTOM
 from test_cli import assert_user_error
-from test_journal import request, same_results
+from test_journal import interrupted_after_a_batch, request, same_results, slow_run_words
 from test_leaderboard import fabricate_brain_run
 from test_registry import make_distribution
 
@@ -265,33 +263,9 @@ def test_a_damaged_journal_batch_is_named_with_how_to_discard_it(tiny_checkpoint
 
 def test_sigint_says_the_run_was_interrupted_and_how_to_resume(tiny_checkpoint, tmp_path, phantom_words):
     out = tmp_path / "r"
-    words = [
-        "run",
-        "--method",
-        "ddpm",
-        "--dataset",
-        "brain-phantom",
-        "--checkpoint",
-        str(tiny_checkpoint),
-        "--batch-size",
-        "1",
-        "--set",
-        "t0=30",
-        "--set",
-        "stride=2",
-        "--latency-cases",
-        "0",
-        *phantom_words("--data"),
-        "--out",
-        str(out),
-    ]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "anobench.cli", *words], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    process = interrupted_after_a_batch(
+        slow_run_words(tiny_checkpoint, phantom_words), out, signal.SIGINT, stderr=subprocess.PIPE
     )
-    deadline = time.monotonic() + 120
-    while not list((out / "journal" / "run").glob("batch-*.npz")) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and "Traceback" not in stderr
     assert "interrupted" in stderr and "run the same command again to resume" in stderr

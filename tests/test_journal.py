@@ -81,37 +81,42 @@ def test_a_journal_of_another_command_is_not_mixed_in(tiny_checkpoint, tmp_path,
     run(request(tiny_checkpoint, tmp_path / "r", seed=1, overwrite=True))
 
 
-def test_sigkill_then_the_same_command_ends_as_an_uninterrupted_run(cli, tiny_checkpoint, tmp_path, phantom_words):
-    words = [
+def slow_run_words(checkpoint, phantom_words):
+    """A CLI run of one case per batch and a 16-step chain: slow enough to be interrupted mid-way."""
+    options = "--batch-size 1 --set t0=30 --set stride=2 --latency-cases 0"
+    return [
         "run",
         "--method",
         "ddpm",
         "--dataset",
         "brain-phantom",
         "--checkpoint",
-        str(tiny_checkpoint),
-        "--batch-size",
-        "1",
-        "--set",
-        "t0=30",
-        "--set",
-        "stride=2",
-        "--latency-cases",
-        "0",
+        str(checkpoint),
+        *options.split(),
         *phantom_words("--data"),
     ]
-    assert cli(*words, "--out", str(tmp_path / "whole")).returncode == 0
-    out = tmp_path / "killed"
+
+
+def interrupted_after_a_batch(words, out, sent, stderr=subprocess.DEVNULL):
+    """Start the run `words` into `out`, send it `sent` once a batch is journalled; the ended process."""
     process = subprocess.Popen(
         [sys.executable, "-m", "anobench.cli", *words, "--out", str(out)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
     )
     deadline = time.monotonic() + 120
     while not list((out / "journal" / "run").glob("batch-*.npz")) and time.monotonic() < deadline:
         time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    process.send_signal(sent)
+    return process
+
+
+def test_sigkill_then_the_same_command_ends_as_an_uninterrupted_run(cli, tiny_checkpoint, tmp_path, phantom_words):
+    words = slow_run_words(tiny_checkpoint, phantom_words)
+    assert cli(*words, "--out", str(tmp_path / "whole")).returncode == 0
+    out = tmp_path / "killed"
+    interrupted_after_a_batch(words, out, signal.SIGKILL).wait()
     journalled = len(list((out / "journal" / "run").glob("batch-*.npz")))
     assert 1 <= journalled < 12 and not (out / "cases.parquet").exists()
     again = cli(*words, "--out", str(out))
