@@ -101,7 +101,7 @@ def phantom_args() -> list[str]:
 
 
 SLOW_FIXTURES = {"cli", "tiny_checkpoint", "tiny_simplex_checkpoint", "tiny_patched_checkpoint"}
-SLOW_MODULES = {"test_readme", "test_example_plugin", "test_real_data_route", "test_distributed"}
+SLOW_MODULES = {"test_documented_commands", "test_example_plugin", "test_real_data_route", "test_distributed"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -111,3 +111,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or module in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+
+
+def ddpm_run(checkpoint: Path) -> list[str]:
+    """The start of a CLI run of DDPM on the brain phantom with `checkpoint`."""
+    return ["run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(checkpoint)]

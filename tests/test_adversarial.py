@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import SMALL_PHANTOM
+from conftest import SMALL_PHANTOM, ddpm_run
 from test_cli import assert_user_error
 from test_journal import interrupted_after_a_batch, request, same_results, slow_run_words
 from test_leaderboard import fabricate_brain_run
@@ -49,13 +49,7 @@ def test_a_bad_number_is_refused_before_anything_is_written(
 ):
     out = tmp_path / "never"
     result = cli(
-        "run",
-        "--method",
-        "ddpm",
-        "--dataset",
-        "brain-phantom",
-        "--checkpoint",
-        str(tiny_checkpoint),
+        *ddpm_run(tiny_checkpoint),
         "--out",
         str(out),
         *phantom_words("--data"),
@@ -90,13 +84,7 @@ def test_checkpoints_that_are_not_ours_are_named_without_unsafe_advice(cli, tiny
     }
     for checkpoint, fragment in expected.items():
         result = cli(
-            "run",
-            "--method",
-            "ddpm",
-            "--dataset",
-            "brain-phantom",
-            "--checkpoint",
-            str(checkpoint),
+            *ddpm_run(checkpoint),
             "--out",
             str(tmp_path / "r"),
             *phantom_args,
@@ -166,13 +154,7 @@ def test_a_folder_holding_only_rows_is_not_a_finished_run(cli, tiny_checkpoint, 
     (partial / runs.CASES).write_bytes((tmp_path / "whole" / runs.CASES).read_bytes())
     assert_user_error(cli("compare", str(partial)), "holds no finished run", "run its command again")
     result = cli(
-        "run",
-        "--method",
-        "ddpm",
-        "--dataset",
-        "brain-phantom",
-        "--checkpoint",
-        str(tiny_checkpoint),
+        *ddpm_run(tiny_checkpoint),
         "--out",
         str(partial),
         "--latency-cases",

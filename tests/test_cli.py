@@ -5,6 +5,7 @@ import sys
 
 import pytest
 import torch
+from conftest import ddpm_run
 
 from anobench.diffusion.checkpoint import read_checkpoint
 
@@ -108,13 +109,7 @@ def test_unwritable_output_folder(cli, tmp_path, tiny_checkpoint, phantom_args):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     result = cli(
-        "run",
-        "--method",
-        "ddpm",
-        "--dataset",
-        "brain-phantom",
-        "--checkpoint",
-        str(tiny_checkpoint),
+        *ddpm_run(tiny_checkpoint),
         "--out",
         str(blocker / "run"),
         *phantom_args,
@@ -124,13 +119,7 @@ def test_unwritable_output_folder(cli, tmp_path, tiny_checkpoint, phantom_args):
 
 def test_unknown_setting_names_the_valid_ones(cli, tmp_path, tiny_checkpoint, phantom_args):
     result = cli(
-        "run",
-        "--method",
-        "ddpm",
-        "--dataset",
-        "brain-phantom",
-        "--checkpoint",
-        str(tiny_checkpoint),
+        *ddpm_run(tiny_checkpoint),
         "--out",
         str(tmp_path / "r"),
         *phantom_args,
@@ -143,13 +132,7 @@ def test_unknown_setting_names_the_valid_ones(cli, tmp_path, tiny_checkpoint, ph
 def test_run_then_compare_prints_a_leaderboard(cli, tmp_path, tiny_checkpoint, phantom_args):
     out = tmp_path / "run"
     result = cli(
-        "run",
-        "--method",
-        "ddpm",
-        "--dataset",
-        "brain-phantom",
-        "--checkpoint",
-        str(tiny_checkpoint),
+        *ddpm_run(tiny_checkpoint),
         "--out",
         str(out),
         "--healthy-split",
@@ -171,13 +154,7 @@ def test_run_then_compare_prints_a_leaderboard(cli, tmp_path, tiny_checkpoint, p
 def test_sharded_run_merges_when_the_last_rank_finishes(cli, tmp_path, tiny_checkpoint, phantom_args):
     out = tmp_path / "sharded"
     common = [
-        "run",
-        "--method",
-        "ddpm",
-        "--dataset",
-        "brain-phantom",
-        "--checkpoint",
-        str(tiny_checkpoint),
+        *ddpm_run(tiny_checkpoint),
         "--out",
         str(out),
         "--world-size",
@@ -297,13 +274,7 @@ def test_patched_training_and_pddpm_run_into_the_table1_layout(cli, tmp_path, ph
 def test_several_seeds_make_one_row_with_their_spread(cli, tmp_path, tiny_checkpoint, phantom_args):
     out = tmp_path / "seeds"
     result = cli(
-        "run",
-        "--method",
-        "ddpm",
-        "--dataset",
-        "brain-phantom",
-        "--checkpoint",
-        str(tiny_checkpoint),
+        *ddpm_run(tiny_checkpoint),
         "--out",
         str(out),
         "--seeds",

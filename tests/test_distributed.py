@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pandas as pd
 import torch
-from conftest import FAST_DDPM, SMALL_PHANTOM
+from conftest import FAST_DDPM, SMALL_PHANTOM, ddpm_run
 
 from anobench import runs
 
@@ -24,13 +24,7 @@ def torchrun(*words, cwd):
 
 def test_torchrun_shards_cases_and_rank_0_merges_them_into_the_single_process_result(cli, tiny_checkpoint, tmp_path):
     words = [
-        "run",
-        "--method",
-        "ddpm",
-        "--dataset",
-        "brain-phantom",
-        "--checkpoint",
-        str(tiny_checkpoint),
+        *ddpm_run(tiny_checkpoint),
         "--device",
         "cpu",
         "--latency-cases",

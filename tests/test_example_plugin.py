@@ -1,17 +1,9 @@
 """The plugin guide's example distribution (examples/anobench-example-plugin), installed by `make`,
 run end to end as an outside plugin: listed, run with its healthy split, compared."""
 
-import os
-import re
-import shlex
-import subprocess
-import sys
 from importlib import metadata
-from pathlib import Path
 
 import pytest
-
-GUIDE = Path(__file__).parent.parent / "docs" / "plugins.md"
 
 
 def test_the_example_distribution_is_installed_like_any_outside_plugin():
@@ -61,21 +53,3 @@ def test_the_example_method_and_data_set_run_and_make_a_board(cli, tmp_path):
         str(tmp_path / "even"),
     )
     assert even.returncode == 2 and "window=4: must be odd" in even.stderr
-
-
-def test_the_guides_commands_run_exactly_as_printed(tmp_path):
-    block = re.search(r"```bash\n(.*?)```", GUIDE.read_text(), re.S).group(1)
-    commands = [line.split("#")[0].strip() for line in block.splitlines() if line.startswith("anobench ")]
-    assert [c.split()[1] for c in commands] == ["list", "run", "compare"]
-    for command in commands:
-        words = shlex.split(command)
-        result = subprocess.run(
-            [sys.executable, "-m", "anobench.cli", *words[1:]],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "COLUMNS": "200"},
-            timeout=300,
-        )
-        assert result.returncode == 0, (command, result.stderr)
-    assert (tmp_path / "leaderboards" / "example.md").is_file()

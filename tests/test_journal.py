@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FAST_DDPM, SMALL_PHANTOM
+from conftest import FAST_DDPM, SMALL_PHANTOM, ddpm_run
 
 from anobench import runs
 from anobench.atomic import atomic_write
@@ -85,13 +85,7 @@ def slow_run_words(checkpoint, phantom_words):
     """A CLI run of one case per batch and a 16-step chain: slow enough to be interrupted mid-way."""
     options = "--batch-size 1 --set t0=30 --set stride=2 --latency-cases 0"
     return [
-        "run",
-        "--method",
-        "ddpm",
-        "--dataset",
-        "brain-phantom",
-        "--checkpoint",
-        str(checkpoint),
+        *ddpm_run(checkpoint),
         *options.split(),
         *phantom_words("--data"),
     ]
@@ -128,13 +122,7 @@ def test_sigkill_then_the_same_command_ends_as_an_uninterrupted_run(cli, tiny_ch
 def test_a_second_writer_into_the_same_folder_is_refused(cli, tiny_checkpoint, tmp_path, phantom_args):
     with RunLock(tmp_path / "busy", "run"):
         result = cli(
-            "run",
-            "--method",
-            "ddpm",
-            "--dataset",
-            "brain-phantom",
-            "--checkpoint",
-            str(tiny_checkpoint),
+            *ddpm_run(tiny_checkpoint),
             "--out",
             str(tmp_path / "busy"),
             *phantom_args,
