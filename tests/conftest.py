@@ -116,3 +116,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def ddpm_run(checkpoint: Path) -> list[str]:
     """The start of a CLI run of DDPM on the brain phantom with `checkpoint`."""
     return ["run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(checkpoint)]
+
+
+def ddpm_request(checkpoint: Path, out: Path, **changes: object):
+    """A fast DDPM run on the small phantom (`anobench.harness.RunRequest`), fields overridable."""
+    from anobench.harness import RunRequest
+
+    fields = dict(
+        method="ddpm",
+        dataset="brain-phantom",
+        checkpoint=checkpoint,
+        method_options=FAST_DDPM,
+        dataset_options=SMALL_PHANTOM,
+        batch_size=4,
+        device="cpu",
+        out=out,
+    )
+    return RunRequest(**{**fields, **changes})

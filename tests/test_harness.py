@@ -3,25 +3,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FAST_DDPM, SMALL_PHANTOM
+from conftest import ddpm_request as request
 
 from anobench import runs
 from anobench.errors import AnobenchError
-from anobench.harness import RunRequest, run
-
-
-def request(tiny_checkpoint, out, **changes) -> RunRequest:
-    fields = dict(
-        method="ddpm",
-        dataset="brain-phantom",
-        checkpoint=tiny_checkpoint,
-        method_options=FAST_DDPM,
-        dataset_options=SMALL_PHANTOM,
-        batch_size=4,
-        device="cpu",
-        out=out,
-    )
-    return RunRequest(**{**fields, **changes})
+from anobench.harness import run
 
 
 @pytest.fixture(scope="module")

@@ -12,30 +12,20 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FAST_DDPM, SMALL_PHANTOM, ddpm_run
+from conftest import ddpm_request, ddpm_run
 
 from anobench import runs
 from anobench.atomic import atomic_write
 from anobench.errors import AnobenchError
-from anobench.harness import RunRequest, run
+from anobench.harness import run
 from anobench.journal import RunLock
 
 TIMING = ["seconds"]
 
 
 def request(checkpoint, out, **changes):
-    fields = dict(
-        method="ddpm",
-        dataset="brain-phantom",
-        checkpoint=checkpoint,
-        method_options=FAST_DDPM,
-        dataset_options=SMALL_PHANTOM,
-        batch_size=2,
-        device="cpu",
-        out=out,
-        latency_cases=0,
-    )
-    return RunRequest(**{**fields, **changes})
+    """Batches of two, no latency probe: more batches to interrupt between."""
+    return ddpm_request(checkpoint, out, **{"batch_size": 2, "latency_cases": 0, **changes})
 
 
 def same_results(first, second):
