@@ -44,8 +44,10 @@ class ImageComponents:
 
     def at(self, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """False-positive regions and found boxes at each threshold (map ≥ threshold)."""
-        found = sum((_alive(*hit, thresholds) > 0).astype(np.int64) for hit in self.hits)
-        return _alive(*self.false_positive, thresholds), np.asarray(found + np.zeros(len(thresholds), np.int64))
+        found = np.zeros(len(thresholds), np.int64)
+        for hit in self.hits:
+            found += _alive(*hit, thresholds) > 0
+        return _alive(*self.false_positive, thresholds), found
 
 
 def _alive(bottoms: np.ndarray, tops: np.ndarray, thresholds: np.ndarray) -> np.ndarray:

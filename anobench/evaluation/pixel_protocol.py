@@ -96,18 +96,19 @@ def pixel_scores(
     resampled: dict[str, np.ndarray] = {}
     ranked = rank_pixels(maps[scored], masks[scored])  # one ranking of the scored pixels serves every bin
     in_bins = np.asarray(size_bins[scored])
+    searched: dict[str, tuple[MaxDice, np.ndarray, tuple[float, np.ndarray]]] = {}
     for name in [*BIN_NAMES, "all"]:
         members = scored if name == "all" else np.array([b == name for b in size_bins], dtype=bool)
         cases_per_bin[name] = int(members.sum())
-        exact = _pooled_exact(
-            ranked, np.ones(len(in_bins), bool) if name == "all" else in_bins == name, weights[:, members]
-        )
+        if thresholds == "exact" or name == "all":  # "all" also gives AUPRC, exact in either mode
+            within = np.ones(len(in_bins), bool) if name == "all" else in_bins == name
+            searched[name] = _pooled_exact(ranked, within, weights[:, members])
         if thresholds == "grid":
             dice[name], resampled[f"dice {name}"] = _pooled_grid(maps[members], masks[members], weights[:, members])
         else:
-            dice[name], resampled[f"dice {name}"] = exact[0], exact[1]
+            dice[name], resampled[f"dice {name}"] = searched[name][0], searched[name][1]
         intervals[f"dice {name}"] = interval(dice[name].dice, resampled[f"dice {name}"])
-    auprc, resampled["auprc"] = exact[2]  # of the last bin, "all": AUPRC is exact in either mode
+    auprc, resampled["auprc"] = searched["all"][2]
     intervals["auprc"] = interval(auprc, resampled["auprc"])
     anomalous = _at(maps, dice["all"].threshold, inclusive=thresholds == "exact")
     case_dice = np.where(scored, _case_dice(anomalous, masks), np.nan)
