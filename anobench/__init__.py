@@ -9,10 +9,11 @@ The command line is a thin shell over these functions, so a notebook gets the sa
 
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = metadata.version("anobench")  # pyproject.toml is the one source
 
 if TYPE_CHECKING:
     from anobench.evaluation.pixel_protocol import RunMetrics

@@ -107,8 +107,11 @@ class Dataset(Protocol):
     runs over identical files compare.
     """
 
-    splits: Sequence[str]
-    evaluation: Evaluation
+    @property
+    def splits(self) -> Sequence[str]: ...  # a plain attribute in an implementation
+
+    @property
+    def evaluation(self) -> Evaluation: ...
 
     def case_ids(self, split: str) -> Sequence[str]: ...
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
@@ -72,7 +72,7 @@ def _binary(array: Any, shape: tuple[int, ...], what: str) -> np.ndarray | None:
 
 
 def checked_prediction(
-    method: str, prediction: Any, images: torch.Tensor, case_ids: list[str]
+    method: str, prediction: Any, images: torch.Tensor, case_ids: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The maps (B×H×W float32) and reconstructions (or None) of a method's prediction for `images`."""
     if not isinstance(prediction, Prediction):

@@ -2,7 +2,7 @@
 
 job → collect → save: the split's case ids are listed through the dataset plugin, optionally sharded
 (rank r of world size w takes cases r, r+w, …), loaded one batch at a time (so `--limit` and shards
-decode only what they score), scored by the method plugin, and written with one row per case plus
+decode only what they score), scored by the method plugin (`anobench.scoring`), and written with one row per case plus
 the maps. A healthy split may be scored beside it (`healthy_split`: a split of the data set,
 `NAME:SPLIT` of another, or `auto`, the one the data set declares for calibration). Metrics are not
 computed here: leaderboards derive them from the folder. Per-case seconds are the batch's time (CUDA
@@ -16,32 +16,26 @@ score), so a mistaken command is answered within about a second.
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from anobench import registry, runs
-from anobench.api import Batch, Case, Dataset, DatasetContext, Method, MethodContext, manifest_hash
-from anobench.contract import checked_case, checked_prediction, plugin_call
+from anobench.api import Case, DatasetContext, Method, MethodContext, manifest_hash
+from anobench.contract import plugin_call
 from anobench.diffusion.presets import PRECISION_NAMES, get_preset
 from anobench.errors import AnobenchError, RunInterrupted
-from anobench.evaluation.pixel_metrics import size_bin
 from anobench.hashing import sha256_json
 from anobench.journal import JOURNAL, BatchJournal, RunLock, remove_empty_journal
-from anobench.sources import SplitSource, absolute, open_source, parse_source
+from anobench.scoring import Scored, ScoringOptions, batch_one_seconds, score_cases
+from anobench.sources import OpenSplit, SplitSource, absolute, open_source, parse_source
 
 if TYPE_CHECKING:
     import torch
-
-    from anobench.devices import Stopwatch
 
 
 @dataclass(frozen=True)
@@ -84,227 +78,7 @@ def default_folder(request: RunRequest) -> Path:
     return Path("runs") / request.dataset / f"{request.method}-{stamp}"
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:.2f} img/s"),
-        TimeRemainingColumn(),
-        console=console,
-    )
-
-
-@dataclass
-class _Scored:
-    results: runs.CaseResults
-    boxes: pd.DataFrame  # one row per annotated box of the scored cases
-    wall_seconds: float
-    predict_seconds: float
-    network_seconds: float
-    resumed_cases: int  # taken from the journal of an interrupted attempt
-
-
-def _score(
-    method: Method,
-    source: _Source,
-    selected: list[tuple[int, str]],
-    request: RunRequest,
-    image_size: int,
-    device: torch.device,
-    console: Console,
-    journal: BatchJournal,
-) -> _Scored:
-    """Score the cases (position in the split, case id) in batches, loading each batch when its turn
-    comes; per-case rows carry the batch's time divided by its size.
-
-    Batches already in the journal (an interrupted earlier attempt) are taken from it; every batch
-    scored here is journalled as soon as it is done.
-    """
-    import torch
-
-    from anobench.devices import Stopwatch
-
-    rows: list[dict[str, Any]] = []
-    maps, reconstructions = [], []
-    masks, images, negatives, boxes = [], [], [], []
-    predict_seconds = network_seconds = 0.0
-    stopwatch = Stopwatch(device)
-    finished = journal.finished()
-    start, scored_here = time.perf_counter(), 0
-    with _progress(console) as progress, torch.inference_mode():
-        task = progress.add_task(f"{request.method} on {source}", total=len(selected), rate=0.0)
-        for first in range(0, len(selected), request.batch_size):
-            chunk = [(index, source.load(case_id)) for index, case_id in selected[first : first + request.batch_size]]
-            if first in finished:
-                batch_rows, arrays = finished[first]
-            else:
-                batch_rows, arrays = _score_batch(method, chunk, request, stopwatch, first // request.batch_size)
-                journal.record(first, batch_rows, arrays)
-                scored_here += len(chunk)
-            rows += batch_rows
-            maps.append(arrays["maps"])
-            if "reconstructions" in arrays:
-                reconstructions.append(arrays["reconstructions"])
-            masks += [case.mask for _, case in chunk]
-            images += [case.image for _, case in chunk]
-            negatives += [case.negative_region for _, case in chunk]
-            boxes += _box_rows(chunk)
-            predict_seconds += float(arrays["predict_seconds"])
-            network_seconds += float(arrays["network_seconds"])
-            progress.update(task, completed=first + len(chunk), rate=scored_here / (time.perf_counter() - start))
-    wall_seconds = time.perf_counter() - start
-    results = runs.CaseResults(
-        rows=pd.DataFrame(rows, columns=runs.ROW_COLUMNS),
-        maps=np.concatenate(maps) if maps else np.zeros((0, image_size, image_size), np.float32),
-        masks=_stack(masks),
-        reconstructions=np.concatenate(reconstructions) if maps and len(reconstructions) == len(maps) else None,
-        negative_regions=_stack(negatives),
-        images=_stack(images),
-    )
-    return _Scored(
-        results,
-        pd.DataFrame(boxes, columns=runs.BOX_COLUMNS),
-        wall_seconds,
-        predict_seconds,
-        network_seconds,
-        len(selected) - scored_here,
-    )
-
-
-def _score_batch(
-    method: Method, chunk: list[tuple[int, Case]], request: RunRequest, stopwatch: Stopwatch, number: int
-) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
-    """One batch through the method: its rows and arrays (maps, reconstructions, seconds)."""
-    import torch
-
-    batch = Batch(
-        images=torch.stack([torch.from_numpy(case.image) for _, case in chunk])[:, None],
-        case_ids=[case.case_id for _, case in chunk],
-        seed=request.seed,
-    )
-    stopwatch.start()
-    named = ", ".join(batch.case_ids[:3]) + (f" and {len(batch.case_ids) - 3} more" if len(batch.case_ids) > 3 else "")
-    with plugin_call(f"method {request.method!r} failed on case(s) {named}"):
-        prediction = method.predict(batch)
-    batch_maps, batch_reconstructions = checked_prediction(request.method, prediction, batch.images, batch.case_ids)
-    batch_seconds = stopwatch.stop()
-    arrays = {
-        "maps": batch_maps,
-        "predict_seconds": np.array(batch_seconds),
-        "network_seconds": np.array(float(prediction.network_seconds)),
-    }
-    if batch_reconstructions is not None:
-        arrays["reconstructions"] = batch_reconstructions
-    rows = [
-        _row(index, case, case_map, int(prediction.nfe), batch_seconds / len(chunk), len(chunk), number)
-        for (index, case), case_map in zip(chunk, batch_maps)
-    ]
-    return rows, arrays
-
-
-def _box_rows(chunk: list[tuple[int, Case]]) -> list[dict[str, Any]]:
-    return [
-        {
-            "index": index,
-            "case_id": case.case_id,
-            "label": box.label,
-            "top": box.top,
-            "left": box.left,
-            "bottom": box.bottom,
-            "right": box.right,
-        }
-        for index, case in chunk
-        for box in case.boxes
-    ]
-
-
-def _batch_one_seconds(
-    method: Method, method_name: str, cases: list[Case], seed: int, device: torch.device, count: int
-) -> list[float]:
-    """Seconds per image at batch size 1 for up to `count` cases, after one warm-up call, through the
-    same `predict` that made the results (the maps are discarded)."""
-    import torch
-
-    from anobench.devices import Stopwatch
-
-    stopwatch = Stopwatch(device)
-    samples = []
-    with torch.inference_mode():
-        for position, case in enumerate(cases[: count + 1] if count > 0 else []):
-            batch = Batch(torch.from_numpy(case.image)[None, None], [case.case_id], seed)
-            stopwatch.start()
-            with plugin_call(f"method {method_name!r} failed on case {case.case_id!r} (batch size 1)"):
-                prediction = method.predict(batch)
-            checked_prediction(method_name, prediction, batch.images, [case.case_id])
-            seconds = stopwatch.stop()
-            if position > 0:
-                samples.append(seconds)
-    return samples
-
-
-def _row(
-    index: int, case: Case, case_map: np.ndarray, nfe: int, seconds: float, batch_size: int, batch: int
-) -> dict[str, Any]:
-    lesion = int(case.mask.sum()) if case.mask is not None else 0
-    return {
-        "index": index,
-        "case_id": case.case_id,
-        "subject_id": case.subject_id,
-        "lesion_pixels": lesion,
-        "size_bin": size_bin(lesion, *case.image.shape) if case.mask is not None else None,
-        "score": float(case_map.mean()),
-        "nfe": nfe,
-        "seconds": seconds,
-        "batch_size": batch_size,
-        "batch": batch,
-    }
-
-
-def _stack(arrays: list[np.ndarray | None]) -> np.ndarray | None:
-    """The per-case arrays stacked, or None unless every case has one."""
-    if not arrays or any(array is None for array in arrays):
-        return None
-    return np.stack(arrays)  # type: ignore[arg-type]
-
-
-@dataclass
-class _Source:
-    """One split of an opened data set, read a case at a time."""
-
-    name: SplitSource
-    dataset: Dataset
-    options: dict[str, str]
-    root: Path | None
-    image_size: int
-
-    def __str__(self) -> str:
-        return str(self.name)
-
-    def case_ids(self) -> list[str]:
-        with plugin_call(f"dataset {self.name.dataset!r} failed to list split {self.name.split!r}"):
-            ids = [str(case_id) for case_id in self.dataset.case_ids(self.name.split)]
-        if not ids:
-            raise AnobenchError(f"{self.name} has no cases")
-        return ids
-
-    def load(self, case_id: str) -> Case:
-        with plugin_call(f"dataset {self.name.dataset!r} failed to load case {case_id!r} of {self.name.split!r}"):
-            case = self.dataset.load_case(self.name.split, case_id)
-        return checked_case(self.name.dataset, case, self.image_size)
-
-    def describe(self) -> dict[str, Any]:
-        """What the run folder records of it."""
-        return {
-            "dataset": self.name.dataset,
-            "split": self.name.split,
-            "dataset_options": self.options,
-            "data_root": str(self.root) if self.root else None,
-            "dataset_settings": self.dataset.settings(),
-        }
-
-
-def healthy_source(request: RunRequest, scored: _Source, image_size: int, wanted: str) -> _Source:
+def healthy_source(request: RunRequest, scored: OpenSplit, image_size: int, wanted: str) -> OpenSplit:
     """The healthy split `wanted` names (SPLIT, NAME:SPLIT, or auto), opened."""
     if wanted == "auto":
         declared = scored.dataset.evaluation.healthy_split
@@ -321,11 +95,11 @@ def healthy_source(request: RunRequest, scored: _Source, image_size: int, wanted
                 f"dataset {request.dataset!r} has no split {name.split!r}; "
                 f"available: {', '.join(scored.dataset.splits)}"
             )
-        return _Source(name, scored.dataset, request.dataset_options, request.data_root, image_size)
+        return OpenSplit(name, scored.dataset, request.dataset_options, request.data_root, image_size)
     root = request.data_roots.get(name.dataset)  # another data set: its own folder, by name
     with plugin_call(f"dataset {name.dataset!r} could not be opened"):
         dataset = open_source(name, {}, image_size, root)
-    return _Source(name, dataset, {}, root, image_size)
+    return OpenSplit(name, dataset, {}, root, image_size)
 
 
 def check_request(request: RunRequest) -> None:
@@ -364,7 +138,7 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
     # the data is listed, and a first case read, before the run folder is touched: bad input leaves nothing behind
     with plugin_call(f"dataset {request.dataset!r} could not be opened"):
         dataset = dataset_plugin.open(request.dataset_options, DatasetContext(preset.image_size, request.data_root))
-    scored = _Source(
+    scored = OpenSplit(
         SplitSource(request.dataset, request.split),
         dataset,
         request.dataset_options,
@@ -410,9 +184,9 @@ class _Plan:
     device: torch.device
     preset: Any
     method_plugin: Any
-    scored: _Source
+    scored: OpenSplit
     ids: list[str]  # the split's case ids to score (all ranks)
-    healthy: _Source | None
+    healthy: OpenSplit | None
     healthy_ids: list[str]
 
     @property
@@ -521,9 +295,10 @@ def _execute(plan: _Plan, method: Method, console: Console) -> RunSummary:
     scored_for = plan.scored_for(settings, digest)
     journals = [BatchJournal(folder, plan.name, scored_for, replace_other=request.overwrite)]
     reset_peak_memory(device)
-    scored = _score(method, plan.scored, plan.selected, request, image_size, device, console, journals[0])
+    options = ScoringOptions(request.method, request.batch_size, request.seed)
+    scored = score_cases(method, plan.scored, plan.selected, options, image_size, device, console, journals[0])
     first_cases = [plan.scored.load(case_id) for _, case_id in plan.selected[: request.latency_cases + 1]]
-    batch_one = _batch_one_seconds(method, request.method, first_cases, request.seed, device, request.latency_cases)
+    batch_one = batch_one_seconds(method, request.method, first_cases, request.seed, device, request.latency_cases)
     healthy_scored, healthy_manifest = None, None
     if plan.healthy is not None:  # never with shards (refused): one healthy journal per folder
         healthy_manifest = manifest_hash(plan.healthy.dataset)
@@ -535,8 +310,8 @@ def _execute(plan: _Plan, method: Method, console: Console) -> RunSummary:
                 request.overwrite,
             )
         )
-        healthy_scored = _score(
-            method, plan.healthy, list(enumerate(plan.healthy_ids)), request, image_size, device, console, journals[1]
+        healthy_scored = score_cases(
+            method, plan.healthy, list(enumerate(plan.healthy_ids)), options, image_size, device, console, journals[1]
         )
     provenance = _provenance(plan, settings, digest, scored, batch_one, healthy_manifest)
     if plan.sharded:  # the shard's files, its provenance last; merge_shards publishes the joined set
@@ -576,7 +351,7 @@ def _provenance(
     plan: _Plan,
     settings: dict[str, Any],
     manifest: str,
-    scored: _Scored,
+    scored: Scored,
     batch_one: list[float],
     healthy_manifest: str | None,
 ) -> dict[str, Any]:

@@ -106,7 +106,7 @@ class BatchJournal:
 
     def record(self, first: int, rows: list[dict[str, Any]], arrays: dict[str, np.ndarray]) -> None:
         payload = {**arrays, "rows": np.array(json.dumps(rows, default=_plain))}
-        atomic_write(self.folder / f"batch-{first:07d}.npz", lambda p: np.savez(p, **payload))
+        atomic_write(self.folder / f"batch-{first:07d}.npz", lambda p: np.savez(p, **payload))  # type: ignore[arg-type]  # as in runs
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -6,24 +6,24 @@ import platform
 import subprocess
 import sys
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
 
-import anobench
+PACKAGE = Path(__file__).resolve().parent  # the anobench package in use (a checkout, or an installed copy)
 
 
 def git_commit() -> dict[str, Any] | None:
     """The commit of the anobench checkout in use (None for an installed copy)."""
-    source = Path(anobench.__file__).resolve().parent
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, check=True
+            ["git", "rev-parse", "HEAD"], cwd=PACKAGE, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=source,
+            cwd=PACKAGE,
             capture_output=True,
             text=True,
             check=True,
@@ -46,7 +46,7 @@ def device_name(device: torch.device) -> str:
 
 def environment(device: torch.device) -> dict[str, Any]:
     return {
-        "anobench": anobench.__version__,
+        "anobench": metadata.version("anobench"),
         "git": git_commit(),
         "python": sys.version.split()[0],
         "torch": str(torch.__version__),

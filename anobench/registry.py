@@ -44,7 +44,7 @@ class Registry(Generic[PluginT]):
     def __init__(self, group: str, kind: str, plugin_type: type[PluginT]) -> None:
         self.group = group
         self.kind = kind
-        self.plugin_type = plugin_type
+        self.plugin_type: type[PluginT] = plugin_type
 
     def _scan(self) -> tuple[dict[str, Entry], dict[str, str]]:
         """Declared plugins by name, and the names two distributions claim (with the error to give)."""

@@ -232,7 +232,7 @@ def write_results(rows_path: Path, arrays_path: Path, results: CaseResults) -> N
         arrays["negative_regions"] = results.negative_regions.astype(bool)
     if results.images is not None:
         arrays["images"] = results.images.astype(np.float16)
-    atomic_write(arrays_path, lambda p: np.savez_compressed(p, **arrays))
+    atomic_write(arrays_path, lambda p: np.savez_compressed(p, **arrays))  # type: ignore[arg-type]  # numpy's stub: **arrays could be allow_pickle
 
 
 def read_results(rows_path: Path, arrays_path: Path) -> CaseResults:

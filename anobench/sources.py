@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from anobench import registry
-from anobench.api import Dataset, DatasetContext
+from anobench.api import Case, Dataset, DatasetContext
+from anobench.contract import checked_case, plugin_call
 from anobench.errors import AnobenchError
 
 DataRoots = Path | Mapping[str, Path] | None  # one folder (one data set) or a folder per data set name
@@ -94,3 +95,39 @@ def open_source(source: SplitSource, options: Mapping[str, str], image_size: int
             f"dataset {source.dataset!r} has no split {source.split!r}; available: {', '.join(dataset.splits)}"
         )
     return dataset
+
+
+@dataclass
+class OpenSplit:
+    """One split of an opened data set, read a case at a time."""
+
+    name: SplitSource
+    dataset: Dataset
+    options: dict[str, str]
+    root: Path | None
+    image_size: int
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+    def case_ids(self) -> list[str]:
+        with plugin_call(f"dataset {self.name.dataset!r} failed to list split {self.name.split!r}"):
+            ids = [str(case_id) for case_id in self.dataset.case_ids(self.name.split)]
+        if not ids:
+            raise AnobenchError(f"{self.name} has no cases")
+        return ids
+
+    def load(self, case_id: str) -> Case:
+        with plugin_call(f"dataset {self.name.dataset!r} failed to load case {case_id!r} of {self.name.split!r}"):
+            case = self.dataset.load_case(self.name.split, case_id)
+        return checked_case(self.name.dataset, case, self.image_size)
+
+    def describe(self) -> dict[str, Any]:
+        """What the run folder records of it."""
+        return {
+            "dataset": self.name.dataset,
+            "split": self.name.split,
+            "dataset_options": self.options,
+            "data_root": str(self.root) if self.root else None,
+            "dataset_settings": self.dataset.settings(),
+        }

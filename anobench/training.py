@@ -92,7 +92,7 @@ def train_command(
     return shlex.join(words + data_root_words(data_root) + ["--out", str(out)])
 
 
-def _warmup_ema(decay: float):  # type: ignore[no-untyped-def]
+def _warmup_ema(decay: float):
     """EMA whose decay ramps up as min(decay, (1+n)/(10+n)), so early weights are forgotten.
 
     A fixed decay of 0.999 keeps e^{-1} of the random initial weights after 1000 steps, which in
@@ -208,7 +208,7 @@ def train(
     config: TrainConfig,
     out: Path,
     dataset_options: Mapping[str, str] | None = None,
-    device: str | None = None,
+    device_name: str | None = None,
     console: Console | None = None,
     data_root: DataRoots = None,
 ) -> dict[str, Any]:
@@ -219,7 +219,7 @@ def train(
     the whole batch. Rank 0 alone writes the resumable state, the checkpoint and the manifest.
     """
     launch = distributed.launched()
-    device = select_device(distributed.device_for(launch, device) if launch else device)
+    device = select_device(distributed.device_for(launch, device_name) if launch else device_name)
     world_size, rank = (launch.world_size, launch.rank) if launch else (1, 0)
     if config.batch_size % world_size:
         raise AnobenchError(f"--batch-size {config.batch_size} is not divisible by the {world_size} processes")
@@ -279,7 +279,8 @@ def train(
         )
 
     alpha_bar = model.schedule.alphas_cumprod.float().to(device)
-    cells = None if patch_size is None else patch_layout(*images.shape[-2:], patch_size).window_masks().to(device)
+    height, width = images.shape[-2:]
+    cells = None if patch_size is None else patch_layout(height, width, patch_size).window_masks().to(device)
     with _progress(console) as progress:
         task = progress.add_task("train", total=config.steps, completed=step, loss=float("nan"), rate=0.0)
         session_start, session_first_step = time.perf_counter(), step

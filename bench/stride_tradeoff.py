@@ -52,15 +52,15 @@ def main() -> None:
                 )
             m = evaluate_run(folder)
             dice = m.intervals["dice all"]
-            series.setdefault(method_label(m), []).append((m.nfe, dice))
+            series.setdefault(method_label(m.run), []).append((m.run.nfe, dice))
             rows.append(
                 [
-                    method_label(m),
+                    method_label(m.run),
                     stride,
-                    f"{m.nfe:g}",
+                    f"{m.run.nfe:g}",
                     f"{100 * dice.value:.2f} [{100 * dice.low:.1f}, {100 * dice.high:.1f}]",
-                    f"{m.latency_batch[0]:.3f}",
-                    f"{m.latency_one[0]:.3f}",
+                    f"{m.run.latency_batch[0]:.3f}",
+                    f"{m.run.latency_one[0]:.3f}",
                 ]
             )
     args.out.mkdir(parents=True, exist_ok=True)

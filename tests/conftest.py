@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 SMALL_PHANTOM = {"n_train": "24", "n_val": "4", "n_test_healthy": "4", "n_test": "12"}
@@ -133,3 +135,50 @@ def ddpm_request(checkpoint: Path, out: Path, **changes: object):
         out=out,
     )
     return RunRequest(**{**fields, **changes})
+
+
+def fabricate_brain_run(
+    folder: Path,
+    method: str,
+    quality: float,
+    subjects: list[str] | None = None,
+    healthy: bool = True,
+    settings: dict[str, object] | None = None,
+) -> None:
+    """A finished run on 12 slices with one square lesion each; `quality` scales how much of the map is on
+    the lesion; `settings`: the method settings its config records."""
+    from anobench import runs
+
+    rng = np.random.default_rng(len(method))
+    masks = np.zeros((12, 32, 32), bool)
+    masks[:, 8:16, 8:16] = True
+    maps = (rng.random((12, 32, 32)) * 0.4 + quality * masks * rng.random((12, 1, 1))).astype(np.float32)
+    rows = pd.DataFrame(
+        {
+            "index": range(12),
+            "case_id": [f"c{i}" for i in range(12)],
+            "subject_id": subjects or [f"s{i}" for i in range(12)],
+            "lesion_pixels": [64] * 12,
+            "size_bin": ["medium"] * 12,
+            "score": maps.mean(axis=(1, 2)),
+            "nfe": [10] * 12,
+            "seconds": [0.1] * 12,
+            "batch_size": [4] * 12,
+        }
+    )
+    runs.write_results(*runs.run_files(folder), runs.CaseResults(rows, maps, masks, None))
+    if healthy:
+        healthy_maps = (rng.random((6, 32, 32)) * 0.4).astype(np.float32)
+        runs.write_results(*runs.healthy_files(folder), runs.CaseResults(rows.iloc[:6], healthy_maps, None, None))
+    runs.write_json(
+        folder / runs.CONFIG,
+        {
+            "method": method,
+            "method_settings": settings or {},
+            "dataset": "brain-phantom",
+            "split": "test",
+            "healthy_split": "val" if healthy else None,
+        },
+    )
+    runs.write_json(folder / runs.PROVENANCE, {"data_manifest": "m", "device": "cpu"})
+    runs.seal(folder)

@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import SMALL_PHANTOM, ddpm_run
+from conftest import SMALL_PHANTOM, ddpm_run, fabricate_brain_run
 from test_cli import assert_user_error
 from test_journal import interrupted_after_a_batch, request, same_results, slow_run_words
-from test_leaderboard import fabricate_brain_run
 from test_registry import make_distribution
 
 from anobench import runs

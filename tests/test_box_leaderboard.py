@@ -103,7 +103,7 @@ def test_runs_differing_only_in_their_seed_make_one_row_with_the_spread_of_f1(tm
     runs.write_results(*runs.run_files(tmp_path / "seed-1"), results)
     runs.seal(tmp_path / "seed-1")  # the edited run, published again
     path, metrics = compare([str(tmp_path / "seed-*")], "seeds", tmp_path / "boards", layout="table2")
-    assert len(metrics) == 1 and metrics[0].seed == 0 and metrics[0].seed_values == pytest.approx((0.5, 1.0))
+    assert len(metrics) == 1 and metrics[0].run.seed == 0 and metrics[0].seed_values == pytest.approx((0.5, 1.0))
     row = next(line for line in path.read_text().splitlines() if line.startswith("| thor "))
     assert row.rstrip(" |").endswith("75.00 ± 35.36 (n=2, 50.0–100.0)")
     assert "F1 mean over seeds: mean ± sd" in path.read_text()

@@ -1,12 +1,13 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import fabricate_brain_run
 
 from anobench.errors import AnobenchError
 from anobench.evaluation.bootstrap import Estimate
 from anobench.evaluation.cells import noise_family
+from anobench.evaluation.identity import RunIdentity
 from anobench.evaluation.layouts.table1 import render_table1
 from anobench.evaluation.pixel_metrics import MaxDice
 from anobench.evaluation.pixel_protocol import BIN_NAMES, RunMetrics
@@ -15,34 +16,41 @@ from anobench.evaluation.published import table1
 NAN = float("nan")
 
 
-def run_metrics(method, noise, dice):
-    """Metrics of a one-case run, without resamples (intervals unknown)."""
-    keys = [*(f"dice {name}" for name in [*BIN_NAMES, "all"]), "auprc"]
-    return RunMetrics(
-        folder=Path(f"runs/{method}-{noise}"),
+def identity(method, settings, folder=None):
+    """A run's identity as boards show it (cost and device made up)."""
+    return RunIdentity(
+        folder=Path(folder or f"runs/{method}-{settings.get('noise')}"),
         method=method,
-        settings={"noise": noise},
+        settings=settings,
         dataset="brain-phantom",
         split="test",
         data_manifest="abc",
-        dice={name: MaxDice(dice, 0.5) for name in [*BIN_NAMES, "all"]},
-        cases_per_bin={name: 1 for name in [*BIN_NAMES, "all"]},
-        auprc=0.5,
         nfe=9,
         seconds_per_image=0.1,
-        device="cpu",
         latency_batch=(0.1, 0.2),
         latency_one=(0.3, 0.4),
         batch_size=8,
         images_per_second=10.0,
         peak_memory_mb=500.0,
+        device="cpu",
         seed=0,
+    )
+
+
+def run_metrics(method, noise, dice):
+    """Metrics of a one-case run, without resamples (intervals unknown)."""
+    keys = [*(f"dice {name}" for name in [*BIN_NAMES, "all"]), "auprc"]
+    return RunMetrics(
+        dice={name: MaxDice(dice, 0.5) for name in [*BIN_NAMES, "all"]},
+        cases_per_bin={name: 1 for name in [*BIN_NAMES, "all"]},
+        auprc=0.5,
         intervals={key: Estimate(0.5 if key == "auprc" else dice, NAN, NAN) for key in keys},
         resampled={key: np.full(4, NAN) for key in keys},
-        case_ids=("a",),
         case_dice=np.array([dice]),
-        bootstrap_unit="cases",
         calibrated=None,
+        run=identity(method, {"noise": noise}),
+        case_ids=("a",),
+        bootstrap_unit="cases",
     )
 
 
@@ -82,50 +90,11 @@ def test_simplex_variants_share_the_papers_simplex_group():
 def test_labels_tell_variants_apart():
     from anobench.evaluation.cells import method_label
 
-    plain = run_metrics("pddpm", "simplex-2d", 0.1)
-    post = RunMetrics(**{**plain.__dict__, "settings": {"stitching": "avg", "postprocess": True}})
-    quiet = RunMetrics(**{**plain.__dict__, "settings": {"stitching": "truncate", "postprocess": False}})
+    plain = identity("pddpm", {"noise": "simplex-2d"})
+    post = identity("pddpm", {"stitching": "avg", "postprocess": True})
+    quiet = identity("pddpm", {"stitching": "truncate", "postprocess": False})
     assert method_label(plain) == "pddpm"
     assert method_label(post) == "pddpm (avg, postprocess)" and method_label(quiet) == "pddpm (truncate)"
-
-
-def fabricate_brain_run(folder, method, quality, subjects=None, healthy=True):
-    """A run on 12 slices with one square lesion each; `quality` scales how much of the map is on the lesion."""
-    from anobench import runs
-
-    rng = np.random.default_rng(len(method))
-    masks = np.zeros((12, 32, 32), bool)
-    masks[:, 8:16, 8:16] = True
-    maps = (rng.random((12, 32, 32)) * 0.4 + quality * masks * rng.random((12, 1, 1))).astype(np.float32)
-    rows = pd.DataFrame(
-        {
-            "index": range(12),
-            "case_id": [f"c{i}" for i in range(12)],
-            "subject_id": subjects or [f"s{i}" for i in range(12)],
-            "lesion_pixels": [64] * 12,
-            "size_bin": ["medium"] * 12,
-            "score": maps.mean(axis=(1, 2)),
-            "nfe": [10] * 12,
-            "seconds": [0.1] * 12,
-            "batch_size": [4] * 12,
-        }
-    )
-    runs.write_results(*runs.run_files(folder), runs.CaseResults(rows, maps, masks, None))
-    if healthy:
-        healthy_maps = (rng.random((6, 32, 32)) * 0.4).astype(np.float32)
-        runs.write_results(*runs.healthy_files(folder), runs.CaseResults(rows.iloc[:6], healthy_maps, None, None))
-    runs.write_json(
-        folder / runs.CONFIG,
-        {
-            "method": method,
-            "method_settings": {},
-            "dataset": "brain-phantom",
-            "split": "test",
-            "healthy_split": "val" if healthy else None,
-        },
-    )
-    runs.write_json(folder / runs.PROVENANCE, {"data_manifest": "m", "device": "cpu"})
-    runs.seal(folder)
 
 
 def test_metrics_carry_intervals_a_calibrated_dice_and_paired_comparisons(tmp_path):
@@ -164,10 +133,10 @@ def test_several_slices_per_subject_resample_subjects(tmp_path):
 def test_runs_that_would_read_alike_are_told_apart_by_noise_then_settings():
     from anobench.evaluation.cells import distinct_labels
 
-    gaussian, simplex = run_metrics("thor", "gaussian", 0.1), run_metrics("thor", "simplex", 0.2)
-    ddpm = run_metrics("ddpm", "gaussian", 0.3)
+    gaussian, simplex = identity("thor", {"noise": "gaussian"}), identity("thor", {"noise": "simplex"})
+    ddpm = identity("ddpm", {"noise": "gaussian"})
     assert distinct_labels([gaussian, simplex, ddpm]) == ["thor [gaussian]", "thor [simplex]", "ddpm"]
-    twin = RunMetrics(**{**gaussian.__dict__, "folder": Path("runs/other")})
+    twin = identity("thor", {"noise": "gaussian"}, folder="runs/other")
     assert distinct_labels([gaussian, twin]) == ["thor [thor-gaussian]", "thor [other]"]  # only what differs
 
 

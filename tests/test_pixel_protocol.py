@@ -77,8 +77,8 @@ def test_more_lesion_values_than_resampled_cuts_move_the_resampled_metrics_by_un
 
 
 def test_compare_says_which_threshold_search_it_used(cli, tmp_path):
+    from conftest import fabricate_brain_run
     from test_cli import assert_user_error
-    from test_leaderboard import fabricate_brain_run
 
     fabricate_brain_run(tmp_path / "run", "m", 0.5)
     boards = tmp_path / "boards"

@@ -156,7 +156,8 @@ def _write_split(
     progress: Progress,
 ) -> None:
     split_index = list(SPLITS).index(split)
-    anomalous = SPLITS[split].masks is not None
+    mask_list = SPLITS[split].masks
+    anomalous = mask_list is not None
     images, masks = [], []
     task = progress.add_task(f"brain-phantom {split}", total=count)
     for index in range(count):
@@ -178,8 +179,8 @@ def _write_split(
         images.append(image_name)
         progress.advance(task)
     write_filename_csv(root / SPLITS[split].images, images)
-    if anomalous:
-        write_filename_csv(root / SPLITS[split].masks, masks)
+    if mask_list is not None:
+        write_filename_csv(root / mask_list, masks)
 
 
 def generate(config: PhantomConfig, root: Path) -> Path:

@@ -41,7 +41,10 @@ def read_volume_with_affine(path: Path) -> tuple[np.ndarray, np.ndarray]:
     import nibabel
 
     try:
-        volume, affine = canonical_array(nibabel.load(path))
+        image = nibabel.load(path)
+        if not isinstance(image, nibabel.spatialimages.SpatialImage):
+            raise TypeError(f"a {type(image).__name__}, not a volume")
+        volume, affine = canonical_array(image)
     except Exception as error:  # nibabel, gzip and zlib raise many types for damaged files
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise AnobenchError(f"cannot read NIfTI {path}: corrupt or not NIfTI ({reason})") from None

@@ -146,7 +146,7 @@ class PngSliceDataset:
             images = [resolve_listed_path(p, self.root) for p in read_filename_csv(self.root / files.images)]
             masks: list[Path | None] = [None] * len(images)
             if files.masks is not None:
-                masks = [resolve_listed_path(p, self.root) for p in read_filename_csv(self.root / files.masks)]  # type: ignore[misc]
+                masks = [resolve_listed_path(p, self.root) for p in read_filename_csv(self.root / files.masks)]
                 if len(masks) != len(images):
                     raise AnobenchError(
                         f"{files.images} lists {len(images)} images but {files.masks} lists {len(masks)} masks"

@@ -176,7 +176,8 @@ class WristRadiographs:
             raise AnobenchError(f"wrist split {split!r} has no case {case_id!r}")
         patient, image_path = self._records_of[split][case_id]
         raw = read_png(image_path)
-        prepared = prepared_boxes(self._evaluated_boxes[case_id], *raw.shape, self.image_size)
+        height, width = raw.shape
+        prepared = prepared_boxes(self._evaluated_boxes[case_id], height, width, self.image_size)
         return Case(case_id, prepare_for_preset(raw, self.image_size), None, patient, prepared)
 
     def manifest(self) -> dict[str, Any]:

@@ -109,7 +109,7 @@ class ReleasedWristSplits:
 
     def _prepared(self, path: Path) -> tuple[np.ndarray, tuple[int, int]]:
         raw = read_png(path)
-        return prepare_for_preset(raw, self.image_size), raw.shape  # type: ignore[return-value]
+        return prepare_for_preset(raw, self.image_size), raw.shape
 
     @cached_property
     def _normal(self) -> dict[str, dict[str, Path]]:

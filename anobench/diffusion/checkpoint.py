@@ -102,7 +102,7 @@ def load_model(path: Path, device: torch.device) -> tuple[DiffusionModel, dict[s
     model = DiffusionModel(
         preset,
         ScheduleConfig(**config["schedule"]),
-        tuple(config["input_range"]),  # type: ignore[arg-type]
+        tuple(config["input_range"]),
         config["noise"],
         device,
         config.get("patch_size"),

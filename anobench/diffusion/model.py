@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 
@@ -48,7 +48,7 @@ class DiffusionModel:
         self.noise = noise
         self.device = device
         self.unet = build_unet(preset).to(device).eval()
-        self.network: torch.nn.Module = self.unet  # what predict calls: the UNet, or its compiled form
+        self.network: Callable[..., torch.Tensor] = self.unet  # what predict calls: the UNet, or its compiled form
         self.precision = "fp32"
         self.meter = ForwardMeter()
 

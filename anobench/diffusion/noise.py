@@ -26,7 +26,8 @@ class NoiseKind(Protocol):
     time coordinate; Gaussian noise ignores it.
     """
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def draw(self, generator: torch.Generator, shape: Sequence[int], timestep: int) -> torch.Tensor: ...
 

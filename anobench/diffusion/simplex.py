@@ -32,8 +32,9 @@ zero); normalising changes the effective noise level, so it is a separate noise 
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, reduce
 from typing import Any, Sequence
 
 import numpy as np
@@ -202,7 +203,7 @@ def _tables(device: torch.device) -> dict[str, torch.Tensor]:
 
 def _lattice_sum(
     points: list[torch.Tensor], steps: torch.Tensor, stretch: float, squish: float, gradient, norm: float, weights=None
-) -> torch.Tensor:  # type: ignore[no-untyped-def]
+) -> torch.Tensor:
     """Σ over the vertices in reach (`steps`: V×D from a cell's base corner) of
     w (2 − |d|²)⁴ ⟨gradient(vertex), d⟩ / norm, for broadcastable coordinate tensors `points`; the
     vertices are a leading axis of the intermediate tensors. `weights(position in the cell)` gives
@@ -215,7 +216,7 @@ def _lattice_sum(
     step_offsets = steps + steps.sum(1, keepdim=True) * squish  # each vertex's offset from the base corner
     view = (-1,) + (1,) * points[0].dim()
     deltas = [d.unsqueeze(0) - step_offsets[:, axis].view(view) for axis, d in enumerate(to_base)]
-    attenuation = (2 - sum(d * d for d in deltas)).clamp(min=0)
+    attenuation = (2 - reduce(operator.add, (d * d for d in deltas))).clamp(min=0)
     integer_steps = steps.long()
     vertices = [b.long().unsqueeze(0) + integer_steps[:, axis].view(view) for axis, b in enumerate(base)]
     value = sum(g * d for g, d in zip(gradient(vertices), deltas))
@@ -243,14 +244,14 @@ def _two_on_first_present(code: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return torch.where(x, 2, 0), torch.where(y, 2, 0), torch.where(~x & ~y, 2, 0)
 
 
-def _package_selection3(xins: torch.Tensor, yins: torch.Tensor, zins: torch.Tensor):  # type: ignore[no-untyped-def]
+def _package_selection3(xins: torch.Tensor, yins: torch.Tensor, zins: torch.Tensor):
     """The package's 3-D case analysis for points at (xins, yins, zins) in their cell: the region
     (0: tetrahedron at (0,0,0), 1: at (1,1,1), 2: the octahedron) and its two extra vertices (each a
     triple of integer offset tensors), as `opensimplex`'s `_noise3` chooses them, with selects."""
     where = torch.where
     in_sum = xins + yins + zins
 
-    def tetrahedron(toward, wins, points, pair_code, near_offsets, far_offsets):  # type: ignore[no-untyped-def]
+    def tetrahedron(toward, wins, points, pair_code, near_offsets, far_offsets):
         """`toward(u, v)`: u is nearer the tetrahedron's corner than v (> at (0,0,0), < at (1,1,1));
         `points`: the bit codes of the vertices next to the corner scored by x, y and z."""
         (a_point, b_point, third_point), a_score, b_score = points, xins, yins

@@ -43,9 +43,9 @@ def compare(
     if not folders:
         raise AnobenchError("no runs to compare")
     metrics, coverage = evaluate_runs(folders, evaluate)
-    same_data(metrics)
+    same_data([m.run for m in metrics])
     metrics = merge_seeds(metrics)
-    path = out_dir / f"{name or metrics[0].dataset}.md"
+    path = out_dir / f"{name or metrics[0].run.dataset}.md"
     if path.exists() and not overwrite:
         raise AnobenchError(
             f"leaderboard {path} already exists; pass --overwrite to replace it or --name to write another"

@@ -23,7 +23,10 @@ from anobench.evaluation.identity import RunIdentity, run_identity
 
 
 @dataclass(frozen=True)
-class BoxRunMetrics(RunIdentity):
+class BoxRunMetrics:
+    """The box protocol's scores of one run, on the images `case_ids`, and the run they belong to."""
+
+    run: RunIdentity
     classes: tuple[str, ...]  # the classes the data set evaluates, in board order (its declared evaluation)
     threshold: float
     healthy_fpr: float
@@ -110,14 +113,14 @@ def evaluate_box_run(
     case_f1 = np.full(len(results.rows), np.nan)
     for image, group in table.groupby("image"):
         case_f1[image] = group["f1"].mean()
-    image_boxes = [boxes_of.get(index, []) for index in results.rows["index"]]
-    operating = exact_froc(list(results.maps), image_boxes)
+    boxes_per_image = [boxes_of.get(index, []) for index in results.rows["index"]]
+    operating = exact_froc(list(results.maps), boxes_per_image)
     observed = recall_at_false_positives(*operating.curve)
     resampled = recall_at_false_positives_resampled(
-        weights, operating.false_positives, operating.found, np.array([len(b) for b in image_boxes], dtype=float)
+        weights, operating.false_positives, operating.found, np.array([len(b) for b in boxes_per_image], dtype=float)
     )
     return BoxRunMetrics(
-        **run_identity(folder, config, provenance, results.rows),
+        run=run_identity(folder, config, provenance, results.rows),
         classes=evaluated_classes(config, boxes),
         threshold=tau,
         healthy_fpr=healthy_fpr,

@@ -22,8 +22,8 @@ def calibrated_threshold(
     maps = np.asarray(healthy_maps, dtype=np.float64)
     if candidates is None:  # images of one size: the mean share is the pooled one, read off one sort
         values = np.sort(maps.ravel())[::-1]
-        allowed = int(np.floor(target * len(values) + 1e-9))  # pixels that may lie above τ
-        tau = values[min(allowed, len(values) - 1)]
+        above_at_most = int(np.floor(target * len(values) + 1e-9))  # pixels that may lie above τ
+        tau = values[min(above_at_most, len(values) - 1)]
         return float(tau), float(np.count_nonzero(values > tau) / len(values))
     # every candidate's share from one sort per image, no loop over candidates
     flat = np.sort(maps.reshape(len(maps), -1), axis=1)

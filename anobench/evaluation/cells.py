@@ -31,13 +31,13 @@ VARIANT_SETTINGS = ("preset", "protocol", "perceptual", "stitching", "postproces
 UNSHOWN_DEFAULTS = {"sampler": "ddpm", "precision": "fp32"}  # the usual value is not spelled out in every label
 
 
-def method_label(m: RunIdentity) -> str:
+def method_label(run: RunIdentity) -> str:
     variant = [
         key if value is True else str(value)
-        for key, value in ((key, m.settings.get(key)) for key in VARIANT_SETTINGS)
+        for key, value in ((key, run.settings.get(key)) for key in VARIANT_SETTINGS)
         if value is not None and value is not False and UNSHOWN_DEFAULTS.get(key) != value
     ]
-    return f"{m.method} ({', '.join(variant)})" if variant else m.method
+    return f"{run.method} ({', '.join(variant)})" if variant else run.method
 
 
 def with_interval(estimate: Estimate, decimals: int = 2) -> str:
@@ -56,42 +56,42 @@ def calibration_text(threshold: float, healthy_fpr: float, target: float) -> str
 DISAMBIGUATING_SETTINGS = ("noise", "t0", "stride", "sampler")
 
 
-def distinct_labels(metrics: list[RunIdentity]) -> list[str]:
+def distinct_labels(identities: list[RunIdentity]) -> list[str]:
     """`method_label`s, with the noise (then T0, stride, sampler, and at last the folder) added to
     those that would otherwise read alike, for tables and figures that name runs in pairs."""
-    labels = [method_label(m) for m in metrics]
+    labels = [method_label(run) for run in identities]
     for key in DISAMBIGUATING_SETTINGS:
         values: dict[str, set[str]] = {}
-        for label, m in zip(labels, metrics):
-            values.setdefault(label, set()).add(str(m.settings.get(key, "–")))
+        for label, run in zip(labels, identities):
+            values.setdefault(label, set()).add(str(run.settings.get(key, "–")))
         telling = {label for label, seen in values.items() if len(seen) > 1}  # repeated labels this key tells apart
         labels = [
-            f"{label} [{m.settings.get(key)}]"
+            f"{label} [{run.settings.get(key)}]"
             if label in telling and key == "noise"
-            else f"{label} [{key} {m.settings.get(key, '–')}]"
+            else f"{label} [{key} {run.settings.get(key, '–')}]"
             if label in telling
             else label
-            for label, m in zip(labels, metrics)
+            for label, run in zip(labels, identities)
         ]
     repeated = {label for label in labels if labels.count(label) > 1}
-    return [f"{label} [{m.folder.name}]" if label in repeated else label for label, m in zip(labels, metrics)]
+    return [f"{label} [{run.folder.name}]" if label in repeated else label for label, run in zip(labels, identities)]
 
 
 COST_HEADERS = ["NFE/img", "s/img batch 1 (med/p90)", "s/img batch N (N; med/p90)", "img/s", "peak MB"]
 
 
-def cost_cells(m: RunIdentity) -> list[str]:
+def cost_cells(run: RunIdentity) -> list[str]:
     """NFE, latency at batch 1 and at the run's batch size, throughput and peak memory."""
 
     def pair(values: tuple[float, float]) -> str:
         return "–" if np.isnan(values[0]) else f"{values[0]:.3f}/{values[1]:.3f}"
 
     return [
-        f"{m.nfe:g}",
-        pair(m.latency_one),
-        f"{m.batch_size}; {pair(m.latency_batch)}",
-        "–" if np.isnan(m.images_per_second) else f"{m.images_per_second:.2f}",
-        "–" if np.isnan(m.peak_memory_mb) else f"{m.peak_memory_mb:.0f}",
+        f"{run.nfe:g}",
+        pair(run.latency_one),
+        f"{run.batch_size}; {pair(run.latency_batch)}",
+        "–" if np.isnan(run.images_per_second) else f"{run.images_per_second:.2f}",
+        "–" if np.isnan(run.peak_memory_mb) else f"{run.peak_memory_mb:.0f}",
     ]
 
 
@@ -170,7 +170,7 @@ def board(
     explanation: str,
     headers: list[str],
     body: list[list[str]],
-    metrics: Sequence[RunIdentity],
+    identities: Sequence[RunIdentity],
     command: str,
     sections: list[str] | None = None,
     coverage: Coverage | None = None,
@@ -187,9 +187,9 @@ def board(
         tabulate(body, headers=headers, tablefmt="github", disable_numparse=True),
         "",
         *[line for section_line in (sections or []) for line in (section_line, "")],
-        f"Data manifest sha256: `{metrics[0].data_manifest}`",
+        f"Data manifest sha256: `{identities[0].data_manifest}`",
         "",
-        "Runs: " + ", ".join(f"`{m.folder}` ({m.device})" for m in metrics),
+        "Runs: " + ", ".join(f"`{run.folder}` ({run.device})" for run in identities),
         "",
     ]
     return "\n".join(lines)

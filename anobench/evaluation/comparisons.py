@@ -19,9 +19,16 @@ from anobench.evaluation.bootstrap import SIGNIFICANCE, Estimate, holm, paired_d
 
 
 class Comparable(Protocol):
-    case_ids: tuple[str, ...]
-    intervals: dict[str, Estimate]
-    resampled: dict[str, np.ndarray]
+    """A run's metrics as paired comparisons read them (`RunMetrics`, `BoxRunMetrics`)."""
+
+    @property
+    def case_ids(self) -> tuple[str, ...]: ...
+
+    @property
+    def intervals(self) -> dict[str, Estimate]: ...
+
+    @property
+    def resampled(self) -> dict[str, np.ndarray]: ...
 
 
 @dataclass(frozen=True)

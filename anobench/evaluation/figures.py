@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -35,7 +35,7 @@ def _figure(
     rows: int = 1,
     columns: int = 1,
     figsize: tuple[float, float] | None = None,
-    layout: str | None = None,
+    layout: Literal["constrained"] | None = None,
     **subplots: Any,
 ) -> tuple[Figure, Any]:
     """A figure of its own, not pyplot's: files only, and a notebook's backend is left as it was."""
@@ -145,12 +145,15 @@ def case_panels(
     """One line per (caption, case position): input, reconstruction, anomaly map, ground truth
     (lesion mask, or the image's boxes filled), the case's score ×100 in the caption."""
     columns = [
-        ("input", images, "gray"),
-        ("reconstruction", reconstructions, "gray"),
-        ("anomaly map", maps, "inferno"),
-        ("ground truth", masks, "gray"),
+        (name, arrays, colour)
+        for name, arrays, colour in (
+            ("input", images, "gray"),
+            ("reconstruction", reconstructions, "gray"),
+            ("anomaly map", maps, "inferno"),
+            ("ground truth", masks, "gray"),
+        )
+        if arrays is not None
     ]
-    columns = [column for column in columns if column[1] is not None]
     figure, axes = _figure(
         len(rows), len(columns), figsize=(1.9 * len(columns), 1.9 * len(rows)), squeeze=False, layout="constrained"
     )

@@ -1,6 +1,7 @@
-"""What every board shows of a run besides its metrics (`RunIdentity`), and the runs a board is made
-from: found by path, glob or data set name, evaluated on the cases all of them scored, refused when
-made on different data, and merged into one row when they differ only in their inference seed.
+"""What every board shows of a run besides its metrics (`RunIdentity`, held by a protocol's metrics
+as `run`), and the runs a board is made from: found by path, glob or data set name, evaluated on
+the cases all of them scored, refused when made on different data, and merged into one row when
+they differ only in their inference seed.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Protocol, TypeVar
 
 import numpy as np
 
@@ -39,7 +40,23 @@ class RunIdentity:
     seed: int  # the inference seed
 
 
-Metrics = TypeVar("Metrics", bound=RunIdentity)
+class Evaluated(Protocol):
+    """What a protocol's metrics of a run (`RunMetrics`, `BoxRunMetrics`) share."""
+
+    @property
+    def run(self) -> RunIdentity: ...
+
+    @property
+    def case_ids(self) -> tuple[str, ...]: ...
+
+    @property
+    def seed_values(self) -> tuple[float, ...]: ...
+
+    @property
+    def headline(self) -> float: ...
+
+
+Metrics = TypeVar("Metrics", bound=Evaluated)
 
 
 def merge_seeds(metrics: list[Metrics]) -> list[Metrics]:
@@ -47,16 +64,16 @@ def merge_seeds(metrics: list[Metrics]) -> list[Metrics]:
     the lowest seed, carrying every seed's headline number (the spread of sampling, apart from the cases')."""
     groups: dict[tuple[Any, ...], list[Metrics]] = {}
     for m in metrics:
-        key = (m.method, json.dumps(m.settings, sort_keys=True, default=str), m.case_ids)
+        key = (m.run.method, json.dumps(m.run.settings, sort_keys=True, default=str), m.case_ids)
         groups.setdefault(key, []).append(m)
     merged = []
     for group in groups.values():
-        if len({m.seed for m in group}) < len(group):  # repeats of one seed are separate rows, not a spread
+        if len({m.run.seed for m in group}) < len(group):  # repeats of one seed are separate rows, not a spread
             merged.extend(group)
             continue
-        group.sort(key=lambda m: m.seed)
+        group.sort(key=lambda m: m.run.seed)
         if len(group) > 1:
-            merged.append(replace(group[0], seed_values=tuple(m.headline for m in group)))  # type: ignore[attr-defined]
+            merged.append(replace(group[0], seed_values=tuple(m.headline for m in group)))  # type: ignore[type-var]
         else:
             merged.append(group[0])
     return merged
@@ -106,33 +123,33 @@ def _median_p90(values: Any) -> tuple[float, float]:
     return float(np.median(values)), float(np.percentile(values, 90))
 
 
-def run_identity(folder: Path, config: dict[str, Any], provenance: dict[str, Any], rows: Any) -> dict[str, Any]:
-    """The `RunIdentity` fields of a run folder, as keyword arguments."""
+def run_identity(folder: Path, config: dict[str, Any], provenance: dict[str, Any], rows: Any) -> RunIdentity:
+    """The identity of the run in `folder` (its cost measured over `rows`)."""
     timing = provenance.get("timing", {})
     warm = rows[rows["batch"] > 0] if "batch" in rows and (rows["batch"] > 0).any() else rows
     predict_seconds = timing.get("predict_seconds", 0.0)
-    return {
-        "folder": folder,
-        "method": config["method"],
+    return RunIdentity(
+        folder=folder,
+        method=config["method"],
         # how the network ran tells rows apart as much as the method's own settings do
-        "settings": {
+        settings={
             **config.get("method_settings", {}),
             "precision": config.get("precision", "fp32"),
             "compile": bool(config.get("compile", False)),
         },
-        "dataset": config["dataset"],
-        "split": config["split"],
-        "data_manifest": provenance.get("data_manifest", ""),
-        "nfe": float(rows["nfe"].median()) if len(rows) else float("nan"),
-        "seconds_per_image": _median_p90(warm["seconds"])[0],
-        "latency_batch": _median_p90(warm["seconds"]),
-        "latency_one": _median_p90(timing.get("batch_one_seconds", [])),
-        "batch_size": int(rows["batch_size"].max()) if len(rows) else 0,
-        "images_per_second": timing.get("cases", 0) / predict_seconds if predict_seconds else float("nan"),
-        "peak_memory_mb": timing.get("peak_memory", {}).get("bytes", float("nan")) / 2**20,
-        "device": provenance.get("device_name", provenance.get("device", "")),
-        "seed": int(config.get("seed", 0)),
-    }
+        dataset=config["dataset"],
+        split=config["split"],
+        data_manifest=provenance.get("data_manifest", ""),
+        nfe=float(rows["nfe"].median()) if len(rows) else float("nan"),
+        seconds_per_image=_median_p90(warm["seconds"])[0],
+        latency_batch=_median_p90(warm["seconds"]),
+        latency_one=_median_p90(timing.get("batch_one_seconds", [])),
+        batch_size=int(rows["batch_size"].max()) if len(rows) else 0,
+        images_per_second=timing.get("cases", 0) / predict_seconds if predict_seconds else float("nan"),
+        peak_memory_mb=timing.get("peak_memory", {}).get("bytes", float("nan")) / 2**20,
+        device=provenance.get("device_name", provenance.get("device", "")),
+        seed=int(config.get("seed", 0)),
+    )
 
 
 def find_runs(targets: list[str], runs_root: Path = Path("runs")) -> list[Path]:
@@ -154,10 +171,10 @@ def find_runs(targets: list[str], runs_root: Path = Path("runs")) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def same_data(metrics: list[Any]) -> None:
+def same_data(identities: list[RunIdentity]) -> None:
     """Refuse runs made on different data (data set, split or data manifest): not comparable."""
-    if len({(m.dataset, m.split, m.data_manifest) for m in metrics}) > 1:
+    if len({(r.dataset, r.split, r.data_manifest) for r in identities}) > 1:
         raise AnobenchError(
             "runs were made on different data and cannot share a leaderboard: "
-            + "; ".join(f"{m.folder}: {m.dataset}/{m.split} manifest {m.data_manifest[:12]}" for m in metrics)
+            + "; ".join(f"{r.folder}: {r.dataset}/{r.split} manifest {r.data_manifest[:12]}" for r in identities)
         )

@@ -174,17 +174,13 @@ def _calibrated(
 
 
 @dataclass(frozen=True)
-class RunMetrics(RunIdentity):
-    dice: dict[str, MaxDice]  # per bin and "all"
-    cases_per_bin: dict[str, int]
-    auprc: float
-    intervals: dict[str, Estimate]  # "dice <bin>", "dice all", "auprc": value with its 95 % interval
-    resampled: dict[str, np.ndarray]  # the same keys: the metric in each bootstrap resample
+class RunMetrics(PixelScores):
+    """The pixel protocol's scores of one run, on the cases `case_ids`, and the run they belong to."""
+
+    run: RunIdentity
     case_ids: tuple[str, ...]
-    case_dice: np.ndarray  # per case Dice at the pooled "all" threshold (NaN: not scored)
     bootstrap_unit: str  # "cases" or "subjects"
-    calibrated: Calibrated | None
-    thresholds: str = "exact"  # how max-Dice and the calibrated τ were searched (pixel_protocol.THRESHOLD_MODES)
+    thresholds: str = "exact"  # how max-Dice and the calibrated τ were searched (THRESHOLD_MODES)
     seed_values: tuple[float, ...] = ()  # Dice all of every inference seed, when the run was repeated (merge_seeds)
 
     @property
@@ -225,15 +221,9 @@ def evaluate_run(
         str(config.get("healthy_split")),
     )
     return RunMetrics(
-        **run_identity(folder, config, provenance, rows),
-        dice=scores.dice,
-        cases_per_bin=scores.cases_per_bin,
-        auprc=scores.auprc,
-        intervals=scores.intervals,
-        resampled=scores.resampled,
+        **vars(scores),
+        run=run_identity(folder, config, provenance, rows),
         case_ids=tuple(rows["case_id"]),
-        case_dice=scores.case_dice,
         bootstrap_unit="subjects" if clusters is not None else "cases",
-        calibrated=scores.calibrated,
         thresholds=thresholds,
     )

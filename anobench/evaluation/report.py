@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from tabulate import tabulate
 
 from anobench import runs
 from anobench.api import Box
@@ -26,6 +25,7 @@ from anobench.evaluation.bootstrap import Estimate
 from anobench.evaluation.box_protocol import evaluate_box_run
 from anobench.evaluation.cells import (
     COMPARISON_NOTE,
+    board,
     calibrated_note,
     distinct_labels,
     interval_note,
@@ -52,10 +52,10 @@ def sweep_series(metrics: list[RunMetrics]) -> dict[str, list[tuple[int, Estimat
     """Runs of one method label, noise and stride at several T0: label → (T0, Dice all) points."""
     series: dict[str, dict[int, Estimate]] = {}
     for m in metrics:
-        if m.settings.get("t0") is None:
+        if m.run.settings.get("t0") is None:
             continue
-        label = f"{method_label(m)}, {m.settings.get('noise', '–')}, stride {m.settings.get('stride', '–')}"
-        series.setdefault(label, {})[int(m.settings["t0"])] = m.intervals["dice all"]
+        label = f"{method_label(m.run)}, {m.run.settings.get('noise', '–')}, stride {m.run.settings.get('stride', '–')}"
+        series.setdefault(label, {})[int(m.run.settings["t0"])] = m.intervals["dice all"]
     return {label: sorted(points.items()) for label, points in series.items() if len(points) > 1}
 
 
@@ -90,55 +90,36 @@ def write_report(targets: list[str], out: Path, command: str, thresholds: str = 
     return _mask_report(folders, out, command, thresholds)
 
 
-def _opening(
-    metrics: Sequence[Any],
-    out: Path,
-    command: str,
-    note: str,
-    table: tuple[list[str], list[list[str]]],
-    coverage: Coverage,
-) -> list[str]:
-    """Title, provenance line and the leaderboard (`note`, which cases, then the table's headers and rows)."""
-    same_data(list(metrics))
-    out.mkdir(parents=True, exist_ok=True)
-    first = metrics[0]
-    headers, body = table
-    return [
-        f"# Report: {first.dataset} (split `{first.split}`)",
-        "",
-        f"Made by `{command}` from the run folders listed at the end (when each ran: their provenance.json).",
-        "",
-        "## Leaderboard",
-        "",
-        note,
-        "",
-        coverage.note(),
-        "",
-        tabulate(body, headers=headers, tablefmt="github", disable_numparse=True),
-        "",
-    ]
-
-
 def _comparisons(labels: list[str], pairs: list[Any], section: list[str], out: Path, metric: str) -> list[str]:
     """The paired-comparisons section and its significance matrix (nothing for a single run)."""
     if not pairs:
         return []
     figures.significance_matrix(labels, pairs, out / "significance.png", metric)
-    return [line for part in section for line in (part, "")] + [
-        f"![significance matrix of {metric}](significance.png)",
-        "",
-    ]
+    return [*section, f"![significance matrix of {metric}](significance.png)"]
 
 
-def _closing(metrics: Sequence[Any], lines: list[str], out: Path) -> Path:
-    lines += [
-        f"Data manifest sha256: `{metrics[0].data_manifest}`",
-        "",
-        "Runs: " + ", ".join(f"`{m.folder}` ({m.device})" for m in metrics),
-        "",
-    ]
+def _write_index(
+    metrics: Sequence[Any],
+    out: Path,
+    command: str,
+    note: str,
+    table: tuple[list[str], list[list[str]]],
+    sections: list[str],
+    coverage: Coverage,
+) -> Path:
+    """index.md in the page frame of every board: the leaderboard (`note`, `table`) then `sections`."""
+    first = metrics[0].run
+    page = board(
+        f"Report: {first.dataset} (split `{first.split}`)",
+        f"## Leaderboard\n\n{note}",
+        *table,
+        [m.run for m in metrics],
+        command,
+        sections,
+        coverage,
+    )
     index = out / "index.md"
-    runs.write_text(index, "\n".join(lines))
+    runs.write_text(index, page)
     return index
 
 
@@ -146,47 +127,44 @@ def _mask_report(folders: list[Path], out: Path, command: str, thresholds: str) 
     if thresholds not in THRESHOLD_MODES:
         raise AnobenchError(f"unknown threshold search {thresholds!r}; available: {', '.join(THRESHOLD_MODES)}")
     evaluated, coverage = evaluate_runs(folders, functools.partial(evaluate_run, thresholds=thresholds))
-    same_data(evaluated)
+    same_data([m.run for m in evaluated])
     metrics = merge_seeds(evaluated)
+    out.mkdir(parents=True, exist_ok=True)
     note = (
         f"Dice: pooled max-Dice ×100 per lesion-size bin ({threshold_note(thresholds)}); AUPRC: pooled pixel "
         f"average precision ×100, exact. {interval_note(metrics)} {COMPARISON_NOTE} {calibrated_note(thresholds)} "
         f"{seeds_note('Dice all')}"
     )
     pairs = dice_pairs(metrics)
-    lines = _opening(metrics, out, command, note, table_rows(metrics, pairs), coverage)
-    labels = distinct_labels(metrics)
-    lines += _comparisons(labels, pairs, pairs_section(metrics, pairs), out, "Dice all")
+    labels = distinct_labels([m.run for m in metrics])
+    sections = _comparisons(labels, pairs, pairs_section(metrics, pairs), out, "Dice all")
     curves = {}
     arrays = {}
     for m, label in zip(metrics, labels):
-        results = runs.select_cases(runs.read_results(*runs.run_files(m.folder)), m.case_ids)
-        arrays[label] = results
+        results = runs.select_cases(runs.read_results(*runs.run_files(m.run.folder)), m.case_ids)
+        if results.masks is None:  # evaluate_run refuses such a run before: never reached
+            raise AnobenchError(f"run {m.run.folder} has no masks")
+        arrays[label] = (results, results.masks)
         scored = results.rows["size_bin"].notna().to_numpy()
         curves[label] = (results.maps[scored].ravel(), results.masks[scored].ravel(), m.auprc)
     figures.pr_curves(curves, out / "pr-curves.png")
-    lines += ["## Precision-recall", "", "![pooled pixel precision-recall curves](pr-curves.png)", ""]
+    sections += ["## Precision-recall", "![pooled pixel precision-recall curves](pr-curves.png)"]
     series = sweep_series(metrics)
     if series:
         figures.sweep_plot(series, out / "sweep.png")
-        lines += [
+        sections += [
             "## Dice against the noise level",
-            "",
             "Each point one run; bars: 95 % bootstrap intervals.",
-            "",
             "![Dice all against T0](sweep.png)",
-            "",
         ]
-    lines += [
+    sections += [
         "## Cases",
-        "",
         "Best, median and worst case of each lesion-size bin by per-case Dice at the run's "
         "pooled threshold: input, reconstruction, anomaly map (0 to the 99.5th percentile of the run's maps), "
         "ground truth.",
-        "",
     ]
     for number, (m, label) in enumerate(zip(metrics, labels), start=1):
-        results = arrays[label]
+        results, masks = arrays[label]
         name = f"cases-{number}-{_slug(label)}.png"
         picks = panel_rows(m.case_dice, results.rows["size_bin"].to_numpy(), BIN_NAMES)
         figures.case_panels(
@@ -194,14 +172,14 @@ def _mask_report(folders: list[Path], out: Path, command: str, thresholds: str) 
             results.images,
             results.reconstructions,
             results.maps,
-            results.masks,
+            masks,
             list(results.rows["case_id"]),
             m.case_dice,
             out / name,
-            f"{label} ({m.folder})",
+            f"{label} ({m.run.folder})",
         )
-        lines += [f"### {label}", "", f"![cases of {label}]({name})", ""]
-    return _closing(metrics, lines, out)
+        sections += [f"### {label}", f"![cases of {label}]({name})"]
+    return _write_index(metrics, out, command, note, table_rows(metrics, pairs), sections, coverage)
 
 
 def _box_masks(folder: Path, results: runs.CaseResults) -> np.ndarray:
@@ -218,32 +196,25 @@ def _box_masks(folder: Path, results: runs.CaseResults) -> np.ndarray:
 
 def _box_report(folders: list[Path], out: Path, command: str) -> Path:
     evaluated, coverage = evaluate_runs(folders, evaluate_box_run)
-    same_data(evaluated)
+    same_data([m.run for m in evaluated])
     metrics = merge_seeds(evaluated)
-    lines = _opening(metrics, out, command, table2_note(metrics), table2_rows(metrics), coverage)
-    labels = distinct_labels(metrics)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = distinct_labels([m.run for m in metrics])
     pairs = box_pairs(metrics)
-    lines += _comparisons(labels, pairs, box_pairs_section(metrics, pairs), out, "F1 mean")
+    sections = _comparisons(labels, pairs, box_pairs_section(metrics, pairs), out, "F1 mean")
     figures.froc_curves({label: m.froc_curve for m, label in zip(metrics, labels)}, out / "froc.png")
-    lines += [
+    sections += [
         "## FROC",
-        "",
         "Best box recall at ≤ k false-positive regions per image, every distinct map value "
         f"tried as threshold ({froc_counts_text(metrics)}; the board's R@kFP).",
-        "",
         "![FROC curves](froc.png)",
-        "",
-    ]
-    lines += [
         "## Cases",
-        "",
         "Best, median and worst image by the mean F1 of its boxes (thor-compat, τ from the "
         "healthy split): input, reconstruction, anomaly map (0 to the 99.5th percentile of the run's maps), "
         "its boxes.",
-        "",
     ]
     for number, (m, label) in enumerate(zip(metrics, labels), start=1):
-        results = runs.select_cases(runs.read_results(*runs.run_files(m.folder)), m.case_ids)
+        results = runs.select_cases(runs.read_results(*runs.run_files(m.run.folder)), m.case_ids)
         name = f"cases-{number}-{_slug(label)}.png"
         picks = panel_rows(m.case_f1, np.full(len(m.case_f1), BOXED), [BOXED])
         figures.case_panels(
@@ -251,12 +222,12 @@ def _box_report(folders: list[Path], out: Path, command: str) -> Path:
             results.images,
             results.reconstructions,
             results.maps,
-            _box_masks(m.folder, results),
+            _box_masks(m.run.folder, results),
             list(results.rows["case_id"]),
             m.case_f1,
             out / name,
-            f"{label} ({m.folder})",
+            f"{label} ({m.run.folder})",
             score_name="F1",
         )
-        lines += [f"### {label}", "", f"![cases of {label}]({name})", ""]
-    return _closing(metrics, lines, out)
+        sections += [f"### {label}", f"![cases of {label}]({name})"]
+    return _write_index(metrics, out, command, table2_note(metrics), table2_rows(metrics), sections, coverage)

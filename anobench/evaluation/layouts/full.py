@@ -53,10 +53,10 @@ def table_rows(metrics: list[RunMetrics], pairs: list[PairComparison]) -> tuple[
     for m, verdict in zip(metrics, verdicts):
         body.append(
             [
-                method_label(m),
-                str(m.settings.get("noise", "–")),
-                str(m.settings.get("t0", "–")),
-                str(m.settings.get("stride", "–")),
+                method_label(m.run),
+                str(m.run.settings.get("noise", "–")),
+                str(m.run.settings.get("t0", "–")),
+                str(m.run.settings.get("stride", "–")),
                 *[with_interval(m.intervals[f"dice {name}"]) for name in [*BIN_NAMES, "all"]],
                 verdict,
                 "/".join(threshold_cell(m.dice[name]) for name in [*BIN_NAMES, "all"]),
@@ -64,7 +64,7 @@ def table_rows(metrics: list[RunMetrics], pairs: list[PairComparison]) -> tuple[
                 *_calibrated_cells(m),
                 seed_spread(m),
                 "/".join(str(m.cases_per_bin[name]) for name in BIN_NAMES),
-                *cost_cells(m),
+                *cost_cells(m.run),
             ]
         )
     return headers, body
@@ -82,7 +82,7 @@ def pairs_section(metrics: list[RunMetrics], pairs: list[PairComparison]) -> lis
     run has it."""
     if not pairs:
         return []
-    labels = distinct_labels(metrics)
+    labels = distinct_labels([m.run for m in metrics])
     section = [
         "## Paired comparisons (oracle Dice all)",
         tabulate(
@@ -113,11 +113,11 @@ def render_markdown(metrics: list[RunMetrics], command: str, coverage: Coverage 
         f"{interval_note(metrics)} {COMPARISON_NOTE} {calibrated_note(first.thresholds)} {seeds_note('Dice all')}"
     )
     return board(
-        f"Leaderboard: {first.dataset} (split `{first.split}`)",
+        f"Leaderboard: {first.run.dataset} (split `{first.run.split}`)",
         explanation,
         headers,
         body,
-        metrics,
+        [m.run for m in metrics],
         command,
         pairs_section(metrics, pairs),
         coverage,
@@ -129,7 +129,7 @@ def print_table(metrics: list[RunMetrics], console: Console) -> None:
     pairs = dice_pairs(metrics)
     verdicts = versus_best(len(metrics), [m.dice["all"].dice for m in metrics], pairs)
     table = Table(
-        title=f"{metrics[0].dataset} ({metrics[0].split}): Dice and AUPRC ×100",
+        title=f"{metrics[0].run.dataset} ({metrics[0].run.split}): Dice and AUPRC ×100",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,
@@ -141,9 +141,9 @@ def print_table(metrics: list[RunMetrics], console: Console) -> None:
         table.add_column(title, justify="right", no_wrap=True)
     for m, verdict in zip(metrics, verdicts):
         table.add_row(
-            method_label(m),
-            noise_family(str(m.settings.get("noise", "–")))[:1].upper(),
-            f"{m.nfe:g}",
+            method_label(m.run),
+            noise_family(str(m.run.settings.get("noise", "–")))[:1].upper(),
+            f"{m.run.nfe:g}",
             *(percent(m.intervals[f"dice {name}"].value, 1) for name in BIN_NAMES),
             with_interval(m.intervals["dice all"], 1),
             verdict,

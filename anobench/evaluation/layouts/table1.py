@@ -29,7 +29,7 @@ TABLE1_SLOTS = [
 
 
 def _table1_slot(m: RunMetrics) -> int:
-    key = (noise_family(str(m.settings.get("noise", ""))), PAPER_NAMES.get(m.method, m.method))
+    key = (noise_family(str(m.run.settings.get("noise", ""))), PAPER_NAMES.get(m.run.method, m.run.method))
     return TABLE1_SLOTS.index(key) if key in TABLE1_SLOTS else len(TABLE1_SLOTS)
 
 
@@ -47,13 +47,13 @@ def render_table1(metrics: list[RunMetrics], command: str, coverage: Coverage | 
         dice = [with_interval(m.intervals[f"dice {name}"]) for name in ["all", *BIN_NAMES]]
         body.append(
             [
-                noise_family(str(m.settings.get("noise", "–"))),
-                method_label(m),
-                f"anobench, {m.dataset}",
+                noise_family(str(m.run.settings.get("noise", "–"))),
+                method_label(m.run),
+                f"anobench, {m.run.dataset}",
                 *dice,
                 with_interval(m.intervals["auprc"]),
-                f"{m.nfe:g}",
-                f"{m.seconds_per_image:.3f}",
+                f"{m.run.nfe:g}",
+                f"{m.run.seconds_per_image:.3f}",
                 *([seed_spread(m)] if seeded else []),
             ]
         )
@@ -79,7 +79,14 @@ def render_table1(metrics: list[RunMetrics], command: str, coverage: Coverage | 
         f"numbers ({CITATION}, Table 1) on real data; they are not comparable in level with phantom numbers, "
         f"only in ordering. {interval_note(metrics)}" + (f" {seeds_note('Dice average')}" if seeded else "")
     )
-    title = f"Table 1 layout: {first.dataset} (split `{first.split}`) beside the THOR paper"
+    title = f"Table 1 layout: {first.run.dataset} (split `{first.run.split}`) beside the THOR paper"
     return board(
-        title, explanation, headers, body, metrics, command, pairs_section(metrics, dice_pairs(metrics)), coverage
+        title,
+        explanation,
+        headers,
+        body,
+        [m.run for m in metrics],
+        command,
+        pairs_section(metrics, dice_pairs(metrics)),
+        coverage,
     )

@@ -63,19 +63,19 @@ def table2_rows(metrics: list[BoxRunMetrics]) -> tuple[list[str], list[list[str]
     for m in metrics:
         body.append(
             [
-                method_label(m),
-                f"anobench, {m.dataset}",
+                method_label(m.run),
+                f"anobench, {m.run.dataset}",
                 *(_recall_f1(m, name) for name in classes),
                 with_interval(m.intervals["f1 mean"]),
                 *(with_interval(m.recall_at_fp[k], 1) for k in FROC_FALSE_POSITIVES),
                 threshold_text(m),
-                f"{m.nfe:g}",
-                f"{m.seconds_per_image:.3f}",
+                f"{m.run.nfe:g}",
+                f"{m.run.seconds_per_image:.3f}",
                 *([seed_spread(m)] if seeded else []),
             ]
         )
-        paper_name = PAPER_NAMES.get(m.method)
-        if paper_name in reported.index.get_level_values(0):
+        paper_name = PAPER_NAMES.get(m.run.method)
+        if paper_name is not None and paper_name in reported.index.get_level_values(0):
             cells = [
                 f"{reported.loc[(paper_name, name), 'recall']:.2f} / {reported.loc[(paper_name, name), 'f1']:.2f}"
                 if (paper_name, name) in reported.index
@@ -124,7 +124,7 @@ def box_pairs_section(metrics: list[BoxRunMetrics], pairs: list[PairComparison])
     """Paired comparisons on F1 mean (`pairs`, from `box_pairs`; Wilcoxon on per-image mean F1)."""
     if not pairs:
         return []
-    labels = distinct_labels(metrics)
+    labels = distinct_labels([m.run for m in metrics])
     headers = ["A", "B", "Δ F1 mean (A − B) [95% CI]", *PAIR_HEADERS[3:]]
     table = tabulate([pair_cells(labels, p) for p in pairs], headers=headers, tablefmt="github", disable_numparse=True)
     return ["## Paired comparisons (F1 averaged over classes; Wilcoxon on per-image mean F1)", table]
@@ -133,14 +133,14 @@ def box_pairs_section(metrics: list[BoxRunMetrics], pairs: list[PairComparison])
 def render_table2(metrics: list[BoxRunMetrics], command: str, coverage: Coverage | None = None) -> str:
     headers, body = table2_rows(metrics)
     first = metrics[0]
-    title = f"Table 2 layout: {first.dataset} (split `{first.split}`) beside the THOR paper"
+    title = f"Table 2 layout: {first.run.dataset} (split `{first.run.split}`) beside the THOR paper"
     return board(
         title,
         table2_note(metrics),
         headers,
         body,
-        metrics,
-        command,  # type: ignore[arg-type]
+        [m.run for m in metrics],
+        command,
         box_pairs_section(metrics, box_pairs(metrics)),
         coverage,
     )
@@ -153,7 +153,7 @@ def print_table2(metrics: list[BoxRunMetrics], console: Console) -> None:
 
     classes = metrics[0].classes
     table = Table(
-        title=f"{metrics[0].dataset} ({metrics[0].split}): box F1 and FROC recall ×100",
+        title=f"{metrics[0].run.dataset} ({metrics[0].run.split}): box F1 and FROC recall ×100",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,
@@ -164,5 +164,7 @@ def print_table2(metrics: list[BoxRunMetrics], console: Console) -> None:
     for m in metrics:
         f1 = [percent(m.per_class.loc[n, "f1"], 1) if n in m.per_class.index else "–" for n in classes]
         froc_cells = [percent(m.recall_at_fp[k].value, 1) for k in FROC_FALSE_POSITIVES]
-        table.add_row(method_label(m), *f1, percent(m.intervals["f1 mean"].value, 1), *froc_cells, f"{m.threshold:.3f}")
+        table.add_row(
+            method_label(m.run), *f1, percent(m.intervals["f1 mean"].value, 1), *froc_cells, f"{m.threshold:.3f}"
+        )
     console.print(table)

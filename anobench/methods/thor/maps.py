@@ -60,7 +60,7 @@ def _gaussian_on_device(maps: torch.Tensor, sigma: float) -> torch.Tensor:
     return filter2d_separable(_symmetric_pad(maps, radius), kernel, kernel, padding="valid")
 
 
-def _per_image(maps: torch.Tensor, function) -> torch.Tensor:  # type: ignore[no-untyped-def]
+def _per_image(maps: torch.Tensor, function) -> torch.Tensor:
     array = maps.detach().float().cpu().numpy()
     result = np.stack([function(image[0])[None] for image in array])
     return torch.from_numpy(result.astype(np.float32)).to(maps.device)
@@ -129,10 +129,10 @@ def harmonic_mean(maps: list[torch.Tensor], device_ops: bool | None = None) -> t
         return torch.where(
             positive, len(maps) / (1 / stacked.clamp_min(1e-30)).sum(dim=0), torch.zeros_like(stacked[0])
         )
-    stacked = torch.stack(maps).detach().float().cpu().numpy()
+    on_host = torch.stack(maps).detach().float().cpu().numpy()
     with warnings.catch_warnings(), np.errstate(divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        mean = stats.hmean(stacked, axis=0)
+        mean = stats.hmean(on_host, axis=0)
     return torch.from_numpy(np.asarray(mean, dtype=np.float32)).to(maps[0].device)
 
 

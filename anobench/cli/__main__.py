@@ -1,0 +1,3 @@
+from anobench.cli import main
+
+main()

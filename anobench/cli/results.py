@@ -1,0 +1,52 @@
+"""`anobench compare` and `report`: boards and reports computed from run folders."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from anobench.cli.app import app, console
+
+
+@app.command()
+def compare(
+    targets: List[str] = typer.Argument(..., help="Run folders, globs, or a dataset name."),
+    name: Optional[str] = typer.Option(None, help="Leaderboard name (default: the dataset)."),
+    out_dir: Path = typer.Option(Path("leaderboards"), help="Folder for the Markdown leaderboard."),
+    layout: str = typer.Option(
+        "full",
+        help="full: every column; table1 / table2: the THOR paper's Table 1 (brain) / Table 2 (boxes) "
+        "with its reported rows beside.",
+    ),
+    overwrite: bool = typer.Option(False, help="Replace a leaderboard of the same name."),
+    thresholds: str = typer.Option(
+        "exact",
+        help="Max-Dice and calibrated τ over every distinct map value (exact), or the THOR paper's grid "
+        "0, 0.01, …, 1 (grid), for comparison with its numbers.",
+    ),
+) -> None:
+    """Leaderboard of runs, recomputed from their per-case rows and maps (on the cases every run scored)."""
+    from anobench.evaluation.boards import compare as compare_runs
+    from anobench.evaluation.layouts import LAYOUTS
+
+    command = " ".join(["anobench", *sys.argv[1:]])
+    path, metrics = compare_runs(
+        targets, name, out_dir, command=command, layout=layout, overwrite=overwrite, thresholds=thresholds
+    )
+    LAYOUTS[layout].show(metrics, console)
+    console.print(f"wrote {path}")
+
+
+@app.command()
+def report(
+    targets: List[str] = typer.Argument(..., help="Run folders, globs, or a dataset name (pixel-annotated runs)."),
+    out: Path = typer.Option(..., help="Report folder, e.g. reports/phantom (index.md and PNG figures)."),
+    thresholds: str = typer.Option("exact", help="exact or grid: as for `anobench compare`."),
+) -> None:
+    """Report of runs: leaderboard with intervals, significance matrix, PR curves, sweep, case panels."""
+    from anobench.evaluation.report import write_report
+
+    console.print(f"wrote {write_report(targets, out, ' '.join(['anobench', *sys.argv[1:]]), thresholds)}")

@@ -1,0 +1,226 @@
+"""`anobench list`, `run`, `sweep` and `merge`: plugins, and runs written into run folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from anobench.cli.app import app, console, interrupted
+from anobench.errors import AnobenchError
+
+
+@app.command("list")
+def list_plugins() -> None:
+    """Methods and datasets installed, with the distribution that provides each."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from anobench import registry
+
+    for kind, plugins in (("methods", registry.methods), ("datasets", registry.datasets)):
+        table = Table(title=kind, title_justify="left")
+        for column in ("name", "description", "distribution"):
+            table.add_column(column)
+        for name, entry in plugins.entries().items():
+            try:
+                description = plugins.get(name).description
+            except AnobenchError as error:  # listed with its reason; the others stay usable
+                description = f"[red]broken[/red]: {escape(str(error))}"
+            table.add_row(name, description, entry.distribution)
+        for name, reason in plugins.conflicts().items():
+            table.add_row(name, f"[red]refused[/red]: {escape(reason)}", "(two distributions)")
+        console.print(table)
+
+
+@app.command()
+def run(
+    method: str = typer.Option(..., help="Method name (see `anobench list`)."),
+    dataset: str = typer.Option(..., help="Dataset name (see `anobench list`)."),
+    split: str = typer.Option("test", help="Split to score."),
+    preset: str = typer.Option("cpu-small", help="Model preset: cpu-small (64², CPU) or paper (128²)."),
+    checkpoint: Optional[Path] = typer.Option(None, help="Checkpoint (default: the shipped one)."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="Method setting key=value, e.g. t0=250."),
+    data: Optional[List[str]] = typer.Option(None, "--data", help="Dataset option key=value."),
+    data_root: Optional[List[str]] = typer.Option(
+        None,
+        help="Folder of the data set (default: $ANOBENCH_DATA/<dataset>); NAME=DIR for another data set "
+        "the run reads (the healthy split's), repeatable.",
+    ),
+    batch_size: int = typer.Option(8, help="Images per batch (results do not depend on it)."),
+    seed: int = typer.Option(0, help="Inference seed; each case's noise depends on (seed, case id)."),
+    device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
+    out: Optional[Path] = typer.Option(None, help="Run folder (default runs/<dataset>/<method>-<time>)."),
+    overwrite: bool = typer.Option(False, help="Replace the results in an existing run folder."),
+    rank: int = typer.Option(0, help="This process's shard (0-based)."),
+    world_size: int = typer.Option(1, help="Number of shards; shards are merged when all are done."),
+    limit: Optional[int] = typer.Option(None, help="Score only the first N cases (smoke tests)."),
+    healthy_split: Optional[str] = typer.Option(
+        None,
+        help="Also score healthy cases that calibrate thresholds: auto (the data set's own: val for the "
+        "phantoms' brains, ixi:val for atlas, test-healthy for wrists), a SPLIT, or NAME:SPLIT of another data set.",
+    ),
+    seeds: Optional[str] = typer.Option(
+        None, help="Several inference seeds, e.g. 0,1,2: one run per seed in OUT/seed-<s>; boards show their spread."
+    ),
+    latency_cases: int = typer.Option(4, help="Cases timed again at batch size 1 after a warm-up call (0: none)."),
+    precision: str = typer.Option("fp32", help="Network precision: fp32, or bf16 / fp16 autocast."),
+    compile_: bool = typer.Option(False, "--compile", help="torch.compile the network (first batches compile)."),
+) -> None:
+    """Score a dataset split with a method and write a run folder."""
+    from dataclasses import replace
+
+    from anobench import distributed
+    from anobench.config import parse_assignments
+    from anobench.harness import RunRequest, check_request, default_folder
+    from anobench.harness import run as run_harness
+    from anobench.sources import roots_for
+
+    own_root, other_roots = roots_for(data_root, dataset)
+    launch = distributed.launched()
+    if launch is not None:  # under torchrun the job's ranks are the shards
+        if out is None:
+            raise AnobenchError("under torchrun every rank must write into one folder: pass --out")
+        from anobench.devices import select_device
+
+        rank, world_size = launch.rank, launch.world_size
+        device = distributed.device_for(launch, device)
+        distributed.start(select_device(device))
+    request = RunRequest(
+        method=method,
+        dataset=dataset,
+        split=split,
+        preset=preset,
+        checkpoint=checkpoint,
+        method_options=parse_assignments(set_),
+        dataset_options=parse_assignments(data),
+        data_root=own_root,
+        data_roots=other_roots,
+        batch_size=batch_size,
+        seed=seed,
+        device=device,
+        out=out,
+        overwrite=overwrite,
+        rank=rank,
+        world_size=world_size,
+        limit=limit,
+        healthy_split=healthy_split,
+        latency_cases=latency_cases,
+        precision=precision,
+        compile=compile_,
+    )
+    check_request(request)
+    requests = [request]
+    if seeds is not None:
+        try:
+            values = [int(value) for value in seeds.split(",")]
+        except ValueError:
+            raise AnobenchError(f"--seeds {seeds!r} is not a comma-separated list of integers") from None
+        parent = out or default_folder(request)
+        requests = [replace(request, seed=value, out=parent / f"seed-{value}") for value in values]
+    try:
+        for each in requests:
+            with interrupted():
+                summary = run_harness(each, console)
+            share = summary.network_seconds / summary.wall_seconds if summary.wall_seconds else 0.0
+            state = "" if summary.merged else " (shard written; merged when every rank is done)"
+            console.print(
+                f"{summary.cases} cases in {summary.wall_seconds:.1f} s "
+                f"({100 * share:.0f}% inside the network) → {summary.folder}{state}"
+            )
+    finally:
+        distributed.stop()
+
+
+@app.command()
+def sweep(
+    method: List[str] = typer.Option(..., help="Method to sweep; repeat for several."),
+    noise_levels: str = typer.Option(..., help="Comma-separated T0 values, e.g. 100,200,350,500."),
+    dataset: str = typer.Option("brain-phantom", help="Dataset name."),
+    split: str = typer.Option("test", help="Split to score."),
+    preset: str = typer.Option("cpu-small", help="Model preset."),
+    checkpoint: Optional[Path] = typer.Option(None, help="Checkpoint for every method (default: the shipped ones)."),
+    set_: Optional[List[str]] = typer.Option(
+        None, "--set", help="Method setting key=value for every method, or METHOD.key=value for one."
+    ),
+    data: Optional[List[str]] = typer.Option(None, "--data", help="Dataset option key=value."),
+    data_root: Optional[List[str]] = typer.Option(
+        None, help="Folder of the data set; NAME=DIR for another data set the runs read (the healthy split's)."
+    ),
+    healthy_split: str = typer.Option(
+        "auto",
+        help="Healthy cases scored with every run, for the calibrated Dice: auto (the data set's own), a "
+        "SPLIT, NAME:SPLIT, or none.",
+    ),
+    batch_size: int = typer.Option(8, help="Images per batch."),
+    seed: int = typer.Option(0, help="Inference seed."),
+    device: Optional[str] = typer.Option(None, help="cpu or cuda."),
+    out: Path = typer.Option(Path("runs/sweep"), help="Folder of the grid: OUT/<method>/t0-<T0>/, and OUT/sweep.png."),
+    overwrite: bool = typer.Option(False, help="Score again the grid points that already have results."),
+    latency_cases: int = typer.Option(0, help="Cases timed again at batch size 1 per run."),
+) -> None:
+    """Run every method at every noise level (finished grid points are kept) and plot Dice against T0."""
+    from anobench.config import parse_assignments
+    from anobench.evaluation.figures import sweep_plot
+    from anobench.evaluation.pixel_protocol import evaluate_run
+    from anobench.evaluation.report import sweep_series
+    from anobench.harness import RunRequest
+    from anobench.harness import run as run_harness
+    from anobench.runs import is_complete
+    from anobench.sources import roots_for
+
+    try:
+        levels = [int(value) for value in noise_levels.split(",")]
+    except ValueError:
+        raise AnobenchError(f"--noise-levels {noise_levels!r} is not a comma-separated list of integers") from None
+    options = parse_assignments(set_)
+    own_root, other_roots = roots_for(data_root, dataset)
+    healthy = None if healthy_split == "none" else healthy_split  # by default every point gets its calibrated Dice
+    folders = []
+    for name in method:
+        own = {key: value for key, value in options.items() if "." not in key}
+        own |= {key.split(".", 1)[1]: value for key, value in options.items() if key.startswith(f"{name}.")}
+        for level in levels:
+            folder = out / name / f"t0-{level}"
+            folders.append(folder)
+            if is_complete(folder) and not overwrite:
+                console.print(f"kept {folder}")
+                continue
+            point = RunRequest(
+                method=name,
+                dataset=dataset,
+                split=split,
+                preset=preset,
+                checkpoint=checkpoint,
+                method_options={**own, "t0": str(level)},
+                dataset_options=parse_assignments(data),
+                data_root=own_root,
+                data_roots=other_roots,
+                healthy_split=healthy,
+                batch_size=batch_size,
+                seed=seed,
+                device=device,
+                out=folder,
+                overwrite=True,
+                latency_cases=latency_cases,
+            )
+            with interrupted():
+                run_harness(point, console)
+    series = sweep_series([evaluate_run(folder) for folder in folders])
+    for label, points in series.items():
+        console.print(f"{label}: " + ", ".join(f"T0 {t}: {100 * e.value:.2f}" for t, e in points))
+    console.print(f"wrote {sweep_plot(series, out / 'sweep.png')}")
+
+
+@app.command()
+def merge(
+    folder: Path = typer.Argument(..., help="Run folder holding shards/."),
+    world_size: Optional[int] = typer.Option(None, help="The run's number of shards (needed when stale ones remain)."),
+) -> None:
+    """Merge the shards of a run written with --rank/--world-size."""
+    from anobench.runs import merge_shards
+
+    if not merge_shards(folder, world_size):
+        raise AnobenchError(f"{folder}: not every rank has finished yet")
+    console.print(f"merged {folder}")

@@ -1,0 +1,222 @@
+"""A method over the cases of a split, a batch at a time: per-case rows, maps and timings.
+
+Each batch is loaded when its turn comes (so `--limit` and shards decode only what they score),
+predicted through the plugin contract, timed (CUDA events on a GPU, perf_counter on the CPU; each
+case gets its batch's time over its size) and journalled at once, so that an interrupted run
+resumes from its last finished batch.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from anobench import runs
+from anobench.api import Batch, Case, Method
+from anobench.contract import checked_prediction, plugin_call
+from anobench.evaluation.pixel_metrics import size_bin
+from anobench.journal import BatchJournal
+from anobench.sources import OpenSplit
+
+if TYPE_CHECKING:
+    import torch
+
+    from anobench.devices import Stopwatch
+
+
+@dataclass(frozen=True)
+class ScoringOptions:
+    """What scoring takes from a run request."""
+
+    method: str  # the method's name, for messages
+    batch_size: int
+    seed: int
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:.2f} img/s"),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+@dataclass
+class Scored:
+    results: runs.CaseResults
+    boxes: pd.DataFrame  # one row per annotated box of the scored cases
+    wall_seconds: float
+    predict_seconds: float
+    network_seconds: float
+    resumed_cases: int  # taken from the journal of an interrupted attempt
+
+
+def score_cases(
+    method: Method,
+    source: OpenSplit,
+    selected: list[tuple[int, str]],
+    options: ScoringOptions,
+    image_size: int,
+    device: torch.device,
+    console: Console,
+    journal: BatchJournal,
+) -> Scored:
+    """Score the cases (position in the split, case id) in batches, loading each batch when its turn
+    comes; per-case rows carry the batch's time divided by its size.
+
+    Batches already in the journal (an interrupted earlier attempt) are taken from it; every batch
+    scored here is journalled as soon as it is done.
+    """
+    import torch
+
+    from anobench.devices import Stopwatch
+
+    rows: list[dict[str, Any]] = []
+    maps, reconstructions = [], []
+    masks, images, negatives, boxes = [], [], [], []
+    predict_seconds = network_seconds = 0.0
+    stopwatch = Stopwatch(device)
+    finished = journal.finished()
+    start, scored_here = time.perf_counter(), 0
+    with _progress(console) as progress, torch.inference_mode():
+        task = progress.add_task(f"{options.method} on {source}", total=len(selected), rate=0.0)
+        for first in range(0, len(selected), options.batch_size):
+            chunk = [(index, source.load(case_id)) for index, case_id in selected[first : first + options.batch_size]]
+            if first in finished:
+                batch_rows, arrays = finished[first]
+            else:
+                batch_rows, arrays = _score_batch(method, chunk, options, stopwatch, first // options.batch_size)
+                journal.record(first, batch_rows, arrays)
+                scored_here += len(chunk)
+            rows += batch_rows
+            maps.append(arrays["maps"])
+            if "reconstructions" in arrays:
+                reconstructions.append(arrays["reconstructions"])
+            masks += [case.mask for _, case in chunk]
+            images += [case.image for _, case in chunk]
+            negatives += [case.negative_region for _, case in chunk]
+            boxes += _box_rows(chunk)
+            predict_seconds += float(arrays["predict_seconds"])
+            network_seconds += float(arrays["network_seconds"])
+            progress.update(task, completed=first + len(chunk), rate=scored_here / (time.perf_counter() - start))
+    wall_seconds = time.perf_counter() - start
+    results = runs.CaseResults(
+        rows=pd.DataFrame(rows, columns=runs.ROW_COLUMNS),
+        maps=np.concatenate(maps) if maps else np.zeros((0, image_size, image_size), np.float32),
+        masks=_stack(masks),
+        reconstructions=np.concatenate(reconstructions) if maps and len(reconstructions) == len(maps) else None,
+        negative_regions=_stack(negatives),
+        images=_stack(images),
+    )
+    return Scored(
+        results,
+        pd.DataFrame(boxes, columns=runs.BOX_COLUMNS),
+        wall_seconds,
+        predict_seconds,
+        network_seconds,
+        len(selected) - scored_here,
+    )
+
+
+def _score_batch(
+    method: Method, chunk: list[tuple[int, Case]], options: ScoringOptions, stopwatch: Stopwatch, number: int
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """One batch through the method: its rows and arrays (maps, reconstructions, seconds)."""
+    import torch
+
+    batch = Batch(
+        images=torch.stack([torch.from_numpy(case.image) for _, case in chunk])[:, None],
+        case_ids=[case.case_id for _, case in chunk],
+        seed=options.seed,
+    )
+    stopwatch.start()
+    named = ", ".join(batch.case_ids[:3]) + (f" and {len(batch.case_ids) - 3} more" if len(batch.case_ids) > 3 else "")
+    with plugin_call(f"method {options.method!r} failed on case(s) {named}"):
+        prediction = method.predict(batch)
+    batch_maps, batch_reconstructions = checked_prediction(options.method, prediction, batch.images, batch.case_ids)
+    batch_seconds = stopwatch.stop()
+    arrays = {
+        "maps": batch_maps,
+        "predict_seconds": np.array(batch_seconds),
+        "network_seconds": np.array(float(prediction.network_seconds)),
+    }
+    if batch_reconstructions is not None:
+        arrays["reconstructions"] = batch_reconstructions
+    rows = [
+        _row(index, case, case_map, int(prediction.nfe), batch_seconds / len(chunk), len(chunk), number)
+        for (index, case), case_map in zip(chunk, batch_maps)
+    ]
+    return rows, arrays
+
+
+def _box_rows(chunk: list[tuple[int, Case]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "index": index,
+            "case_id": case.case_id,
+            "label": box.label,
+            "top": box.top,
+            "left": box.left,
+            "bottom": box.bottom,
+            "right": box.right,
+        }
+        for index, case in chunk
+        for box in case.boxes
+    ]
+
+
+def batch_one_seconds(
+    method: Method, method_name: str, cases: list[Case], seed: int, device: torch.device, count: int
+) -> list[float]:
+    """Seconds per image at batch size 1 for up to `count` cases, after one warm-up call, through the
+    same `predict` that made the results (the maps are discarded)."""
+    import torch
+
+    from anobench.devices import Stopwatch
+
+    stopwatch = Stopwatch(device)
+    samples = []
+    with torch.inference_mode():
+        for position, case in enumerate(cases[: count + 1] if count > 0 else []):
+            batch = Batch(torch.from_numpy(case.image)[None, None], [case.case_id], seed)
+            stopwatch.start()
+            with plugin_call(f"method {method_name!r} failed on case {case.case_id!r} (batch size 1)"):
+                prediction = method.predict(batch)
+            checked_prediction(method_name, prediction, batch.images, [case.case_id])
+            seconds = stopwatch.stop()
+            if position > 0:
+                samples.append(seconds)
+    return samples
+
+
+def _row(
+    index: int, case: Case, case_map: np.ndarray, nfe: int, seconds: float, batch_size: int, batch: int
+) -> dict[str, Any]:
+    lesion = int(case.mask.sum()) if case.mask is not None else 0
+    return {
+        "index": index,
+        "case_id": case.case_id,
+        "subject_id": case.subject_id,
+        "lesion_pixels": lesion,
+        "size_bin": size_bin(lesion, *case.image.shape) if case.mask is not None else None,
+        "score": float(case_map.mean()),
+        "nfe": nfe,
+        "seconds": seconds,
+        "batch_size": batch_size,
+        "batch": batch,
+    }
+
+
+def _stack(arrays: Sequence[np.ndarray | None]) -> np.ndarray | None:
+    """The per-case arrays stacked, or None unless every case has one."""
+    present = [array for array in arrays if array is not None]
+    return np.stack(present) if present and len(present) == len(arrays) else None

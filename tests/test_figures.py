@@ -1,0 +1,72 @@
+"""The figures of reports: each writes a PNG, sized by what it shows, without touching pyplot."""
+
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from anobench.evaluation import figures
+from anobench.evaluation.bootstrap import Estimate
+from anobench.evaluation.comparisons import PairComparison
+
+
+def size_of(path):
+    with Image.open(path) as image:
+        image.verify()
+        return image.size
+
+
+def test_drawing_never_loads_pyplot_nor_switches_the_backend(tmp_path):
+    # a notebook user's choice of backend; asking for the backend before drawing would load pyplot itself
+    script = """
+import sys, matplotlib
+from pathlib import Path
+matplotlib.use("svg")
+import numpy as np
+from anobench.evaluation import figures
+figures.pr_curves({"a": (np.array([0.1, 0.9]), np.array([0, 1]), 1.0)}, Path(sys.argv[1]))
+assert "matplotlib.pyplot" not in sys.modules, "pyplot imported"
+assert matplotlib.get_backend() == "svg", matplotlib.get_backend()
+"""
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "pr.png")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert size_of(tmp_path / "pr.png")
+
+
+def test_pr_and_froc_curves_write_one_png_each(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = rng.random(500) < 0.1
+    scores = rng.random(500) + labels
+    pr = figures.pr_curves({"a": (scores, labels, 0.8), "b": (rng.random(500), labels, 0.1)}, tmp_path / "pr.png")
+    froc = figures.froc_curves(
+        {"a": (np.array([0.0, 0.5, 2.0, 8.0]), np.array([0.1, 0.6, 0.4, 0.9]))}, tmp_path / "sub" / "froc.png"
+    )
+    assert min(size_of(pr)) > 200 and min(size_of(froc)) > 200  # the folder is made when missing
+
+
+def test_the_significance_matrix_grows_with_the_runs_and_survives_pairs_without_differences(tmp_path):
+    pair = PairComparison(0, 1, Estimate(0.05, 0.01, 0.09), 0.01, 0.02)
+    two = size_of(figures.significance_matrix(["a", "b"], [pair], tmp_path / "two.png"))
+    four = size_of(figures.significance_matrix(["a", "b", "c", "d"], [pair], tmp_path / "four.png"))
+    empty = size_of(figures.significance_matrix(["a", "b"], [], tmp_path / "empty.png"))  # no pair on common cases
+    assert four[0] > two[0] and four[1] > two[1] and min(empty) > 100
+
+
+def test_case_panels_have_a_line_per_pick_and_a_column_per_array(tmp_path):
+    maps = np.random.default_rng(1).random((3, 16, 16))
+    masks = maps > 0.8
+    ids = ["a-very-long-case-identifier-cut-in-captions", "b", "c"]
+    scores = np.array([0.9, 0.5, 0.1])
+    picks = [("all best", 0), ("all median", 1), ("all worst", 2)]
+    full = figures.case_panels(picks, maps, maps, maps, masks, ids, scores, tmp_path / "full.png", "run")
+    one_line = figures.case_panels(picks[:1], maps, maps, maps, masks, ids, scores, tmp_path / "one.png", "run")
+    no_images = figures.case_panels(picks, None, None, maps, masks, ids, scores, tmp_path / "two.png", "run")
+    (width, height), (_, one_height), (narrow, _) = size_of(full), size_of(one_line), size_of(no_images)
+    assert height > 2 * one_height and width > 1.5 * narrow  # 3 lines against 1; 4 columns against 2
+
+
+def test_estimate_lines_draw_intervals_on_a_log_axis_with_plain_ticks(tmp_path):
+    series = {"thor": [(10, Estimate(0.5, 0.4, 0.6)), (100, Estimate(0.7, float("nan"), float("nan")))]}
+    path = figures.estimate_lines(series, tmp_path / "nfe.png", "NFE", "Dice against cost", log_x=True)
+    assert min(size_of(path)) > 200  # an interval unknown (NaN) is drawn without its bar
