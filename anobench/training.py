@@ -1,12 +1,16 @@
 """`anobench train`: fit a denoiser on healthy training images (one or more dataset splits).
 
-Two schemes, t ~ U{0..T−1} for both:
+Three schemes; t ~ U{0..T−1} for the two diffusion ones:
 - `full` (THOR, DDPM, AnoDDPM, AutoDDPM): the whole image noised, linear schedule, Adam on the MSE
   between the true and predicted noise, as in THOR.
 - `patched` (pDDPM, Behrendt et al.): one cell of the plain patch grid per image, drawn uniformly,
   is noised and the rest stays clean (one channel, no mask channel); cosine schedule; the network
   predicts x0 and the loss is the L1 error inside the cell averaged over all pixels (outside the
   cell the prediction is replaced by the truth, so it contributes zero), as in the original.
+- `dae` (the denoising autoencoder of Kascenas et al.): no diffusion; coarse noise
+  (`anobench.diffusion.coarse_noise`) is added inside the foreground, the network (the same UNet,
+  always at timestep 0) outputs the clean image, and the loss is the squared error over the
+  foreground averaged over all pixels; Adam with AMSGrad and weight decay 1e-5, as released.
 
 Everything random
 (initial weights, batches, augmentation, timesteps, noise) comes from generators seeded by
@@ -38,6 +42,7 @@ from anobench import distributed
 from anobench.config import to_plain
 from anobench.devices import select_device
 from anobench.diffusion.checkpoint import FORMAT, atomic_torch_save, model_config
+from anobench.diffusion.coarse_noise import COARSE_NOISE_STD, FOREGROUND, coarse_noise
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.noise import NoiseKind, noise_kind
 from anobench.diffusion.patches import default_patch_size, patch_layout
@@ -61,11 +66,13 @@ class TrainConfig:
     augment: bool = True
     seed: int = 0
     save_every: int = 200
-    scheme: Literal["full", "patched"] = "full"
+    scheme: Literal["full", "patched", "dae"] = "full"
     patch_size: int | None = None  # patched scheme; None: 48 px at 128 px, scaled to the preset
 
 
-SCHEMES = ("full", "patched")
+SCHEMES = ("full", "patched", "dae")
+DAE_NOISE = "coarse"  # the noise name a dae checkpoint records (anobench.diffusion.coarse_noise)
+OPTIMISER_OPTIONS: dict[str, dict[str, Any]] = {"dae": {"amsgrad": True, "weight_decay": 1e-5}}
 INPUT_RANGE = (-1.0, 1.0)  # anobench trains and infers in [-1, 1], as THOR trained its brain models
 
 
@@ -128,7 +135,11 @@ def _augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def schedule_for(scheme: str) -> ScheduleConfig:
-    return ScheduleConfig(schedule="cosine", prediction="sample") if scheme == "patched" else ScheduleConfig()
+    """The schedule a scheme's checkpoint records: pDDPM's cosine x0 prediction, the DAE's x0 output
+    (its schedule is never used), THOR's linear noise prediction."""
+    if scheme == "patched":
+        return ScheduleConfig(schedule="cosine", prediction="sample")
+    return ScheduleConfig(prediction="sample") if scheme == "dae" else ScheduleConfig()
 
 
 def draw_cells(generator: torch.Generator, images: int, cells: int) -> torch.Tensor:
@@ -183,6 +194,33 @@ def patched_loss(
     return F.l1_loss(prediction, x0)
 
 
+def denoising_loss(
+    unet: torch.nn.Module, x0: torch.Tensor, generator: torch.Generator, part: slice = slice(None)
+) -> torch.Tensor:
+    """The DAE's loss on the images `part` of the batch `x0` (model range): coarse noise added inside
+    the foreground, the output's squared error over the foreground, averaged over all pixels."""
+    low, high = INPUT_RANGE
+    noise = coarse_noise(generator, x0.shape).to(x0.device) * COARSE_NOISE_STD * (high - low)
+    foreground = x0 > low + FOREGROUND * (high - low)
+    x0, noise, foreground = x0[part], noise[part], foreground[part]
+    at_zero = torch.zeros(len(x0), dtype=torch.long, device=x0.device)
+    prediction = unet(x0 + noise * foreground, at_zero)
+    return ((prediction - x0) ** 2 * foreground).mean()
+
+
+def _noise_of(config: TrainConfig) -> NoiseKind | None:
+    """The diffusion noise a scheme trains with (None for the DAE, which draws its coarse noise)."""
+    if config.scheme not in SCHEMES:
+        raise AnobenchError(f"scheme must be one of {', '.join(SCHEMES)}, got {config.scheme!r}")
+    if config.scheme != "patched" and config.patch_size is not None:
+        raise AnobenchError("--patch-size applies to --scheme patched only")
+    if config.scheme == "dae":
+        if config.noise != DAE_NOISE:
+            raise AnobenchError(f"--scheme dae trains on coarse noise: pass --noise {DAE_NOISE}")
+        return None
+    return noise_kind(config.noise)
+
+
 def _global_mean(value: torch.Tensor) -> float:
     """The loss over the whole batch: the mean of the ranks' equal parts (the value itself alone)."""
     if distributed.active():
@@ -228,11 +266,7 @@ def train(
     console = Console(quiet=True) if rank else console  # one progress bar per job
     dataset_options = dict(dataset_options or {})
     preset = get_preset(config.preset)
-    noise = noise_kind(config.noise)
-    if config.scheme not in SCHEMES:
-        raise AnobenchError(f"scheme must be one of {', '.join(SCHEMES)}, got {config.scheme!r}")
-    if config.scheme == "full" and config.patch_size is not None:
-        raise AnobenchError("--patch-size applies to --scheme patched only")
+    noise = _noise_of(config)
     patch_size = (config.patch_size or default_patch_size(preset.image_size)) if config.scheme == "patched" else None
     images, manifest_hash = load_training_images(config.dataset, preset.image_size, dataset_options, data_root)
     if console is not None:
@@ -246,7 +280,7 @@ def train(
     unet = model.unet.train()
     network = DistributedDataParallel(unet, device_ids=[device] if device.type == "cuda" else None) if launch else unet
     ema = AveragedModel(unet, multi_avg_fn=_warmup_ema(config.ema_decay))
-    optimizer = torch.optim.Adam(unet.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam(unet.parameters(), lr=config.lr, **OPTIMISER_OPTIONS.get(config.scheme, {}))
     generator = torch.Generator().manual_seed(config.seed)
     step, losses = 0, []
 
@@ -290,7 +324,9 @@ def train(
             if config.augment:
                 batch = _augment(batch, generator)
             x0 = model.to_model_range(batch).to(device)
-            if cells is None:
+            if noise is None:
+                loss = denoising_loss(network, x0, generator, part)
+            elif cells is None:
                 loss = full_image_loss(network, alpha_bar, x0, noise, generator, part)
             else:
                 loss = patched_loss(network, alpha_bar, x0, noise, generator, cells, part)

@@ -16,9 +16,10 @@ run --method thor --set noise=simplex --out "$RUNS/thor-simplex"
 run --method anoddpm --out "$RUNS/anoddpm"
 run --method autoddpm --out "$RUNS/autoddpm"
 run --method pddpm --out "$RUNS/pddpm"
-"$BIN/anobench" compare "$RUNS"/{ddpm,thor-gaussian,autoddpm,thor-simplex,anoddpm,pddpm} --name phantom-methods --overwrite
-"$BIN/anobench" compare "$RUNS"/{thor-gaussian,ddpm,autoddpm,thor-simplex,anoddpm,pddpm} --layout table1 --name phantom-table1 --overwrite
-"$BIN/anobench" report "$RUNS"/{thor-gaussian,ddpm,autoddpm,thor-simplex,anoddpm,pddpm} --out reports/phantom
+run --method dae --out "$RUNS/dae"
+"$BIN/anobench" compare "$RUNS"/{ddpm,thor-gaussian,autoddpm,thor-simplex,anoddpm,pddpm,dae} --name phantom-methods --overwrite
+"$BIN/anobench" compare "$RUNS"/{thor-gaussian,ddpm,autoddpm,thor-simplex,anoddpm,pddpm,dae} --layout table1 --name phantom-table1 --overwrite
+"$BIN/anobench" report "$RUNS"/{thor-gaussian,ddpm,autoddpm,thor-simplex,anoddpm,pddpm,dae} --out reports/phantom
 
 for protocol in reference paper; do
   for backend in unet ssim none; do

@@ -56,6 +56,16 @@ def tiny_patched_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_dae_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A denoising autoencoder (dae scheme, coarse noise) cpu-small checkpoint trained for 3 steps."""
+    from anobench.training import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("checkpoint") / "tiny-dae.pt"
+    train(TrainConfig(noise="coarse", scheme="dae", steps=3, batch_size=4, save_every=1000), out, SMALL_PHANTOM, "cpu")
+    return out
+
+
+@pytest.fixture(scope="session")
 def fake_squeezenet_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A torchvision SqueezeNet 1.1 state dict (random, seeded) under the ImageNet weights' file name."""
     import torch
@@ -102,7 +112,7 @@ def phantom_args() -> list[str]:
     return assignments("--data", SMALL_PHANTOM) + assignments("--set", FAST_DDPM)
 
 
-SLOW_FIXTURES = {"cli", "tiny_checkpoint", "tiny_simplex_checkpoint", "tiny_patched_checkpoint"}
+SLOW_FIXTURES = {"cli", "tiny_checkpoint", "tiny_simplex_checkpoint", "tiny_patched_checkpoint", "tiny_dae_checkpoint"}
 SLOW_MODULES = {"test_documented_commands", "test_example_plugin", "test_real_data_route", "test_distributed"}
 
 

@@ -18,7 +18,7 @@ def train(
         help="Training source NAME or NAME:SPLIT (default split: train); repeat to combine, "
         "e.g. --dataset ixi --dataset atlas:train-healthy (the THOR brain training set).",
     ),
-    noise: str = typer.Option("gaussian", help="Noise of the diffusion process."),
+    noise: str = typer.Option("gaussian", help="Noise of the diffusion process (coarse: --scheme dae)."),
     preset: str = typer.Option("cpu-small", help="Model preset: cpu-small or paper."),
     steps: int = typer.Option(3400, help="Optimiser steps."),
     batch_size: int = typer.Option(16, help="Images per step."),
@@ -29,7 +29,8 @@ def train(
     save_every: int = typer.Option(200, help="Steps between resumable states."),
     scheme: str = typer.Option(
         "full",
-        help="full: whole image noised (THOR, DDPM, AnoDDPM, AutoDDPM); patched: one noised cell per image (pDDPM).",
+        help="full: whole image noised (THOR, DDPM, AnoDDPM, AutoDDPM); patched: one noised cell per image (pDDPM); "
+        "dae: coarse noise, clean image out (the denoising autoencoder, with --noise coarse).",
     ),
     patch_size: Optional[int] = typer.Option(
         None, help="Cell size of --scheme patched (default 48 px at 128 px, scaled)."

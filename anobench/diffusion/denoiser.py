@@ -11,28 +11,25 @@ from anobench.diffusion.checkpoint import default_checkpoint, load_model
 from anobench.diffusion.model import DiffusionModel
 from anobench.errors import AnobenchError
 
+SCHEME_NEEDS = {
+    "full": "a whole-image noise-predicting model (`anobench train`)",
+    "patched": "a patch-trained x0-predicting model (`anobench train --scheme patched`)",
+    "dae": "a denoising autoencoder (`anobench train --scheme dae --noise coarse`)",
+}
 
-def load_denoiser(context: MethodContext, noise: str, patched: bool = False) -> tuple[DiffusionModel, dict[str, Any]]:
-    """The checkpoint given to the run, else the shipped one for (dataset, noise, preset, scheme).
 
-    `patched`: the method needs a model trained on one noised cell per image with x0 prediction
-    (pDDPM); otherwise a whole-image noise-predicting model.
-    """
-    scheme = "patched" if patched else "full"
+def load_denoiser(context: MethodContext, noise: str, scheme: str = "full") -> tuple[DiffusionModel, dict[str, Any]]:
+    """The checkpoint given to the run, else the shipped one for (dataset, noise, preset, `scheme`),
+    refused unless it was trained with that scheme (`SCHEME_NEEDS`) and noise at the run's size."""
     path = context.checkpoint or default_checkpoint(
         context.dataset, noise, context.preset, scheme, context.training_source, context.data_root
     )
     model, provenance = load_model(path, context.device)
     model.configure_inference(context.precision, context.compile)
-    if patched and (model.patch_size is None or model.schedule.config.prediction != "sample"):
+    if model.training_scheme != scheme:
         raise AnobenchError(
-            f"checkpoint {path} was trained on whole images; pDDPM needs a patch-trained x0-predicting "
-            f"model (`anobench train --scheme patched`)"
-        )
-    if not patched and (model.patch_size is not None or model.schedule.config.prediction != "epsilon"):
-        raise AnobenchError(
-            f"checkpoint {path} was trained with --scheme patched (pDDPM); this method needs a "
-            f"whole-image noise-predicting model"
+            f"checkpoint {path} was trained with --scheme {model.training_scheme}; this method needs "
+            f"{SCHEME_NEEDS[scheme]}"
         )
     if model.preset.image_size != context.image_size:
         raise AnobenchError(

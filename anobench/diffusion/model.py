@@ -52,6 +52,15 @@ class DiffusionModel:
         self.precision = "fp32"
         self.meter = ForwardMeter()
 
+    @property
+    def training_scheme(self) -> str:
+        """How the network was trained (`anobench train --scheme`): `full` (whole image noised, noise
+        predicted), `patched` (one noised cell, x0 predicted) or `dae` (coarse noise, x0 predicted in
+        one call, a denoising autoencoder)."""
+        if self.patch_size is not None:
+            return "patched"
+        return "dae" if self.schedule.config.prediction == "sample" else "full"
+
     def configure_inference(self, precision: str = "fp32", compile: bool = False) -> None:
         """Autocast the network to bf16/fp16 (outputs back in float32) and/or torch.compile it."""
         if precision not in PRECISIONS:

@@ -20,3 +20,6 @@ autoddpm_plugin = _builtin(
 pddpm_plugin = _builtin(
     "pddpm", "pddpm", "pDDPM (MIDL 2023): one noised cell at a time, x0 prediction, stitched (t=499, simplex 2-D)."
 )
+dae_plugin = _builtin(
+    "dae", "dae", "DAE (MIDL 2022): denoising autoencoder on coarse noise, one call, filtered residual map."
+)

@@ -60,7 +60,7 @@ def test_each_pixel_comes_from_a_window_that_noised_it(tiny_patched_checkpoint, 
 
 
 def test_patched_model_is_required_and_refused_by_whole_image_methods(tiny_checkpoint, tiny_patched_checkpoint):
-    with pytest.raises(AnobenchError, match="trained on whole images; pDDPM needs"):
+    with pytest.raises(AnobenchError, match="trained with --scheme full; this method needs a patch-trained"):
         method(tiny_checkpoint, noise="gaussian")
     context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), tiny_patched_checkpoint)
     with pytest.raises(AnobenchError, match="--scheme patched"):

@@ -72,11 +72,11 @@ class PDDPM:
     def __init__(self, config: PDDPMConfig, context: MethodContext) -> None:
         if config.max_batch is not None and config.max_batch < 1:
             raise AnobenchError(f"max_batch must be at least 1, got {config.max_batch}")
-        self.model, self.checkpoint = load_denoiser(context, config.noise, patched=True)
+        self.model, self.checkpoint = load_denoiser(context, config.noise, scheme="patched")
         if not 0 <= config.t < self.model.schedule.num_train_timesteps:
             raise AnobenchError(f"t must be in 0..{self.model.schedule.num_train_timesteps - 1}, got {config.t}")
         size = self.model.preset.image_size
-        assert self.model.patch_size is not None  # load_denoiser(patched=True) guarantees it
+        assert self.model.patch_size is not None  # load_denoiser(scheme="patched") guarantees it
         self.layout = patch_layout(size, size, self.model.patch_size, config.stitching)
         self.windows = self.layout.window_masks().to(self.model.device)
         self.config = config
