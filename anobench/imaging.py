@@ -39,10 +39,12 @@ def resize_image(image: np.ndarray, size: int) -> np.ndarray:
     import torch  # here, not at import: listing a data set needs no torch
     import torch.nn.functional as F
 
-    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
+    # In float64: torch picks its vectorised kernels by CPU, and in float32 their rounding differs
+    # enough to flip 8-bit pixels, so the phantom would depend on the machine that made it.
+    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float64))[None, None]
     shrinking = size < max(image.shape)
     resized = F.interpolate(tensor, size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking)
-    return resized[0, 0].numpy()
+    return resized[0, 0].numpy().astype(np.float32)
 
 
 def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:

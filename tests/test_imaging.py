@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 from anobench.imaging import normalise_98th_percentile, pad_to_square, prepare_mask, prepare_slice
@@ -27,3 +31,30 @@ def test_mask_follows_the_image_geometry():
     assert prepared[prepared_mask].mean() > 0.9 and prepared[~prepared_mask].mean() < 0.1
     rows, cols = np.nonzero(prepared_mask)
     assert abs(rows.mean() - 14.5) < 1 and abs(cols.mean() - 14.5) < 1
+
+
+_RESIZE_DIGEST = """
+import hashlib, numpy as np
+from anobench.imaging import resize_image
+image = np.random.default_rng(0).random((233, 197)).astype(np.float32)
+print(hashlib.sha256(resize_image(image, 128).tobytes()).hexdigest())
+"""
+
+
+def test_resize_gives_the_same_bytes_on_every_torch_cpu_kernel():
+    """The phantom is made through this resize: it must not depend on the CPU that ran it.
+
+    `ATEN_CPU_CAPABILITY=default` makes torch use its plain kernels instead of the vectorised ones
+    it picked for this CPU; in float32 the two round differently (the brain phantom's data manifest
+    then differed between machines).
+    """
+    digests = set()
+    for capability in (None, "default"):
+        env = {key: value for key, value in os.environ.items() if key != "ATEN_CPU_CAPABILITY"}
+        if capability:
+            env["ATEN_CPU_CAPABILITY"] = capability
+        result = subprocess.run(
+            [sys.executable, "-c", _RESIZE_DIGEST], env=env, capture_output=True, text=True, check=True
+        )
+        digests.add(result.stdout.strip())
+    assert len(digests) == 1, digests

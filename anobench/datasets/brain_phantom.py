@@ -31,7 +31,7 @@ from anobench.datasets.png_slices import PngSliceDataset, SplitFiles, write_file
 from anobench.imaging import prepare_mask, prepare_slice
 from anobench.paths import cache_root
 
-GENERATOR_VERSION = 2  # 2: slices in the shared brain orientation (v1 lay on their side)
+GENERATOR_VERSION = 3  # 2: slices in the shared brain orientation (v1 lay on their side); 3: the same on every CPU
 NATIVE_SIZE = 128  # the size slices are written at, as in the THOR work
 MID_AXIAL_SLICE = 95
 TEMPLATE_NAME = "nilearn MNI152 template"
