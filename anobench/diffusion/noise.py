@@ -13,6 +13,7 @@ from typing import Protocol, Sequence
 
 import torch
 
+from anobench.diffusion.pyramid_noise import PyramidNoise
 from anobench.diffusion.simplex import SimplexNoise
 from anobench.errors import AnobenchError
 from anobench.hashing import seed_for
@@ -64,6 +65,7 @@ NOISE_KINDS: dict[str, NoiseKind] = {
     "simplex": SimplexNoise(),
     "simplex-normalised": SimplexNoise(normalise=True),
     "simplex-2d": SimplexNoise(dimensions=2),
+    "pyramid": PyramidNoise(),
 }
 
 

@@ -23,3 +23,4 @@ pddpm_plugin = _builtin(
 dae_plugin = _builtin(
     "dae", "dae", "DAE (MIDL 2022): denoising autoencoder on coarse noise, one call, filtered residual map."
 )
+andi_plugin = _builtin("andi", "andi", "ANDi (2023/24): pyramid-noise DDPM, step deviations t=75..199, geometric mean.")
