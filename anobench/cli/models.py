@@ -18,7 +18,10 @@ def train(
         help="Training source NAME or NAME:SPLIT (default split: train); repeat to combine, "
         "e.g. --dataset ixi --dataset atlas:train-healthy (the THOR brain training set).",
     ),
-    noise: str = typer.Option("gaussian", help="Noise of the diffusion process (coarse: --scheme dae)."),
+    noise: str = typer.Option(
+        "gaussian",
+        help="Noise of the diffusion process: gaussian, simplex, simplex-2d, pyramid (ANDi); coarse with --scheme dae.",
+    ),
     preset: str = typer.Option("cpu-small", help="Model preset: cpu-small or paper."),
     steps: int = typer.Option(3400, help="Optimiser steps."),
     batch_size: int = typer.Option(16, help="Images per step."),
