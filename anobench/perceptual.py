@@ -166,9 +166,11 @@ class DenoiserFeatures:
         self._reference: tuple[torch.Tensor, list[torch.Tensor]] | None = None
 
     def _features(self, images: torch.Tensor) -> list[torch.Tensor]:
-        from monai.networks.nets.diffusion_model_unet import get_timestep_embedding
+        from monai.networks.nets.diffusion_model_unet import DiffusionModelUNet, get_timestep_embedding
 
         unet = self.denoiser.unet
+        if not isinstance(unet, DiffusionModelUNet):
+            raise AnobenchError("the unet perceptual distance needs an unconditioned denoiser")
         x = self.denoiser.to_model_range(images.float())
         timesteps = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
         embedding = unet.time_embed(get_timestep_embedding(timesteps, unet.block_out_channels[0]).to(x.dtype))

@@ -1,6 +1,6 @@
 """`anobench train`: fit a denoiser on healthy training images (one or more dataset splits).
 
-Three schemes; t ~ U{0..T−1} for the two diffusion ones:
+Four schemes; t ~ U{0..T−1} for the three diffusion ones:
 - `full` (THOR, DDPM, AnoDDPM, AutoDDPM): the whole image noised, linear schedule, Adam on the MSE
   between the true and predicted noise, as in THOR.
 - `patched` (pDDPM, Behrendt et al.): one cell of the plain patch grid per image, drawn uniformly,
@@ -11,6 +11,9 @@ Three schemes; t ~ U{0..T−1} for the two diffusion ones:
   (`anobench.diffusion.coarse_noise`) is added inside the foreground, the network (the same UNet,
   always at timestep 0) outputs the clean image, and the loss is the squared error over the
   foreground averaged over all pixels; Adam with AMSGrad and weight decay 1e-5, as released.
+- `conditioned` (cDDPM, Behrendt et al.): the whole image noised, cosine schedule; the network
+  predicts x0 given x_t and an encoding of the clean image (`anobench.diffusion.condition`), and
+  the loss is the L1 error over the image; encoder and UNet are trained together, as released.
 
 Everything random
 (initial weights, batches, augmentation, timesteps, noise) comes from generators seeded by
@@ -43,6 +46,7 @@ from anobench.config import to_plain
 from anobench.devices import select_device
 from anobench.diffusion.checkpoint import FORMAT, atomic_torch_save, model_config
 from anobench.diffusion.coarse_noise import COARSE_NOISE_STD, FOREGROUND, coarse_noise
+from anobench.diffusion.condition import condition_for
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.noise import NoiseKind, noise_kind
 from anobench.diffusion.patches import default_patch_size, patch_layout
@@ -66,11 +70,11 @@ class TrainConfig:
     augment: bool = True
     seed: int = 0
     save_every: int = 200
-    scheme: Literal["full", "patched", "dae"] = "full"
+    scheme: Literal["full", "patched", "dae", "conditioned"] = "full"
     patch_size: int | None = None  # patched scheme; None: 48 px at 128 px, scaled to the preset
 
 
-SCHEMES = ("full", "patched", "dae")
+SCHEMES = ("full", "patched", "dae", "conditioned")
 DAE_NOISE = "coarse"  # the noise name a dae checkpoint records (anobench.diffusion.coarse_noise)
 OPTIMISER_OPTIONS: dict[str, dict[str, Any]] = {"dae": {"amsgrad": True, "weight_decay": 1e-5}}
 INPUT_RANGE = (-1.0, 1.0)  # anobench trains and infers in [-1, 1], as THOR trained its brain models
@@ -135,9 +139,9 @@ def _augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def schedule_for(scheme: str) -> ScheduleConfig:
-    """The schedule a scheme's checkpoint records: pDDPM's cosine x0 prediction, the DAE's x0 output
+    """The schedule a scheme's checkpoint records: pDDPM's and cDDPM's cosine x0 prediction, the DAE's x0 output
     (its schedule is never used), THOR's linear noise prediction."""
-    if scheme == "patched":
+    if scheme in ("patched", "conditioned"):  # the same released codebase (Behrendt et al.)
         return ScheduleConfig(schedule="cosine", prediction="sample")
     return ScheduleConfig(prediction="sample") if scheme == "dae" else ScheduleConfig()
 
@@ -172,6 +176,21 @@ def full_image_loss(
     epsilon = _draw_noise(noise, generator, x0, t)
     x0, t, epsilon = x0[part], t[part].to(x0.device), epsilon[part]
     return F.mse_loss(unet(_noised(alpha_bar, x0, t, epsilon), t), epsilon)
+
+
+def conditioned_loss(
+    network: torch.nn.Module,
+    alpha_bar: torch.Tensor,
+    x0: torch.Tensor,
+    noise: NoiseKind,
+    generator: torch.Generator,
+    part: slice = slice(None),
+) -> torch.Tensor:
+    """cDDPM's loss: the L1 error of the x0 the network predicts from x_t and the clean image."""
+    t = torch.randint(len(alpha_bar), (x0.shape[0],), generator=generator)
+    epsilon = _draw_noise(noise, generator, x0, t)
+    x0, t, epsilon = x0[part], t[part].to(x0.device), epsilon[part]
+    return F.l1_loss(network(_noised(alpha_bar, x0, t, epsilon), t, x0), x0)
 
 
 def patched_loss(
@@ -276,7 +295,8 @@ def train(
         distributed.start(device)
     torch.manual_seed(config.seed)
     schedule = schedule_for(config.scheme)
-    model = DiffusionModel(preset, schedule, INPUT_RANGE, config.noise, device, patch_size)
+    condition = condition_for(preset.name, preset.channels[0] * 4) if config.scheme == "conditioned" else None
+    model = DiffusionModel(preset, schedule, INPUT_RANGE, config.noise, device, patch_size, condition)
     unet = model.unet.train()
     network = DistributedDataParallel(unet, device_ids=[device] if device.type == "cuda" else None) if launch else unet
     ema = AveragedModel(unet, multi_avg_fn=_warmup_ema(config.ema_decay))
@@ -326,6 +346,8 @@ def train(
             x0 = model.to_model_range(batch).to(device)
             if noise is None:
                 loss = denoising_loss(network, x0, generator, part)
+            elif condition is not None:
+                loss = conditioned_loss(network, alpha_bar, x0, noise, generator, part)
             elif cells is None:
                 loss = full_image_loss(network, alpha_bar, x0, noise, generator, part)
             else:
@@ -358,7 +380,7 @@ def train(
         model_state = {
             "format": FORMAT,
             "model": ema.module.state_dict(),
-            "config": model_config(preset, schedule, config.noise, INPUT_RANGE, patch_size),
+            "config": model_config(preset, schedule, config.noise, INPUT_RANGE, patch_size, condition),
             "training": training,
         }
         atomic_torch_save(model_state, out)

@@ -66,6 +66,17 @@ def tiny_dae_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_conditioned_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cDDPM (conditioned scheme, 2-D simplex noise) cpu-small checkpoint trained for 2 steps."""
+    from anobench.training import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("checkpoint") / "tiny-conditioned.pt"
+    config = TrainConfig(noise="simplex-2d", scheme="conditioned", steps=2, batch_size=4, save_every=1000)
+    train(config, out, SMALL_PHANTOM, "cpu")
+    return out
+
+
+@pytest.fixture(scope="session")
 def fake_squeezenet_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A torchvision SqueezeNet 1.1 state dict (random, seeded) under the ImageNet weights' file name."""
     import torch

@@ -33,7 +33,8 @@ def train(
     scheme: str = typer.Option(
         "full",
         help="full: whole image noised (THOR, DDPM, AnoDDPM, AutoDDPM); patched: one noised cell per image (pDDPM); "
-        "dae: coarse noise, clean image out (the denoising autoencoder, with --noise coarse).",
+        "dae: coarse noise, clean image out (the denoising autoencoder, with --noise coarse); "
+        "conditioned: whole image noised, x0 predicted given the clean image's encoding (cDDPM).",
     ),
     patch_size: Optional[int] = typer.Option(
         None, help="Cell size of --scheme patched (default 48 px at 128 px, scaled)."

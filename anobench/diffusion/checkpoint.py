@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from anobench.atomic import atomic_write
+from anobench.diffusion.condition import ConditionConfig
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.presets import ModelPreset, get_preset
 from anobench.diffusion.schedule import ScheduleConfig
@@ -38,8 +39,9 @@ def model_config(
     noise: str,
     input_range: tuple[float, float],
     patch_size: int | None = None,
+    condition: ConditionConfig | None = None,
 ) -> dict[str, Any]:
-    return {
+    config = {
         "preset": preset.name,
         "architecture": dataclasses.asdict(preset),
         "schedule": dataclasses.asdict(schedule),
@@ -47,6 +49,7 @@ def model_config(
         "input_range": list(input_range),
         "patch_size": patch_size,
     }
+    return config if condition is None else {**config, "condition": dataclasses.asdict(condition)}
 
 
 REQUIRED_CONFIG = ("preset", "architecture", "schedule", "noise", "input_range")
@@ -106,6 +109,7 @@ def load_model(path: Path, device: torch.device) -> tuple[DiffusionModel, dict[s
         config["noise"],
         device,
         config.get("patch_size"),
+        ConditionConfig(**config["condition"]) if config.get("condition") else None,
     )
     try:
         model.unet.load_state_dict(payload["model"])

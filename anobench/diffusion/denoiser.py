@@ -15,6 +15,7 @@ SCHEME_NEEDS = {
     "full": "a whole-image noise-predicting model (`anobench train`)",
     "patched": "a patch-trained x0-predicting model (`anobench train --scheme patched`)",
     "dae": "a denoising autoencoder (`anobench train --scheme dae --noise coarse`)",
+    "conditioned": "a model conditioned on the clean image (`anobench train --scheme conditioned`)",
 }
 
 

@@ -3,7 +3,8 @@
 Methods talk to the network only through `predict`, which also counts network function
 evaluations and the time spent inside them (for NFE and the forward-share benchmark). What the
 network predicts (the noise, or x0 for pDDPM) is the schedule's `prediction`; `patch_size` is
-set for models trained on one noised cell per image (pDDPM) and None for whole-image training.
+set for models trained on one noised cell per image (pDDPM) and None for whole-image training;
+`condition` for models that also see the clean image through an encoder (cDDPM).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Callable, Iterator
 import torch
 
 from anobench.devices import synchronize
+from anobench.diffusion.condition import ConditionConfig, ConditionedUNet
 from anobench.diffusion.presets import PRECISION_NAMES, ModelPreset, build_unet
 from anobench.diffusion.schedule import NoiseSchedule, ScheduleConfig
 from anobench.errors import AnobenchError
@@ -40,14 +42,18 @@ class DiffusionModel:
         noise: str,
         device: torch.device,
         patch_size: int | None = None,
+        condition: ConditionConfig | None = None,
     ) -> None:
         self.preset = preset
         self.patch_size = patch_size
+        self.condition = condition
         self.schedule = NoiseSchedule(schedule)
         self.input_range = input_range
         self.noise = noise
         self.device = device
-        self.unet = build_unet(preset).to(device).eval()
+        unet = build_unet(preset)
+        # the network trained and saved: the UNet, with its condition encoder for cDDPM
+        self.unet: torch.nn.Module = (unet if condition is None else ConditionedUNet(unet, condition)).to(device).eval()
         self.network: Callable[..., torch.Tensor] = self.unet  # what predict calls: the UNet, or its compiled form
         self.precision = "fp32"
         self.meter = ForwardMeter()
@@ -55,10 +61,13 @@ class DiffusionModel:
     @property
     def training_scheme(self) -> str:
         """How the network was trained (`anobench train --scheme`): `full` (whole image noised, noise
-        predicted), `patched` (one noised cell, x0 predicted) or `dae` (coarse noise, x0 predicted in
-        one call, a denoising autoencoder)."""
+        predicted), `patched` (one noised cell, x0 predicted), `dae` (coarse noise, x0 predicted in
+        one call, a denoising autoencoder) or `conditioned` (whole image noised, x0 predicted given
+        the clean image's encoding: cDDPM)."""
         if self.patch_size is not None:
             return "patched"
+        if self.condition is not None:
+            return "conditioned"
         return "dae" if self.schedule.config.prediction == "sample" else "full"
 
     def configure_inference(self, precision: str = "fp32", compile: bool = False) -> None:
@@ -94,12 +103,16 @@ class DiffusionModel:
         finally:
             usage.calls, usage.seconds = self.meter.calls - calls, self.meter.seconds - seconds
 
-    def predict(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
+    def predict(self, x_t: torch.Tensor, t: int, clean: torch.Tensor | None = None) -> torch.Tensor:
+        """The network's output at timestep t; a conditioned model also takes the clean images."""
+        if (clean is None) != (self.condition is None):
+            raise AnobenchError("a conditioned model needs the clean images, and only it takes them")
         timesteps = torch.full((x_t.shape[0],), t, device=self.device, dtype=torch.long)
+        inputs = (x_t, timesteps) if clean is None else (x_t, timesteps, clean)
         synchronize(self.device)
         start = time.perf_counter()
         with torch.autocast(self.device.type, dtype=PRECISIONS[self.precision], enabled=self.precision != "fp32"):
-            prediction = self.network(x_t, timesteps).float()
+            prediction = self.network(*inputs).float()
         synchronize(self.device)
         self.meter.seconds += time.perf_counter() - start
         self.meter.calls += 1

@@ -24,3 +24,6 @@ dae_plugin = _builtin(
     "dae", "dae", "DAE (MIDL 2022): denoising autoencoder on coarse noise, one call, filtered residual map."
 )
 andi_plugin = _builtin("andi", "andi", "ANDi (2023/24): pyramid-noise DDPM, step deviations t=75..199, geometric mean.")
+cddpm_plugin = _builtin(
+    "cddpm", "cddpm", "cDDPM (CBM 2025): x0 predicted given the clean image's encoding, ensemble t=250/500/750."
+)

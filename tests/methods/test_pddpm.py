@@ -8,8 +8,8 @@ from skimage.measure import label
 from anobench import registry
 from anobench.api import Batch, MethodContext
 from anobench.diffusion.noise import CaseRandom
+from anobench.diffusion.postprocessing import postprocess_map
 from anobench.errors import AnobenchError
-from anobench.methods.pddpm.method import postprocess_map
 
 
 def method(checkpoint, **options):

@@ -12,13 +12,10 @@ ceil(cells × images / max_batch) calls per batch; NFE per image = number of cel
 Protocol (THOR paper): 128², patch 48 with the edge cells truncated (`stitching=truncate`), test
 timestep 500 of the original config (noise index 499), no post-processing. `stitching=cut|avg`
 use evenly spread full-size windows instead (see `anobench.diffusion.patches`).
-`postprocess=true` adds the original's post-processing: the map times the brain mask (non-zero
-pixels) eroded by a 3×3 cross three times, a 5×5 median filter (2-D: anobench scores slices), and
-removal of connected components of ≤ 7 pixels (8-connected, the 2-D form of the original's
-26-connectivity). The original removes components after thresholding; anobench evaluates maps
-over all thresholds, so the removal is a grey-level area opening (scikit-image), which removes
-the small components of every thresholded map at once. The patch size comes from the checkpoint
-(pDDPM needs its own patch-trained checkpoint: `anobench train --scheme patched`).
+`postprocess=true` adds the original's post-processing (`anobench.diffusion.postprocessing`: the
+eroded brain mask, a 5×5 median filter, removal of components of ≤ 7 pixels). The patch size
+comes from the checkpoint (pDDPM needs its own patch-trained checkpoint: `anobench train --scheme
+patched`).
 """
 
 from __future__ import annotations
@@ -26,21 +23,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
-import numpy as np
 import torch
-from scipy import ndimage
 
 from anobench.api import Batch, MethodContext, Prediction
 from anobench.config import bounded, build_config, to_plain
 from anobench.diffusion.denoiser import load_denoiser
 from anobench.diffusion.noise import CaseRandom, noise_kind
 from anobench.diffusion.patches import PatchLayout, Stitching, patch_layout
+from anobench.diffusion.postprocessing import postprocess_maps
 from anobench.diffusion.schedule import T_MAX
 from anobench.errors import AnobenchError
 
-BRAIN_EROSION_ITERATIONS = 3
-MEDIAN_SIZE = 5
-SMALLEST_KEPT_COMPONENT = 8  # pixels; components of ≤ 7 pixels are removed
 CPU_MAX_BATCH, GPU_MAX_BATCH = 16, 64
 
 
@@ -51,16 +44,6 @@ class PDDPMConfig:
     postprocess: bool = False
     max_batch: int | None = bounded(None, 1)  # images per network call; None: 16 on a CPU, 64 on a GPU
     noise: Literal["simplex-2d", "simplex", "gaussian"] = "simplex-2d"
-
-
-def postprocess_map(anomaly_map: np.ndarray, image: np.ndarray) -> np.ndarray:
-    """The original pDDPM post-processing of one H×W map (see the module docstring)."""
-    from skimage.morphology import area_opening  # importing scikit-image takes a second
-
-    cross = ndimage.generate_binary_structure(2, 1)
-    brain = ndimage.binary_erosion(image > 0, structure=cross, iterations=BRAIN_EROSION_ITERATIONS)
-    filtered = ndimage.median_filter(anomaly_map * brain, size=MEDIAN_SIZE)
-    return area_opening(filtered, area_threshold=SMALLEST_KEPT_COMPONENT, connectivity=2)
 
 
 def stitch(predictions: torch.Tensor, layout: PatchLayout) -> torch.Tensor:
@@ -118,8 +101,7 @@ class PDDPM:
         images = batch.images.to(reconstructions.device)
         maps = (images - reconstructions).abs()
         if self.config.postprocess:
-            processed = [postprocess_map(m[0], x[0]) for m, x in zip(maps.cpu().numpy(), images.cpu().numpy())]
-            maps = torch.from_numpy(np.stack(processed)[:, None]).to(maps.device)
+            maps = postprocess_maps(maps, images)
         return Prediction(maps, reconstructions, nfe=self.layout.count, network_seconds=usage.seconds)
 
 

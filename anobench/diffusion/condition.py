@@ -1,0 +1,76 @@
+"""A denoiser conditioned on the clean image: cDDPM (Behrendt et al., Computers in Biology and
+Medicine 2025).
+
+An encoder (a ResNet with one input channel) maps the noise-free input to a feature vector; an MLP
+embeds it into the UNet's timestep-embedding space, where it steers every residual block as the
+timestep does. Encoder and UNet are trained together (`anobench train --scheme conditioned`).
+
+The released network (OpenAI UNet) concatenates the embedded features to the time embedding;
+MONAI's `DiffusionModelUNet` adds a class embedding to it instead, so anobench puts the feature
+MLP where MONAI keeps its class embedding (`class_embedding`, called on `class_labels`). The
+feature width is the time embedding's (4 × the first level's channels), as the released code sets
+`cond_dim = 4 × unet_dim`. The encoder is ResNet-50 at the paper preset, as released, and
+ResNet-18 at `cpu-small`, whose UNet is 50× smaller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from anobench.errors import AnobenchError
+
+if TYPE_CHECKING:
+    from monai.networks.nets import DiffusionModelUNet
+
+ENCODER_FOR_PRESET = {"cpu-small": "resnet18", "paper": "resnet50"}
+
+
+@dataclass(frozen=True)
+class ConditionConfig:
+    encoder: str  # a torchvision ResNet: resnet18, resnet34, resnet50
+    features: int  # width of the encoder's output, = the UNet's time embedding
+
+
+def condition_for(preset_name: str, time_embedding: int) -> ConditionConfig:
+    return ConditionConfig(ENCODER_FOR_PRESET[preset_name], time_embedding)
+
+
+def build_encoder(config: ConditionConfig) -> nn.Module:
+    """A randomly initialised torchvision ResNet taking one channel, with `features` outputs."""
+    import torchvision.models as models
+
+    if config.encoder not in ("resnet18", "resnet34", "resnet50"):
+        raise AnobenchError(f"unknown condition encoder {config.encoder!r}; use resnet18, resnet34 or resnet50")
+    encoder = getattr(models, config.encoder)(weights=None, num_classes=config.features)
+    encoder.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    return encoder
+
+
+class ConditionedUNet(nn.Module):
+    """The UNet and its condition encoder as one network: `forward(x_t, t, clean)` encodes `clean`
+    and denoises x_t under that condition (both in one call, so distributed training sees one
+    forward)."""
+
+    def __init__(self, unet: "DiffusionModelUNet", config: ConditionConfig) -> None:
+        super().__init__()
+        width = config.features
+        if unet.block_out_channels[0] * 4 != width:  # MONAI's time embedding width
+            raise AnobenchError(
+                f"condition features ({width}) must equal the time embedding ({unet.block_out_channels[0] * 4})"
+            )
+        self.config = config
+        self.encoder = build_encoder(config)
+        unet.num_class_embeds = config.features  # makes MONAI's forward add the class embedding
+        # MONAI types it as an Embedding; a feature vector needs the released MLP instead
+        unet.class_embedding = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))  # type: ignore[assignment]
+        self.unet = unet
+
+    def forward(self, x: torch.Tensor, timesteps: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+        return self.unet(x, timesteps, class_labels=self.encoder(clean))
+
+    def describe(self) -> dict[str, Any]:
+        return asdict(self.config)

@@ -1,0 +1,130 @@
+"""cDDPM's building blocks on tiny arrays: the noise-ensemble reconstruction against the official
+code's (golden arrays, see golden/cddpm-release.json), the conditioned network and its loss, and its
+checkpoint checks; then a short run."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from anobench.api import Batch
+from anobench.diffusion.condition import ConditionConfig, ConditionedUNet
+from anobench.diffusion.model import DiffusionModel
+from anobench.diffusion.presets import build_unet, get_preset
+from anobench.errors import AnobenchError
+from anobench.methods.cddpm.method import CDDPM, CDDPMConfig
+from anobench.training import conditioned_loss, schedule_for
+
+GOLDEN = np.load(Path(__file__).parent / "golden" / "cddpm-release.npz")
+
+
+class InjectedNoise:
+    """The golden run's noise, one draw per ensemble timestep in order."""
+
+    def __init__(self) -> None:
+        self.draws = iter(torch.from_numpy(GOLDEN["noise"]))
+
+    def __call__(self, *args, **kwargs) -> "InjectedNoise":
+        return self
+
+    def sample(self, kind, shape, timestep):
+        return next(self.draws)
+
+
+def released_cddpm(monkeypatch) -> CDDPM:
+    """anobench's cDDPM on a stub network that reads the golden run's condition features."""
+    model = DiffusionModel(
+        get_preset("cpu-small"),
+        schedule_for("conditioned"),
+        (-1.0, 1.0),
+        "simplex-2d",
+        torch.device("cpu"),
+        condition=ConditionConfig("resnet18", 128),
+    )
+    clean, features = torch.from_numpy(GOLDEN["clean"]) * 2 - 1, torch.from_numpy(GOLDEN["condition"])
+
+    def stub(x, t, given_clean):
+        assert torch.equal(given_clean, clean)  # the network sees the clean image, in its own units
+        return 0.8 * x + 0.1 * features.mean(dim=1)[:, None, None, None] - 0.0002 * t.float()[:, None, None, None]
+
+    model.network = stub
+    method = CDDPM.__new__(CDDPM)
+    method.model, method.checkpoint, method.config = model, {}, CDDPMConfig(postprocess=False)
+    method.noise = None
+    monkeypatch.setattr("anobench.methods.cddpm.method.CaseRandom", InjectedNoise())
+    return method
+
+
+def test_the_ensemble_reconstruction_and_map_match_the_released_code(monkeypatch):
+    method = released_cddpm(monkeypatch)
+    alpha_bar = [float(method.model.schedule.alpha_bar(t - 1)) for t in (250, 500, 750)]
+    np.testing.assert_allclose(alpha_bar, GOLDEN["alphas_cumprod"], rtol=1e-5)  # the same cosine schedule
+    prediction = method.predict(Batch(torch.from_numpy(GOLDEN["clean"]), ["a", "b"], 0))
+    np.testing.assert_allclose(prediction.maps, GOLDEN["map"], atol=2e-6)
+    np.testing.assert_allclose(prediction.reconstructions, GOLDEN["reconstruction"].clip(0, 1), atol=2e-6)
+    assert prediction.nfe == 3
+
+
+def test_the_network_follows_its_condition_and_checks_its_width():
+    torch.manual_seed(0)
+    network = ConditionedUNet(build_unet(get_preset("cpu-small")), ConditionConfig("resnet18", 128)).eval()
+    for parameter in network.parameters():  # MONAI starts its output layers at zero: the output would be 0
+        if not parameter.detach().abs().sum():
+            torch.nn.init.normal_(parameter, std=0.05)
+    x_t, t = torch.randn(2, 1, 64, 64), torch.tensor([10, 10])
+    with torch.no_grad():
+        one, other = network(x_t, t, torch.zeros(2, 1, 64, 64)), network(x_t, t, torch.ones(2, 1, 64, 64))
+    assert one.shape == (2, 1, 64, 64) and not torch.allclose(one, other)  # the clean image steers the output
+    with pytest.raises(AnobenchError, match="must equal the time embedding"):
+        ConditionedUNet(build_unet(get_preset("cpu-small")), ConditionConfig("resnet18", 64))
+
+
+def test_the_loss_is_the_l1_error_of_x0_given_the_clean_image():
+    x0 = torch.rand(4, 1, 8, 8) * 2 - 1
+    alpha_bar = schedule_for("conditioned") and torch.linspace(0.99, 0.01, 1000)
+    seen = []
+
+    def perfect(x, t, clean):
+        seen.append(clean)
+        return clean
+
+    noise = __import__("anobench.diffusion.noise", fromlist=["noise_kind"]).noise_kind("gaussian")
+    assert float(conditioned_loss(perfect, alpha_bar, x0, noise, torch.Generator().manual_seed(0))) == 0.0
+    assert torch.equal(seen[0], x0)
+    blank = conditioned_loss(lambda x, t, clean: torch.zeros_like(x), alpha_bar, x0, noise, torch.Generator())
+    torch.testing.assert_close(blank, x0.abs().mean())
+
+
+def test_checkpoints_of_other_schemes_are_refused_both_ways(tiny_checkpoint, tiny_conditioned_checkpoint):
+    from anobench import registry
+    from anobench.api import MethodContext
+
+    def context(path):
+        return MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), path)
+
+    with pytest.raises(AnobenchError, match="trained with --scheme full; this method needs a model conditioned"):
+        registry.methods.get("cddpm").create({"noise": "gaussian"}, context(tiny_checkpoint))
+    with pytest.raises(AnobenchError, match="trained with --scheme conditioned"):
+        registry.methods.get("pddpm").create({}, context(tiny_conditioned_checkpoint))
+    with pytest.raises(AnobenchError, match="timesteps must be between 1 and 1000"):
+        registry.methods.get("cddpm").create({"timesteps": "0,500"}, context(tiny_conditioned_checkpoint))
+
+
+def test_a_trained_cddpm_scores_the_phantom_in_three_calls(tiny_conditioned_checkpoint, tmp_path):
+    from conftest import SMALL_PHANTOM
+
+    from anobench import runs
+    from anobench.harness import RunRequest, run
+
+    request = RunRequest(
+        "cddpm",
+        "brain-phantom",
+        checkpoint=tiny_conditioned_checkpoint,
+        dataset_options=SMALL_PHANTOM,
+        out=tmp_path / "cddpm",
+    )
+    run(request)
+    results = runs.read_results(*runs.run_files(tmp_path / "cddpm"))
+    assert (results.rows["nfe"] == 3).all() and results.maps.shape == (12, 64, 64)
+    assert (results.maps[results.images == 0] == 0).all()  # the eroded brain mask zeroes the background
