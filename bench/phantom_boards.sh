@@ -4,7 +4,8 @@
 # threshold): leaderboards/phantom-table1.md (the THOR paper's Table 1 layout with its reported
 # rows), phantom-methods.md, phantom-thor-ablation.md, phantom-pddpm-variants.md, and the report
 # reports/phantom/.
-#   bash bench/phantom_boards.sh [RUNS_DIR]      (about 25 minutes on 2 CPU cores)
+# The methods beyond the paper (DAE, ANDi, cDDPM) need their own checkpoints (docs/checkpoints.md).
+#   bash bench/phantom_boards.sh [RUNS_DIR]      (about 25 minutes on 2 CPU cores, before ANDi's 125 calls per image)
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 RUNS=${1:-runs/phantom-boards}
@@ -17,9 +18,13 @@ run --method anoddpm --out "$RUNS/anoddpm"
 run --method autoddpm --out "$RUNS/autoddpm"
 run --method pddpm --out "$RUNS/pddpm"
 run --method dae --out "$RUNS/dae"
-"$BIN/anobench" compare "$RUNS"/{ddpm,thor-gaussian,autoddpm,thor-simplex,anoddpm,pddpm,dae} --name phantom-methods --overwrite
-"$BIN/anobench" compare "$RUNS"/{thor-gaussian,ddpm,autoddpm,thor-simplex,anoddpm,pddpm,dae} --layout table1 --name phantom-table1 --overwrite
-"$BIN/anobench" report "$RUNS"/{thor-gaussian,ddpm,autoddpm,thor-simplex,anoddpm,pddpm,dae} --out reports/phantom
+run --method andi --out "$RUNS/andi"
+run --method cddpm --out "$RUNS/cddpm"
+METHODS="ddpm thor-gaussian autoddpm thor-simplex anoddpm pddpm dae andi cddpm"
+TABLE1="thor-gaussian ddpm autoddpm thor-simplex anoddpm pddpm dae andi cddpm"
+"$BIN/anobench" compare $(for m in $METHODS; do echo "$RUNS/$m"; done) --name phantom-methods --overwrite
+"$BIN/anobench" compare $(for m in $TABLE1; do echo "$RUNS/$m"; done) --layout table1 --name phantom-table1 --overwrite
+"$BIN/anobench" report $(for m in $TABLE1; do echo "$RUNS/$m"; done) --out reports/phantom
 
 for protocol in reference paper; do
   for backend in unet ssim none; do
