@@ -162,6 +162,16 @@ def _draw_noise(noise: NoiseKind, generator: torch.Generator, x0: torch.Tensor, 
     return noise.draw_batch([generator] * len(t), x0.shape[1:], t.tolist(), x0.device)
 
 
+def _diffusion_draw(
+    alpha_bar: torch.Tensor, x0: torch.Tensor, noise: NoiseKind, generator: torch.Generator, part: slice
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A timestep and a noise draw per image of the whole batch, then this rank's `part` of the
+    images, timesteps and noise."""
+    t = torch.randint(len(alpha_bar), (x0.shape[0],), generator=generator)
+    epsilon = _draw_noise(noise, generator, x0, t)
+    return x0[part], t[part].to(x0.device), epsilon[part]
+
+
 def full_image_loss(
     unet: torch.nn.Module,
     alpha_bar: torch.Tensor,
@@ -172,9 +182,7 @@ def full_image_loss(
 ) -> torch.Tensor:
     """The loss of the images `part` of the batch; every draw is made for the whole batch, so each
     rank of a distributed job draws what a single process would and keeps its own part."""
-    t = torch.randint(len(alpha_bar), (x0.shape[0],), generator=generator)
-    epsilon = _draw_noise(noise, generator, x0, t)
-    x0, t, epsilon = x0[part], t[part].to(x0.device), epsilon[part]
+    x0, t, epsilon = _diffusion_draw(alpha_bar, x0, noise, generator, part)
     return F.mse_loss(unet(_noised(alpha_bar, x0, t, epsilon), t), epsilon)
 
 
@@ -187,9 +195,7 @@ def conditioned_loss(
     part: slice = slice(None),
 ) -> torch.Tensor:
     """cDDPM's loss: the L1 error of the x0 the network predicts from x_t and the clean image."""
-    t = torch.randint(len(alpha_bar), (x0.shape[0],), generator=generator)
-    epsilon = _draw_noise(noise, generator, x0, t)
-    x0, t, epsilon = x0[part], t[part].to(x0.device), epsilon[part]
+    x0, t, epsilon = _diffusion_draw(alpha_bar, x0, noise, generator, part)
     return F.l1_loss(network(_noised(alpha_bar, x0, t, epsilon), t, x0), x0)
 
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 from conftest import ddpm_run
 
+from anobench.datasets.brain_phantom import GENERATOR_VERSION
 from anobench.diffusion.checkpoint import read_checkpoint
 
 
@@ -184,7 +185,7 @@ def test_data_make_regenerates_the_phantom(cli):
         "n_test=3",
     )
     assert result.returncode == 0, result.stderr
-    assert "v2-seed0-n2-1-1-3" in result.stdout
+    assert f"v{GENERATOR_VERSION}-seed0-n2-1-1-3" in result.stdout
     assert_user_error(cli("data", "make", "wrist-phantom"), "only brain-phantom")
 
 
