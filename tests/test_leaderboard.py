@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +116,7 @@ def test_metrics_carry_intervals_a_calibrated_dice_and_paired_comparisons(tmp_pa
     assert evaluate_run(tmp_path / "good", thresholds="grid").calibrated.threshold == pytest.approx(0.38)  # the grid's
     assert good.calibrated.dice.value <= good.dice["all"].dice
     board = render_markdown([good, bad], "anobench compare")
-    assert "## Paired comparisons" in board and "| good " in board and "(τ 0.38, healthy " in board
+    assert "## Paired comparisons" in board and "| good " in board and re.search(r"\(τ 0\.3[789]\d*, healthy ", board)
     assert "best" in board and "yes" in board  # 1.0 vs 0.2 on every case: significant
     assert "(calibrated Dice)" not in board  # "bad" scored no healthy split
     fabricate_brain_run(tmp_path / "mid", "mid", 0.5)
@@ -167,6 +168,7 @@ def test_the_calibrated_cell_says_which_healthy_rate_its_threshold_reached(tmp_p
     from anobench.evaluation.pixel_protocol import evaluate_run
 
     assert calibration_text(0.38, 0.049, 0.05) == "τ 0.38, healthy 4.9 %"
+    assert calibration_text(2.44e-6, 0.05, 0.05) == "τ 2.44e-06, healthy 5.0 %"  # maps on a small scale
     assert calibration_text(1.0, 0.31, 0.05).endswith("above the 5 % target, no τ reaches it")
     fabricate_brain_run(tmp_path, "bright", 1.0)
     healthy = runs.read_results(*runs.healthy_files(tmp_path))

@@ -21,8 +21,13 @@ def percent(value: float, decimals: int = 2) -> str:
     return "–" if np.isnan(value) else f"{100 * value:.{decimals}f}"
 
 
+def threshold_text(threshold: float) -> str:
+    """A map threshold to 3 significant digits: maps live on any scale (ANDi's deviations are ~1e-5)."""
+    return f"{threshold:.3g}"
+
+
 def threshold_cell(value: MaxDice) -> str:
-    return "–" if np.isnan(value.threshold) else f"{value.threshold:.2f}"
+    return "–" if np.isnan(value.threshold) else threshold_text(value.threshold)
 
 
 # settings that tell rows of one method apart; a true flag shows as its name, a false one not at all
@@ -49,7 +54,7 @@ def with_interval(estimate: Estimate, decimals: int = 2) -> str:
 
 def calibration_text(threshold: float, healthy_fpr: float, target: float) -> str:
     """τ and the share of healthy pixels it really leaves above it, flagged when above the target."""
-    reached = f"τ {threshold:.2f}, healthy {100 * healthy_fpr:.1f} %"
+    reached = f"τ {threshold_text(threshold)}, healthy {100 * healthy_fpr:.1f} %"
     return reached if healthy_fpr <= target else f"{reached}: above the {100 * target:g} % target, no τ reaches it"
 
 
