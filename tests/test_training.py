@@ -76,7 +76,7 @@ def test_weight_average_forgets_the_initial_weights_quickly():
 def test_one_random_cell_per_image_covers_the_grid_uniformly():
     from scipy import stats
 
-    from anobench.training import draw_cells
+    from anobench.training_objectives import draw_cells
 
     cells = draw_cells(torch.Generator().manual_seed(0), 18_000, 9)
     counts = torch.bincount(cells, minlength=9).numpy()
@@ -88,7 +88,7 @@ def test_patched_training_noises_one_cell_and_scores_only_that_cell(monkeypatch)
     from anobench.diffusion.noise import noise_kind
     from anobench.diffusion.patches import patch_layout
     from anobench.diffusion.presets import get_preset
-    from anobench.training import patched_loss, schedule_for
+    from anobench.training_objectives import patched_loss, schedule_for
 
     model = DiffusionModel(
         get_preset("cpu-small"), schedule_for("patched"), (-1.0, 1.0), "simplex-2d", torch.device("cpu"), 24

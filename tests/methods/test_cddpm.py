@@ -14,7 +14,7 @@ from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.presets import build_unet, get_preset
 from anobench.errors import AnobenchError
 from anobench.methods.cddpm.method import CDDPM, CDDPMConfig
-from anobench.training import conditioned_loss, schedule_for
+from anobench.training_objectives import conditioned_loss, schedule_for
 
 GOLDEN = np.load(Path(__file__).parent / "golden" / "cddpm-release.npz")
 

@@ -44,7 +44,7 @@ def test_coarse_noise_is_smooth_at_the_grid_scale_and_shifted_per_batch():
 
 
 def test_the_loss_noises_only_the_foreground_and_scores_only_it():
-    from anobench.training import denoising_loss
+    from anobench.training_objectives import denoising_loss
 
     x0 = torch.full((2, 1, 16, 16), -1.0)  # model range: background is -1
     x0[..., 4:12, 4:12] = 0.2
