@@ -10,13 +10,13 @@ MONAI's `DiffusionModelUNet` adds a class embedding to it instead, so anobench p
 MLP where MONAI keeps its class embedding (`class_embedding`, called on `class_labels`). The
 feature width is the time embedding's (4 × the first level's channels), as the released code sets
 `cond_dim = 4 × unet_dim`. The encoder is ResNet-50 at the paper preset, as released, and
-ResNet-18 at `cpu-small`, whose UNet is 50× smaller.
+ResNet-18 at `cpu-small`, whose UNet has 1.1 M parameters.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -71,6 +71,3 @@ class ConditionedUNet(nn.Module):
 
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
         return self.unet(x, timesteps, class_labels=self.encoder(clean))
-
-    def describe(self) -> dict[str, Any]:
-        return asdict(self.config)
