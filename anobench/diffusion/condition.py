@@ -53,7 +53,8 @@ def build_encoder(config: ConditionConfig) -> nn.Module:
 class ConditionedUNet(nn.Module):
     """The UNet and its condition encoder as one network: `forward(x_t, t, clean)` encodes `clean`
     and denoises x_t under that condition (both in one call, so distributed training sees one
-    forward)."""
+    forward); at inference `encode` runs once per image and `forward(x_t, t, features=…)` reuses
+    its features for every timestep, as the release does."""
 
     def __init__(self, unet: "DiffusionModelUNet", config: ConditionConfig) -> None:
         super().__init__()
@@ -69,5 +70,16 @@ class ConditionedUNet(nn.Module):
         unet.class_embedding = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))  # type: ignore[assignment]
         self.unet = unet
 
-    def forward(self, x: torch.Tensor, timesteps: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
-        return self.unet(x, timesteps, class_labels=self.encoder(clean))
+    def encode(self, clean: torch.Tensor) -> torch.Tensor:
+        return self.encoder(clean)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        timesteps: torch.Tensor,
+        clean: torch.Tensor | None = None,
+        features: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if (clean is None) == (features is None):
+            raise AnobenchError("give the clean images or their encoded features: one, not both")
+        return self.unet(x, timesteps, class_labels=features if clean is None else self.encode(clean))

@@ -103,17 +103,32 @@ class DiffusionModel:
         finally:
             usage.calls, usage.seconds = self.meter.calls - calls, self.meter.seconds - seconds
 
-    def predict(self, x_t: torch.Tensor, t: int, clean: torch.Tensor | None = None) -> torch.Tensor:
-        """The network's output at timestep t; a conditioned model also takes the clean images."""
-        if (clean is None) != (self.condition is None):
-            raise AnobenchError("a conditioned model needs the clean images, and only it takes them")
+    def encode(self, clean: torch.Tensor) -> torch.Tensor:
+        """A conditioned model's features of the clean images (model range), computed once per image
+        and given to each `predict` on them. Its seconds count as network time; it is not an NFE
+        (the denoiser is not called)."""
+        if not isinstance(self.unet, ConditionedUNet):
+            raise AnobenchError("only a conditioned model encodes the clean images")
+        return self._timed(self.unet.encode, clean)
+
+    def predict(self, x_t: torch.Tensor, t: int, features: torch.Tensor | None = None) -> torch.Tensor:
+        """The network's output at timestep t; a conditioned model also takes the clean images'
+        features (`encode`)."""
+        if (features is None) != (self.condition is None):
+            raise AnobenchError("a conditioned model needs the clean images' features, and only it takes them")
         timesteps = torch.full((x_t.shape[0],), t, device=self.device, dtype=torch.long)
-        inputs = (x_t, timesteps) if clean is None else (x_t, timesteps, clean)
+        prediction = self._timed(self.network, x_t, timesteps, **({} if features is None else {"features": features}))
+        self.meter.calls += 1
+        return prediction
+
+    def _timed(
+        self, network: Callable[..., torch.Tensor], *inputs: torch.Tensor, **named: torch.Tensor
+    ) -> torch.Tensor:
+        """`network(*inputs)` under the inference precision, its seconds added to the meter."""
         synchronize(self.device)
         start = time.perf_counter()
         with torch.autocast(self.device.type, dtype=PRECISIONS[self.precision], enabled=self.precision != "fp32"):
-            prediction = self.network(*inputs).float()
+            output = network(*inputs, **named).float()
         synchronize(self.device)
         self.meter.seconds += time.perf_counter() - start
-        self.meter.calls += 1
-        return prediction
+        return output

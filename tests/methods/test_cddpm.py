@@ -33,7 +33,8 @@ class InjectedNoise:
 
 
 def released_cddpm(monkeypatch) -> CDDPM:
-    """anobench's cDDPM on a stub network that reads the golden run's condition features."""
+    """anobench's cDDPM on a stub network that reads the golden run's condition features, with a
+    stub encoder that returns them (and counts its calls in `method.encodings`)."""
     model = DiffusionModel(
         get_preset("cpu-small"),
         schedule_for("conditioned"),
@@ -44,12 +45,19 @@ def released_cddpm(monkeypatch) -> CDDPM:
     )
     clean, features = torch.from_numpy(GOLDEN["clean"]) * 2 - 1, torch.from_numpy(GOLDEN["condition"])
 
-    def stub(x, t, given_clean):
-        assert torch.equal(given_clean, clean)  # the network sees the clean image, in its own units
+    encodings = []
+
+    def encoder(given_clean):
+        assert torch.equal(given_clean, clean)  # the encoder sees the clean image, in the network's units
+        encodings.append(given_clean)
+        return features
+
+    def stub(x, t, features):
         return 0.8 * x + 0.1 * features.mean(dim=1)[:, None, None, None] - 0.0002 * t.float()[:, None, None, None]
 
-    model.network = stub
+    model.unet.encode, model.network = encoder, stub
     method = CDDPM.__new__(CDDPM)
+    method.encodings = encodings
     method.model, method.checkpoint, method.config = model, {}, CDDPMConfig(postprocess=False)
     method.noise = None
     monkeypatch.setattr("anobench.methods.cddpm.method.CaseRandom", InjectedNoise())
@@ -63,7 +71,7 @@ def test_the_ensemble_reconstruction_and_map_match_the_released_code(monkeypatch
     prediction = method.predict(Batch(torch.from_numpy(GOLDEN["clean"]), ["a", "b"], 0))
     np.testing.assert_allclose(prediction.maps, GOLDEN["map"], atol=2e-6)
     np.testing.assert_allclose(prediction.reconstructions, GOLDEN["reconstruction"].clip(0, 1), atol=2e-6)
-    assert prediction.nfe == 3
+    assert prediction.nfe == 3 and len(method.encodings) == 1  # three denoiser calls on one encoding, as released
 
 
 def test_the_network_follows_its_condition_and_checks_its_width():
@@ -76,6 +84,10 @@ def test_the_network_follows_its_condition_and_checks_its_width():
     with torch.no_grad():
         one, other = network(x_t, t, torch.zeros(2, 1, 64, 64)), network(x_t, t, torch.ones(2, 1, 64, 64))
     assert one.shape == (2, 1, 64, 64) and not torch.allclose(one, other)  # the clean image steers the output
+    with torch.no_grad():  # features encoded beforehand (inference) give what encoding in the call gives (training)
+        torch.testing.assert_close(network(x_t, t, features=network.encode(torch.zeros(2, 1, 64, 64))), one)
+    with pytest.raises(AnobenchError, match="one, not both"):
+        network(x_t, t)
     with pytest.raises(AnobenchError, match="must equal the time embedding"):
         ConditionedUNet(build_unet(get_preset("cpu-small")), ConditionConfig("resnet18", 64))
 

@@ -7,8 +7,8 @@ image's encoding (`anobench.diffusion.condition`). At each timestep of the noise
 afresh and x0 is predicted in one call; the reconstruction x̂ is the mean of the predictions
 (not clamped, as released; the stored reconstruction is clamped), and map = |x − x̂|,
 post-processed as the released evaluation does (`postprocess=false` leaves the raw residual).
-NFE = number of ensemble timesteps; each call runs the encoder too (the release encodes once per
-image).
+NFE = number of ensemble timesteps; the encoder runs once per image, as released (its time counts
+in the network seconds).
 """
 
 from __future__ import annotations
@@ -51,11 +51,12 @@ class CDDPM:
         model = self.model
         clean = model.to_model_range(batch.images.to(model.device))
         random = CaseRandom(batch.case_ids, batch.seed, model.device)
+        features = model.encode(clean)
         total = torch.zeros_like(clean)
         for t in self.config.timesteps:
             index = t - 1
             noisy = model.schedule.q_sample(clean, index, random.sample(self.noise, clean.shape[1:], index))
-            total += model.to_unit_range(model.predict(noisy, index, clean))
+            total += model.to_unit_range(model.predict(noisy, index, features))
         return total / len(self.config.timesteps)
 
     def predict(self, batch: Batch) -> Prediction:
