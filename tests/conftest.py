@@ -11,6 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    # torch in each worker (and the commands it starts) takes its share of the cores, not all of them:
+    # threads of several workers fighting over two cores slow every tiny-model test
+    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    _share = _cores // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, _share)))
+
 SMALL_PHANTOM = {"n_train": "24", "n_val": "4", "n_test_healthy": "4", "n_test": "12"}
 FAST_DDPM = {"t0": "30", "stride": "10"}
 
@@ -123,7 +130,14 @@ def phantom_args() -> list[str]:
     return assignments("--data", SMALL_PHANTOM) + assignments("--set", FAST_DDPM)
 
 
-SLOW_FIXTURES = {"cli", "tiny_checkpoint", "tiny_simplex_checkpoint", "tiny_patched_checkpoint", "tiny_dae_checkpoint"}
+SLOW_FIXTURES = {
+    "cli",
+    "tiny_checkpoint",
+    "tiny_simplex_checkpoint",
+    "tiny_patched_checkpoint",
+    "tiny_dae_checkpoint",
+    "tiny_conditioned_checkpoint",
+}
 SLOW_MODULES = {"test_documented_commands", "test_example_plugin", "test_real_data_route", "test_distributed"}
 
 
