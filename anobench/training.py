@@ -1,7 +1,8 @@
 """`anobench train`: fit a denoiser on healthy training images (one or more dataset splits).
 
-Four schemes (`full`, `patched`, `dae`, `conditioned`), each with its schedule and loss in
-`anobench.training_objectives`.
+Five schemes (`full`, `patched`, `dae`, `conditioned`, `latent`), each with its schedule and loss in
+`anobench.training_objectives`. `latent` trains in two stages: `autoencoder_steps` of the VQ-VAE,
+then `steps` of the latent UNet with the VQ-VAE frozen at its averaged weights.
 
 Everything random
 (initial weights, batches, augmentation, timesteps, noise) comes from generators seeded by
@@ -34,6 +35,7 @@ from anobench.config import to_plain
 from anobench.devices import select_device
 from anobench.diffusion.checkpoint import FORMAT, atomic_torch_save, model_config
 from anobench.diffusion.condition import condition_for
+from anobench.diffusion.latent import LatentDiffusionNetwork, latent_for
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.noise import NoiseKind, noise_kind
 from anobench.diffusion.patches import default_patch_size, patch_layout
@@ -44,6 +46,7 @@ from anobench.sources import DataRoots, data_root_words
 from anobench.training_data import load_training_images, parse_sources, source_word
 from anobench.training_objectives import (
     INPUT_RANGE,
+    autoencoder_loss,
     conditioned_loss,
     denoising_loss,
     full_image_loss,
@@ -64,11 +67,19 @@ class TrainConfig:
     augment: bool = True
     seed: int = 0
     save_every: int = 200
-    scheme: Literal["full", "patched", "dae", "conditioned"] = "full"
+    scheme: Literal["full", "patched", "dae", "conditioned", "latent"] = "full"
     patch_size: int | None = None  # patched scheme; None: 48 px at 128 px, scaled to the preset
+    autoencoder_steps: int | None = None  # latent scheme: VQ-VAE steps before `steps`; None: steps / 2
+
+    def stage_steps(self) -> int:
+        """Steps of the latent scheme's first stage (the VQ-VAE); 0 for the other schemes. The
+        released LDM baseline trains the VQ-VAE half as many epochs as the diffusion."""
+        if self.scheme != "latent":
+            return 0
+        return self.steps // 2 if self.autoencoder_steps is None else self.autoencoder_steps
 
 
-SCHEMES = ("full", "patched", "dae", "conditioned")
+SCHEMES = ("full", "patched", "dae", "conditioned", "latent")
 DAE_NOISE = "coarse"  # the noise name a dae checkpoint records (anobench.diffusion.coarse_noise)
 OPTIMISER_OPTIONS: dict[str, dict[str, Any]] = {"dae": {"amsgrad": True, "weight_decay": 1e-5}}
 
@@ -137,11 +148,30 @@ def _noise_of(config: TrainConfig) -> NoiseKind | None:
         raise AnobenchError(f"scheme must be one of {', '.join(SCHEMES)}, got {config.scheme!r}")
     if config.scheme != "patched" and config.patch_size is not None:
         raise AnobenchError("--patch-size applies to --scheme patched only")
+    if config.scheme != "latent" and config.autoencoder_steps is not None:
+        raise AnobenchError("--autoencoder-steps applies to --scheme latent only")
+    if config.scheme == "latent" and config.noise != "gaussian":
+        raise AnobenchError("--scheme latent noises the VQ-VAE's latents with Gaussian noise: pass --noise gaussian")
     if config.scheme == "dae":
         if config.noise != DAE_NOISE:
             raise AnobenchError(f"--scheme dae trains on coarse noise: pass --noise {DAE_NOISE}")
         return None
     return noise_kind(config.noise)
+
+
+def _freeze_autoencoder(
+    network: LatentDiffusionNetwork, ema: AveragedModel, decay: float, starting: bool
+) -> AveragedModel:
+    """The LDM's second stage: the VQ-VAE frozen in eval mode (its codebook stops moving). When the
+    stage `starting`, the VQ-VAE takes its averaged weights, the ones the checkpoint will hold, so the
+    UNet learns the latents it will be given; the average restarts with its warm-up, for the UNet."""
+    network.autoencoder.eval().requires_grad_(False)
+    if not starting:
+        return ema
+    averaged = ema.module
+    assert isinstance(averaged, LatentDiffusionNetwork)
+    network.autoencoder.load_state_dict(averaged.autoencoder.state_dict())
+    return AveragedModel(network, multi_avg_fn=_warmup_ema(decay))
 
 
 def _global_mean(value: torch.Tensor) -> float:
@@ -200,10 +230,20 @@ def train(
     torch.manual_seed(config.seed)
     schedule = schedule_for(config.scheme)
     condition = condition_for(preset.name, preset.channels[0] * 4) if config.scheme == "conditioned" else None
-    model = DiffusionModel(preset, schedule, INPUT_RANGE, config.noise, device, patch_size, condition)
+    latent = latent_for(preset.name) if config.scheme == "latent" else None
+    model = DiffusionModel(preset, schedule, INPUT_RANGE, config.noise, device, patch_size, condition, latent)
     unet = model.unet.train()
-    network = DistributedDataParallel(unet, device_ids=[device] if device.type == "cuda" else None) if launch else unet
+    network = (
+        DistributedDataParallel(
+            unet,
+            device_ids=[device] if device.type == "cuda" else None,
+            find_unused_parameters=latent is not None,  # each LDM stage trains one half of the network
+        )
+        if launch
+        else unet
+    )
     ema = AveragedModel(unet, multi_avg_fn=_warmup_ema(config.ema_decay))
+    latent_network = unet if isinstance(unet, LatentDiffusionNetwork) else None
     optimizer = torch.optim.Adam(unet.parameters(), lr=config.lr, **OPTIMISER_OPTIONS.get(config.scheme, {}))
     generator = torch.Generator().manual_seed(config.seed)
     step, losses = 0, []
@@ -239,10 +279,13 @@ def train(
     alpha_bar = model.schedule.alphas_cumprod.float().to(device)
     height, width = images.shape[-2:]
     cells = None if patch_size is None else patch_layout(height, width, patch_size).window_masks().to(device)
+    first_stage, total_steps = config.stage_steps(), config.stage_steps() + config.steps
     with _progress(console) as progress:
-        task = progress.add_task("train", total=config.steps, completed=step, loss=float("nan"), rate=0.0)
+        task = progress.add_task("train", total=total_steps, completed=step, loss=float("nan"), rate=0.0)
         session_start, session_first_step = time.perf_counter(), step
-        while step < config.steps:
+        while step < total_steps:
+            if latent_network is not None and step >= first_stage:
+                ema = _freeze_autoencoder(latent_network, ema, config.ema_decay, starting=step == first_stage)
             index = torch.randint(len(images), (config.batch_size,), generator=generator)
             batch = images[index]
             if config.augment:
@@ -250,6 +293,12 @@ def train(
             x0 = model.to_model_range(batch).to(device)
             if noise is None:
                 loss = denoising_loss(network, x0, generator, part)
+            elif latent_network is not None and step < first_stage:
+                loss = autoencoder_loss(network, x0, part)
+            elif latent_network is not None:
+                with torch.no_grad():
+                    latents = latent_network.encode_quantised(x0)
+                loss = full_image_loss(network, alpha_bar, latents, noise, generator, part)
             elif condition is not None:
                 loss = conditioned_loss(network, alpha_bar, x0, noise, generator, part)
             elif cells is None:
@@ -264,7 +313,7 @@ def train(
             losses.append(_global_mean(loss.detach()))
             rate = (step - session_first_step) / (time.perf_counter() - session_start)
             progress.update(task, completed=step, loss=sum(losses[-50:]) / len(losses[-50:]), rate=rate)
-            if step % config.save_every == 0 and step < config.steps and rank == 0:
+            if step % config.save_every == 0 and step < total_steps and rank == 0:
                 save_state()
 
     final_loss = sum(losses[-100:]) / max(len(losses[-100:]), 1)
@@ -284,7 +333,7 @@ def train(
         model_state = {
             "format": FORMAT,
             "model": ema.module.state_dict(),
-            "config": model_config(preset, schedule, config.noise, INPUT_RANGE, patch_size, condition),
+            "config": model_config(preset, schedule, config.noise, INPUT_RANGE, patch_size, condition, latent),
             "training": training,
         }
         atomic_torch_save(model_state, out)

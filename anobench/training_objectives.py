@@ -14,6 +14,9 @@ t ~ U{0..T−1} for the three diffusion schemes:
 - `conditioned` (cDDPM, Behrendt et al.): the whole image noised, cosine schedule; the network
   predicts x0 given x_t and an encoding of the clean image (`anobench.diffusion.condition`), and
   the loss is the L1 error over the image; encoder and UNet are trained together, as released.
+- `latent` (LDM): two stages (`anobench.diffusion.latent`). First the VQ-VAE: the L1 error of its
+  reconstruction plus its quantisation loss. Then, the VQ-VAE frozen, the UNet on its quantised
+  latents as in `full`, under the released baseline's linear schedule (β from 0.0015 to 0.0195).
 
 Every draw is made for the whole batch from the run's one generator, in a fixed order, so each
 rank of a distributed job draws what a single process would and keeps its own `part`.
@@ -36,6 +39,8 @@ def schedule_for(scheme: str) -> ScheduleConfig:
     (its schedule is never used), THOR's linear noise prediction."""
     if scheme in ("patched", "conditioned"):  # the same released codebase (Behrendt et al.)
         return ScheduleConfig(schedule="cosine", prediction="sample")
+    if scheme == "latent":  # the LDM baseline Wolleb et al. released
+        return ScheduleConfig(beta_start=0.0015, beta_end=0.0195)
     return ScheduleConfig(prediction="sample") if scheme == "dae" else ScheduleConfig()
 
 
@@ -90,6 +95,13 @@ def conditioned_loss(
     """cDDPM's loss: the L1 error of the x0 the network predicts from x_t and the clean image."""
     x0, t, epsilon = _diffusion_draw(alpha_bar, x0, noise, generator, part)
     return F.l1_loss(network(_noised(alpha_bar, x0, t, epsilon), t, x0), x0)
+
+
+def autoencoder_loss(network: torch.nn.Module, x0: torch.Tensor, part: slice = slice(None)) -> torch.Tensor:
+    """The LDM's first stage: the VQ-VAE's L1 reconstruction error plus its quantisation loss, as
+    released; `network` is the `LatentDiffusionNetwork` (called without timesteps)."""
+    reconstruction, quantisation = network(x0[part])
+    return F.l1_loss(reconstruction, x0[part]) + quantisation
 
 
 def patched_loss(

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains every brain-phantom checkpoint that anobench ships, one after another, into
 # anobench/checkpoints/ (each writes its manifest entry there): the paper methods' three and the
-# DAE's, ANDi's and cDDPM's. All at the cpu-small preset, 3,400 steps, seed 0, as documented in
+# DAE's, ANDi's, cDDPM's and the LDM's. All at the cpu-small preset, 3,400 steps, seed 0, as documented in
 # docs/checkpoints.md. An interrupted run resumes from its saved state when this script is run again.
 #   bash bench/train_brain_checkpoints.sh      (about 45 minutes per checkpoint on 2 CPU cores,
 #                                                cDDPM's longer; another torch job beside it slows it several-fold)
@@ -16,3 +16,4 @@ train --noise coarse --scheme dae --out "$OUT/brain-phantom-coarse-dae-cpu-small
 train --noise simplex-2d --scheme patched --out "$OUT/brain-phantom-simplex-2d-patched-cpu-small.pt"
 train --noise pyramid --out "$OUT/brain-phantom-pyramid-cpu-small.pt"
 train --noise simplex-2d --scheme conditioned --out "$OUT/brain-phantom-simplex-2d-conditioned-cpu-small.pt"
+train --noise gaussian --scheme latent --out "$OUT/brain-phantom-gaussian-latent-cpu-small.pt"

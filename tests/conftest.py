@@ -83,6 +83,19 @@ def tiny_conditioned_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Pat
     return out
 
 
+TINY_LATENT = {"scheme": "latent", "steps": 2, "autoencoder_steps": 2, "batch_size": 2, "save_every": 2}
+
+
+@pytest.fixture(scope="session")
+def tiny_latent_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An LDM (latent scheme) cpu-small checkpoint: 2 VQ-VAE steps, then 2 diffusion steps."""
+    from anobench.training import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("checkpoint") / "tiny-latent.pt"
+    train(TrainConfig(**TINY_LATENT), out, SMALL_PHANTOM, "cpu")
+    return out
+
+
 @pytest.fixture(scope="session")
 def fake_squeezenet_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A torchvision SqueezeNet 1.1 state dict (random, seeded) under the ImageNet weights' file name."""
@@ -137,6 +150,7 @@ SLOW_FIXTURES = {
     "tiny_patched_checkpoint",
     "tiny_dae_checkpoint",
     "tiny_conditioned_checkpoint",
+    "tiny_latent_checkpoint",
 }
 SLOW_MODULES = {"test_documented_commands", "test_example_plugin", "test_real_data_route", "test_distributed"}
 

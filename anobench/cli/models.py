@@ -23,7 +23,7 @@ def train(
         help="Noise of the diffusion process: gaussian, simplex, simplex-2d, pyramid (ANDi); coarse with --scheme dae.",
     ),
     preset: str = typer.Option("cpu-small", help="Model preset: cpu-small or paper."),
-    steps: int = typer.Option(3400, help="Optimiser steps."),
+    steps: int = typer.Option(3400, help="Optimiser steps (of the diffusion, after the VQ-VAE with --scheme latent)."),
     batch_size: int = typer.Option(16, help="Images per step."),
     lr: float = typer.Option(1e-4, help="Adam learning rate."),
     ema_decay: float = typer.Option(0.999, help="Decay of the exported weight average."),
@@ -34,10 +34,14 @@ def train(
         "full",
         help="full: whole image noised (THOR, DDPM, AnoDDPM, AutoDDPM); patched: one noised cell per image (pDDPM); "
         "dae: coarse noise, clean image out (the denoising autoencoder, with --noise coarse); "
-        "conditioned: whole image noised, x0 predicted given the clean image's encoding (cDDPM).",
+        "conditioned: whole image noised, x0 predicted given the clean image's encoding (cDDPM); "
+        "latent: a VQ-VAE, then a diffusion model of its latents (LDM).",
     ),
     patch_size: Optional[int] = typer.Option(
         None, help="Cell size of --scheme patched (default 48 px at 128 px, scaled)."
+    ),
+    autoencoder_steps: Optional[int] = typer.Option(
+        None, help="VQ-VAE steps of --scheme latent, before --steps of the diffusion (default: half of --steps)."
     ),
     out: Path = typer.Option(..., help="Checkpoint file to write (a manifest.json is kept beside it)."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
@@ -68,6 +72,7 @@ def train(
         save_every=save_every,
         scheme=scheme,  # type: ignore[arg-type]
         patch_size=patch_size,
+        autoencoder_steps=autoencoder_steps,
     )
     entry = run_training(config, out, parse_assignments(set_), device, console, parse_data_roots(data_root))
     if entry:  # under torchrun, rank 0 writes and reports

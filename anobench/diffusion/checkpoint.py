@@ -19,6 +19,7 @@ import torch
 
 from anobench.atomic import atomic_write
 from anobench.diffusion.condition import ConditionConfig
+from anobench.diffusion.latent import LatentConfig
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.presets import ModelPreset, get_preset
 from anobench.diffusion.schedule import ScheduleConfig
@@ -40,8 +41,9 @@ def model_config(
     input_range: tuple[float, float],
     patch_size: int | None = None,
     condition: ConditionConfig | None = None,
+    latent: LatentConfig | None = None,
 ) -> dict[str, Any]:
-    config = {
+    config: dict[str, Any] = {
         "preset": preset.name,
         "architecture": dataclasses.asdict(preset),
         "schedule": dataclasses.asdict(schedule),
@@ -49,7 +51,11 @@ def model_config(
         "input_range": list(input_range),
         "patch_size": patch_size,
     }
-    return config if condition is None else {**config, "condition": dataclasses.asdict(condition)}
+    if condition is not None:
+        config["condition"] = dataclasses.asdict(condition)
+    if latent is not None:
+        config["latent"] = dataclasses.asdict(latent)
+    return config
 
 
 REQUIRED_CONFIG = ("preset", "architecture", "schedule", "noise", "input_range")
@@ -110,6 +116,7 @@ def load_model(path: Path, device: torch.device) -> tuple[DiffusionModel, dict[s
         device,
         config.get("patch_size"),
         ConditionConfig(**config["condition"]) if config.get("condition") else None,
+        LatentConfig(**_as_tuples(config["latent"])) if config.get("latent") else None,
     )
     try:
         model.unet.load_state_dict(payload["model"])

@@ -16,6 +16,7 @@ SCHEME_NEEDS = {
     "patched": "a patch-trained x0-predicting model (`anobench train --scheme patched`)",
     "dae": "a denoising autoencoder (`anobench train --scheme dae --noise coarse`)",
     "conditioned": "a model conditioned on the clean image (`anobench train --scheme conditioned`)",
+    "latent": "a latent diffusion model with its VQ-VAE (`anobench train --scheme latent`)",
 }
 
 

@@ -4,7 +4,8 @@ Methods talk to the network only through `predict`, which also counts network fu
 evaluations and the time spent inside them (for NFE and the forward-share benchmark). What the
 network predicts (the noise, or x0 for pDDPM) is the schedule's `prediction`; `patch_size` is
 set for models trained on one noised cell per image (pDDPM) and None for whole-image training;
-`condition` for models that also see the clean image through an encoder (cDDPM).
+`condition` for models that also see the clean image through an encoder (cDDPM); `latent` for
+models that denoise an autoencoder's latents (LDM), which `encode` and `decode` reach.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 
 from anobench.devices import synchronize
 from anobench.diffusion.condition import ConditionConfig, ConditionedUNet
+from anobench.diffusion.latent import LatentConfig, LatentDiffusionNetwork
 from anobench.diffusion.presets import PRECISION_NAMES, ModelPreset, build_unet
 from anobench.diffusion.schedule import NoiseSchedule, ScheduleConfig
 from anobench.errors import AnobenchError
@@ -43,17 +45,24 @@ class DiffusionModel:
         device: torch.device,
         patch_size: int | None = None,
         condition: ConditionConfig | None = None,
+        latent: LatentConfig | None = None,
     ) -> None:
         self.preset = preset
         self.patch_size = patch_size
         self.condition = condition
+        self.latent = latent
         self.schedule = NoiseSchedule(schedule)
         self.input_range = input_range
         self.noise = noise
         self.device = device
-        unet = build_unet(preset)
-        # the network trained and saved: the UNet, with its condition encoder for cDDPM
-        self.unet: torch.nn.Module = (unet if condition is None else ConditionedUNet(unet, condition)).to(device).eval()
+        unet = build_unet(preset, 1 if latent is None else latent.embedding_dim)
+        # the network trained and saved: the UNet, with its condition encoder (cDDPM) or its autoencoder (LDM)
+        network: torch.nn.Module = unet
+        if condition is not None:
+            network = ConditionedUNet(unet, condition)
+        elif latent is not None:
+            network = LatentDiffusionNetwork(unet, latent)
+        self.unet = network.to(device).eval()
         self.network: Callable[..., torch.Tensor] = self.unet  # what predict calls: the UNet, or its compiled form
         self.precision = "fp32"
         self.meter = ForwardMeter()
@@ -62,12 +71,15 @@ class DiffusionModel:
     def training_scheme(self) -> str:
         """How the network was trained (`anobench train --scheme`): `full` (whole image noised, noise
         predicted), `patched` (one noised cell, x0 predicted), `dae` (coarse noise, x0 predicted in
-        one call, a denoising autoencoder) or `conditioned` (whole image noised, x0 predicted given
-        the clean image's encoding: cDDPM)."""
+        one call, a denoising autoencoder), `conditioned` (whole image noised, x0 predicted given
+        the clean image's encoding: cDDPM) or `latent` (a VQ-VAE's latents noised, noise predicted:
+        LDM)."""
         if self.patch_size is not None:
             return "patched"
         if self.condition is not None:
             return "conditioned"
+        if self.latent is not None:
+            return "latent"
         return "dae" if self.schedule.config.prediction == "sample" else "full"
 
     def configure_inference(self, precision: str = "fp32", compile: bool = False) -> None:
@@ -110,6 +122,20 @@ class DiffusionModel:
         if not isinstance(self.unet, ConditionedUNet):
             raise AnobenchError("only a conditioned model encodes the clean images")
         return self._timed(self.unet.encode, clean)
+
+    def to_latents(self, images: torch.Tensor) -> torch.Tensor:
+        """A latent model's encoding of model-range images (not quantised); timed as network time,
+        not an NFE."""
+        return self._timed(self._latent_network().encode, images)
+
+    def from_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents quantised and decoded to model-range images; timed as network time, not an NFE."""
+        return self._timed(self._latent_network().decode, latents)
+
+    def _latent_network(self) -> LatentDiffusionNetwork:
+        if not isinstance(self.unet, LatentDiffusionNetwork):
+            raise AnobenchError("only a latent model has an autoencoder")
+        return self.unet
 
     def predict(self, x_t: torch.Tensor, t: int, features: torch.Tensor | None = None) -> torch.Tensor:
         """The network's output at timestep t; a conditioned model also takes the clean images'

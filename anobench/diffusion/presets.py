@@ -46,13 +46,14 @@ def get_preset(name: str) -> ModelPreset:
     return PRESETS[name]
 
 
-def build_unet(preset: ModelPreset) -> "DiffusionModelUNet":
+def build_unet(preset: ModelPreset, image_channels: int = 1) -> "DiffusionModelUNet":
+    """The preset's UNet for images of `image_channels` channels (an LDM's latents have more than one)."""
     from monai.networks.nets import DiffusionModelUNet  # importing monai takes seconds: only when needed
 
     return DiffusionModelUNet(
         spatial_dims=2,
-        in_channels=1,
-        out_channels=1,
+        in_channels=image_channels,
+        out_channels=image_channels,
         channels=preset.channels,
         attention_levels=preset.attention_levels,
         num_res_blocks=preset.num_res_blocks,

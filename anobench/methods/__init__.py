@@ -27,3 +27,6 @@ andi_plugin = _builtin("andi", "andi", "ANDi (2023/24): pyramid-noise DDPM, step
 cddpm_plugin = _builtin(
     "cddpm", "cddpm", "cDDPM (CBM 2025): x0 predicted given the clean image's encoding, ensemble t=250/500/750."
 )
+ldm_plugin = _builtin(
+    "ldm", "ldm", "LDM (2022): a VQ-VAE's latents noised to t=300, 300 ancestral steps back, decoded."
+)

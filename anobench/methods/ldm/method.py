@@ -1,0 +1,68 @@
+"""LDM: reconstruction by a diffusion model in a VQ-VAE's latent space (Pinaya et al., MICCAI
+DGM4MICCAI 2022), in the form Wolleb et al. released as their LDM baseline (MICCAI 2024,
+JuliaWolleb/Anomaly_berdiff, `scripts/ldm_sample.py`).
+
+A model trained with `anobench train --scheme latent` (`anobench.diffusion.latent`) encodes the
+image; the encoder's latents (not quantised, as released) are noised to timestep `t` (300) and
+the full ancestral chain steps them back to timestep 0, one network call per step (t → t − 1,
+for t = 300 … 1, as MONAI's DDPMScheduler steps: x̂0 clipped to [−1, 1], fixed-small variance,
+float32 arithmetic); the result is quantised to the codebook and decoded. The map is the squared
+residual (x − x̂)², as released. NFE = t.
+
+Pinaya et al. also form a mask in the latent space from the diffusion's reverse steps and heal
+only the masked latents; their code is not public, and that step is not implemented here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Literal, Mapping
+
+import torch
+
+from anobench.api import Batch, MethodContext, Prediction
+from anobench.config import bounded, build_config, to_plain
+from anobench.diffusion.denoiser import load_denoiser
+from anobench.diffusion.noise import CaseRandom, noise_kind
+from anobench.diffusion.sampler import reverse_step
+from anobench.diffusion.schedule import T_MAX
+
+
+@dataclass(frozen=True)
+class LDMConfig:
+    t: int = bounded(300, 1, T_MAX)  # the latents are noised to this timestep; the chain takes t steps back
+    noise: Literal["gaussian"] = "gaussian"
+
+
+class LDM:
+    def __init__(self, config: LDMConfig, context: MethodContext) -> None:
+        self.model, self.checkpoint = load_denoiser(context, config.noise, scheme="latent")
+        self.config = config
+        self.noise = noise_kind(config.noise)
+
+    def settings(self) -> dict[str, Any]:
+        return {**to_plain(self.config), "checkpoint": self.checkpoint}
+
+    def reconstruct(self, batch: Batch) -> torch.Tensor:
+        """The decoded end of the latent chain, in [0, 1]."""
+        model = self.model
+        schedule = model.schedule.with_arithmetic("float32")  # the release steps with MONAI's float32 scheduler
+        latents = model.to_latents(model.to_model_range(batch.images.to(model.device)))
+        random = CaseRandom(batch.case_ids, batch.seed, model.device)
+        shape = latents.shape[1:]
+        x_t = schedule.q_sample(latents, self.config.t, random.sample(self.noise, shape, self.config.t))
+        for t in range(self.config.t, 0, -1):
+            x0_hat = model.clamp(schedule.x0_from_noise(x_t, t, model.predict(x_t, t)))
+            x_t = reverse_step(schedule, x0_hat, x_t, t, t - 1, "ddpm", partial(random.sample, self.noise, shape, t))
+        return model.to_image(model.from_latents(x_t))
+
+    def predict(self, batch: Batch) -> Prediction:
+        with self.model.metered() as usage:
+            reconstructions = self.reconstruct(batch)
+        maps = (batch.images.to(reconstructions.device) - reconstructions) ** 2
+        return Prediction(maps, reconstructions, nfe=usage.calls, network_seconds=usage.seconds)
+
+
+def create(options: Mapping[str, str], context: MethodContext) -> LDM:
+    return LDM(build_config(LDMConfig, options), context)
