@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/thor_vs_ddpm.py
 	$(BIN)/python bench/simplex_share.py
 	$(BIN)/python bench/pddpm_calls.py
+	$(BIN)/python bench/latent_calls.py
 	$(BIN)/python bench/bootstrap_speed.py
 	$(BIN)/python bench/performance_report.py
 
