@@ -5,7 +5,7 @@ evaluations and the time spent inside them (for NFE and the forward-share benchm
 network predicts (the noise, or x0 for pDDPM) is the schedule's `prediction`; `patch_size` is
 set for models trained on one noised cell per image (pDDPM) and None for whole-image training;
 `condition` for models that also see the clean image through an encoder (cDDPM); `latent` for
-models that denoise an autoencoder's latents (LDM), which `encode` and `decode` reach.
+models that denoise an autoencoder's latents (LDM), reached through `to_latents` and `from_latents`.
 """
 
 from __future__ import annotations
