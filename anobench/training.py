@@ -284,7 +284,7 @@ def train(
         task = progress.add_task("train", total=total_steps, completed=step, loss=float("nan"), rate=0.0)
         session_start, session_first_step = time.perf_counter(), step
         while step < total_steps:
-            if latent_network is not None and step >= first_stage:
+            if latent_network is not None and step == max(first_stage, session_first_step):  # once per session
                 ema = _freeze_autoencoder(latent_network, ema, config.ema_decay, starting=step == first_stage)
             index = torch.randint(len(images), (config.batch_size,), generator=generator)
             batch = images[index]
