@@ -131,6 +131,10 @@ def assignments(flag: str, options: dict[str, str]) -> list[str]:
     return words
 
 
+# CLI words for a THOR run of a handful of calls and the light perceptual backend
+FAST_THOR_WORDS = assignments("--set", {"t0": "20", "stride": "10", "harmonization": "10", "perceptual": "ssim"})
+
+
 @pytest.fixture
 def phantom_words():
     """CLI words for the small phantom's options after a flag: phantom_words("--data")."""

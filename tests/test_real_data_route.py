@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from conftest import FAST_THOR_WORDS
 from fabricated import (
     ATLAS_SHAPE,
     brain_volume,
@@ -24,7 +25,6 @@ from fabricated import (
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]
-FAST_THOR = ["--set", "t0=20", "--set", "stride=10", "--set", "harmonization=10", "--set", "perceptual=ssim"]
 
 
 def atlas_release(root):
@@ -69,7 +69,7 @@ def test_prepare_train_run_compare_on_the_release_layouts(cli, tmp_path):
     assert trained.returncode == 0, trained.stderr
     assert "training on 6 images of ixi + atlas:train-healthy" in trained.stdout  # 4 IXI train + 2 lesion-free
     for method in ("thor", "ddpm"):
-        extra = FAST_THOR if method == "thor" else ["--set", "t0=20", "--set", "stride=10"]
+        extra = FAST_THOR_WORDS if method == "thor" else ["--set", "t0=20", "--set", "stride=10"]
         scored = cli(
             "run",
             "--method",
@@ -119,7 +119,7 @@ def test_the_training_command_a_missing_checkpoint_proposes_runs_as_printed(cli,
         str(atlas),
         "--out",
         str(tmp_path / "run"),
-        *FAST_THOR,
+        *FAST_THOR_WORDS,
     ]
     missing = cli(*run_words, env=env)
     assert missing.returncode == 2, missing.stderr

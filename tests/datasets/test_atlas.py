@@ -4,6 +4,7 @@ import gzip
 
 import numpy as np
 import pytest
+from conftest import FAST_THOR_WORDS
 from fabricated import ATLAS_SHAPE as SHAPE
 from fabricated import brain_volume, write_nifti, write_scan
 
@@ -185,9 +186,6 @@ def test_bids_layout_does_not_apply_the_released_rows_and_says_so(tmp_path):
         open_atlas(tmp_path, exclude_artefacts=True)
 
 
-THOR_FAST = ["--set", "t0=20", "--set", "stride=10", "--set", "harmonization=10", "--set", "perceptual=ssim"]
-
-
 def test_thor_runs_on_a_bids_tree_and_on_the_released_png_layout(cli, tmp_path, tiny_checkpoint):
     bids = tmp_path / "bids"
     for index in range(3):
@@ -210,7 +208,7 @@ def test_thor_runs_on_a_bids_tree_and_on_the_released_png_layout(cli, tmp_path, 
             str(out),
             "--data",
             "exclude_artefacts=false",
-            *THOR_FAST,
+            *FAST_THOR_WORDS,
         )
         assert result.returncode == 0, result.stderr
         assert "3 cases" in result.stdout and (out / "cases.parquet").is_file()
@@ -234,7 +232,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(cli, tmp_path, tiny_
         str(tiny_checkpoint),
         "--out",
         str(out),
-        *THOR_FAST,
+        *FAST_THOR_WORDS,
     )
     assert result.returncode == 2 and not out.exists()
     assert (

@@ -1,6 +1,7 @@
 """The IXI adapter on a small fabricated Clinica CAPS tree."""
 
 import pytest
+from conftest import FAST_THOR_WORDS
 from fabricated import write_caps_subject as write_subject
 
 from anobench.api import DatasetContext, load_cases, manifest_hash
@@ -81,14 +82,7 @@ def test_thor_runs_on_a_caps_tree(cli, tmp_path, tiny_checkpoint):
         str(tiny_checkpoint),
         "--out",
         str(out),
-        "--set",
-        "t0=20",
-        "--set",
-        "stride=10",
-        "--set",
-        "harmonization=10",
-        "--set",
-        "perceptual=ssim",
+        *FAST_THOR_WORDS,
     )
     assert result.returncode == 0, result.stderr
     assert "1 cases" in result.stdout and (out / "cases.parquet").is_file()

@@ -4,6 +4,7 @@ import csv
 
 import numpy as np
 import pytest
+from conftest import FAST_THOR_WORDS
 from PIL import Image
 
 from anobench.api import DatasetContext, load_cases
@@ -108,14 +109,7 @@ def test_thor_runs_on_a_grazpedwri_tree(cli, tmp_path, tiny_checkpoint):
         str(tiny_checkpoint),
         "--out",
         str(out),
-        "--set",
-        "t0=20",
-        "--set",
-        "stride=10",
-        "--set",
-        "harmonization=10",
-        "--set",
-        "perceptual=ssim",
+        *FAST_THOR_WORDS,
     )
     assert result.returncode == 0, result.stderr
     assert "1 cases" in result.stdout

@@ -1,6 +1,7 @@
 """The wrist phantom: GRAZPEDWRI-DX layout, read back by the `wrist` adapter; end to end to Table 2."""
 
 import numpy as np
+from conftest import FAST_THOR_WORDS
 
 from anobench.api import DatasetContext, load_cases
 from anobench.datasets import wrist_phantom
@@ -52,14 +53,7 @@ def test_thor_on_the_wrist_phantom_into_the_table2_layout(cli, tmp_path, tiny_ch
         "--healthy-split",
         "test-healthy",
         *data,
-        "--set",
-        "t0=20",
-        "--set",
-        "stride=10",
-        "--set",
-        "harmonization=10",
-        "--set",
-        "perceptual=ssim",
+        *FAST_THOR_WORDS,
     )
     assert result.returncode == 0, result.stderr
     assert (out / "boxes.parquet").is_file() and (out / "healthy" / "maps.npz").is_file()

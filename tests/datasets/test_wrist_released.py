@@ -4,6 +4,7 @@ import csv
 
 import numpy as np
 import pytest
+from conftest import FAST_THOR_WORDS
 from PIL import Image
 
 from anobench.api import DatasetContext, load_cases, manifest_hash
@@ -154,14 +155,7 @@ def test_thor_and_the_table2_board_run_on_the_released_lists(cli, tmp_path, tiny
         str(out),
         "--healthy-split",
         "auto",
-        "--set",
-        "t0=20",
-        "--set",
-        "stride=10",
-        "--set",
-        "harmonization=10",
-        "--set",
-        "perceptual=ssim",
+        *FAST_THOR_WORDS,
     )
     assert result.returncode == 0, result.stderr
     with np.load(out / "maps.npz") as arrays:
