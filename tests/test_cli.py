@@ -54,13 +54,7 @@ def test_missing_checkpoint_names_the_file_and_the_train_command(cli, tmp_path, 
         "anobench train --dataset brain-phantom --noise gaussian --preset paper",
     )
     given = cli(
-        "run",
-        "--method",
-        "ddpm",
-        "--dataset",
-        "brain-phantom",
-        "--checkpoint",
-        str(tmp_path / "none.pt"),
+        *ddpm_run(str(tmp_path / "none.pt")),
         "--out",
         str(tmp_path / "r2"),
         *phantom_args,
@@ -72,13 +66,7 @@ def test_corrupt_checkpoint(cli, tmp_path, phantom_args):
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint at all")
     result = cli(
-        "run",
-        "--method",
-        "ddpm",
-        "--dataset",
-        "brain-phantom",
-        "--checkpoint",
-        str(broken),
+        *ddpm_run(str(broken)),
         "--out",
         str(tmp_path / "r"),
         *phantom_args,
@@ -92,13 +80,7 @@ def test_wrong_architecture_checkpoint(cli, tmp_path, tiny_checkpoint, phantom_a
     wrong = tmp_path / "wrong.pt"
     torch.save(payload, wrong)
     result = cli(
-        "run",
-        "--method",
-        "ddpm",
-        "--dataset",
-        "brain-phantom",
-        "--checkpoint",
-        str(wrong),
+        *ddpm_run(str(wrong)),
         "--out",
         str(tmp_path / "r"),
         *phantom_args,

@@ -43,7 +43,7 @@ def test_prepare_writes_caps_skull_stripped_resumes_and_feeds_the_ixi_adapter(cl
     write_raw(tmp_path / "raw", 12, sitk.AffineTransform(3))
     (tmp_path / "raw" / "README.txt").write_text("not a scan")
     out = tmp_path / "caps"
-    first = cli(
+    prepare = [
         "prepare",
         "ixi",
         str(tmp_path / "raw"),
@@ -54,7 +54,8 @@ def test_prepare_writes_caps_skull_stripped_resumes_and_feeds_the_ixi_adapter(cl
         str(mask),
         "--space",
         "Test",
-    )
+    ]
+    first = cli(*prepare)
     assert first.returncode == 0, first.stderr
     assert "registered 2 scan(s) (skull-stripped), 0 already prepared" in first.stdout
     written = sorted(p.relative_to(out).as_posix() for p in out.glob("subjects/*/*/*/*.nii.gz"))
@@ -67,18 +68,7 @@ def test_prepare_writes_caps_skull_stripped_resumes_and_feeds_the_ixi_adapter(cl
     inside = brain_mask_volume() > 0
     assert not registered[~inside].any()  # skull and scalp are gone
     np.testing.assert_allclose(registered[inside], head_volume()[inside], atol=0.05)  # the brain is kept
-    again = cli(
-        "prepare",
-        "ixi",
-        str(tmp_path / "raw"),
-        str(out),
-        "--template",
-        str(template),
-        "--brain-mask",
-        str(mask),
-        "--space",
-        "Test",
-    )
+    again = cli(*prepare)  # the same command again
     assert "registered 0 scan(s) (skull-stripped), 2 already prepared" in again.stdout
     dataset = ixi.open_dataset({}, DatasetContext(64, out))
     assert len(load_cases(dataset, "train")) == 2  # two scans: nothing is held out
