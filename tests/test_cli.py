@@ -54,7 +54,7 @@ def test_missing_checkpoint_names_the_file_and_the_train_command(cli, tmp_path, 
         "anobench train --dataset brain-phantom --noise gaussian --preset paper",
     )
     given = cli(
-        *ddpm_run(str(tmp_path / "none.pt")),
+        *ddpm_run(tmp_path / "none.pt"),
         "--out",
         str(tmp_path / "r2"),
         *phantom_args,
@@ -66,7 +66,7 @@ def test_corrupt_checkpoint(cli, tmp_path, phantom_args):
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint at all")
     result = cli(
-        *ddpm_run(str(broken)),
+        *ddpm_run(broken),
         "--out",
         str(tmp_path / "r"),
         *phantom_args,
@@ -80,7 +80,7 @@ def test_wrong_architecture_checkpoint(cli, tmp_path, tiny_checkpoint, phantom_a
     wrong = tmp_path / "wrong.pt"
     torch.save(payload, wrong)
     result = cli(
-        *ddpm_run(str(wrong)),
+        *ddpm_run(wrong),
         "--out",
         str(tmp_path / "r"),
         *phantom_args,
