@@ -107,6 +107,12 @@ def train_command(
     return shlex.join(words + data_root_words(data_root) + ["--out", str(out)])
 
 
+def _same_settings(saved: Mapping[str, Any], config: TrainConfig) -> bool:
+    """Whether a saved run's settings are `config`'s. A setting added to anobench after the state was
+    written counts at its default, so upgrading anobench does not strand an interrupted run."""
+    return {**to_plain(TrainConfig()), **saved} == to_plain(config) and saved.keys() <= to_plain(config).keys()
+
+
 def _warmup_ema(decay: float):
     """EMA whose decay ramps up as min(decay, (1+n)/(10+n)), so early weights are forgotten.
 
@@ -251,7 +257,7 @@ def train(
     resume = _resume_path(out)
     if resume.is_file():
         state = torch.load(resume, map_location=device, weights_only=True)
-        if state["train_config"] != to_plain(config):
+        if not _same_settings(state["train_config"], config):
             raise AnobenchError(
                 f"{resume} holds an interrupted run with other settings ({state['train_config']}); "
                 f"delete it to start afresh"
