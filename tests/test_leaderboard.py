@@ -96,6 +96,8 @@ def test_labels_tell_variants_apart():
     quiet = identity("pddpm", {"stitching": "truncate", "postprocess": False})
     assert method_label(plain) == "pddpm"
     assert method_label(post) == "pddpm (avg, postprocess)" and method_label(quiet) == "pddpm (truncate)"
+    own = identity("third-party", {"variant": "no clip", "stride": 10})
+    assert method_label(own) == "third-party (no clip)" and method_label(identity("ldm", {"variant": ""})) == "ldm"
 
 
 def test_metrics_carry_intervals_a_calibrated_dice_and_paired_comparisons(tmp_path):

@@ -34,14 +34,19 @@ def threshold_cell(value: MaxDice) -> str:
 VARIANT_SETTINGS = ("preset", "protocol", "perceptual", "stitching", "postprocess", "sampler", "precision", "compile")
 
 UNSHOWN_DEFAULTS = {"sampler": "ddpm", "precision": "fp32"}  # the usual value is not spelled out in every label
+OWN_VARIANT = "variant"  # a method's settings key: its own text for a non-default configuration
 
 
 def method_label(run: RunIdentity) -> str:
+    """The method's name with the settings that make it a variant: the common ones above, then the
+    method's own `variant` setting (a plugin names its variants there; see docs/plugins.md)."""
     variant = [
         key if value is True else str(value)
         for key, value in ((key, run.settings.get(key)) for key in VARIANT_SETTINGS)
         if value is not None and value is not False and UNSHOWN_DEFAULTS.get(key) != value
     ]
+    own = run.settings.get(OWN_VARIANT)
+    variant += [own] if isinstance(own, str) and own else []
     return f"{run.method} ({', '.join(variant)})" if variant else run.method
 
 

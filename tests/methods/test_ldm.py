@@ -24,12 +24,15 @@ def stub_network(x, t):
     return 0.3 * torch.tanh(x) - 0.001 * t.float().view(-1, 1, 1, 1)
 
 
-def released_chain(latents: torch.Tensor, initial_noise: torch.Tensor, seed: int) -> torch.Tensor:
-    """The release's loop: MONAI's DDPMScheduler (linear β 0.0015…0.0195, its defaults otherwise),
-    the latents noised to 300, then `step` at t = 300 … 1, drawing its noise from `seed`."""
+def released_chain(latents: torch.Tensor, initial_noise: torch.Tensor, seed: int, clip: bool = True) -> torch.Tensor:
+    """The release's loop: MONAI's DDPMScheduler (linear β 0.0015…0.0195, its defaults otherwise:
+    x̂0 clipped unless `clip` is false), the latents noised to 300, then `step` at t = 300 … 1,
+    drawing its noise from `seed`."""
     from monai.networks.schedulers import DDPMScheduler
 
-    scheduler = DDPMScheduler(num_train_timesteps=1000, schedule="linear_beta", beta_start=0.0015, beta_end=0.0195)
+    scheduler = DDPMScheduler(
+        num_train_timesteps=1000, schedule="linear_beta", beta_start=0.0015, beta_end=0.0195, clip_sample=clip
+    )
     scheduler.set_timesteps(num_inference_steps=1000)
     current = scheduler.add_noise(latents, initial_noise, torch.tensor(T).long())
     generator = torch.Generator().manual_seed(seed)
@@ -54,24 +57,27 @@ class InjectedNoise:
         return torch.randn((1, *shape), generator=self.generator)
 
 
-def test_the_latent_chain_is_the_released_loop(monkeypatch):
+@pytest.mark.parametrize("clip", [True, False])
+def test_the_latent_chain_is_the_released_loop(monkeypatch, clip):
     preset = get_preset("cpu-small")
     model = DiffusionModel(
         preset, schedule_for("latent"), (-1.0, 1.0), "gaussian", torch.device("cpu"), latent=latent_for(preset.name)
     )
-    latents = torch.randn(1, 16, 8, 8, generator=torch.Generator().manual_seed(1)) * 0.8
+    latents = torch.randn(1, 16, 8, 8, generator=torch.Generator().manual_seed(1)) * 1.2  # some beyond ±1
     initial = torch.randn(1, 16, 8, 8, generator=torch.Generator().manual_seed(2))
     ends = []
     model.unet.encode = lambda images: latents
     model.unet.decode = lambda end: ends.append(end) or torch.zeros(1, 1, 64, 64)
     model.network = stub_network
     method = LDM.__new__(LDM)
-    method.model, method.config = model, LDMConfig()
+    method.model, method.config = model, LDMConfig(clip=clip)
     method.noise, method.checkpoint = None, {}
     monkeypatch.setattr("anobench.methods.ldm.method.CaseRandom", InjectedNoise(initial[0], seed=3))
     prediction = method.predict(Batch(torch.zeros(1, 1, 64, 64), ["a"], 0))
-    torch.testing.assert_close(ends[0], released_chain(latents, initial, seed=3), rtol=0, atol=1e-6)
+    torch.testing.assert_close(ends[0], released_chain(latents, initial, seed=3, clip=clip), rtol=0, atol=1e-6)
     assert prediction.nfe == T and prediction.maps.shape == (1, 1, 64, 64)
+    other = released_chain(latents, initial, seed=3, clip=not clip)
+    assert (ends[0] - other).abs().max() > 1e-2  # the clipping changes this chain: the option is tested
 
 
 def test_the_two_stages_resume_across_the_switch_to_the_same_weights(tiny_latent_checkpoint, tmp_path, monkeypatch):

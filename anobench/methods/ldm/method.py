@@ -9,6 +9,10 @@ for t = 300 … 1, as MONAI's DDPMScheduler steps: x̂0 clipped to [−1, 1], fi
 float32 arithmetic); the result is quantised to the codebook and decoded. The map is the squared
 residual (x − x̂)², as released. NFE = t.
 
+The clipping is the scheduler's default, made for images in [−1, 1]; the release keeps it in the
+latent space, where nothing bounds the latents. `clip=false` leaves x̂0 unclipped: it matters as
+soon as the VQ-VAE's latents grow beyond ±1, which they do the longer it trains (README).
+
 Pinaya et al. also form a mask in the latent space from the diffusion's reverse steps and heal
 only the masked latents; their code is not public, and that step is not implemented here.
 """
@@ -33,6 +37,7 @@ from anobench.diffusion.schedule import T_MAX
 class LDMConfig:
     t: int = bounded(300, 1, T_MAX)  # the latents are noised to this timestep; the chain takes t steps back
     noise: Literal["gaussian"] = "gaussian"
+    clip: bool = True  # x̂0 clipped to [−1, 1] at each step, as the release's scheduler does
 
 
 class LDM:
@@ -42,7 +47,8 @@ class LDM:
         self.noise = noise_kind(config.noise)
 
     def settings(self) -> dict[str, Any]:
-        return {**to_plain(self.config), "checkpoint": self.checkpoint}
+        variant = "" if self.config.clip else "no clip"  # boards label the release's default plainly
+        return {**to_plain(self.config), "checkpoint": self.checkpoint, "variant": variant}
 
     def reconstruct(self, batch: Batch) -> torch.Tensor:
         """The decoded end of the latent chain, in [0, 1]."""
@@ -53,7 +59,8 @@ class LDM:
         shape = latents.shape[1:]
         x_t = schedule.q_sample(latents, self.config.t, random.sample(self.noise, shape, self.config.t))
         for t in range(self.config.t, 0, -1):
-            x0_hat = model.clamp(schedule.x0_from_noise(x_t, t, model.predict(x_t, t)))
+            x0_hat = schedule.x0_from_noise(x_t, t, model.predict(x_t, t))
+            x0_hat = model.clamp(x0_hat) if self.config.clip else x0_hat
             x_t = reverse_step(schedule, x0_hat, x_t, t, t - 1, "ddpm", partial(random.sample, self.noise, shape, t))
         return model.to_image(model.from_latents(x_t))
 
