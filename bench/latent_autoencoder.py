@@ -30,8 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     checkpoints = args.checkpoints or [default_checkpoint("brain-phantom", "gaussian", "cpu-small", "latent")]
     dataset = registry.datasets.get("brain-phantom").open({}, DatasetContext(image_size=64))
-    images = torch.stack([torch.as_tensor(case.image).float() for case in load_cases(dataset, "val", args.cases)])
-    images = images[:, None] if images.ndim == 3 else images
+    images = torch.stack([torch.from_numpy(case.image) for case in load_cases(dataset, "val", args.cases)])[:, None]
     brain = images > BRAIN
     ignoring = (images - images.mean(0, keepdim=True)).abs()[brain].mean().item()
     print(f"{len(images)} healthy validation slices; the mean image's L1 error in the brain: {ignoring:.4f}")
