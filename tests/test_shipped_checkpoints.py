@@ -103,4 +103,6 @@ def test_the_training_script_trains_each_shipped_brain_checkpoint_as_its_manifes
     unshipped = [options for options in scripted if Path(options["--out"]).stem in NOT_SHIPPED.values()]
     assert len(unshipped) == len(NOT_SHIPPED)
     shipped_by_script = [options for options in scripted if options not in unshipped]
-    assert sorted(map(sorted, map(dict.items, shipped_by_script))) == sorted(map(sorted, map(dict.items, shipped)))
+    assert sorted(sorted(options.items()) for options in shipped_by_script) == sorted(
+        sorted(options.items()) for options in shipped
+    )
