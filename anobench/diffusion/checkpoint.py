@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from anobench.atomic import atomic_write
-from anobench.diffusion.condition import ConditionConfig
+from anobench.diffusion.condition import ConditionConfig, condition_for
 from anobench.diffusion.latent import LatentConfig
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.presets import ModelPreset, get_preset
@@ -115,7 +115,7 @@ def load_model(path: Path, device: torch.device) -> tuple[DiffusionModel, dict[s
         config["noise"],
         device,
         config.get("patch_size"),
-        ConditionConfig(**config["condition"]) if config.get("condition") else None,
+        _condition(path, preset, config.get("condition")),
         LatentConfig(**_as_tuples(config["latent"])) if config.get("latent") else None,
     )
     try:
@@ -128,6 +128,20 @@ def load_model(path: Path, device: torch.device) -> tuple[DiffusionModel, dict[s
     provenance = {"path": str(path), "sha256": sha256_file(path), **config}
     provenance["training"] = payload.get("training", {})
     return model, provenance
+
+
+def _condition(path: Path, preset: ModelPreset, stored: dict[str, Any] | None) -> ConditionConfig | None:
+    """A conditioned checkpoint's encoder, which must be the one its preset defines (`anobench train`
+    takes it from the preset): an older file with another encoder is refused by name."""
+    if not stored:
+        return None
+    expected = condition_for(preset.name, preset.channels[0] * 4)
+    if stored != dataclasses.asdict(expected):
+        raise AnobenchError(
+            f"checkpoint {path} was made with a different condition encoder ({stored}) than this anobench "
+            f"defines for {preset.name!r} ({dataclasses.asdict(expected)}); train it again"
+        )
+    return expected
 
 
 def _as_tuples(architecture: dict[str, Any]) -> dict[str, Any]:

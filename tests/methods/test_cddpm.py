@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from anobench.api import Batch
-from anobench.diffusion.condition import ConditionConfig, ConditionedUNet
+from anobench.diffusion.condition import ConditionConfig, ConditionedUNet, condition_for
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.presets import build_unet, get_preset
 from anobench.errors import AnobenchError
@@ -41,7 +41,7 @@ def released_cddpm(monkeypatch) -> CDDPM:
         (-1.0, 1.0),
         "simplex-2d",
         torch.device("cpu"),
-        condition=ConditionConfig("resnet18", 128),
+        condition=condition_for("cpu-small", 128),
     )
     clean, features = torch.from_numpy(GOLDEN["clean"]) * 2 - 1, torch.from_numpy(GOLDEN["condition"])
 
@@ -76,7 +76,7 @@ def test_the_ensemble_reconstruction_and_map_match_the_released_code(monkeypatch
 
 def test_the_network_follows_its_condition_and_checks_its_width():
     torch.manual_seed(0)
-    network = ConditionedUNet(build_unet(get_preset("cpu-small")), ConditionConfig("resnet18", 128)).eval()
+    network = ConditionedUNet(build_unet(get_preset("cpu-small")), condition_for("cpu-small", 128)).eval()
     for parameter in network.parameters():  # MONAI starts its output layers at zero: the output would be 0
         if not parameter.detach().abs().sum():
             torch.nn.init.normal_(parameter, std=0.05)
@@ -89,7 +89,7 @@ def test_the_network_follows_its_condition_and_checks_its_width():
     with pytest.raises(AnobenchError, match="one, not both"):
         network(x_t, t)
     with pytest.raises(AnobenchError, match="must equal the time embedding"):
-        ConditionedUNet(build_unet(get_preset("cpu-small")), ConditionConfig("resnet18", 64))
+        ConditionedUNet(build_unet(get_preset("cpu-small")), ConditionConfig("resnet18", 0.25, 64))
 
 
 def test_the_loss_is_the_l1_error_of_x0_given_the_clean_image():
@@ -121,6 +121,19 @@ def test_checkpoints_of_other_schemes_are_refused_both_ways(tiny_checkpoint, tin
         registry.methods.get("pddpm").create({}, context(tiny_conditioned_checkpoint))
     with pytest.raises(AnobenchError, match="timesteps must be between 1 and 1000"):
         registry.methods.get("cddpm").create({"timesteps": "0,500"}, context(tiny_conditioned_checkpoint))
+
+
+def test_a_checkpoint_with_another_condition_encoder_is_refused(tiny_conditioned_checkpoint, tmp_path):
+    """A file trained before the preset's encoder changed (full-width ResNet-18 at cpu-small) would
+    otherwise fail deep in the state dict or, worse, load into a differently shaped network."""
+    from anobench.diffusion.checkpoint import load_model
+
+    payload = torch.load(tiny_conditioned_checkpoint, weights_only=True)
+    assert payload["config"]["condition"] == {"encoder": "resnet18", "widen_factor": 0.25, "features": 128}
+    payload["config"]["condition"] = {"encoder": "resnet18", "features": 128}  # as the first cDDPM files stored it
+    torch.save(payload, tmp_path / "older.pt")
+    with pytest.raises(AnobenchError, match="different condition encoder .* train it again"):
+        load_model(tmp_path / "older.pt", torch.device("cpu"))
 
 
 def test_a_trained_cddpm_scores_the_phantom_in_three_calls(tiny_conditioned_checkpoint, tmp_path):
