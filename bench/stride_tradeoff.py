@@ -1,8 +1,8 @@
 """Accuracy against cost: Dice against network calls for THOR and DDPM at sampler strides 1–25.
 
 Scores the brain phantom's test split with each method (shipped Gaussian cpu-small checkpoint,
-preset settings) at every stride, keeps every run (a finished one is reused while the checkpoint
-it read is still the shipped one; a retrained checkpoint scores again), and writes the table
+preset settings) at every stride, keeps every run (a finished one is reused unless its settings
+differ or the checkpoint it read has been replaced since: a retrained checkpoint scores again), and writes the table
 and the plot to reports/stride-tradeoff/ (index.md, dice-vs-nfe.png).
 
     .venv/bin/python bench/stride_tradeoff.py [--strides 1,2,5,10,25] [--limit N] [--sampler ddpm]
@@ -18,21 +18,11 @@ import torch
 from tabulate import tabulate
 
 from anobench import runs
-from anobench.diffusion.checkpoint import default_checkpoint
 from anobench.evaluation.cells import method_label
 from anobench.evaluation.figures import estimate_lines
 from anobench.evaluation.pixel_protocol import evaluate_run
-from anobench.harness import RunRequest, run
-from anobench.hashing import sha256_file
+from anobench.harness import RunRequest, outdated_by, run
 from anobench.provenance import device_name
-
-
-def _reusable(folder: Path, checkpoint_sha256: str) -> bool:
-    """A finished run that read the checkpoint the methods read now: a run of an earlier checkpoint
-    would put the old model's numbers under the new one's name."""
-    if not runs.is_complete(folder):
-        return False
-    return runs.read_json(folder / runs.PROVENANCE).get("checkpoint_sha256") == checkpoint_sha256
 
 
 def main() -> None:
@@ -45,23 +35,21 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("reports/stride-tradeoff"))
     args = parser.parse_args()
     strides = [int(value) for value in args.strides.split(",")]
-    shipped = sha256_file(default_checkpoint("brain-phantom", "gaussian", "cpu-small"))
     rows, series = [], {}
     for method in args.methods.split(","):
         for stride in strides:
             folder = args.runs / args.sampler / method / f"k{stride}"
-            if not _reusable(folder, shipped):
-                run(
-                    RunRequest(
-                        method=method,
-                        dataset="brain-phantom",
-                        out=folder,
-                        overwrite=True,
-                        limit=args.limit,
-                        method_options={"stride": str(stride), "sampler": args.sampler},
-                        latency_cases=4,
-                    )
-                )
+            request = RunRequest(
+                method=method,
+                dataset="brain-phantom",
+                out=folder,
+                overwrite=True,
+                limit=args.limit,
+                method_options={"stride": str(stride), "sampler": args.sampler},
+                latency_cases=4,
+            )
+            if not runs.is_complete(folder) or outdated_by(request, folder):
+                run(request)
             m = evaluate_run(folder)
             dice = m.intervals["dice all"]
             series.setdefault(method_label(m.run), []).append((m.run.nfe, dice))

@@ -7,7 +7,7 @@ from conftest import ddpm_request as request
 
 from anobench import runs
 from anobench.errors import AnobenchError
-from anobench.harness import run
+from anobench.harness import outdated_by, run
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,23 @@ def test_a_shard_leaves_the_journals_of_shards_still_running_alone(tiny_checkpoi
 def test_existing_results_are_kept_unless_overwrite(reference_run, tiny_checkpoint):
     with pytest.raises(AnobenchError, match="already holds results.*--overwrite"):
         run(request(tiny_checkpoint, reference_run))
+
+
+def test_a_finished_run_stands_for_its_request_until_the_request_or_checkpoint_changes(
+    reference_run, tiny_checkpoint, tmp_path
+):
+    assert outdated_by(request(tiny_checkpoint, reference_run), reference_run) is None
+    other = request(tiny_checkpoint, reference_run, method_options={"t0": "20", "stride": "10"})
+    assert "method_options" in outdated_by(other, reference_run)
+    checkpoint = tmp_path / "model.pt"  # the run as if it had read a copy, which is then retrained in place
+    checkpoint.write_bytes(tiny_checkpoint.read_bytes())
+    config = json.loads((reference_run / "config.json").read_text())
+    config["checkpoint"] = config["method_settings"]["checkpoint"]["path"] = str(checkpoint)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
+    assert outdated_by(request(checkpoint, tmp_path / "run"), tmp_path / "run") is None
+    checkpoint.write_bytes(tiny_checkpoint.read_bytes() + b"retrained")
+    assert "has been replaced or removed since" in outdated_by(request(checkpoint, tmp_path / "run"), tmp_path / "run")
 
 
 def test_rank_outside_world_is_refused(tiny_checkpoint, tmp_path):

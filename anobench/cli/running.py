@@ -160,12 +160,13 @@ def sweep(
     overwrite: bool = typer.Option(False, help="Score again the grid points that already have results."),
     latency_cases: int = typer.Option(0, help="Cases timed again at batch size 1 per run."),
 ) -> None:
-    """Run every method at every noise level (finished grid points are kept) and plot Dice against T0."""
+    """Run every method at every noise level and plot Dice against T0. A finished grid point is kept
+    unless it was scored with other settings or its checkpoint file has been replaced since."""
     from anobench.config import parse_assignments
     from anobench.evaluation.figures import sweep_plot
     from anobench.evaluation.pixel_protocol import evaluate_run
     from anobench.evaluation.report import sweep_series
-    from anobench.harness import RunRequest
+    from anobench.harness import RunRequest, outdated_by
     from anobench.harness import run as run_harness
     from anobench.runs import is_complete
     from anobench.sources import roots_for
@@ -184,9 +185,6 @@ def sweep(
         for level in levels:
             folder = out / name / f"t0-{level}"
             folders.append(folder)
-            if is_complete(folder) and not overwrite:
-                console.print(f"kept {folder}")
-                continue
             point = RunRequest(
                 method=name,
                 dataset=dataset,
@@ -205,6 +203,12 @@ def sweep(
                 overwrite=True,
                 latency_cases=latency_cases,
             )
+            if is_complete(folder) and not overwrite:
+                outdated = outdated_by(point, folder)
+                if outdated is None:
+                    console.print(f"kept {folder}")
+                    continue
+                console.print(f"scoring {folder} again: {outdated}")
             with interrupted():
                 run_harness(point, console)
     series = sweep_series([evaluate_run(folder) for folder in folders])
