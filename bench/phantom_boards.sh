@@ -4,10 +4,8 @@
 # threshold): leaderboards/phantom-table1.md (the THOR paper's Table 1 layout with its reported
 # rows), phantom-methods.md, phantom-thor-ablation.md, phantom-pddpm-variants.md,
 # phantom-cddpm-variants.md, phantom-ldm-variants.md, and the report reports/phantom/.
-# pDDPM, the DAE, ANDi and the LDM each read their own shipped checkpoint; cDDPM's is not shipped
-# (50 MB, docs/checkpoints.md): it is trained first into the user's checkpoint folder if not there.
-#   bash bench/phantom_boards.sh [RUNS_DIR]      (about 50 minutes on 2 CPU cores, ANDi's run 5 of them;
-#                                                 an hour more the first time, for cDDPM's checkpoint)
+# pDDPM, the DAE, ANDi, cDDPM and the LDM each read their own shipped checkpoint.
+#   bash bench/phantom_boards.sh [RUNS_DIR]      (about 50 minutes on 2 CPU cores, ANDi's run 5 of them)
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 RUNS=${1:-runs/phantom-boards}
@@ -21,9 +19,6 @@ run --method autoddpm --out "$RUNS/autoddpm"
 run --method pddpm --out "$RUNS/pddpm"
 run --method dae --out "$RUNS/dae"
 run --method andi --out "$RUNS/andi"
-CDDPM_CHECKPOINT=$("$BIN/python" -c "from anobench.paths import user_checkpoints as u; print(u())")/brain-phantom-simplex-2d-conditioned-cpu-small.pt
-[ -f "$CDDPM_CHECKPOINT" ] || "$BIN/anobench" train --dataset brain-phantom --noise simplex-2d --scheme conditioned \
-    --preset cpu-small --lr 0.0002 --no-augment --out "$CDDPM_CHECKPOINT"
 run --method cddpm --out "$RUNS/cddpm"
 run --method ldm --out "$RUNS/ldm"
 METHODS="ddpm thor-gaussian autoddpm thor-simplex anoddpm pddpm dae andi cddpm ldm"

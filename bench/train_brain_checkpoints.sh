@@ -4,7 +4,7 @@
 # DAE's, ANDi's, cDDPM's and the LDM's. All at the cpu-small preset, 3,400 steps, seed 0, as documented in
 # docs/checkpoints.md. An interrupted run resumes from its saved state when this script is run again.
 #   bash bench/train_brain_checkpoints.sh      (45-70 minutes per checkpoint on 2 CPU cores,
-#                                                cDDPM's longer; another torch job beside it slows it several-fold)
+#                                                the LDM's 9; another torch job beside it slows it several-fold)
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 train() { "$BIN/anobench" train --dataset brain-phantom --preset cpu-small --lr 0.0002 --no-augment "$@"; }

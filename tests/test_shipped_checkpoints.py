@@ -14,7 +14,6 @@ import torch
 from anobench import registry
 from anobench.api import MethodContext
 from anobench.diffusion.checkpoint import read_checkpoint
-from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file
 
 SHIPPED = Path(str(resources.files("anobench") / "checkpoints"))
@@ -50,24 +49,12 @@ BUILT_IN = sorted(name for name, entry in registry.methods.entries().items() if 
 OPTIONS = {"autoddpm": {"threshold": "0.1"}}
 
 
-# Trained by its documented command but not shipped: its 50 MB file (a ResNet-18 encoder) is over the
-# repository's 20 MiB limit for a tracked file (docs/checkpoints.md).
-NOT_SHIPPED = {"cddpm": "brain-phantom-simplex-2d-conditioned-cpu-small"}
-
-
 @pytest.mark.parametrize("method", BUILT_IN)
 def test_every_built_in_method_builds_on_the_brain_phantom_from_a_shipped_checkpoint(method):
-    """`anobench run --method NAME --dataset brain-phantom` needs no training first, except for the
-    methods whose checkpoint is not shipped: those say which command trains it."""
+    """`anobench run --method NAME --dataset brain-phantom` needs no training first."""
     cpu = torch.device("cpu")
     context = MethodContext("brain-phantom", "cpu-small", 64, cpu, training_source="brain-phantom:train")
-    create = registry.methods.get(method).create
-    if method in NOT_SHIPPED:
-        command = f"anobench train --dataset brain-phantom:train .*{NOT_SHIPPED[method]}"
-        with pytest.raises(AnobenchError, match=command):
-            create(OPTIONS.get(method, {}), context)
-        return
-    checkpoint = create(OPTIONS.get(method, {}), context).settings()["checkpoint"]
+    checkpoint = registry.methods.get(method).create(OPTIONS.get(method, {}), context).settings()["checkpoint"]
     assert Path(checkpoint["path"]).parent == SHIPPED
     assert checkpoint["sha256"] == MANIFEST[Path(checkpoint["path"]).stem]["sha256"]
 
@@ -86,8 +73,7 @@ def _options(words: list[str]) -> dict[str, str]:
 
 def test_the_training_script_trains_each_shipped_brain_checkpoint_as_its_manifest_says():
     """bench/train_brain_checkpoints.sh is how the brain checkpoints are remade: its commands must be the
-    manifest's (an option changed in one place only would make an unshipped checkpoint), and it trains
-    the one not shipped as well."""
+    manifest's (an option changed in one place only would make an unshipped checkpoint)."""
     script = (Path(__file__).parents[1] / "bench" / "train_brain_checkpoints.sh").read_text()
     common = shlex.split(script.split('train() { "$BIN/anobench" train ', 1)[1].split(' "$@"', 1)[0])
     scripted = [
@@ -100,9 +86,6 @@ def test_the_training_script_trains_each_shipped_brain_checkpoint_as_its_manifes
         for entry in MANIFEST.values()
         if entry["command"].split()[3] == "brain-phantom"
     ]
-    unshipped = [options for options in scripted if Path(options["--out"]).stem in NOT_SHIPPED.values()]
-    assert len(unshipped) == len(NOT_SHIPPED)
-    shipped_by_script = [options for options in scripted if options not in unshipped]
-    assert sorted(sorted(options.items()) for options in shipped_by_script) == sorted(
+    assert sorted(sorted(options.items()) for options in scripted) == sorted(
         sorted(options.items()) for options in shipped
     )
