@@ -2,8 +2,8 @@
 
 Scores the brain phantom's test split with each method (shipped Gaussian cpu-small checkpoint,
 preset settings) at every stride, keeps every run (a finished one is reused unless its settings
-differ or the checkpoint it read has been replaced since: a retrained checkpoint scores again), and writes the table
-and the plot to reports/stride-tradeoff/ (index.md, dice-vs-nfe.png).
+differ or the checkpoint it read has been replaced since: a retrained checkpoint scores again),
+and writes the table and the plot to reports/stride-tradeoff/ (index.md, dice-vs-nfe.png).
 
     .venv/bin/python bench/stride_tradeoff.py [--strides 1,2,5,10,25] [--limit N] [--sampler ddpm]
 """
