@@ -92,6 +92,8 @@ def interrupted_after_a_batch(words, out, sent, stderr=subprocess.DEVNULL):
     deadline = time.monotonic() + 120
     while not list((out / "journal" / "run").glob("batch-*.npz")) and time.monotonic() < deadline:
         time.sleep(0.02)
+    # a run that already ended would make the test fail for another reason than the one it checks
+    assert process.poll() is None, f"the run ended (exit {process.returncode}) before it could be signalled"
     process.send_signal(sent)
     return process
 
