@@ -29,7 +29,7 @@ from anobench.api import Case, DatasetContext, Method, MethodContext, manifest_h
 from anobench.contract import plugin_call
 from anobench.diffusion.presets import PRECISION_NAMES, get_preset
 from anobench.errors import AnobenchError, RunInterrupted
-from anobench.hashing import sha256_file, sha256_json
+from anobench.hashing import sha256_json
 from anobench.journal import JOURNAL, BatchJournal, RunLock, remove_empty_journal
 from anobench.scoring import Scored, ScoringOptions, batch_one_seconds, score_cases
 from anobench.sources import OpenSplit, SplitSource, absolute, open_source, parse_source
@@ -76,42 +76,6 @@ class RunSummary:
 def default_folder(request: RunRequest) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / request.dataset / f"{request.method}-{stamp}"
-
-
-# what a finished run must have been asked for to stand for `request` (not data_root: the same data
-# may have moved)
-SAME_REQUEST = (
-    "method",
-    "dataset",
-    "split",
-    "preset",
-    "seed",
-    "method_options",
-    "dataset_options",
-    "limit",
-    "precision",
-)
-
-
-def outdated_by(request: RunRequest, folder: Path) -> str | None:
-    """Why the finished run in `folder` does not stand for `request` (None if it does): another
-    request, or a checkpoint file replaced since it was read (a retrained model under the same name
-    would otherwise keep the old model's numbers). The data is not read again: files changed in place
-    under the same folder go unnoticed. `anobench sweep` keeps a grid point only if None."""
-    recorded = runs.read_json(folder / runs.CONFIG)
-    asked = {key: getattr(request, key) for key in SAME_REQUEST}
-    asked["checkpoint"] = str(request.checkpoint) if request.checkpoint else None  # as `run` records it
-    for key, value in asked.items():
-        if recorded.get(key) != value:
-            return f"it was scored with {key} {recorded.get(key)!r}, not {value!r}"
-    if request.healthy_split and not recorded.get("healthy_split"):
-        return "it scored no healthy split"
-    read = recorded.get("method_settings", {}).get("checkpoint")
-    if isinstance(read, dict) and {"path", "sha256"} <= read.keys():
-        path = Path(read["path"])
-        if not path.is_file() or sha256_file(path) != read["sha256"]:
-            return f"its checkpoint {path} has been replaced or removed since"
-    return None
 
 
 def healthy_source(request: RunRequest, scored: OpenSplit, image_size: int, wanted: str) -> OpenSplit:

@@ -21,8 +21,9 @@ from anobench import runs
 from anobench.evaluation.cells import method_label
 from anobench.evaluation.figures import estimate_lines
 from anobench.evaluation.pixel_protocol import evaluate_run
-from anobench.harness import RunRequest, outdated_by, run
+from anobench.harness import RunRequest, run
 from anobench.provenance import device_name
+from anobench.reuse import outdated_by
 
 
 def main() -> None:

@@ -7,7 +7,8 @@ from conftest import ddpm_request as request
 
 from anobench import runs
 from anobench.errors import AnobenchError
-from anobench.harness import outdated_by, run
+from anobench.harness import run
+from anobench.reuse import outdated_by
 
 
 @pytest.fixture(scope="module")

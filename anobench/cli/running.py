@@ -166,8 +166,9 @@ def sweep(
     from anobench.evaluation.figures import sweep_plot
     from anobench.evaluation.pixel_protocol import evaluate_run
     from anobench.evaluation.report import sweep_series
-    from anobench.harness import RunRequest, outdated_by
+    from anobench.harness import RunRequest
     from anobench.harness import run as run_harness
+    from anobench.reuse import outdated_by
     from anobench.runs import is_complete
     from anobench.sources import roots_for
 
