@@ -17,13 +17,13 @@ __version__ = metadata.version("anobench")  # pyproject.toml is the one source
 
 if TYPE_CHECKING:
     from anobench.evaluation.pixel_protocol import RunMetrics
-    from anobench.harness import RunSummary
+    from anobench.running.harness import RunSummary
 
 
 def run(method: str, dataset: str, **options: Any) -> "RunSummary":
-    """Score `dataset` with `method`; options are the fields of `anobench.harness.RunRequest`."""
-    from anobench.harness import RunRequest
-    from anobench.harness import run as run_request
+    """Score `dataset` with `method`; options are the fields of `anobench.running.harness.RunRequest`."""
+    from anobench.running.harness import RunRequest
+    from anobench.running.harness import run as run_request
 
     return run_request(RunRequest(method=method, dataset=dataset, **options))
 

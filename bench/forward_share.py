@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from anobench.harness import RunRequest, run
+from anobench.running.harness import RunRequest, run
 
 
 def measure(limit: int | None = None, batch_size: int = 8) -> dict[str, float]:

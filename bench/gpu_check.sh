@@ -41,8 +41,8 @@ WORK=$(mktemp -d)
   "$PYTHON" - "$WORK" <<'PY'
 import sys, numpy as np
 from pathlib import Path
-from anobench import runs
-first, second = (runs.read_results(*runs.run_files(folder)) for folder in sorted(Path(sys.argv[1]).glob("thor-*")))
+from anobench.store.results import read_results
+first, second = (read_results(folder) for folder in sorted(Path(sys.argv[1]).glob("thor-*")))
 print(f"THOR cpu-small, 16 cases: max |map_device - map_cpu| = {np.abs(first.maps - second.maps).max():.2e}")
 PY
   "${ANOBENCH[@]}" train --preset $PRESET --steps 1 --batch-size 2 --device $DEVICE --out "$WORK/preset.pt"

@@ -20,7 +20,7 @@ from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.noise import noise_kind
 from anobench.diffusion.presets import get_preset
 from anobench.methods.ldm.method import LDM, LDMConfig
-from anobench.training_objectives import INPUT_RANGE, schedule_for
+from anobench.training.objectives import INPUT_RANGE, schedule_for
 
 
 def seconds_per_call(model: DiffusionModel, inputs: torch.Tensor, repeats: int) -> float:

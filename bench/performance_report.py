@@ -26,11 +26,12 @@ import simplex_share
 import thor_vs_ddpm
 import torch
 
-from anobench import registry, runs
+from anobench import registry
 from anobench.api import Batch, DatasetContext, MethodContext, load_cases
 from anobench.devices import Stopwatch, select_device
 from anobench.diffusion.presets import get_preset
 from anobench.provenance import device_name
+from anobench.store import folder as store
 
 
 def batch_throughput(cases_count: int, batch_size: int, device: torch.device) -> dict[str, float]:
@@ -142,7 +143,7 @@ def main() -> None:
         *(f"| {name} | {value} | {target} |" for name, value, target in rows),
         "",
     ]
-    runs.write_text(args.out, "\n".join(lines))
+    store.write_text(args.out, "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -17,13 +17,13 @@ from pathlib import Path
 import torch
 from tabulate import tabulate
 
-from anobench import runs
 from anobench.evaluation.cells import method_label
 from anobench.evaluation.figures import estimate_lines
 from anobench.evaluation.pixel_protocol import evaluate_run
-from anobench.harness import RunRequest, run
 from anobench.provenance import device_name
-from anobench.reuse import outdated_by
+from anobench.running.harness import RunRequest, run
+from anobench.running.reuse import outdated_by
+from anobench.store import folder as store
 
 
 def main() -> None:
@@ -49,7 +49,7 @@ def main() -> None:
                 method_options={"stride": str(stride), "sampler": args.sampler},
                 latency_cases=4,
             )
-            if not runs.is_complete(folder) or outdated_by(request, folder):
+            if not store.is_complete(folder) or outdated_by(request, folder):
                 run(request)
             m = evaluate_run(folder)
             dice = m.intervals["dice all"]
@@ -81,7 +81,7 @@ def main() -> None:
         f"{f' --limit {args.limit}' if args.limit else ''}` on {machine}. Runs: `{args.runs}`.\n\n{table}\n\n"
         "![Dice against NFE](dice-vs-nfe.png)\n"
     )
-    runs.write_text(args.out / "index.md", text)
+    store.write_text(args.out / "index.md", text)
     print(table)
 
 

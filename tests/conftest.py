@@ -34,7 +34,7 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cpu-small checkpoint trained for 3 steps on the small phantom (weights barely trained)."""
-    from anobench.training import TrainConfig, train
+    from anobench.training.trainer import TrainConfig, train
 
     out = tmp_path_factory.mktemp("checkpoint") / "tiny.pt"
     train(TrainConfig(steps=3, batch_size=4, save_every=1000), out, SMALL_PHANTOM, "cpu")
@@ -44,7 +44,7 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_simplex_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """As `tiny_checkpoint`, trained with simplex noise."""
-    from anobench.training import TrainConfig, train
+    from anobench.training.trainer import TrainConfig, train
 
     out = tmp_path_factory.mktemp("checkpoint") / "tiny-simplex.pt"
     train(TrainConfig(noise="simplex", steps=3, batch_size=4, save_every=1000), out, SMALL_PHANTOM, "cpu")
@@ -54,7 +54,7 @@ def tiny_simplex_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_patched_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A pDDPM (patched scheme, 2-D simplex noise) cpu-small checkpoint trained for 3 steps."""
-    from anobench.training import TrainConfig, train
+    from anobench.training.trainer import TrainConfig, train
 
     out = tmp_path_factory.mktemp("checkpoint") / "tiny-patched.pt"
     config = TrainConfig(noise="simplex-2d", scheme="patched", steps=3, batch_size=4, save_every=1000)
@@ -65,7 +65,7 @@ def tiny_patched_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_dae_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A denoising autoencoder (dae scheme, coarse noise) cpu-small checkpoint trained for 3 steps."""
-    from anobench.training import TrainConfig, train
+    from anobench.training.trainer import TrainConfig, train
 
     out = tmp_path_factory.mktemp("checkpoint") / "tiny-dae.pt"
     train(TrainConfig(noise="coarse", scheme="dae", steps=3, batch_size=4, save_every=1000), out, SMALL_PHANTOM, "cpu")
@@ -75,7 +75,7 @@ def tiny_dae_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_conditioned_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cDDPM (conditioned scheme, 2-D simplex noise) cpu-small checkpoint trained for 2 steps."""
-    from anobench.training import TrainConfig, train
+    from anobench.training.trainer import TrainConfig, train
 
     out = tmp_path_factory.mktemp("checkpoint") / "tiny-conditioned.pt"
     config = TrainConfig(noise="simplex-2d", scheme="conditioned", steps=2, batch_size=4, save_every=1000)
@@ -89,7 +89,7 @@ TINY_LATENT = {"scheme": "latent", "steps": 2, "autoencoder_steps": 2, "batch_si
 @pytest.fixture(scope="session")
 def tiny_latent_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An LDM (latent scheme) cpu-small checkpoint: 2 VQ-VAE steps, then 2 diffusion steps."""
-    from anobench.training import TrainConfig, train
+    from anobench.training.trainer import TrainConfig, train
 
     out = tmp_path_factory.mktemp("checkpoint") / "tiny-latent.pt"
     train(TrainConfig(**TINY_LATENT), out, SMALL_PHANTOM, "cpu")
@@ -174,8 +174,8 @@ def ddpm_run(checkpoint: Path) -> list[str]:
 
 
 def ddpm_request(checkpoint: Path, out: Path, **changes: object):
-    """A fast DDPM run on the small phantom (`anobench.harness.RunRequest`), fields overridable."""
-    from anobench.harness import RunRequest
+    """A fast DDPM run on the small phantom (`anobench.running.harness.RunRequest`), fields overridable."""
+    from anobench.running.harness import RunRequest
 
     fields = dict(
         method="ddpm",
@@ -200,7 +200,8 @@ def fabricate_brain_run(
 ) -> None:
     """A finished run on 12 slices with one square lesion each; `quality` scales how much of the map is on
     the lesion; `settings`: the method settings its config records."""
-    from anobench import runs
+    from anobench.store import folder as store
+    from anobench.store.results import CaseResults, write_results
 
     rng = np.random.default_rng(len(method))
     masks = np.zeros((12, 32, 32), bool)
@@ -219,12 +220,12 @@ def fabricate_brain_run(
             "batch_size": [4] * 12,
         }
     )
-    runs.write_results(*runs.run_files(folder), runs.CaseResults(rows, maps, masks, None))
+    write_results(folder, CaseResults(rows, maps, masks, None))
     if healthy:
         healthy_maps = (rng.random((6, 32, 32)) * 0.4).astype(np.float32)
-        runs.write_results(*runs.healthy_files(folder), runs.CaseResults(rows.iloc[:6], healthy_maps, None, None))
-    runs.write_json(
-        folder / runs.CONFIG,
+        write_results(folder / store.HEALTHY, CaseResults(rows.iloc[:6], healthy_maps, None, None))
+    store.write_json(
+        folder / store.CONFIG,
         {
             "method": method,
             "method_settings": settings or {},
@@ -233,5 +234,5 @@ def fabricate_brain_run(
             "healthy_split": "val" if healthy else None,
         },
     )
-    runs.write_json(folder / runs.PROVENANCE, {"data_manifest": "m", "device": "cpu"})
-    runs.seal(folder)
+    store.write_json(folder / store.PROVENANCE, {"data_manifest": "m", "device": "cpu"})
+    store.seal(folder)

@@ -18,14 +18,16 @@ from test_cli import assert_user_error
 from test_journal import interrupted_after_a_batch, request, same_results, slow_run_words
 from test_registry import make_distribution
 
-from anobench import runs
 from anobench.errors import AnobenchError
-from anobench.harness import run
+from anobench.running.harness import run
+from anobench.store import chunks
+from anobench.store import folder as store
+from anobench.store.rows import CASES
 
 
 def digest(folder):
     """sha256 of every file of a published result set (what a reader sees)."""
-    listed = json.loads((folder / runs.RESULT_SET).read_text())["files"]
+    listed = json.loads((folder / store.RESULT_SET).read_text())["files"]
     return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in listed}
 
 
@@ -125,21 +127,24 @@ def test_label_and_list_files_that_are_not_utf8_or_hold_impossible_boxes(tmp_pat
 # ---- run folders: atomic, never half-read ------------------------------------------------------------
 
 
+def maps_chunk(folder):
+    """The first chunk file of a run's maps."""
+    return chunks.chunk_path(folder / chunks.ARRAYS, "maps", 0)
+
+
 def test_damaged_run_folders_are_named_by_compare(cli, tmp_path):
     damage = {
-        "truncated-rows": lambda f: (f / runs.CASES).write_bytes((f / runs.CASES).read_bytes()[:100]),
-        "truncated-maps": lambda f: (f / runs.MAPS).write_bytes((f / runs.MAPS).read_bytes()[:500]),
-        "config-not-json": lambda f: (f / runs.CONFIG).write_text("{method: ddpm"),
-        "rows-missing-columns": lambda f: (
-            pd.read_parquet(f / runs.CASES).drop(columns=["size_bin"]).to_parquet(f / runs.CASES)
-        ),
+        "truncated-rows": lambda f: (f / CASES).write_bytes((f / CASES).read_bytes()[:100]),
+        "truncated-maps": lambda f: maps_chunk(f).write_bytes(maps_chunk(f).read_bytes()[:500]),
+        "config-not-json": lambda f: (f / store.CONFIG).write_text("{method: ddpm"),
+        "rows-missing-columns": lambda f: pd.read_parquet(f / CASES).drop(columns=["size_bin"]).to_parquet(f / CASES),
     }
     for name, spoil in damage.items():
         folder = tmp_path / name
         fabricate_brain_run(folder, "m", 1.0)
         spoil(folder)
         assert_user_error(cli("compare", str(folder), "--out-dir", str(tmp_path / "boards")), str(folder), "damaged")
-        runs.seal(folder)  # the same damage, published as if whole: the reader still names it
+        store.seal(folder)  # the same damage, published as if whole: the reader still names it
         result = cli("compare", str(folder), "--out-dir", str(tmp_path / "boards"))
         assert_user_error(result, str(folder))
         assert any(word in result.stderr for word in ("damaged", "not valid JSON", "lacks the column")), result.stderr
@@ -150,7 +155,7 @@ def test_a_folder_holding_only_rows_is_not_a_finished_run(cli, tiny_checkpoint, 
     fabricate_brain_run(tmp_path / "whole", "m", 1.0)
     partial = tmp_path / "partial"
     partial.mkdir()
-    (partial / runs.CASES).write_bytes((tmp_path / "whole" / runs.CASES).read_bytes())
+    (partial / CASES).write_bytes((tmp_path / "whole" / CASES).read_bytes())
     assert_user_error(cli("compare", str(partial)), "holds no finished run", "run its command again")
     result = cli(
         *ddpm_run(tiny_checkpoint),
@@ -161,7 +166,7 @@ def test_a_folder_holding_only_rows_is_not_a_finished_run(cli, tiny_checkpoint, 
         *phantom_args,
     )
     assert result.returncode == 0, result.stderr  # not refused as "already holds results"
-    assert runs.is_complete(partial)
+    assert store.is_complete(partial)
     sweep = cli(
         "sweep",
         "--method",
@@ -189,14 +194,14 @@ def test_a_full_disk_at_the_last_write_publishes_nothing_and_keeps_the_old_resul
     def full_disk(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(np, "savez_compressed", full_disk)
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full_disk)  # the rows, written once every case is scored
     with pytest.raises(AnobenchError, match="no space left"):
         run(request(tiny_checkpoint, out, seed=1, overwrite=True))
     assert digest(out) == before  # the old set, whole, still published
     monkeypatch.undo()
     run(request(tiny_checkpoint, out, seed=1, overwrite=True))  # the same command resumes the failed attempt
-    assert json.loads((out / runs.CONFIG).read_text())["seed"] == 1 and runs.is_complete(out)
-    assert json.loads((out / runs.PROVENANCE).read_text())["timing"]["resumed_cases"] == 12
+    assert json.loads((out / store.CONFIG).read_text())["seed"] == 1 and store.is_complete(out)
+    assert json.loads((out / store.PROVENANCE).read_text())["timing"]["resumed_cases"] == 12
     run(request(tiny_checkpoint, tmp_path / "clean", seed=1))
     same_results(tmp_path / "clean", out)
 
@@ -210,7 +215,7 @@ def test_overwrite_replaces_results_only_once_the_new_set_is_complete(tiny_check
     monkeypatch.setattr(ddpm.DDPM, "predict", lambda self, batch: (_ for _ in ()).throw(RuntimeError("CUDA oops")))
     with pytest.raises(AnobenchError, match=r"method 'ddpm' failed on case\(s\) .*: RuntimeError: CUDA oops"):
         run(request(tiny_checkpoint, out, seed=3, overwrite=True))
-    assert digest(out) == before and json.loads((out / runs.CONFIG).read_text())["seed"] == 0
+    assert digest(out) == before and json.loads((out / store.CONFIG).read_text())["seed"] == 0
     with pytest.raises(AnobenchError, match="no checkpoint|does not exist"):
         run(request(tmp_path / "missing.pt", out, overwrite=True))
     assert digest(out) == before
@@ -250,7 +255,7 @@ def test_sigint_says_the_run_was_interrupted_and_how_to_resume(tiny_checkpoint, 
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and "Traceback" not in stderr
     assert "interrupted" in stderr and "run the same command again to resume" in stderr
-    assert not runs.is_complete(out)
+    assert not store.is_complete(out)
 
 
 # ---- maps and cases that break the contract ---------------------------------------------------------
@@ -285,7 +290,7 @@ def test_non_finite_maps_are_refused_naming_the_case_and_count(tiny_checkpoint, 
     assert f"method 'ddpm' returned 7 non-finite map value(s) (NaN or ±inf) on 1 case(s), first {second!r} (7)" in str(
         refused.value
     )
-    assert not runs.is_complete(out)
+    assert not store.is_complete(out)
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,16 @@
 """The Table-2 board from run folders: boxes and a healthy split scored with the run."""
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from anobench import runs
 from anobench.evaluation.box_protocol import evaluate_box_run
 from anobench.evaluation.layouts.table2 import render_table2
+from anobench.store import folder as store
+from anobench.store.results import CaseResults, read_results, write_results
+from anobench.store.rows import BOX_COLUMNS, BOXES, write_boxes
 
 
 def fabricate_run(folder, method="thor", seed=0):
@@ -27,18 +31,18 @@ def fabricate_run(folder, method="thor", seed=0):
             "batch_size": [2, 2],
         }
     )
-    runs.write_results(*runs.run_files(folder), runs.CaseResults(rows, maps, None, None))
+    write_results(folder, CaseResults(rows, maps, None, None))
     healthy = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32) * 0.5
     healthy_rows = pd.concat([rows, rows.iloc[:1]], ignore_index=True).assign(case_id=["h0", "h1", "h2"])
-    runs.write_results(*runs.healthy_files(folder), runs.CaseResults(healthy_rows, healthy, None, None))
-    boxes = pd.DataFrame([[0, "a", "fracture", 2, 2, 6, 6], [1, "b", "metal", 2, 2, 6, 6]], columns=runs.BOX_COLUMNS)
-    runs.write_boxes(folder / runs.BOXES, boxes)
-    runs.write_json(
-        folder / runs.CONFIG,
+    write_results(folder / store.HEALTHY, CaseResults(healthy_rows, healthy, None, None))
+    boxes = pd.DataFrame([[0, "a", "fracture", 2, 2, 6, 6], [1, "b", "metal", 2, 2, 6, 6]], columns=BOX_COLUMNS)
+    write_boxes(folder / BOXES, boxes)
+    store.write_json(
+        folder / store.CONFIG,
         {"method": method, "method_settings": {}, "dataset": "wrist-phantom", "split": "test", "seed": seed},
     )
-    runs.write_json(folder / runs.PROVENANCE, {"data_manifest": "m", "device": "cpu"})
-    runs.seal(folder)
+    store.write_json(folder / store.PROVENANCE, {"data_manifest": "m", "device": "cpu"})
+    store.seal(folder)
 
 
 def test_box_run_takes_its_threshold_from_the_healthy_split_and_scores_every_class(tmp_path):
@@ -60,26 +64,25 @@ def test_board_asks_for_the_healthy_split(tmp_path):
     from anobench.errors import AnobenchError
 
     fabricate_run(tmp_path)
-    for path in runs.healthy_files(tmp_path):
-        path.unlink()
-    runs.seal(tmp_path)
+    shutil.rmtree(tmp_path / store.HEALTHY)
+    store.seal(tmp_path)
     with pytest.raises(AnobenchError, match="--healthy-split auto"):
         evaluate_box_run(tmp_path)
 
 
 def test_a_negative_region_given_with_the_data_decides_what_counts_against_a_box(tmp_path):
     fabricate_run(tmp_path)
-    results = runs.read_results(*runs.run_files(tmp_path))
+    results = read_results(tmp_path)
     results.maps[0, 10:16, 10:16] = 0.9  # outside the fracture box, 2.25× its mass
-    runs.write_results(*runs.run_files(tmp_path), results)
-    runs.seal(tmp_path)  # the edited run, published again
+    write_results(tmp_path, results)
+    store.seal(tmp_path)  # the edited run, published again
     assert evaluate_box_run(tmp_path).per_class.loc["fracture", "f1"] < 0.5  # two false positives
 
     negative = np.ones((2, 16, 16), bool)
     negative[0, 2:6, 2:6] = negative[0, 10:16, 10:16] = False  # the hot corner is not negative region here
     results.negative_regions = negative
-    runs.write_results(*runs.run_files(tmp_path), results)
-    runs.seal(tmp_path)  # the edited run, published again
+    write_results(tmp_path, results)
+    store.seal(tmp_path)  # the edited run, published again
     assert evaluate_box_run(tmp_path).per_class.loc["fracture", "f1"] > 0.99
 
 
@@ -98,10 +101,10 @@ def test_runs_differing_only_in_their_seed_make_one_row_with_the_spread_of_f1(tm
 
     fabricate_run(tmp_path / "seed-0", seed=0)
     fabricate_run(tmp_path / "seed-1", seed=1)
-    results = runs.read_results(*runs.run_files(tmp_path / "seed-1"))
+    results = read_results(tmp_path / "seed-1")
     results.maps[1, 2:6, 2:6] = 0.9  # this seed finds the metal box too: F1 mean 1 instead of 0.5
-    runs.write_results(*runs.run_files(tmp_path / "seed-1"), results)
-    runs.seal(tmp_path / "seed-1")  # the edited run, published again
+    write_results(tmp_path / "seed-1", results)
+    store.seal(tmp_path / "seed-1")  # the edited run, published again
     path, metrics = compare([str(tmp_path / "seed-*")], "seeds", tmp_path / "boards", layout="table2")
     assert len(metrics) == 1 and metrics[0].run.seed == 0 and metrics[0].seed_values == pytest.approx((0.5, 1.0))
     row = next(line for line in path.read_text().splitlines() if line.startswith("| thor "))
@@ -134,7 +137,7 @@ def test_a_report_of_box_runs_has_the_board_comparisons_froc_and_case_panels(tmp
 
     mask_run = tmp_path / "mask-run"
     fabricate_run(mask_run)
-    (mask_run / runs.BOXES).unlink()
-    runs.seal(mask_run)
+    (mask_run / BOXES).unlink()
+    store.seal(mask_run)
     with pytest.raises(AnobenchError, match="cannot share a report"):
         write_report([str(tmp_path / "thor"), str(mask_run)], tmp_path / "mixed", "anobench report")

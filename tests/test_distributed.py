@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 from conftest import FAST_DDPM, SMALL_PHANTOM, ddpm_run
 
-from anobench import runs
+from anobench.store.results import read_results
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
 
@@ -35,14 +35,16 @@ def test_torchrun_shards_cases_and_rank_0_merges_them_into_the_single_process_re
     assert cli(*words, "--out", str(tmp_path / "single")).returncode == 0
     result = torchrun(*words, "--out", str(tmp_path / "ranks"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    single = runs.read_results(*runs.run_files(tmp_path / "single"))
-    ranks = runs.read_results(*runs.run_files(tmp_path / "ranks"))
+    single = read_results(tmp_path / "single")
+    ranks = read_results(tmp_path / "ranks")
     timing = ["seconds", "batch_size", "batch"]
     pd.testing.assert_frame_equal(ranks.rows.drop(columns=timing), single.rows.drop(columns=timing))
     np.testing.assert_allclose(ranks.maps, single.maps, rtol=0, atol=1e-6)
-    assert sorted(p.name for p in (tmp_path / "ranks" / "shards").glob("*.parquet")) == [
-        "rank0-of-2.parquet",
-        "rank1-of-2.parquet",
+    assert sorted(p.name for p in (tmp_path / "ranks" / "shards").glob("rank*")) == [
+        "rank0-of-2",  # each rank's result set, and its provenance written last
+        "rank0-of-2.json",
+        "rank1-of-2",
+        "rank1-of-2.json",
     ]
 
 

@@ -35,10 +35,10 @@ assert matplotlib.get_backend() == "svg", matplotlib.get_backend()
 
 
 def test_pr_and_froc_curves_write_one_png_each(tmp_path):
-    rng = np.random.default_rng(0)
-    labels = rng.random(500) < 0.1
-    scores = rng.random(500) + labels
-    pr = figures.pr_curves({"a": (scores, labels, 0.8), "b": (rng.random(500), labels, 0.1)}, tmp_path / "pr.png")
+    recall = np.linspace(0, 1, 50)
+    pr = figures.pr_curves(
+        {"a": (recall, 1 - recall**2, 0.8), "b": (recall, 0.1 + 0 * recall, 0.1)}, tmp_path / "pr.png"
+    )
     froc = figures.froc_curves(
         {"a": (np.array([0.0, 0.5, 2.0, 8.0]), np.array([0.1, 0.6, 0.4, 0.9]))}, tmp_path / "sub" / "froc.png"
     )

@@ -5,10 +5,12 @@ import pandas as pd
 import pytest
 from conftest import ddpm_request as request
 
-from anobench import runs
 from anobench.errors import AnobenchError
-from anobench.harness import run
-from anobench.reuse import outdated_by
+from anobench.running.harness import run
+from anobench.running.reuse import outdated_by
+from anobench.store import folder as store
+from anobench.store.results import read_results
+from anobench.store.rows import CASES
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,7 @@ def test_run_folder_holds_config_provenance_rows_and_maps(reference_run, tiny_ch
     for key in ("anobench", "git", "torch", "device", "threads", "seed", "data_manifest", "checkpoint_sha256"):
         assert key in provenance
     assert provenance["checkpoint_sha256"] == config["method_settings"]["checkpoint"]["sha256"]
-    results = runs.read_results(*runs.run_files(reference_run))
+    results = read_results(reference_run)
     rows = results.rows
     assert list(rows.columns) == [
         "index",
@@ -52,19 +54,19 @@ def test_run_folder_holds_config_provenance_rows_and_maps(reference_run, tiny_ch
 
 def test_batch_size_does_not_change_results(reference_run, tiny_checkpoint, tmp_path):
     run(request(tiny_checkpoint, tmp_path / "b1", batch_size=1))
-    reference = runs.read_results(*runs.run_files(reference_run))
-    single = runs.read_results(*runs.run_files(tmp_path / "b1"))
+    reference = read_results(reference_run)
+    single = read_results(tmp_path / "b1")
     np.testing.assert_allclose(single.maps, reference.maps, rtol=0, atol=1e-5)
 
 
 def test_shards_merge_into_the_single_process_result(reference_run, tiny_checkpoint, tmp_path):
     folder = tmp_path / "sharded"
     first = run(request(tiny_checkpoint, folder, rank=1, world_size=2))
-    assert not first.merged and not (folder / runs.CASES).exists()
+    assert not first.merged and not (folder / CASES).exists()
     second = run(request(tiny_checkpoint, folder, rank=0, world_size=2))
     assert second.merged
-    merged = runs.read_results(*runs.run_files(folder))
-    reference = runs.read_results(*runs.run_files(reference_run))
+    merged = read_results(folder)
+    reference = read_results(reference_run)
     pd.testing.assert_frame_equal(
         merged.rows.drop(columns=["seconds", "batch_size", "batch"]),
         reference.rows.drop(columns=["seconds", "batch_size", "batch"]),
@@ -169,7 +171,7 @@ def test_healthy_split_auto_is_the_datasets_declared_one_and_recorded(tiny_check
         "validation_split": "val",
         "training_split": "train",
     }
-    assert len(runs.read_results(*runs.healthy_files(tmp_path / "calibrated")).rows) == 4
-    manifest = json.loads((tmp_path / "calibrated" / runs.DATA_MANIFEST).read_text())
+    assert len(read_results(tmp_path / "calibrated" / store.HEALTHY).rows) == 4
+    manifest = json.loads((tmp_path / "calibrated" / store.DATA_MANIFEST).read_text())
     assert manifest["sha256"] == json.loads((tmp_path / "calibrated" / "provenance.json").read_text())["data_manifest"]
     assert any(name.endswith(".png") for name in manifest["files"]) and "healthy" not in manifest  # same data set

@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 from conftest import ddpm_request, ddpm_run
 
-from anobench import runs
-from anobench.atomic import atomic_write
 from anobench.errors import AnobenchError
-from anobench.harness import run
-from anobench.journal import RunLock
+from anobench.running.harness import run
+from anobench.running.journal import RunLock
+from anobench.store.atomic import atomic_write
+from anobench.store.results import read_results
 
 TIMING = ["seconds"]
 
@@ -29,7 +29,7 @@ def request(checkpoint, out, **changes):
 
 
 def same_results(first, second):
-    a, b = runs.read_results(*runs.run_files(first)), runs.read_results(*runs.run_files(second))
+    a, b = read_results(first), read_results(second)
     pd.testing.assert_frame_equal(a.rows.drop(columns=TIMING), b.rows.drop(columns=TIMING))
     np.testing.assert_array_equal(a.maps, b.maps)
     np.testing.assert_array_equal(a.reconstructions, b.reconstructions)
@@ -57,6 +57,47 @@ def test_an_interrupted_run_resumes_after_its_last_finished_batch(tiny_checkpoin
     same_results(tmp_path / "whole", tmp_path / "resumed")
     provenance = json.loads((tmp_path / "resumed" / "provenance.json").read_text())
     assert provenance["timing"]["resumed_cases"] == 4 and not (tmp_path / "resumed" / "journal").exists()
+
+
+def test_chunks_committed_before_an_interruption_are_kept_and_the_run_ends_as_an_uninterrupted_one(
+    tiny_checkpoint, tmp_path, monkeypatch
+):
+    from anobench.methods import ddpm
+    from anobench.store import chunks
+
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 64 * 64 * 4 * 4)  # a chunk of two batches of two 64² maps
+    run(request(tiny_checkpoint, tmp_path / "whole"))
+    assert len(list((tmp_path / "whole" / "arrays" / "maps").glob("*.npy"))) == 3  # 12 cases, 4 per chunk
+    calls = {"n": 0}
+    original = ddpm.DDPM.predict
+
+    def interrupted(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt  # in the second chunk's second batch
+        return original(self, batch)
+
+    monkeypatch.setattr(ddpm.DDPM, "predict", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(request(tiny_checkpoint, tmp_path / "resumed"))
+    journal = tmp_path / "resumed" / "journal" / "run"
+    assert [p.name for p in journal.glob("chunk-*.json")] == ["chunk-000000.json"]
+    assert [p.name for p in journal.glob("batch-*.npz")] == ["batch-0000004.npz"]  # the first chunk's are gone
+    monkeypatch.setattr(ddpm.DDPM, "predict", original)
+    run(request(tiny_checkpoint, tmp_path / "resumed"))
+    same_results(tmp_path / "whole", tmp_path / "resumed")
+    provenance = json.loads((tmp_path / "resumed" / "provenance.json").read_text())
+    assert provenance["timing"]["resumed_cases"] == 6 and not journal.exists()
+
+
+def test_a_journal_of_an_older_anobench_is_named_with_the_way_on(tiny_checkpoint, tmp_path):
+    journal = tmp_path / "r" / "journal" / "run"
+    journal.mkdir(parents=True)
+    (journal / "request.json").write_text(json.dumps({"method": "ddpm"}))  # no journal format: before chunks
+    (journal / "batch-0000000.npz").write_bytes(b"")
+    with pytest.raises(AnobenchError, match="interrupted run of an older anobench.*pass --overwrite"):
+        run(request(tiny_checkpoint, tmp_path / "r"))
+    run(request(tiny_checkpoint, tmp_path / "r", overwrite=True))
 
 
 def test_a_journal_of_another_command_is_not_mixed_in(tiny_checkpoint, tmp_path, monkeypatch):
@@ -129,7 +170,7 @@ def test_a_killed_writer_leaves_the_old_file(tmp_path):
     script = textwrap.dedent(f"""
         import time
         from pathlib import Path
-        from anobench.atomic import atomic_write
+        from anobench.store.atomic import atomic_write
         def slow(path):
             path.write_text("half")
             time.sleep(60)

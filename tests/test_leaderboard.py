@@ -13,6 +13,8 @@ from anobench.evaluation.layouts.table1 import render_table1
 from anobench.evaluation.pixel_metrics import MaxDice
 from anobench.evaluation.pixel_protocol import BIN_NAMES, RunMetrics
 from anobench.evaluation.published import table1
+from anobench.store import folder as store
+from anobench.store.results import CaseResults, read_results, select_cases, write_results
 
 NAN = float("nan")
 
@@ -144,14 +146,13 @@ def test_runs_that_would_read_alike_are_told_apart_by_noise_then_settings():
 
 
 def test_runs_on_different_cases_share_a_board_only_on_their_common_cases(tmp_path):
-    from anobench import runs
     from anobench.evaluation.boards import compare
 
     fabricate_brain_run(tmp_path / "full", "full", 1.0)
     fabricate_brain_run(tmp_path / "limited", "limited", 0.5)
-    limited = runs.read_results(*runs.run_files(tmp_path / "limited"))
-    runs.write_results(*runs.run_files(tmp_path / "limited"), runs.select_cases(limited, ["c3", "c0", "c1", "c2"]))
-    runs.seal(tmp_path / "limited")  # the edited run, published again
+    limited = read_results(tmp_path / "limited")
+    write_results(tmp_path / "limited", select_cases(limited, ["c3", "c0", "c1", "c2"]))
+    store.seal(tmp_path / "limited")  # the edited run, published again
     with pytest.warns(UserWarning, match="did not score the same cases.*only the 4 cases common to all"):
         path, metrics = compare([str(tmp_path / "full"), str(tmp_path / "limited")], "uneven", tmp_path / "boards")
     assert all(m.case_ids == ("c0", "c1", "c2", "c3") for m in metrics)  # the first run's order
@@ -165,7 +166,6 @@ def test_runs_on_different_cases_share_a_board_only_on_their_common_cases(tmp_pa
 
 
 def test_the_calibrated_cell_says_which_healthy_rate_its_threshold_reached(tmp_path):
-    from anobench import runs
     from anobench.evaluation.cells import calibration_text
     from anobench.evaluation.pixel_protocol import evaluate_run
 
@@ -173,9 +173,9 @@ def test_the_calibrated_cell_says_which_healthy_rate_its_threshold_reached(tmp_p
     assert calibration_text(2.44e-6, 0.05, 0.05) == "τ 2.44e-06, healthy 5.0 %"  # maps on a small scale
     assert calibration_text(1.0, 0.31, 0.05).endswith("above the 5 % target, no τ reaches it")
     fabricate_brain_run(tmp_path, "bright", 1.0)
-    healthy = runs.read_results(*runs.healthy_files(tmp_path))
-    runs.write_results(*runs.healthy_files(tmp_path), runs.CaseResults(healthy.rows, healthy.maps + 2.0, None, None))
-    runs.seal(tmp_path)  # the edited run, published again
+    healthy = read_results(tmp_path / store.HEALTHY)
+    write_results(tmp_path / store.HEALTHY, CaseResults(healthy.rows, healthy.maps + 2.0, None, None))
+    store.seal(tmp_path)  # the edited run, published again
     calibrated = evaluate_run(tmp_path, thresholds="grid").calibrated
     assert calibrated.threshold == 1.0 and calibrated.healthy_fpr == 1.0  # no τ of the grid reaches 5 %
     exact = evaluate_run(tmp_path).calibrated  # every map value is a candidate: 5 % is reached

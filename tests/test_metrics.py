@@ -4,13 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from anobench.evaluation.pixel_metrics import (
-    THRESHOLDS,
-    pooled_max_dice,
-    size_bin,
-    size_bins,
-    threshold_counts,
-)
+from anobench.evaluation.pixel_metrics import THRESHOLDS, pooled_max_dice, threshold_counts
+from anobench.store.rows import size_bin, size_bins
 
 
 def brute_force_max_dice(maps: list[np.ndarray], masks: list[np.ndarray]) -> tuple[float, float]:

@@ -7,7 +7,7 @@ from conftest import SMALL_PHANTOM
 from anobench.config import to_plain
 from anobench.diffusion.checkpoint import load_model, read_checkpoint
 from anobench.errors import AnobenchError
-from anobench.training import TrainConfig, train
+from anobench.training.trainer import TrainConfig, train
 
 CONFIG = TrainConfig(steps=4, batch_size=2, save_every=2, augment=True)
 
@@ -75,7 +75,7 @@ def test_resuming_with_other_settings_is_refused(tmp_path, saved):
 
 
 def test_weight_average_forgets_the_initial_weights_quickly():
-    from anobench.training import _warmup_ema
+    from anobench.training.trainer import _warmup_ema
 
     update = _warmup_ema(0.999)
     average, current = [torch.zeros(1)], [torch.ones(1)]
@@ -89,7 +89,7 @@ def test_weight_average_forgets_the_initial_weights_quickly():
 def test_one_random_cell_per_image_covers_the_grid_uniformly():
     from scipy import stats
 
-    from anobench.training_objectives import draw_cells
+    from anobench.training.objectives import draw_cells
 
     cells = draw_cells(torch.Generator().manual_seed(0), 18_000, 9)
     counts = torch.bincount(cells, minlength=9).numpy()
@@ -101,7 +101,7 @@ def test_patched_training_noises_one_cell_and_scores_only_that_cell(monkeypatch)
     from anobench.diffusion.noise import noise_kind
     from anobench.diffusion.patches import patch_layout
     from anobench.diffusion.presets import get_preset
-    from anobench.training_objectives import patched_loss, schedule_for
+    from anobench.training.objectives import patched_loss, schedule_for
 
     model = DiffusionModel(
         get_preset("cpu-small"), schedule_for("patched"), (-1.0, 1.0), "simplex-2d", torch.device("cpu"), 24

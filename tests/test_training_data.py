@@ -7,9 +7,9 @@ import pytest
 from fabricated import ATLAS_SHAPE, write_caps_subject, write_scan
 
 from anobench.errors import AnobenchError
-from anobench.sources import parse_data_roots, roots_for
-from anobench.training import TrainConfig, train
-from anobench.training_data import join_sources, load_training_images, parse_sources
+from anobench.running.sources import parse_data_roots, roots_for
+from anobench.training.data import join_sources, load_training_images, parse_sources
+from anobench.training.trainer import TrainConfig, train
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*empty lesion masks")  # the lesion-free scan, on purpose
 

@@ -30,7 +30,7 @@ def data_make(
 @data_app.command("verify")
 def data_verify(runs_: List[Path] = typer.Argument(..., metavar="RUNS...", help="Run folders to check.")) -> None:
     """Re-read the data each run scored and check it is unchanged (manifest sha256)."""
-    from anobench.verification import verify_run_data
+    from anobench.running.verification import verify_run_data
 
     for folder in runs_:
         console.print(f"{folder}: data unchanged (manifest {verify_run_data(folder)[:12]}…)")

@@ -54,10 +54,10 @@ def train(
 ) -> None:
     """Train a denoiser on healthy images; resumes an interrupted run of the same command."""
     from anobench.config import parse_assignments
-    from anobench.sources import parse_data_roots
-    from anobench.training import TrainConfig
-    from anobench.training import train as run_training
-    from anobench.training_data import join_sources
+    from anobench.running.sources import parse_data_roots
+    from anobench.training.data import join_sources
+    from anobench.training.trainer import TrainConfig
+    from anobench.training.trainer import train as run_training
 
     config = TrainConfig(
         dataset=join_sources(dataset),

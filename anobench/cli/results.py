@@ -23,9 +23,10 @@ def compare(
     ),
     overwrite: bool = typer.Option(False, help="Replace a leaderboard of the same name."),
     thresholds: str = typer.Option(
-        "exact",
-        help="Max-Dice and calibrated τ over every distinct map value (exact), or the THOR paper's grid "
-        "0, 0.01, …, 1 (grid), for comparison with its numbers.",
+        "auto",
+        help="Max-Dice and calibrated τ over every distinct map value (exact, in memory), the THOR paper's grid "
+        "0, 0.01, …, 1 (grid), for comparison with its numbers, or fine bins in bounded memory with bounds on "
+        "the exact values (binned); auto: exact while the runs fit in memory, binned beyond.",
     ),
 ) -> None:
     """Leaderboard of runs, recomputed from their per-case rows and maps (on the cases every run scored)."""
@@ -44,7 +45,7 @@ def compare(
 def report(
     targets: List[str] = typer.Argument(..., help="Run folders, globs, or a dataset name (pixel-annotated runs)."),
     out: Path = typer.Option(..., help="Report folder, e.g. reports/phantom (index.md and PNG figures)."),
-    thresholds: str = typer.Option("exact", help="exact or grid: as for `anobench compare`."),
+    thresholds: str = typer.Option("auto", help="exact, grid, binned or auto: as for `anobench compare`."),
 ) -> None:
     """Report of runs: leaderboard with intervals, significance matrix, PR curves, sweep, case panels."""
     from anobench.evaluation.report import write_report

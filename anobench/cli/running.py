@@ -73,9 +73,9 @@ def run(
 
     from anobench import distributed
     from anobench.config import parse_assignments
-    from anobench.harness import RunRequest, check_request, default_folder
-    from anobench.harness import run as run_harness
-    from anobench.sources import roots_for
+    from anobench.running.harness import RunRequest, check_request, default_folder
+    from anobench.running.harness import run as run_harness
+    from anobench.running.sources import roots_for
 
     own_root, other_roots = roots_for(data_root, dataset)
     launch = distributed.launched()
@@ -166,11 +166,11 @@ def sweep(
     from anobench.evaluation.figures import sweep_plot
     from anobench.evaluation.pixel_protocol import evaluate_run
     from anobench.evaluation.report import sweep_series
-    from anobench.harness import RunRequest
-    from anobench.harness import run as run_harness
-    from anobench.reuse import outdated_by
-    from anobench.runs import is_complete
-    from anobench.sources import roots_for
+    from anobench.running.harness import RunRequest
+    from anobench.running.harness import run as run_harness
+    from anobench.running.reuse import outdated_by
+    from anobench.running.sources import roots_for
+    from anobench.store.folder import is_complete
 
     try:
         levels = [int(value) for value in noise_levels.split(",")]
@@ -224,7 +224,7 @@ def merge(
     world_size: Optional[int] = typer.Option(None, help="The run's number of shards (needed when stale ones remain)."),
 ) -> None:
     """Merge the shards of a run written with --rank/--world-size."""
-    from anobench.runs import merge_shards
+    from anobench.store.shards import merge_shards
 
     if not merge_shards(folder, world_size):
         raise AnobenchError(f"{folder}: not every rank has finished yet")

@@ -19,10 +19,10 @@ import numpy as np
 from PIL import Image
 
 from anobench.api import Case, Evaluation
-from anobench.atomic import atomic_write
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file
 from anobench.imaging import resize_image, resize_mask
+from anobench.store.atomic import atomic_write
 
 _SUBJECT = re.compile(r"(sub-[A-Za-z0-9]+)")
 

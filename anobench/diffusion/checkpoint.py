@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 
-from anobench.atomic import atomic_write
 from anobench.diffusion.condition import ConditionConfig, condition_for
 from anobench.diffusion.latent import LatentConfig
 from anobench.diffusion.model import DiffusionModel
@@ -26,6 +25,7 @@ from anobench.diffusion.schedule import ScheduleConfig
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file
 from anobench.paths import user_checkpoints
+from anobench.store.atomic import atomic_write
 
 FORMAT = "anobench-checkpoint-v1"
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from anobench import runs
 from anobench.errors import AnobenchError
 from anobench.evaluation.box_protocol import evaluate_box_run
 from anobench.evaluation.identity import evaluate_runs, find_runs, merge_seeds, same_data
 from anobench.evaluation.layouts import LAYOUTS
-from anobench.evaluation.pixel_protocol import THRESHOLD_MODES, evaluate_run
+from anobench.evaluation.pixel_protocol import AUTO, evaluate_run, resolve_thresholds
+from anobench.store import folder as store
 
 
 def compare(
@@ -26,22 +26,23 @@ def compare(
     command: str = "anobench compare",
     layout: str = "full",
     overwrite: bool = False,
-    thresholds: str = "exact",
+    thresholds: str = AUTO,
 ) -> tuple[Path, list[Any]]:
     """Evaluate the runs on their common cases, write `out_dir/<name>.md` in `layout` and return it
     with the metrics. An existing board is replaced only with `overwrite`. `thresholds`: how pixel
-    boards search max-Dice and the calibrated τ (exact, or the paper's grid)."""
+    boards search max-Dice and the calibrated τ (exact, grid, binned, or auto: exact while the runs
+    fit in memory, binned beyond)."""
     if layout not in LAYOUTS:
         raise AnobenchError(f"unknown layout {layout!r}; available: {', '.join(LAYOUTS)}")
-    if thresholds not in THRESHOLD_MODES:
-        raise AnobenchError(f"unknown threshold search {thresholds!r}; available: {', '.join(THRESHOLD_MODES)}")
     chosen = LAYOUTS[layout]
-    evaluate = (
-        functools.partial(evaluate_run, thresholds=thresholds) if chosen.protocol == "pixel" else evaluate_box_run
-    )
     folders = find_runs(targets)
     if not folders:
         raise AnobenchError("no runs to compare")
+    evaluate: Callable[..., Any]
+    if chosen.protocol == "pixel":
+        evaluate = functools.partial(evaluate_run, thresholds=resolve_thresholds(folders, thresholds))
+    else:
+        evaluate = evaluate_box_run
     metrics, coverage = evaluate_runs(folders, evaluate)
     same_data([m.run for m in metrics])
     metrics = merge_seeds(metrics)
@@ -51,5 +52,5 @@ def compare(
             f"leaderboard {path} already exists; pass --overwrite to replace it or --name to write another"
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs.write_text(path, chosen.render(metrics, command, coverage))
+    store.write_text(path, chosen.render(metrics, command, coverage))
     return path, metrics

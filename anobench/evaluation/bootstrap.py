@@ -13,8 +13,8 @@ the same resamples: the difference of their resampled metrics is the paired boot
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
 
 import numpy as np
 from scipy import stats as scipy_stats
@@ -46,17 +46,96 @@ def resample_counts(
     With `clusters` (one label per case), the distinct labels are drawn with replacement and each
     case takes its cluster's count.
     """
-    rng = np.random.default_rng(seed)
+    resampler = MultinomialResampler.draw(*units_of(cases, clusters), resamples, seed)
+    return resampler.weights(np.arange(cases))
+
+
+def units_of(cases: int, clusters: Sequence[object] | None) -> tuple[np.ndarray, int]:
+    """The resampled unit of each case (itself, or its cluster in sorted label order) and their number."""
     if clusters is None:
-        labels, units = np.arange(cases), cases
-    else:
-        _, labels = np.unique(np.asarray(clusters, dtype=object).astype(str), return_inverse=True)
-        units = int(labels.max()) + 1 if cases else 0
-    drawn = rng.integers(0, units, size=(resamples, units)) if units else np.zeros((resamples, 0), np.int64)
-    # counts of each unit per resample: one bincount over (resample, unit) pairs
-    offsets = (np.arange(resamples)[:, None] * units + drawn).ravel()
-    counts = np.bincount(offsets, minlength=resamples * units).reshape(resamples, units)
-    return counts[:, labels].astype(np.float32)
+        return np.arange(cases), cases
+    _, labels = np.unique(np.asarray(clusters, dtype=object).astype(str), return_inverse=True)
+    return labels, int(labels.max()) + 1 if cases else 0
+
+
+class Resampler(Protocol):
+    """Bootstrap resamples as multiplicities of cases, handed out for any cases when they are read:
+    the same cases get the same weights in every run of a board (the paired bootstrap)."""
+
+    @property
+    def resamples(self) -> int: ...
+
+    def weights(self, cases: np.ndarray) -> np.ndarray: ...  # R × len(cases) multiplicities
+
+
+@dataclass(frozen=True)
+class MultinomialResampler:
+    """The classical bootstrap: each resample draws the U units with replacement, all R resamples at
+    once (R×U counts in memory: for boards of up to `MULTINOMIAL_CELLS` of them)."""
+
+    counts: np.ndarray  # R × U
+    labels: np.ndarray  # the unit of each case
+
+    @classmethod
+    def draw(cls, labels: np.ndarray, units: int, resamples: int, seed: int) -> "MultinomialResampler":
+        rng = np.random.default_rng(seed)
+        drawn = rng.integers(0, units, size=(resamples, units)) if units else np.zeros((resamples, 0), np.int64)
+        # counts of each unit per resample: one bincount over (resample, unit) pairs
+        offsets = (np.arange(resamples)[:, None] * units + drawn).ravel()
+        counts = np.bincount(offsets, minlength=resamples * units).reshape(resamples, units)
+        return cls(counts.astype(np.float32), labels)
+
+    @property
+    def resamples(self) -> int:
+        return len(self.counts)
+
+    def weights(self, cases: np.ndarray) -> np.ndarray:
+        return self.counts[:, self.labels[cases]]
+
+
+@dataclass
+class PoissonResampler:
+    """The Poisson bootstrap: each unit is drawn Poisson(1) times in each resample, independently, from
+    a generator seeded by (seed, block of units), so the weights of any case are drawn where it is
+    read, in memory that does not grow with the board. For thousands of units it is the multinomial
+    bootstrap's large-sample equivalent (Hanley & MacGibbon 2006; Chamandy et al. 2012), used above
+    `MULTINOMIAL_CELLS`."""
+
+    labels: np.ndarray
+    resamples: int
+    seed: int
+    _blocks: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def _block(self, block: int) -> np.ndarray:
+        if block not in self._blocks:
+            if len(self._blocks) > 4:  # cases are read in order: only the blocks at hand are kept
+                self._blocks.clear()
+            rng = np.random.default_rng([self.seed, block])
+            self._blocks[block] = rng.poisson(1.0, size=(self.resamples, POISSON_BLOCK)).astype(np.float32)
+        return self._blocks[block]
+
+    def weights(self, cases: np.ndarray) -> np.ndarray:
+        units = self.labels[cases]
+        out = np.empty((self.resamples, len(units)), np.float32)
+        for block in np.unique(units // POISSON_BLOCK):
+            inside = units // POISSON_BLOCK == block
+            out[:, inside] = self._block(int(block))[:, units[inside] % POISSON_BLOCK]
+        return out
+
+
+MULTINOMIAL_CELLS = 1 << 24  # resamples × units up to which the multinomial bootstrap is drawn (64 MB)
+POISSON_BLOCK = 4096  # units whose Poisson weights are drawn together
+
+
+def resampler_for(
+    cases: int, resamples: int = RESAMPLES, seed: int = SEED, clusters: Sequence[object] | None = None
+) -> Resampler:
+    """The multinomial bootstrap for boards of up to `MULTINOMIAL_CELLS` resampled units (the same
+    resamples as `resample_counts`), the Poisson bootstrap above."""
+    labels, units = units_of(cases, clusters)
+    if resamples * units <= MULTINOMIAL_CELLS:
+        return MultinomialResampler.draw(labels, units, resamples, seed)
+    return PoissonResampler(labels, resamples, seed)
 
 
 def clusters_of(subject_ids: Sequence[object]) -> Sequence[object] | None:

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from anobench import runs
 from anobench.api import Box
 from anobench.errors import AnobenchError
 from anobench.evaluation.bootstrap import RESAMPLES, SEED, Estimate, clusters_of, interval, resample_counts
@@ -20,6 +19,9 @@ from anobench.evaluation.box_metrics import THOR_CANDIDATES, thor_compat_box
 from anobench.evaluation.calibration import HEALTHY_FPR, calibrated_threshold
 from anobench.evaluation.froc import exact_froc, recall_at_false_positives, recall_at_false_positives_resampled
 from anobench.evaluation.identity import RunIdentity, run_identity
+from anobench.store import folder as store
+from anobench.store.results import open_results, read_results
+from anobench.store.rows import CASES, read_boxes
 
 
 @dataclass(frozen=True)
@@ -51,21 +53,21 @@ def evaluate_box_run(
     folder: Path, resamples: int = RESAMPLES, seed: int = SEED, cases: tuple[str, ...] | None = None
 ) -> BoxRunMetrics:
     """A box run's metrics, on the listed `cases` only when given (a board's common cases)."""
-    runs.check_complete(folder)
-    config = runs.read_json(folder / runs.CONFIG)
-    provenance = runs.read_json(folder / runs.PROVENANCE)
-    results = runs.read_results(*runs.run_files(folder))
-    boxes = runs.read_boxes(folder)
+    store.check_complete(folder)
+    config = store.read_json(folder / store.CONFIG)
+    provenance = store.read_json(folder / store.PROVENANCE)
+    stored = open_results(folder)
+    boxes = read_boxes(folder)
+    positions = stored.positions_of(cases) if cases is not None else np.arange(len(stored.rows))
+    results = stored.load(positions, names=("maps", "negative_regions"))
     if cases is not None:
-        results = runs.select_cases(results, cases)
         boxes = boxes[boxes["index"].isin(results.rows["index"])]
-    healthy_rows, healthy_maps = runs.healthy_files(folder)
-    if not healthy_rows.is_file():
+    if not (folder / store.HEALTHY / CASES).is_file():
         raise AnobenchError(
             f"run {folder} scored no healthy split, which the box protocol takes its threshold from; "
             f"run it again with --healthy-split auto"
         )
-    healthy = runs.read_results(healthy_rows, healthy_maps).maps
+    healthy = read_results(folder / store.HEALTHY).maps
     tau, healthy_fpr = calibrated_threshold(healthy, HEALTHY_FPR, THOR_CANDIDATES)
     shape = results.maps.shape[1:]
     boxes_of = {

@@ -1,6 +1,6 @@
 """Figures of runs, drawn from run folders only (matplotlib, no display needed).
 
-- `pr_curves`: pooled pixel precision-recall curve of each run (sklearn), AUPRC in the legend.
+- `pr_curves`: pooled pixel precision-recall curve of each run, AUPRC in the legend.
 - `sweep_plot`: Dice against the noise level T0 per method, with bootstrap intervals (the THOR
   paper's Fig. 4); `estimate_lines` for any such plot (Dice against NFE, …).
 - `froc_curves`: box recall against false-positive regions per image, per run.
@@ -16,7 +16,6 @@ from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
-from sklearn.metrics import precision_recall_curve
 
 from anobench.evaluation.bootstrap import Estimate
 from anobench.evaluation.comparisons import PairComparison
@@ -44,10 +43,9 @@ def _figure(
 
 
 def pr_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], path: Path) -> Path:
-    """`curves`: label → (pooled scores, pooled lesion labels, AUPRC)."""
+    """`curves`: label → (recall, precision, AUPRC) of the pooled pixels."""
     figure, axes = _figure(figsize=(5.5, 4.5))
-    for label, (scores, labels, auprc) in curves.items():
-        precision, recall, _ = precision_recall_curve(labels, scores)
+    for label, (recall, precision, auprc) in curves.items():
         axes.plot(recall, precision, label=f"{label} (AUPRC {100 * auprc:.1f})", linewidth=1.4)
     axes.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="Pixel precision-recall (pooled)")
     axes.grid(alpha=0.3)
@@ -141,9 +139,11 @@ def case_panels(
     path: Path,
     title: str,
     score_name: str = "Dice",
+    top: float | None = None,
 ) -> Path:
     """One line per (caption, case position): input, reconstruction, anomaly map, ground truth
-    (lesion mask, or the image's boxes filled), the case's score ×100 in the caption."""
+    (lesion mask, or the image's boxes filled), the case's score ×100 in the caption; maps from 0 to `top`
+    (default: the 99.5th percentile of `maps`)."""
     columns = [
         (name, arrays, colour)
         for name, arrays, colour in (
@@ -157,7 +157,7 @@ def case_panels(
     figure, axes = _figure(
         len(rows), len(columns), figsize=(1.9 * len(columns), 1.9 * len(rows)), squeeze=False, layout="constrained"
     )
-    top = float(np.percentile(maps, 99.5)) or 1.0
+    top = top if top is not None else float(np.percentile(maps, 99.5)) or 1.0
     for line, (caption, position) in enumerate(rows):
         for column, (name, arrays, colour) in enumerate(columns):
             axis = axes[line, column]

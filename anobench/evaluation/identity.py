@@ -15,8 +15,8 @@ from typing import Any, Callable, Protocol, TypeVar
 
 import numpy as np
 
-from anobench import runs
 from anobench.errors import AnobenchError
+from anobench.store import folder as store
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class Coverage:
 def evaluate_runs(folders: list[Path], evaluate: Callable[..., Metrics]) -> tuple[list[Metrics], Coverage]:
     """Every run evaluated on the cases common to all of them (in the first run's order), with a
     warning naming the runs that scored more."""
-    scored = [runs.case_ids_of(folder) for folder in folders]
+    scored = [store.case_ids_of(folder) for folder in folders]
     others = [set(ids) for ids in scored[1:]]
     common = [case_id for case_id in scored[0] if all(case_id in ids for ids in others)]
     if not common:
@@ -156,13 +156,13 @@ def find_runs(targets: list[str], runs_root: Path = Path("runs")) -> list[Path]:
     """Run folders named by path, glob, or dataset name (every finished run under runs/<name>/)."""
     found: list[Path] = []
     for target in targets:
-        if any((Path(target) / name).exists() for name in runs.RUN_TRACES):
-            runs.check_complete(Path(target))  # a run folder named outright: unfinished or damaged is an error
+        if any((Path(target) / name).exists() for name in store.RUN_TRACES):
+            store.check_complete(Path(target))  # a run folder named outright: unfinished or damaged is an error
             found.append(Path(target))
             continue
-        matches = [Path(p) for p in sorted(glob.glob(target)) if runs.is_complete(Path(p))]
+        matches = [Path(p) for p in sorted(glob.glob(target)) if store.is_complete(Path(p))]
         if not matches and (runs_root / target).is_dir():
-            matches = sorted(p.parent for p in (runs_root / target).glob(f"*/{runs.RESULT_SET}"))
+            matches = sorted(p.parent for p in (runs_root / target).glob(f"*/{store.RESULT_SET}"))
         if not matches:
             raise AnobenchError(
                 f"{target!r} is neither a finished run folder, a glob of them, nor a dataset under {runs_root}/"

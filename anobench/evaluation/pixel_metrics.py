@@ -17,24 +17,7 @@ import numpy as np
 from scipy import sparse
 
 THRESHOLDS = np.linspace(0.0, 1.0, 101)
-REFERENCE_SIDE = 128
-# (name, lower, upper) on lesion pixel counts at 128×128: lower < n ≤ upper (n ≤ 3: not scored).
-SIZE_BINS = (("small", 3.0, 71.0), ("medium", 71.0, 570.0), ("large", 570.0, 10000.0))
 DICE_EPSILON = 1e-6
-
-
-def size_bins(height: int, width: int) -> tuple[tuple[str, float, float], ...]:
-    """The size bins with both limits scaled by (H·W)/(128·128)."""
-    scale = height * width / REFERENCE_SIDE**2
-    return tuple((name, lower * scale, upper * scale) for name, lower, upper in SIZE_BINS)
-
-
-def size_bin(lesion_pixels: int, height: int, width: int) -> str | None:
-    """The bin of a slice with `lesion_pixels` lesion pixels, or None if it is not scored."""
-    for name, lower, upper in size_bins(height, width):
-        if lower < lesion_pixels <= upper:
-            return name
-    return None
 
 
 @dataclass(frozen=True)
@@ -60,7 +43,7 @@ def threshold_counts(score_map: np.ndarray, mask: np.ndarray, thresholds: np.nda
     )
 
 
-def dice_curve(predicted: np.ndarray, true_positive: np.ndarray, positives: float) -> np.ndarray:
+def dice_curve(predicted: np.ndarray, true_positive: np.ndarray, positives: float | np.ndarray) -> np.ndarray:
     return 2 * true_positive / (predicted + positives + DICE_EPSILON)
 
 
@@ -144,7 +127,7 @@ def pooled_scores(
     if weights is None:  # one pass: histograms over cuts
         gained = np.bincount(cut[counted & inside], minlength=count)[:, None].astype(np.float64)
         predicted = np.bincount(cut[counted], minlength=count)[:, None].astype(np.float64)
-        dice, best, precision = _scores(gained, predicted, np.array([float(inside.sum())]))
+        dice, best, precision = pooled_from_cuts(gained, predicted, np.array([float(inside.sum())]))
     else:
         dice, best, precision = _resampled(cut, counted, inside, count, np.asarray(weights, dtype=np.float64))
     threshold = np.where(best >= 0, ranked.values[kept[np.maximum(best, 0)]] if count else np.nan, np.nan)
@@ -170,13 +153,15 @@ def _resampled(
     step = max(1, CHUNK_CELLS // max(count, 1))
     for start in range(0, len(weights), step):
         chunk = weights[start : start + step].T  # cases × c
-        scores = _scores(positive @ chunk, everything @ chunk, lesion_per_case @ chunk)
+        scores = pooled_from_cuts(positive @ chunk, everything @ chunk, lesion_per_case @ chunk)
         for result, score in zip(results, scores):
             result[start : start + chunk.shape[1]] = score
     return results[0], results[1], results[2]
 
 
-def _scores(gained: np.ndarray, counted: np.ndarray, lesion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pooled_from_cuts(
+    gained: np.ndarray, counted: np.ndarray, lesion: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Max Dice, its cut and AP per column, from lesion pixels (`gained`) and pixels (`counted`) first
     counted at each cut (S×c) and the lesion pixels of each column (c)."""
     drawn = lesion > 0

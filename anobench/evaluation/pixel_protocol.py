@@ -15,27 +15,28 @@ the interval's width (`tests/test_pixel_protocol.py` bounds it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from anobench import runs
 from anobench.errors import AnobenchError
 from anobench.evaluation.bootstrap import (
     RESAMPLES,
     SEED,
     Estimate,
+    PoissonResampler,
+    Resampler,
     clusters_of,
     interval,
     pooled_dice_curves,
     resample_counts,
+    resampler_for,
 )
 from anobench.evaluation.calibration import HEALTHY_FPR, calibrated_threshold
 from anobench.evaluation.identity import RunIdentity, run_identity
 from anobench.evaluation.pixel_metrics import (
     DICE_EPSILON,
-    SIZE_BINS,
     THRESHOLDS,
     MaxDice,
     RankedPixels,
@@ -46,9 +47,16 @@ from anobench.evaluation.pixel_metrics import (
     stacked_counts,
     threshold_counts,
 )
+from anobench.evaluation.pixel_streaming import stream_pixel_scores
+from anobench.store import folder as store
+from anobench.store.results import StoredResults, open_results
+from anobench.store.rows import CASES, SIZE_BINS
 
 BIN_NAMES = [name for name, _, _ in SIZE_BINS]
-THRESHOLD_MODES = ("exact", "grid")
+THRESHOLD_MODES = ("exact", "grid", "binned")
+AUTO = "auto"  # exact while a run fits in memory, binned beyond (`resolve_thresholds`)
+EXACT_PIXELS = 1 << 25  # pixels of a run (with its healthy split) the exact search holds at most: about 1 GiB
+EXACT_BYTES_PER_PIXEL = 32  # what the exact search holds per pixel, at its peak
 RESAMPLED_CUTS = 8192  # most candidate thresholds per bootstrap resample of the exact search
 
 
@@ -182,10 +190,43 @@ class RunMetrics(PixelScores):
     bootstrap_unit: str  # "cases" or "subjects"
     thresholds: str = "exact"  # how max-Dice and the calibrated τ were searched (THRESHOLD_MODES)
     seed_values: tuple[float, ...] = ()  # Dice all of every inference seed, when the run was repeated (merge_seeds)
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)  # binned: where the exact value lies
+    resampling: str = "multinomial"  # the bootstrap's draws: multinomial, or poisson on large boards
+    pr_curve: tuple[np.ndarray, np.ndarray] | None = None  # recall, precision: runs read in chunks (reports)
 
     @property
     def headline(self) -> float:
         return self.dice["all"].dice
+
+
+def _pixels(folder: Path) -> int:
+    """Pixels of the maps the exact search would hold for the run in `folder` (its healthy split's too)."""
+    found = open_results(folder)
+    pixels = len(found.rows) * found.pixels_per_case
+    if (folder / store.HEALTHY / CASES).is_file():
+        healthy = open_results(folder / store.HEALTHY)
+        pixels += len(healthy.rows) * healthy.pixels_per_case
+    return pixels
+
+
+def resolve_thresholds(folders: list[Path], thresholds: str) -> str:
+    """The threshold search of a board: `auto` is exact while every run fits in memory (`EXACT_PIXELS`),
+    binned beyond; exact asked for a run that does not fit is refused, naming the way that does."""
+    known = (*THRESHOLD_MODES, AUTO)
+    if thresholds not in known:
+        raise AnobenchError(f"unknown threshold search {thresholds!r}; available: {', '.join(known)}")
+    if thresholds not in ("exact", AUTO):
+        return thresholds
+    largest, folder = max((_pixels(folder), folder) for folder in folders)
+    if largest <= EXACT_PIXELS:
+        return "exact"
+    if thresholds == AUTO:
+        return "binned"
+    raise AnobenchError(
+        f"the exact threshold search holds every pixel of a run in memory, and run {folder} has {largest:,} "
+        f"(about {largest * EXACT_BYTES_PER_PIXEL / 2**30:.0f} GiB); use --thresholds binned (bounded memory, the "
+        "board states its bounds) or auto"
+    )
 
 
 def evaluate_run(
@@ -196,34 +237,72 @@ def evaluate_run(
     thresholds: str = "exact",
 ) -> RunMetrics:
     """A mask run's metrics, on the listed `cases` only when given (a board's common cases); `thresholds`:
-    exact (every distinct map value) or grid (the paper's 101 values)."""
-    if thresholds not in THRESHOLD_MODES:
-        raise AnobenchError(f"unknown threshold search {thresholds!r}; available: {', '.join(THRESHOLD_MODES)}")
-    runs.check_complete(folder)
-    config = runs.read_json(folder / runs.CONFIG)
-    provenance = runs.read_json(folder / runs.PROVENANCE)
-    results = runs.read_results(*runs.run_files(folder))
-    if cases is not None:
-        results = runs.select_cases(results, cases)
-    if results.masks is None:
+    exact (every distinct map value, in memory), grid (the paper's 101 values) or binned (fine bins,
+    bounded memory); `auto` as `resolve_thresholds` decides for this run alone."""
+    thresholds = resolve_thresholds([folder], thresholds)
+    store.check_complete(folder)
+    config = store.read_json(folder / store.CONFIG)
+    provenance = store.read_json(folder / store.PROVENANCE)
+    stored = open_results(folder)
+    positions = stored.positions_of(cases) if cases is not None else np.arange(len(stored.rows))
+    if not stored.has("masks"):
         raise AnobenchError(f"run {folder} has no masks: its split ({config['split']}) is not annotated")
-    rows = results.rows
+    rows = stored.rows.iloc[positions].reset_index(drop=True)
     clusters = clusters_of(rows["subject_id"].tolist())
-    healthy_rows, healthy_maps = runs.healthy_files(folder)
-    healthy = runs.read_results(healthy_rows, healthy_maps).maps if healthy_rows.is_file() else None
-    scores = pixel_scores(
-        results.maps,
-        results.masks,
-        rows["size_bin"].where(rows["size_bin"].notna(), None).to_numpy(),
-        resample_counts(len(rows), resamples, seed, clusters),
-        thresholds,
-        healthy,
-        str(config.get("healthy_split")),
-    )
+    healthy = open_results(folder / store.HEALTHY) if (folder / store.HEALTHY / CASES).is_file() else None
+    # None for slices not scored (≤ 3 lesion pixels): pandas' string columns read them back as NaN
+    size_bins = np.array([b if isinstance(b, str) else None for b in rows["size_bin"]], dtype=object)
+    in_memory = thresholds == "exact" or (thresholds == "grid" and _pixels(folder) <= EXACT_PIXELS)
+    if in_memory:
+        arrays = stored.gather(["maps", "masks"], positions)
+        healthy_maps = healthy.gather(["maps"], np.arange(len(healthy.rows)))["maps"] if healthy else None
+        weights = resample_counts(len(rows), resamples, seed, clusters)
+        split = str(config.get("healthy_split"))
+        scores = pixel_scores(arrays["maps"], arrays["masks"], size_bins, weights, thresholds, healthy_maps, split)
+        bounds: dict[str, tuple[float, float]] = {}
+        resampling, pr_curve = "multinomial", None
+    else:
+        resampler = resampler_for(len(rows), resamples, seed, clusters)
+        scores, bounds, pr_curve = _streamed(stored, positions, size_bins, resampler, thresholds, healthy, config)
+        resampling = "poisson" if isinstance(resampler, PoissonResampler) else "multinomial"
     return RunMetrics(
         **vars(scores),
         run=run_identity(folder, config, provenance, rows),
         case_ids=tuple(rows["case_id"]),
         bootstrap_unit="subjects" if clusters is not None else "cases",
         thresholds=thresholds,
+        bounds=bounds,
+        resampling=resampling,
+        pr_curve=pr_curve,
     )
+
+
+def _streamed(
+    stored: StoredResults,
+    positions: np.ndarray,
+    size_bins: np.ndarray,
+    resampler: Resampler,
+    thresholds: str,
+    healthy: StoredResults | None,
+    config: dict[str, object],
+) -> tuple[PixelScores, dict[str, tuple[float, float]], tuple[np.ndarray, np.ndarray]]:
+    """The protocol in two passes over the chunks (`pixel_streaming`), as `PixelScores`."""
+    groups = np.array([BIN_NAMES.index(b) if b is not None else -1 for b in size_bins], dtype=np.int64)
+    streamed = stream_pixel_scores(stored, positions, groups, resampler, thresholds, healthy)
+    calibrated = None
+    if streamed.calibrated is not None:
+        c = streamed.calibrated
+        split = str(config.get("healthy_split"))
+        calibrated = Calibrated(c.threshold, c.healthy_fpr, c.dice, split, c.samples, c.case_dice)
+    cases_per_bin = {name: int(np.sum(groups == index)) for index, name in enumerate(BIN_NAMES)}
+    cases_per_bin["all"] = int(np.sum(groups >= 0))
+    scores = PixelScores(
+        streamed.dice,
+        cases_per_bin,
+        streamed.auprc,
+        streamed.intervals,
+        streamed.resampled,
+        streamed.case_dice,
+        calibrated,
+    )
+    return scores, streamed.bounds, streamed.pr_curve

@@ -16,16 +16,18 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from sklearn.metrics import precision_recall_curve
 
-from anobench import runs
 from anobench.api import Box
 from anobench.errors import AnobenchError
 from anobench.evaluation import figures
 from anobench.evaluation.bootstrap import Estimate
 from anobench.evaluation.box_protocol import evaluate_box_run
+from anobench.evaluation.calibration import streamed_threshold
 from anobench.evaluation.cells import (
     COMPARISON_NOTE,
     board,
+    bounds_section,
     calibrated_note,
     distinct_labels,
     interval_note,
@@ -42,7 +44,10 @@ from anobench.evaluation.layouts.table2 import (
     table2_note,
     table2_rows,
 )
-from anobench.evaluation.pixel_protocol import BIN_NAMES, THRESHOLD_MODES, RunMetrics, evaluate_run
+from anobench.evaluation.pixel_protocol import AUTO, BIN_NAMES, RunMetrics, evaluate_run, resolve_thresholds
+from anobench.store import folder as store
+from anobench.store.results import CaseResults, open_results
+from anobench.store.rows import BOXES, read_boxes
 
 PANEL_PICKS = ("best", "median", "worst")
 BOXED = "boxed"  # the one panel group of a box run: images with at least one box
@@ -76,12 +81,13 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def write_report(targets: list[str], out: Path, command: str, thresholds: str = "exact") -> Path:
-    """`thresholds`: how mask runs' max-Dice and calibrated τ are searched (exact, or the paper's grid)."""
+def write_report(targets: list[str], out: Path, command: str, thresholds: str = AUTO) -> Path:
+    """`thresholds`: how mask runs' max-Dice and calibrated τ are searched (`pixel_protocol.THRESHOLD_MODES`,
+    or auto: exact while the runs fit in memory)."""
     folders = find_runs(targets)
     if not folders:
         raise AnobenchError("no runs to report on")
-    boxed = [(folder / runs.BOXES).is_file() for folder in folders]
+    boxed = [(folder / BOXES).is_file() for folder in folders]
     if any(boxed) and not all(boxed):
         listed = ", ".join(str(folder) for folder, has_boxes in zip(folders, boxed) if has_boxes)
         raise AnobenchError(f"box runs ({listed}) and lesion-mask runs cannot share a report")
@@ -119,13 +125,37 @@ def _write_index(
         coverage,
     )
     index = out / "index.md"
-    runs.write_text(index, page)
+    store.write_text(index, page)
     return index
 
 
+def _figures_of(m: RunMetrics) -> tuple[tuple[np.ndarray, np.ndarray], CaseResults, list[tuple[str, int]], float]:
+    """A run's pooled precision-recall curve (recall, precision), the cases its panels show (read alone),
+    their captions and positions on the board, and the top of the maps' colour scale: the 99.5th
+    percentile of the run's maps (for a run searched in chunks, the order statistic of that rank)."""
+    stored = open_results(m.run.folder)
+    positions = stored.positions_of(m.case_ids)
+    bins = np.array([b if isinstance(b, str) else None for b in stored.rows["size_bin"]], dtype=object)[positions]
+    picks = panel_rows(m.case_dice, bins, BIN_NAMES)
+    if m.pr_curve is None:  # the run was evaluated in memory: its pixels give the curve
+        every = stored.gather(["maps", "masks"], positions)
+        scored = np.array([b is not None for b in bins], dtype=bool)
+        precision, recall, _ = precision_recall_curve(every["masks"][scored].ravel(), every["maps"][scored].ravel())
+        curve, top = (recall, precision), float(np.percentile(every["maps"], 99.5)) or 1.0
+    else:
+        maps = lambda: (arrays["maps"] for _, arrays in stored.iterate(["maps"], np.sort(positions)))  # noqa: E731
+        curve, top = m.pr_curve, streamed_threshold(maps, 0.005)[0] or 1.0
+    return curve, stored.load(positions[[position for _, position in picks]]), picks, top
+
+
+def _masks(results: CaseResults) -> np.ndarray:
+    if results.masks is None:  # evaluate_run refuses such a run before: never reached
+        raise AnobenchError("a pixel run without masks reached its report")
+    return results.masks
+
+
 def _mask_report(folders: list[Path], out: Path, command: str, thresholds: str) -> Path:
-    if thresholds not in THRESHOLD_MODES:
-        raise AnobenchError(f"unknown threshold search {thresholds!r}; available: {', '.join(THRESHOLD_MODES)}")
+    thresholds = resolve_thresholds(folders, thresholds)
     evaluated, coverage = evaluate_runs(folders, functools.partial(evaluate_run, thresholds=thresholds))
     same_data([m.run for m in evaluated])
     metrics = merge_seeds(evaluated)
@@ -137,16 +167,9 @@ def _mask_report(folders: list[Path], out: Path, command: str, thresholds: str) 
     )
     pairs = dice_pairs(metrics)
     labels = distinct_labels([m.run for m in metrics])
-    sections = _comparisons(labels, pairs, pairs_section(metrics, pairs), out, "Dice all")
-    curves = {}
-    arrays = {}
-    for m, label in zip(metrics, labels):
-        results = runs.select_cases(runs.read_results(*runs.run_files(m.run.folder)), m.case_ids)
-        if results.masks is None:  # evaluate_run refuses such a run before: never reached
-            raise AnobenchError(f"run {m.run.folder} has no masks")
-        arrays[label] = (results, results.masks)
-        scored = results.rows["size_bin"].notna().to_numpy()
-        curves[label] = (results.maps[scored].ravel(), results.masks[scored].ravel(), m.auprc)
+    sections = _comparisons(labels, pairs, pairs_section(metrics, pairs) + bounds_section(metrics), out, "Dice all")
+    figured = {label: _figures_of(m) for m, label in zip(metrics, labels)}
+    curves = {label: (*curve, m.auprc) for (label, (curve, _, _, _)), m in zip(figured.items(), metrics)}
     figures.pr_curves(curves, out / "pr-curves.png")
     sections += ["## Precision-recall", "![pooled pixel precision-recall curves](pr-curves.png)"]
     series = sweep_series(metrics)
@@ -164,30 +187,30 @@ def _mask_report(folders: list[Path], out: Path, command: str, thresholds: str) 
         "ground truth.",
     ]
     for number, (m, label) in enumerate(zip(metrics, labels), start=1):
-        results, masks = arrays[label]
+        _, cases, picks, top = figured[label]
         name = f"cases-{number}-{_slug(label)}.png"
-        picks = panel_rows(m.case_dice, results.rows["size_bin"].to_numpy(), BIN_NAMES)
         figures.case_panels(
-            picks,
-            results.images,
-            results.reconstructions,
-            results.maps,
-            masks,
-            list(results.rows["case_id"]),
-            m.case_dice,
+            [(caption, line) for line, (caption, _) in enumerate(picks)],
+            cases.images,
+            cases.reconstructions,
+            cases.maps,
+            _masks(cases),
+            list(cases.rows["case_id"]),
+            m.case_dice[[position for _, position in picks]],
             out / name,
             f"{label} ({m.run.folder})",
+            top=top,
         )
         sections += [f"### {label}", f"![cases of {label}]({name})"]
     return _write_index(metrics, out, command, note, table_rows(metrics, pairs), sections, coverage)
 
 
-def _box_masks(folder: Path, results: runs.CaseResults) -> np.ndarray:
+def _box_masks(folder: Path, results: CaseResults) -> np.ndarray:
     """Each image's boxes, filled, as a mask (what the panels show as ground truth)."""
     shape = results.maps.shape[1:]
     masks = np.zeros(results.maps.shape, bool)
     position = {index: row for row, index in enumerate(results.rows["index"])}
-    for box in runs.read_boxes(folder).itertuples():
+    for box in read_boxes(folder).itertuples():
         if box.index not in position:  # a case outside the report's common cases
             continue
         masks[position[box.index]] |= Box(box.top, box.left, box.bottom, box.right, box.label).mask(shape)
@@ -214,7 +237,8 @@ def _box_report(folders: list[Path], out: Path, command: str) -> Path:
         "its boxes.",
     ]
     for number, (m, label) in enumerate(zip(metrics, labels), start=1):
-        results = runs.select_cases(runs.read_results(*runs.run_files(m.run.folder)), m.case_ids)
+        stored = open_results(m.run.folder)
+        results = stored.load(stored.positions_of(m.case_ids))
         name = f"cases-{number}-{_slug(label)}.png"
         picks = panel_rows(m.case_f1, np.full(len(m.case_f1), BOXED), [BOXED])
         figures.case_panels(

@@ -7,7 +7,7 @@ from anobench import registry
 from anobench.api import DatasetContext, load_cases, manifest_hash
 from anobench.datasets import brain_phantom
 from anobench.datasets.png_slices import read_filename_csv, read_png
-from anobench.evaluation.pixel_metrics import size_bin
+from anobench.store.rows import size_bin
 
 SMALL = {"n_train": "6", "n_val": "2", "n_test_healthy": "2", "n_test": "12"}
 

@@ -95,7 +95,7 @@ def test_thor_runs_on_a_caps_tree(cli, tmp_path, tiny_checkpoint):
 
 
 def test_training_reads_the_ixi_train_split(tmp_path):
-    from anobench.training import TrainConfig, train
+    from anobench.training.trainer import TrainConfig, train
 
     for number in range(10):
         write_subject(tmp_path / "caps", number)

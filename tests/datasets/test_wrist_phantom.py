@@ -56,7 +56,7 @@ def test_thor_on_the_wrist_phantom_into_the_table2_layout(cli, tmp_path, tiny_ch
         *FAST_THOR_WORDS,
     )
     assert result.returncode == 0, result.stderr
-    assert (out / "boxes.parquet").is_file() and (out / "healthy" / "maps.npz").is_file()
+    assert (out / "boxes.parquet").is_file() and (out / "healthy" / "arrays" / "index.json").is_file()
     board = cli("compare", str(out), "--layout", "table2", "--out-dir", str(tmp_path / "boards"), "--name", "t2")
     assert board.returncode == 0, board.stderr
     markdown = (tmp_path / "boards" / "t2.md").read_text()

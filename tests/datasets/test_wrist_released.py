@@ -12,6 +12,7 @@ from anobench.datasets import wrist
 from anobench.datasets.wrist_released import class_lists
 from anobench.errors import AnobenchError
 from anobench.imaging import NATIVE_SIZE, prepare_mask, resize_mask
+from anobench.store.results import read_results
 
 HEIGHT, WIDTH = 30, 40
 STEMS = {"fractured": "0101_0001_01_WRI-L1_M010", "healthy": "0202_0002_01_WRI-R1_F008"}
@@ -158,8 +159,7 @@ def test_thor_and_the_table2_board_run_on_the_released_lists(cli, tmp_path, tiny
         *FAST_THOR_WORDS,
     )
     assert result.returncode == 0, result.stderr
-    with np.load(out / "maps.npz") as arrays:
-        assert arrays["negative_regions"].shape == (1, 64, 64)
+    assert read_results(out).negative_regions.shape == (1, 64, 64)
     board = cli("compare", str(out), "--layout", "table2", "--out-dir", str(tmp_path / "boards"))
     assert board.returncode == 0, board.stderr
     text = (tmp_path / "boards" / "wrist.md").read_text()

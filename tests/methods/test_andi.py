@@ -89,8 +89,8 @@ def test_the_checkpoint_must_be_trained_on_the_noise_named(tiny_checkpoint):
 def test_a_short_range_scores_the_phantom_one_call_per_timestep(tiny_checkpoint, tmp_path):
     from conftest import SMALL_PHANTOM
 
-    from anobench import runs
-    from anobench.harness import RunRequest, run
+    from anobench.running.harness import RunRequest, run
+    from anobench.store.results import read_results
 
     options = {"trained_noise": "gaussian", "start": "75", "stop": "78"}
     request = RunRequest(
@@ -102,6 +102,6 @@ def test_a_short_range_scores_the_phantom_one_call_per_timestep(tiny_checkpoint,
         out=tmp_path / "andi",
     )
     run(request)
-    results = runs.read_results(*runs.run_files(tmp_path / "andi"))
+    results = read_results(tmp_path / "andi")
     assert (results.rows["nfe"] == 3).all() and results.maps.shape == (12, 64, 64)
     assert np.isfinite(results.maps).all() and (results.maps >= 0).all() and results.maps.max() > 0

@@ -14,7 +14,7 @@ from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.presets import build_unet, get_preset
 from anobench.errors import AnobenchError
 from anobench.methods.cddpm.method import CDDPM, CDDPMConfig
-from anobench.training_objectives import conditioned_loss, schedule_for
+from anobench.training.objectives import conditioned_loss, schedule_for
 
 GOLDEN = np.load(Path(__file__).parent / "golden" / "cddpm-release.npz")
 
@@ -139,8 +139,8 @@ def test_a_checkpoint_with_another_condition_encoder_is_refused(tiny_conditioned
 def test_a_trained_cddpm_scores_the_phantom_in_three_calls(tiny_conditioned_checkpoint, tmp_path):
     from conftest import SMALL_PHANTOM
 
-    from anobench import runs
-    from anobench.harness import RunRequest, run
+    from anobench.running.harness import RunRequest, run
+    from anobench.store.results import read_results
 
     request = RunRequest(
         "cddpm",
@@ -150,6 +150,6 @@ def test_a_trained_cddpm_scores_the_phantom_in_three_calls(tiny_conditioned_chec
         out=tmp_path / "cddpm",
     )
     run(request)
-    results = runs.read_results(*runs.run_files(tmp_path / "cddpm"))
+    results = read_results(tmp_path / "cddpm")
     assert (results.rows["nfe"] == 3).all() and results.maps.shape == (12, 64, 64)
     assert (results.maps[results.images == 0] == 0).all()  # the eroded brain mask zeroes the background

@@ -44,7 +44,7 @@ def test_coarse_noise_is_smooth_at_the_grid_scale_and_shifted_per_batch():
 
 
 def test_the_loss_noises_only_the_foreground_and_scores_only_it():
-    from anobench.training_objectives import denoising_loss
+    from anobench.training.objectives import denoising_loss
 
     x0 = torch.full((2, 1, 16, 16), -1.0)  # model range: background is -1
     x0[..., 4:12, 4:12] = 0.2
@@ -76,8 +76,8 @@ def test_whole_image_diffusion_checkpoints_are_refused(tiny_checkpoint):
 def test_a_trained_dae_scores_the_phantom_in_one_network_call(tiny_dae_checkpoint, tmp_path):
     from conftest import SMALL_PHANTOM
 
-    from anobench import runs
-    from anobench.harness import RunRequest, run
+    from anobench.running.harness import RunRequest, run
+    from anobench.store.results import read_results
 
     with pytest.raises(AnobenchError, match="--scheme dae"):
         run(RunRequest("ddpm", "brain-phantom", checkpoint=tiny_dae_checkpoint, dataset_options=SMALL_PHANTOM))
@@ -85,6 +85,6 @@ def test_a_trained_dae_scores_the_phantom_in_one_network_call(tiny_dae_checkpoin
         "dae", "brain-phantom", checkpoint=tiny_dae_checkpoint, dataset_options=SMALL_PHANTOM, out=tmp_path / "dae"
     )
     run(request)
-    results = runs.read_results(*runs.run_files(tmp_path / "dae"))
+    results = read_results(tmp_path / "dae")
     assert (results.rows["nfe"] == 1).all() and results.maps.shape == (12, 64, 64)
     assert (results.maps[results.images < 0.01] == 0).all()  # nothing outside the foreground

@@ -13,8 +13,8 @@ from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.presets import get_preset
 from anobench.errors import AnobenchError
 from anobench.methods.ldm.method import LDM, LDMConfig
-from anobench.training import TrainConfig, train
-from anobench.training_objectives import schedule_for
+from anobench.training.objectives import schedule_for
+from anobench.training.trainer import TrainConfig, train
 
 T = 300
 
@@ -122,9 +122,10 @@ def test_latent_settings_are_checked(tmp_path):
 
 
 def test_a_trained_ldm_scores_the_phantom(tiny_latent_checkpoint, tiny_checkpoint, tmp_path):
-    from anobench import registry, runs
+    from anobench import registry
     from anobench.api import MethodContext
-    from anobench.harness import RunRequest, run
+    from anobench.running.harness import RunRequest, run
+    from anobench.store.results import read_results
 
     context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), tiny_checkpoint)
     with pytest.raises(AnobenchError, match="trained with --scheme full; this method needs a latent diffusion"):
@@ -138,5 +139,5 @@ def test_a_trained_ldm_scores_the_phantom(tiny_latent_checkpoint, tiny_checkpoin
         out=tmp_path / "ldm",
     )
     run(request)
-    results = runs.read_results(*runs.run_files(tmp_path / "ldm"))
+    results = read_results(tmp_path / "ldm")
     assert (results.rows["nfe"] == 5).all() and results.maps.shape == (12, 64, 64) and (results.maps >= 0).all()

@@ -15,6 +15,7 @@ from anobench.evaluation.cells import (
     COST_HEADERS,
     PAIR_HEADERS,
     board,
+    bounds_section,
     calibrated_note,
     calibration_text,
     cost_cells,
@@ -119,7 +120,7 @@ def render_markdown(metrics: list[RunMetrics], command: str, coverage: Coverage 
         body,
         [m.run for m in metrics],
         command,
-        pairs_section(metrics, pairs),
+        pairs_section(metrics, pairs) + bounds_section(metrics),
         coverage,
     )
 

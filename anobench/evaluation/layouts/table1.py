@@ -5,6 +5,7 @@ from __future__ import annotations
 from anobench.evaluation.cells import (
     PAPER_NAMES,
     board,
+    bounds_section,
     interval_note,
     method_label,
     noise_family,
@@ -87,6 +88,6 @@ def render_table1(metrics: list[RunMetrics], command: str, coverage: Coverage | 
         body,
         [m.run for m in metrics],
         command,
-        pairs_section(metrics, dice_pairs(metrics)),
+        pairs_section(metrics, dice_pairs(metrics)) + bounds_section(metrics),
         coverage,
     )

@@ -17,7 +17,7 @@ import torch
 from anobench.api import load_cases, manifest_hash
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_json
-from anobench.sources import PRIMARY, DataRoots, SplitSource, open_source, parse_source
+from anobench.running.sources import PRIMARY, DataRoots, SplitSource, open_source, parse_source
 
 SOURCE_SEPARATOR = "+"  # joins the sources in TrainConfig.dataset
 

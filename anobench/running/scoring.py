@@ -3,7 +3,8 @@
 Each batch is loaded when its turn comes (so `--limit` and shards decode only what they score),
 predicted through the plugin contract, timed (CUDA events on a GPU, perf_counter on the CPU; each
 case gets its batch's time over its size) and journalled at once, so that an interrupted run
-resumes from its last finished batch.
+resumes from its last finished batch. Every few batches (about `chunks.CHUNK_BYTES` of maps) their
+arrays are written as one chunk of the result set, so memory holds a chunk, not the run.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from anobench import runs
 from anobench.api import Batch, Case, Method
-from anobench.contract import checked_prediction, plugin_call
-from anobench.evaluation.pixel_metrics import size_bin
-from anobench.journal import BatchJournal
-from anobench.sources import OpenSplit
+from anobench.running.contract import checked_prediction, plugin_call
+from anobench.running.journal import BatchJournal, CommittedChunk
+from anobench.running.sources import OpenSplit
+from anobench.store import chunks
+from anobench.store.rows import BOX_COLUMNS, ROW_COLUMNS, size_bin
 
 if TYPE_CHECKING:
     import torch
@@ -52,7 +53,7 @@ def _progress(console: Console) -> Progress:
 
 @dataclass
 class Scored:
-    results: runs.CaseResults
+    rows: pd.DataFrame  # one row per case, in the order of the selection
     boxes: pd.DataFrame  # one row per annotated box of the scored cases
     wall_seconds: float
     predict_seconds: float
@@ -71,59 +72,86 @@ def score_cases(
     journal: BatchJournal,
 ) -> Scored:
     """Score the cases (position in the split, case id) in batches, loading each batch when its turn
-    comes; per-case rows carry the batch's time divided by its size.
+    comes; per-case rows carry the batch's time divided by its size. The arrays go to the journal's
+    chunks as each chunk of batches completes (`journal.arrays_folder`, a result set's arrays once
+    this returns), so that memory holds at most one chunk of them.
 
-    Batches already in the journal (an interrupted earlier attempt) are taken from it; every batch
-    scored here is journalled as soon as it is done.
+    Chunks already committed by an interrupted earlier attempt are kept without loading their cases,
+    and journalled batches of the chunk it was filling are taken from the journal; every batch scored
+    here is journalled as soon as it is done.
     """
     import torch
 
     from anobench.devices import Stopwatch
 
-    rows: list[dict[str, Any]] = []
-    maps, reconstructions = [], []
-    masks, images, negatives, boxes = [], [], [], []
-    predict_seconds = network_seconds = 0.0
+    size = options.batch_size
+    starts = list(range(0, len(selected), size))
+    per_chunk = chunks.chunk_cases(image_size, image_size, size) // size
+    groups = [starts[i : i + per_chunk] for i in range(0, len(starts), per_chunk)]
+    committed = journal.committed()[: len(groups)]
+    journalled = journal.batches()
     stopwatch = Stopwatch(device)
-    finished = journal.finished()
     start, scored_here = time.perf_counter(), 0
     with _progress(console) as progress, torch.inference_mode():
         task = progress.add_task(f"{options.method} on {source}", total=len(selected), rate=0.0)
-        for first in range(0, len(selected), options.batch_size):
-            chunk = [(index, source.load(case_id)) for index, case_id in selected[first : first + options.batch_size]]
-            if first in finished:
-                batch_rows, arrays = finished[first]
-            else:
-                batch_rows, arrays = _score_batch(method, chunk, options, stopwatch, first // options.batch_size)
-                journal.record(first, batch_rows, arrays)
-                scored_here += len(chunk)
-            rows += batch_rows
-            maps.append(arrays["maps"])
-            if "reconstructions" in arrays:
-                reconstructions.append(arrays["reconstructions"])
-            masks += [case.mask for _, case in chunk]
-            images += [case.image for _, case in chunk]
-            negatives += [case.negative_region for _, case in chunk]
-            boxes += _box_rows(chunk)
-            predict_seconds += float(arrays["predict_seconds"])
-            network_seconds += float(arrays["network_seconds"])
-            progress.update(task, completed=first + len(chunk), rate=scored_here / (time.perf_counter() - start))
-    wall_seconds = time.perf_counter() - start
-    results = runs.CaseResults(
-        rows=pd.DataFrame(rows, columns=runs.ROW_COLUMNS),
-        maps=np.concatenate(maps) if maps else np.zeros((0, image_size, image_size), np.float32),
-        masks=_stack(masks),
-        reconstructions=np.concatenate(reconstructions) if maps and len(reconstructions) == len(maps) else None,
-        negative_regions=_stack(negatives),
-        images=_stack(images),
-    )
+        for number, group in enumerate(groups):
+            if number < len(committed):
+                progress.update(task, completed=committed[number].chunk.stop)
+                continue
+            parts = []
+            for first in group:
+                batch = [(index, source.load(case_id)) for index, case_id in selected[first : first + size]]
+                if first in journalled:
+                    batch_rows, arrays = journalled[first]
+                else:
+                    batch_rows, arrays = _score_batch(method, batch, options, stopwatch, first // size)
+                    journal.record(first, batch_rows, arrays)
+                    scored_here += len(batch)
+                parts.append((batch, batch_rows, arrays))
+                progress.update(task, completed=first + len(batch), rate=scored_here / (time.perf_counter() - start))
+            committed.append(_commit(journal, number, group, parts))
+    journal.close(committed, (image_size, image_size))
     return Scored(
-        results,
-        pd.DataFrame(boxes, columns=runs.BOX_COLUMNS),
-        wall_seconds,
-        predict_seconds,
-        network_seconds,
+        pd.DataFrame([row for c in committed for row in c.rows], columns=ROW_COLUMNS),
+        pd.DataFrame([box for c in committed for box in c.boxes], columns=BOX_COLUMNS),
+        time.perf_counter() - start,
+        sum(c.predict_seconds for c in committed),
+        sum(c.network_seconds for c in committed),
         len(selected) - scored_here,
+    )
+
+
+def _commit(
+    journal: BatchJournal,
+    number: int,
+    group: list[int],
+    parts: list[tuple[list[tuple[int, Case]], list[dict[str, Any]], dict[str, np.ndarray]]],
+) -> CommittedChunk:
+    """Chunk `number` of the batches `group` (their cases, rows and arrays) into the journal."""
+    cases = [case for batch, _, _ in parts for _, case in batch]
+    arrays: dict[str, np.ndarray | None] = {
+        "maps": np.concatenate([a["maps"] for _, _, a in parts]),
+        "reconstructions": (
+            np.concatenate([a["reconstructions"] for _, _, a in parts])
+            if all("reconstructions" in a for _, _, a in parts)
+            else None
+        ),
+        "masks": _stack([case.mask for case in cases]),
+        "images": _stack([case.image for case in cases]),
+        "negative_regions": _stack([case.negative_region for case in cases]),
+    }
+    seconds = (
+        sum(float(a["predict_seconds"]) for _, _, a in parts),
+        sum(float(a["network_seconds"]) for _, _, a in parts),
+    )
+    return journal.commit(
+        number,
+        group[0],
+        {name: value for name, value in arrays.items() if value is not None},
+        [row for _, rows, _ in parts for row in rows],
+        [box for batch, _, _ in parts for box in _box_rows(batch)],
+        seconds,
+        group,
     )
 
 

@@ -1,14 +1,14 @@
-"""Run a method over a dataset split and write a run folder (see `anobench.runs`).
+"""Run a method over a dataset split and write a run folder (see `anobench.store.folder`).
 
 job → collect → save: the split's case ids are listed through the dataset plugin, optionally sharded
 (rank r of world size w takes cases r, r+w, …), loaded one batch at a time (so `--limit` and shards
-decode only what they score), scored by the method plugin (`anobench.scoring`), and written with one row per case plus
-the maps. A healthy split may be scored beside it (`healthy_split`: a split of the data set,
-`NAME:SPLIT` of another, or `auto`, the one the data set declares for calibration). Metrics are not
-computed here: leaderboards derive them from the folder. Per-case seconds are the batch's time (CUDA
-events on a GPU, perf_counter on the CPU) divided by its size; after the split, a few cases are
-timed again one at a time after a warm-up call (`latency_cases`), so boards can show the latency at
-batch 1 beside the run's batch size.
+decode only what they score), scored by the method plugin (`anobench.running.scoring`), and written
+with one row per case plus the maps, a chunk at a time. A healthy split may be scored beside it
+(`healthy_split`: a split of the data set, `NAME:SPLIT` of another, or `auto`, the one the data set
+declares for calibration). Metrics are not computed here: leaderboards derive them from the folder.
+Per-case seconds are the batch's time (CUDA events on a GPU, perf_counter on the CPU) divided by its
+size; after the split, a few cases are timed again one at a time after a warm-up call
+(`latency_cases`), so boards can show the latency at batch 1 beside the run's batch size.
 
 The request is checked and the data listed before torch is imported (inside the functions that
 score), so a mistaken command is answered within about a second.
@@ -16,6 +16,8 @@ score), so a mistaken command is answered within about a second.
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
@@ -24,15 +26,20 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from anobench import registry, runs
+from anobench import registry
 from anobench.api import Case, DatasetContext, Method, MethodContext, manifest_hash
-from anobench.contract import plugin_call
 from anobench.diffusion.presets import PRECISION_NAMES, get_preset
 from anobench.errors import AnobenchError, RunInterrupted
 from anobench.hashing import sha256_json
-from anobench.journal import JOURNAL, BatchJournal, RunLock, remove_empty_journal
-from anobench.scoring import Scored, ScoringOptions, batch_one_seconds, score_cases
-from anobench.sources import OpenSplit, SplitSource, absolute, open_source, parse_source
+from anobench.running.contract import plugin_call
+from anobench.running.journal import JOURNAL, BatchJournal, RunLock, remove_empty_journal
+from anobench.running.scoring import Scored, ScoringOptions, batch_one_seconds, score_cases
+from anobench.running.sources import OpenSplit, SplitSource, absolute, open_source, parse_source
+from anobench.store import folder as store
+from anobench.store import shards
+from anobench.store.atomic import flush_tree
+from anobench.store.chunks import ARRAYS
+from anobench.store.rows import BOXES, CASES, write_boxes, write_rows
 
 if TYPE_CHECKING:
     import torch
@@ -132,7 +139,7 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
     dataset_plugin = registry.datasets.get(request.dataset)
     folder = request.out or default_folder(request)
     sharded = request.world_size > 1
-    finished = runs.shard_files(folder, request.rank, request.world_size)[2] if sharded else folder / runs.RESULT_SET
+    finished = shards.shard_marker(folder, request.rank, request.world_size) if sharded else folder / store.RESULT_SET
     preset = get_preset(request.preset)
 
     # the data is listed, and a first case read, before the run folder is touched: bad input leaves nothing behind
@@ -160,12 +167,12 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
 
     device = select_device(request.device)
     plan = _Plan(request, folder, device, preset, method_plugin, scored, ids, healthy, healthy_ids)
-    runs.refuse_finished(folder, request.overwrite, finished)
+    store.refuse_finished(folder, request.overwrite, finished)
     method = plan.create_method()  # a bad checkpoint or setting is refused before the folder is touched
     with RunLock(folder, plan.name):  # one writer per folder (per shard); released by the OS if killed
-        runs.prepare_folder(folder, request.overwrite, finished)
+        store.prepare_folder(folder, request.overwrite, finished)
         if not sharded:  # the folder's one writer: what a killed run left unpublished goes
-            runs.remove_stale_staging(folder)
+            store.remove_stale_staging(folder)
         try:
             return _execute(plan, method, console)
         except KeyboardInterrupt:
@@ -314,37 +321,44 @@ def _execute(plan: _Plan, method: Method, console: Console) -> RunSummary:
             method, plan.healthy, list(enumerate(plan.healthy_ids)), options, image_size, device, console, journals[1]
         )
     provenance = _provenance(plan, settings, digest, scored, batch_one, healthy_manifest)
-    if plan.sharded:  # the shard's files, its provenance last; merge_shards publishes the joined set
-        rows_path, arrays_path, provenance_path = runs.shard_files(folder, request.rank, request.world_size)
-        runs.write_json(folder / runs.SHARDS / runs.CONFIG, plan.config(settings))
-        runs.write_json(folder / runs.SHARDS / runs.DATA_MANIFEST, recorded)
-        if len(scored.boxes):
-            runs.write_boxes(runs.shard_boxes(folder, request.rank, request.world_size), scored.boxes)
-        runs.write_results(rows_path, arrays_path, scored.results)
-        runs.write_json(provenance_path, provenance)
+    if plan.sharded:  # the shard's result set, its provenance last; merge_shards publishes the joined set
+        store.write_json(folder / store.SHARDS / store.CONFIG, plan.config(settings))
+        store.write_json(folder / store.SHARDS / store.DATA_MANIFEST, recorded)
+        shard = shards.shard_folder(folder, request.rank, request.world_size)
+        _place(shard, scored, journals[0])
+        flush_tree(shard)
+        store.write_json(shards.shard_marker(folder, request.rank, request.world_size), provenance)
     else:  # written aside, then published as one unit
-        staged = runs.staging(folder)
-        runs.write_json(staged / runs.CONFIG, plan.config(settings))
-        runs.write_json(staged / runs.DATA_MANIFEST, recorded)
+        staged = store.staging(folder)
+        store.write_json(staged / store.CONFIG, plan.config(settings), durable=False)
+        store.write_json(staged / store.DATA_MANIFEST, recorded, durable=False)
+        store.write_json(staged / store.PROVENANCE, provenance, durable=False)
         if healthy_scored is not None:
-            runs.write_results(*runs.healthy_files(staged), healthy_scored.results)
-        if len(scored.boxes):
-            runs.write_boxes(staged / runs.BOXES, scored.boxes)
-        runs.write_results(*runs.run_files(staged), scored.results)
-        runs.write_json(staged / runs.PROVENANCE, provenance)
-        runs.publish(folder, staged)
+            _place(staged / store.HEALTHY, healthy_scored, journals[1])
+        _place(staged, scored, journals[0])
+        store.publish(folder, staged)
     for journal in journals:  # only once the results they hold are written
         journal.discard()
     if distributed.active():  # torchrun: every rank has written its shard before rank 0 merges them
         distributed.barrier()
-        merged = request.rank == 0 and runs.merge_shards(folder, request.world_size)
+        merged = request.rank == 0 and shards.merge_shards(folder, request.world_size)
     else:
-        merged = runs.merge_shards(folder, request.world_size) if plan.sharded else True
+        merged = shards.merge_shards(folder, request.world_size) if plan.sharded else True
     if merged:
         remove_empty_journal(folder)
     return RunSummary(
         folder, len(plan.selected), scored.wall_seconds, scored.predict_seconds, scored.network_seconds, merged
     )
+
+
+def _place(target: Path, scored: Scored, journal: BatchJournal) -> None:
+    """A split's result set into `target`: its rows and boxes, then the journal's chunks, moved (a
+    rename: nothing is written twice), so that a failure before the move leaves them journalled."""
+    write_rows(target / CASES, scored.rows)
+    if len(scored.boxes):
+        write_boxes(target / BOXES, scored.boxes)
+    shutil.rmtree(target / ARRAYS, ignore_errors=True)  # a stale set of an earlier attempt at this shard
+    os.replace(journal.arrays_folder, target / ARRAYS)
 
 
 def _provenance(

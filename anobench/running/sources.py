@@ -15,8 +15,8 @@ from typing import Any, Mapping, Sequence
 
 from anobench import registry
 from anobench.api import Case, Dataset, DatasetContext
-from anobench.contract import checked_case, plugin_call
 from anobench.errors import AnobenchError
+from anobench.running.contract import checked_case, plugin_call
 
 DataRoots = Path | Mapping[str, Path] | None  # one folder (one data set) or a folder per data set name
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from anobench import runs
 from anobench.hashing import sha256_file
+from anobench.store import folder as store
 
 if TYPE_CHECKING:
-    from anobench.harness import RunRequest
+    from anobench.running.harness import RunRequest
 
 # what a finished run must have been asked for to stand for `request` (not data_root: the same data
 # may have moved)
@@ -32,7 +32,7 @@ def outdated_by(request: RunRequest, folder: Path) -> str | None:
     request, or a checkpoint file replaced since it was read (a retrained model under the same name
     would otherwise keep the old model's numbers). The data is not read again: files changed in place
     under the same folder go unnoticed. `anobench sweep` keeps a grid point only if None."""
-    recorded = runs.read_json(folder / runs.CONFIG)
+    recorded = store.read_json(folder / store.CONFIG)
     asked = {key: getattr(request, key) for key in SAME_REQUEST}
     asked["checkpoint"] = str(request.checkpoint) if request.checkpoint else None  # as `harness.run` records it
     for key, value in asked.items():

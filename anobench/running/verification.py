@@ -11,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from anobench import registry, runs
+from anobench import registry
 from anobench.api import DatasetContext
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_json
+from anobench.store import folder as store
 
 SHOWN = 5  # file names given per kind of difference
 
@@ -52,12 +53,12 @@ def _check(name: str, folder: Path, recorded: dict[str, Any], current: dict[str,
 
 def verify_run_data(folder: Path) -> str:
     """The run's data manifest hash, recomputed; an error naming what changed if anything did."""
-    runs.check_complete(folder)
-    config = runs.read_json(folder / runs.CONFIG)
-    manifest_path = folder / runs.DATA_MANIFEST
+    store.check_complete(folder)
+    config = store.read_json(folder / store.CONFIG)
+    manifest_path = folder / store.DATA_MANIFEST
     if not manifest_path.is_file():
-        raise AnobenchError(f"run {folder} has no {runs.DATA_MANIFEST} (made by an older anobench); score it again")
-    recorded = runs.read_json(manifest_path)
+        raise AnobenchError(f"run {folder} has no {store.DATA_MANIFEST} (made by an older anobench); score it again")
+    recorded = store.read_json(manifest_path)
     current = _current_manifest(
         config["dataset"], config.get("dataset_options", {}), config.get("data_root"), config["image_size"]
     )

@@ -1,7 +1,7 @@
 """`anobench train`: fit a denoiser on healthy training images (one or more dataset splits).
 
 Five schemes (`full`, `patched`, `dae`, `conditioned`, `latent`), each with its schedule and loss in
-`anobench.training_objectives`. `latent` trains in two stages: `autoencoder_steps` of the VQ-VAE,
+`anobench.training.objectives`. `latent` trains in two stages: `autoencoder_steps` of the VQ-VAE,
 then `steps` of the latent UNet with the VQ-VAE frozen at its averaged weights.
 
 Everything random
@@ -42,9 +42,9 @@ from anobench.diffusion.patches import default_patch_size, patch_layout
 from anobench.diffusion.presets import get_preset
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file
-from anobench.sources import DataRoots, data_root_words
-from anobench.training_data import load_training_images, parse_sources, source_word
-from anobench.training_objectives import (
+from anobench.running.sources import DataRoots, data_root_words
+from anobench.training.data import load_training_images, parse_sources, source_word
+from anobench.training.objectives import (
     INPUT_RANGE,
     autoencoder_loss,
     conditioned_loss,
@@ -57,7 +57,7 @@ from anobench.training_objectives import (
 
 @dataclass(frozen=True)
 class TrainConfig:
-    dataset: str = "brain-phantom"  # training sources, NAME[:SPLIT] joined by "+" (anobench.training_data)
+    dataset: str = "brain-phantom"  # training sources, NAME[:SPLIT] joined by "+" (anobench.training.data)
     noise: str = "gaussian"
     preset: str = "cpu-small"
     steps: int = 3400
