@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from anobench.evaluation import bootstrap as stats
-from anobench.evaluation.pixel_metrics import DICE_EPSILON, THRESHOLDS, size_bin
+from anobench.evaluation.pixel_metrics import DICE_EPSILON, THRESHOLDS
 from anobench.evaluation.pixel_protocol import pixel_scores
+from anobench.store.rows import size_bin
 
 TARGET_SECONDS = 2.0
 

@@ -221,14 +221,14 @@ def test_overwrite_replaces_results_only_once_the_new_set_is_complete(tiny_check
     assert digest(out) == before
 
 
-def test_a_damaged_journal_batch_is_named_with_how_to_discard_it(tiny_checkpoint, tmp_path, monkeypatch):
+def test_a_torn_or_damaged_journal_record_is_scored_again_from_there(tiny_checkpoint, tmp_path, monkeypatch):
     from anobench.methods import ddpm
 
     original, calls = ddpm.DDPM.predict, {"n": 0}
 
     def interrupted(self, batch):
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == 4:
             raise KeyboardInterrupt
         return original(self, batch)
 
@@ -236,13 +236,18 @@ def test_a_damaged_journal_batch_is_named_with_how_to_discard_it(tiny_checkpoint
     out = tmp_path / "r"
     with pytest.raises(KeyboardInterrupt, match="run the same command again"):
         run(request(tiny_checkpoint, out))
-    batch = sorted((out / "journal" / "run").glob("batch-*.npz"))[0]
-    batch.write_bytes(batch.read_bytes()[:64])
-    monkeypatch.undo()
-    with pytest.raises(AnobenchError, match=f"{batch.name}.*damaged.*delete that file"):
-        run(request(tiny_checkpoint, out))
-    batch.unlink()
+    records = out / "journal" / "run" / "chunk-000000.batches.jsonl"
+    lines = records.read_bytes().split(b"\n")
+    assert len(lines) == 4  # three batches vouched for, then the newline after the last
+    records.write_bytes(lines[0] + b"\n" + lines[1][:40])  # the second record torn, as by a kill mid-write
+    monkeypatch.setattr(ddpm.DDPM, "predict", original)
+    calls["scored"] = 0
+    counting = lambda self, batch: calls.__setitem__("scored", calls["scored"] + 1) or original(self, batch)  # noqa: E731
+    monkeypatch.setattr(ddpm.DDPM, "predict", counting)
     run(request(tiny_checkpoint, out))
+    assert calls["scored"] == 5  # the first batch kept; the torn one, the one after it and the three left scored
+    assert json.loads((out / store.PROVENANCE).read_text())["timing"]["resumed_cases"] == 2
+    monkeypatch.setattr(ddpm.DDPM, "predict", original)
     run(request(tiny_checkpoint, tmp_path / "whole"))
     same_results(tmp_path / "whole", out)
 

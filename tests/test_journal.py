@@ -23,6 +23,11 @@ from anobench.store.results import read_results
 TIMING = ["seconds"]
 
 
+def journalled_batches(out):
+    """How many finished batches the journal of the run into `out` vouches for (committed chunks aside)."""
+    return sum(len(path.read_text().splitlines()) for path in (out / "journal" / "run").glob("*.batches.jsonl"))
+
+
 def request(checkpoint, out, **changes):
     """Batches of two, no latency probe: more batches to interrupt between."""
     return ddpm_request(checkpoint, out, **{"batch_size": 2, "latency_cases": 0, **changes})
@@ -51,7 +56,7 @@ def test_an_interrupted_run_resumes_after_its_last_finished_batch(tiny_checkpoin
     monkeypatch.setattr(ddpm.DDPM, "predict", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run(request(tiny_checkpoint, tmp_path / "resumed"))
-    assert len(list((tmp_path / "resumed" / "journal" / "run").glob("batch-*.npz"))) == 2
+    assert journalled_batches(tmp_path / "resumed") == 2
     monkeypatch.setattr(ddpm.DDPM, "predict", original)
     run(request(tiny_checkpoint, tmp_path / "resumed"))
     same_results(tmp_path / "whole", tmp_path / "resumed")
@@ -82,7 +87,10 @@ def test_chunks_committed_before_an_interruption_are_kept_and_the_run_ends_as_an
         run(request(tiny_checkpoint, tmp_path / "resumed"))
     journal = tmp_path / "resumed" / "journal" / "run"
     assert [p.name for p in journal.glob("chunk-*.json")] == ["chunk-000000.json"]
-    assert [p.name for p in journal.glob("batch-*.npz")] == ["batch-0000004.npz"]  # the first chunk's are gone
+    assert not (journal / "chunk-000000.batches.jsonl").exists()  # the committed chunk's batch records are gone
+    assert [
+        json.loads(line)["first"] for line in (journal / "chunk-000001.batches.jsonl").read_text().splitlines()
+    ] == [4]
     monkeypatch.setattr(ddpm.DDPM, "predict", original)
     run(request(tiny_checkpoint, tmp_path / "resumed"))
     same_results(tmp_path / "whole", tmp_path / "resumed")
@@ -131,7 +139,7 @@ def interrupted_after_a_batch(words, out, sent, stderr=subprocess.DEVNULL):
         text=True,
     )
     deadline = time.monotonic() + 120
-    while not list((out / "journal" / "run").glob("batch-*.npz")) and time.monotonic() < deadline:
+    while not journalled_batches(out) and time.monotonic() < deadline:
         time.sleep(0.02)
     # a run that already ended would make the test fail for another reason than the one it checks
     assert process.poll() is None, f"the run ended (exit {process.returncode}) before it could be signalled"
@@ -144,7 +152,7 @@ def test_sigkill_then_the_same_command_ends_as_an_uninterrupted_run(cli, tiny_ch
     assert cli(*words, "--out", str(tmp_path / "whole")).returncode == 0
     out = tmp_path / "killed"
     interrupted_after_a_batch(words, out, signal.SIGKILL).wait()
-    journalled = len(list((out / "journal" / "run").glob("batch-*.npz")))
+    journalled = journalled_batches(out)
     assert 1 <= journalled < 12 and not (out / "cases.parquet").exists()
     again = cli(*words, "--out", str(out))
     assert again.returncode == 0, again.stderr  # the killed run's lock died with it

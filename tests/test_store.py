@@ -13,6 +13,7 @@ import pytest
 from anobench.errors import AnobenchError
 from anobench.store import chunks
 from anobench.store import folder as store
+from anobench.store.chunk_writer import OpenChunk
 from anobench.store.results import CaseResults, open_results, read_results, write_results
 from anobench.store.rows import ROW_COLUMNS
 
@@ -180,3 +181,21 @@ def test_a_result_set_of_a_newer_anobench_is_named(tmp_path):
     (tmp_path / store.RESULT_SET).write_text(json.dumps({**marker, "format": 3}))
     with pytest.raises(AnobenchError, match="written by a newer anobench"):
         store.check_complete(tmp_path)
+
+
+def test_an_open_chunk_resumes_cut_back_to_the_batches_its_records_vouch_for(tmp_path):
+    whole = case_results(cases=6)
+    arrays = whole.arrays()
+    batch = lambda a, b: {name: value[a:b] for name, value in arrays.items()}  # noqa: E731
+    reference = OpenChunk(tmp_path / "reference", 0, 6, (6, 9))
+    for a, b in ((0, 2), (2, 4), (4, 6)):
+        reference.append(batch(a, b))
+    interrupted = OpenChunk(tmp_path / "resumed", 0, 6, (6, 9))
+    interrupted.append(batch(0, 2))
+    interrupted.append(batch(2, 4))  # appended, but killed before its record was written
+    resumed = OpenChunk.resume(tmp_path / "resumed", 0, 6, (6, 9), sorted(arrays), appended=2)
+    resumed.append(batch(2, 4))
+    resumed.append(batch(4, 6))
+    assert resumed.close().files == reference.close().files  # the same bytes and checksums
+    short = OpenChunk.resume(tmp_path / "resumed", 0, 6, (6, 9), sorted(arrays), appended=7)
+    assert short is None  # a file shorter than the records say: the chunk starts afresh

@@ -4,12 +4,12 @@ Every finished batch is journalled in the run folder, so a run killed at any poi
 included) and started again with the same command continues after its last finished batch and
 ends with the results of an uninterrupted run (each case's noise depends only on the seed and its
 id, never on the batch it was in). The journal of a split is `<folder>/journal/<name>/`: the
-`request.json` the batches were scored for, one `batch-<first case>.npz` per finished batch of the
-chunk being filled (rows and arrays, written atomically), and the chunks already complete: their
-files in `arrays/` (the result set's own chunks, see `anobench.store.chunks`) and their rows in
-`chunk-<n>.json`, written after the files. Once a chunk is committed its batches are deleted, so
-memory and the journal hold at most one chunk's batches beyond the chunks themselves, and the
-published result set takes the chunks as they are (nothing is written twice at the end). The
+`request.json` the batches were scored for, and the result set's own chunks (`arrays/`, see
+`anobench.store.chunks`) as they fill: each finished batch appends its arrays to the files of the
+chunk being filled and is then vouched for by a line of `chunk-<n>.batches.jsonl` (its rows and
+times); a complete chunk is committed by a `chunk-<n>.json` (its rows, and its files' sizes and
+checksums), after which its batches' records go. Memory holds one batch, nothing is written twice, and the
+published result set takes the chunks as they are. The
 journal is deleted once the split's results are published. Only the same command resumes a journal
 (`--overwrite` too: its batches are what it would compute); another command is refused, or with
 `--overwrite` discards it.
@@ -26,7 +26,7 @@ import fcntl
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ import numpy as np
 from anobench.errors import AnobenchError
 from anobench.store import chunks
 from anobench.store.atomic import atomic_write
+from anobench.store.chunk_writer import OpenChunk
 
 JOURNAL = "journal"
 JOURNAL_FORMAT = 2  # 2: committed chunks and the open chunk's batches; 1 (before chunks): batches only
@@ -76,8 +77,21 @@ class RunLock:
 
 
 @dataclass(frozen=True)
+class BatchRecord:
+    """A finished batch of the chunk being filled: its rows and boxes, its times, and the arrays it
+    appended to the chunk's files (written after them: the batch counts once this is written)."""
+
+    first: int
+    rows: list[dict[str, Any]]
+    boxes: list[dict[str, Any]]
+    predict_seconds: float
+    network_seconds: float
+    arrays: list[str]
+
+
+@dataclass(frozen=True)
 class CommittedChunk:
-    """A chunk of consecutive batches whose arrays are written and whose rows are recorded."""
+    """A chunk of consecutive batches whose files are complete and whose rows are recorded."""
 
     chunk: chunks.Chunk
     rows: list[dict[str, Any]]
@@ -87,9 +101,10 @@ class CommittedChunk:
 
 
 class BatchJournal:
-    """The finished work of one split's scoring, for `request` (a JSON-able description): chunks of
-    consecutive batches already written as the result set's chunks (`arrays/`, each committed by a
-    `chunk-<n>.json` written after its files), and the batches of the chunk being filled."""
+    """The finished work of one split's scoring, for `request` (a JSON-able description): the chunks
+    already complete (`arrays/`, the result set's own chunks, each committed by a `chunk-<n>.json`
+    written after its files) and the batches of the chunk being filled (appended to its files, each
+    vouched for by a line of `chunk-<n>.batches.jsonl` written after its data)."""
 
     def __init__(self, folder: Path, name: str, request: dict[str, Any], replace_other: bool = False) -> None:
         """Resume the journal of this very `request` if there is one; a journal of another request is
@@ -113,7 +128,7 @@ class BatchJournal:
 
     @property
     def arrays_folder(self) -> Path:
-        """Where the chunks of the result set are written as they complete."""
+        """Where the chunks of the result set are written as their batches come."""
         return self.folder / chunks.ARRAYS
 
     def committed(self) -> list[CommittedChunk]:
@@ -121,7 +136,7 @@ class BatchJournal:
         (a commit is trusted only with its files at their recorded sizes; the chunks after are scored
         again)."""
         found: list[CommittedChunk] = []
-        for path in sorted(self.folder.glob("chunk-*.json")):
+        for path in sorted(self.folder.glob("chunk-*[0-9].json")):
             record = json.loads(path.read_text())
             chunk = chunks.Chunk(record["number"], record["first"], record["cases"], record["files"])
             whole = all(
@@ -138,57 +153,72 @@ class BatchJournal:
             )
         return found
 
-    def batches(self) -> dict[int, tuple[list[dict[str, Any]], dict[str, np.ndarray]]]:
-        """first case position → (rows, arrays) of every journalled batch of the chunk being filled."""
-        batches = {}
-        for path in sorted(self.folder.glob("batch-*.npz")):
+    def _batches_of(self, number: int) -> Path:
+        return self.folder / f"chunk-{number:06d}.batches.jsonl"
+
+    def open_chunk(
+        self, number: int, starts: list[int], sizes: list[int], case_shape: tuple[int, int]
+    ) -> tuple[OpenChunk, list[BatchRecord]]:
+        """Chunk `number` of the batches at `starts` (of `sizes` cases), resumed with the batches an
+        interrupted attempt finished (their records, in order: a torn or damaged line and the lines
+        after it are scored again), or started afresh."""
+        path = self._batches_of(number)
+        records: list[BatchRecord] = []
+        kept = 0
+        lines = path.read_bytes().split(b"\n") if path.is_file() else []
+        for line, first in zip(lines, starts):
             try:
-                with np.load(path) as stored:
-                    arrays = {key: stored[key] for key in stored.files if key != "rows"}
-                    rows = json.loads(str(stored["rows"]))
-                first = int(path.stem.split("-")[1])
-            except Exception as error:  # zip, zlib, JSON, a missing key: the batch cannot be trusted
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                raise AnobenchError(
-                    f"journalled batch {path} of an interrupted run is damaged ({reason}); delete that file to "
-                    "score its cases again (the other batches are kept), or pass --overwrite to start afresh"
-                ) from None
-            batches[first] = (rows, arrays)
-        return batches
+                record = BatchRecord(**json.loads(line))
+            except (ValueError, TypeError):  # torn by a kill mid-write, or damaged: from here on, scored again
+                break
+            if record.first != first:
+                break
+            records.append(record)
+            kept += len(line) + 1
+        if records:
+            names = sorted(set.intersection(*(set(r.arrays) for r in records)))
+            appended = sum(sizes[: len(records)])
+            resumed = OpenChunk.resume(self.arrays_folder, number, sum(sizes), case_shape, names, appended)
+            if resumed is not None:
+                with open(path, "r+b") as handle:
+                    handle.truncate(kept)
+                return resumed, records
+        path.unlink(missing_ok=True)  # afresh: whatever an earlier attempt left of this chunk goes
+        chunk = OpenChunk(self.arrays_folder, number, sum(sizes), case_shape)
+        chunk.discard()
+        return chunk, []
 
-    def record(self, first: int, rows: list[dict[str, Any]], arrays: dict[str, np.ndarray]) -> None:
-        """Journal one finished batch (survives a kill; a power loss is caught by the batch's zip CRC)."""
-        payload = {**arrays, "rows": np.array(json.dumps(rows, default=_plain))}
-        atomic_write(self.folder / f"batch-{first:07d}.npz", lambda p: np.savez(p, **payload), durable=False)  # type: ignore[arg-type]  # numpy's stub: **payload could be allow_pickle
+    def record(self, number: int, record: BatchRecord) -> None:
+        """Vouch for one batch of chunk `number` whose arrays are appended: a line of the chunk's batch
+        records (survives a kill; a line torn by one is scored again)."""
+        line = json.dumps(asdict(record), default=_plain) + "\n"
+        with open(self._batches_of(number), "a", encoding="utf-8") as handle:
+            handle.write(line)
 
-    def commit(
-        self,
-        number: int,
-        first: int,
-        arrays: dict[str, np.ndarray],
-        rows: list[dict[str, Any]],
-        boxes: list[dict[str, Any]],
-        seconds: tuple[float, float],
-        batch_firsts: list[int],
-    ) -> CommittedChunk:
-        """Write chunk `number` (its files, then its record), then drop the batches it was made of."""
-        files = chunks.write_chunk(self.arrays_folder, number, arrays)
-        chunk = chunks.Chunk(number, first, len(rows), files)
+    def commit(self, number: int, first: int, chunk: OpenChunk, records: list[BatchRecord]) -> CommittedChunk:
+        """Record chunk `number` as complete (after its files), then drop its batches' records."""
+        closed = chunk.close()
+        done = CommittedChunk(
+            chunks.Chunk(number, first, closed.cases, closed.files),
+            [row for r in records for row in r.rows],
+            [box for r in records for box in r.boxes],
+            sum(r.predict_seconds for r in records),
+            sum(r.network_seconds for r in records),
+        )
         record = {
             "number": number,
             "first": first,
-            "cases": len(rows),
-            "files": files,
-            "rows": rows,
-            "boxes": boxes,
-            "predict_seconds": seconds[0],
-            "network_seconds": seconds[1],
+            "cases": closed.cases,
+            "files": closed.files,
+            "rows": done.rows,
+            "boxes": done.boxes,
+            "predict_seconds": done.predict_seconds,
+            "network_seconds": done.network_seconds,
         }
         text = json.dumps(record, default=_plain)
         atomic_write(self.folder / f"chunk-{number:06d}.json", lambda p: p.write_text(text), durable=False)
-        for batch in batch_firsts:
-            (self.folder / f"batch-{batch:07d}.npz").unlink(missing_ok=True)
-        return CommittedChunk(chunk, rows, boxes, seconds[0], seconds[1])
+        self._batches_of(number).unlink(missing_ok=True)
+        return done
 
     def close(self, committed: list[CommittedChunk], case_shape: tuple[int, int]) -> None:
         """Write the index of the chunks: the arrays folder is then a whole result set's arrays."""

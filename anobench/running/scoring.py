@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from anobench.api import Batch, Case, Method
 from anobench.running.contract import checked_prediction, plugin_call
-from anobench.running.journal import BatchJournal, CommittedChunk
+from anobench.running.journal import BatchJournal, BatchRecord
 from anobench.running.sources import OpenSplit
 from anobench.store import chunks
 from anobench.store.rows import BOX_COLUMNS, ROW_COLUMNS, size_bin
@@ -89,7 +89,6 @@ def score_cases(
     per_chunk = chunks.chunk_cases(image_size, image_size, size) // size
     groups = [starts[i : i + per_chunk] for i in range(0, len(starts), per_chunk)]
     committed = journal.committed()[: len(groups)]
-    journalled = journal.batches()
     stopwatch = Stopwatch(device)
     start, scored_here = time.perf_counter(), 0
     with _progress(console) as progress, torch.inference_mode():
@@ -98,18 +97,18 @@ def score_cases(
             if number < len(committed):
                 progress.update(task, completed=committed[number].chunk.stop)
                 continue
-            parts = []
-            for first in group:
+            sizes = [len(selected[first : first + size]) for first in group]
+            chunk, records = journal.open_chunk(number, group, sizes, (image_size, image_size))
+            progress.update(task, completed=group[0] + sum(sizes[: len(records)]))
+            for first in group[len(records) :]:
                 batch = [(index, source.load(case_id)) for index, case_id in selected[first : first + size]]
-                if first in journalled:
-                    batch_rows, arrays = journalled[first]
-                else:
-                    batch_rows, arrays = _score_batch(method, batch, options, stopwatch, first // size)
-                    journal.record(first, batch_rows, arrays)
-                    scored_here += len(batch)
-                parts.append((batch, batch_rows, arrays))
+                rows, arrays, seconds = _score_batch(method, batch, options, stopwatch, first // size)
+                chunk.append({**arrays, **_case_arrays([case for _, case in batch])})
+                records.append(BatchRecord(first, rows, _box_rows(batch), *seconds, sorted(chunk.files)))
+                journal.record(number, records[-1])
+                scored_here += len(batch)
                 progress.update(task, completed=first + len(batch), rate=scored_here / (time.perf_counter() - start))
-            committed.append(_commit(journal, number, group, parts))
+            committed.append(journal.commit(number, group[0], chunk, records))
     journal.close(committed, (image_size, image_size))
     return Scored(
         pd.DataFrame([row for c in committed for row in c.rows], columns=ROW_COLUMNS),
@@ -121,44 +120,21 @@ def score_cases(
     )
 
 
-def _commit(
-    journal: BatchJournal,
-    number: int,
-    group: list[int],
-    parts: list[tuple[list[tuple[int, Case]], list[dict[str, Any]], dict[str, np.ndarray]]],
-) -> CommittedChunk:
-    """Chunk `number` of the batches `group` (their cases, rows and arrays) into the journal."""
-    cases = [case for batch, _, _ in parts for _, case in batch]
-    arrays: dict[str, np.ndarray | None] = {
-        "maps": np.concatenate([a["maps"] for _, _, a in parts]),
-        "reconstructions": (
-            np.concatenate([a["reconstructions"] for _, _, a in parts])
-            if all("reconstructions" in a for _, _, a in parts)
-            else None
-        ),
+def _case_arrays(cases: list[Case]) -> dict[str, np.ndarray | None]:
+    """What a batch's cases bring to the result set: masks, inputs, negative regions (each only when
+    every case has it)."""
+    return {
         "masks": _stack([case.mask for case in cases]),
         "images": _stack([case.image for case in cases]),
         "negative_regions": _stack([case.negative_region for case in cases]),
     }
-    seconds = (
-        sum(float(a["predict_seconds"]) for _, _, a in parts),
-        sum(float(a["network_seconds"]) for _, _, a in parts),
-    )
-    return journal.commit(
-        number,
-        group[0],
-        {name: value for name, value in arrays.items() if value is not None},
-        [row for _, rows, _ in parts for row in rows],
-        [box for batch, _, _ in parts for box in _box_rows(batch)],
-        seconds,
-        group,
-    )
 
 
 def _score_batch(
     method: Method, chunk: list[tuple[int, Case]], options: ScoringOptions, stopwatch: Stopwatch, number: int
-) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
-    """One batch through the method: its rows and arrays (maps, reconstructions, seconds)."""
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray | None], tuple[float, float]]:
+    """One batch through the method: its rows, its arrays (maps, reconstructions) and its seconds
+    (inside `predict`, inside the network)."""
     import torch
 
     batch = Batch(
@@ -172,18 +148,12 @@ def _score_batch(
         prediction = method.predict(batch)
     batch_maps, batch_reconstructions = checked_prediction(options.method, prediction, batch.images, batch.case_ids)
     batch_seconds = stopwatch.stop()
-    arrays = {
-        "maps": batch_maps,
-        "predict_seconds": np.array(batch_seconds),
-        "network_seconds": np.array(float(prediction.network_seconds)),
-    }
-    if batch_reconstructions is not None:
-        arrays["reconstructions"] = batch_reconstructions
     rows = [
         _row(index, case, case_map, int(prediction.nfe), batch_seconds / len(chunk), len(chunk), number)
         for (index, case), case_map in zip(chunk, batch_maps)
     ]
-    return rows, arrays
+    arrays = {"maps": batch_maps, "reconstructions": batch_reconstructions}
+    return rows, arrays, (batch_seconds, float(prediction.network_seconds))
 
 
 def _box_rows(chunk: list[tuple[int, Case]]) -> list[dict[str, Any]]:

@@ -12,11 +12,12 @@ removed and the old file untouched.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from anobench.errors import AnobenchError
 
@@ -30,6 +31,19 @@ def flush_to_disk(path: Path) -> None:
         os.close(handle)
 
 
+@contextlib.contextmanager
+def no_space_named(path: Path) -> Iterator[None]:
+    """Turn a full disk (or quota) while writing `path` into one clear error."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(error):  # pyarrow drops errno
+            raise AnobenchError(
+                f"no space left on the disk of {path.parent} while writing {path.name}; {path.name} was left as it was"
+            ) from None
+        raise
+
+
 def atomic_write(path: Path, write: Callable[[Path], object], durable: bool = True) -> None:
     """Call `write(temporary_path)`, then move the result onto `path` (flushed first when `durable`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,19 +51,13 @@ def atomic_write(path: Path, write: Callable[[Path], object], durable: bool = Tr
     # created like any file (mode 0666 less the umask, which the OS applies): no process-wide umask change
     os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        write(temporary)
-        if durable:
-            flush_to_disk(temporary)
-        os.replace(temporary, path)
-        if durable:
-            flush_to_disk(path.parent)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        if error.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(error):  # pyarrow drops errno
-            raise AnobenchError(
-                f"no space left on the disk of {path.parent} while writing {path.name}; {path.name} was left as it was"
-            ) from None
-        raise
+        with no_space_named(path):
+            write(temporary)
+            if durable:
+                flush_to_disk(temporary)
+            os.replace(temporary, path)
+            if durable:
+                flush_to_disk(path.parent)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

@@ -17,8 +17,6 @@ read as maps. `open_case_arrays` also reads result sets written before chunks ex
 
 from __future__ import annotations
 
-import functools
-import io
 import json
 import zlib
 from dataclasses import dataclass
@@ -28,7 +26,6 @@ from typing import Any, Iterator, Mapping, Protocol, Sequence
 import numpy as np
 
 from anobench.errors import AnobenchError
-from anobench.store.atomic import atomic_write
 from anobench.store.rows import damaged
 
 ARRAYS = "arrays"  # the folder of a result set's chunks
@@ -60,33 +57,13 @@ def _packed(name: str) -> bool:
     return DTYPES[name] == np.dtype(bool)
 
 
-def _stored_shape(name: str, case_shape: Sequence[int]) -> tuple[int, ...]:
+def stored_shape(name: str, case_shape: Sequence[int]) -> tuple[int, ...]:
     height, width = case_shape
     return (height, (width + 7) // 8) if _packed(name) else (height, width)
 
 
-def _stored_dtype(name: str) -> np.dtype[Any]:
+def stored_dtype(name: str) -> np.dtype[Any]:
     return np.dtype(np.uint8) if _packed(name) else DTYPES[name]
-
-
-def write_chunk(folder: Path, number: int, arrays: Mapping[str, np.ndarray]) -> dict[str, dict[str, int]]:
-    """Write chunk `number` of each array (c × H × W) under `folder`; returns per array the file's
-    bytes and CRC-32 (what the index records). The chunk counts only once its record is written
-    somewhere (an index, or a journal's commit)."""
-    files = {}
-    for name, array in arrays.items():
-        if name not in DTYPES:
-            raise ValueError(f"unknown case array {name!r}; known: {', '.join(DTYPES)}")
-        stored = np.asarray(array, dtype=DTYPES[name])
-        if _packed(name):
-            stored = np.packbits(stored, axis=-1)
-        buffer = io.BytesIO()
-        np.lib.format.write_array(buffer, np.ascontiguousarray(stored), allow_pickle=False)
-        content = buffer.getbuffer()
-        # durable when its result set is published; renamed into place, so a kill leaves no torn chunk file
-        atomic_write(folder / name / f"{number:06d}.npy", functools.partial(_write_bytes, content), durable=False)
-        files[name] = {"bytes": len(content), "crc32": zlib.crc32(content)}
-    return files
 
 
 def _header(handle: Any) -> tuple[tuple[int, ...], np.dtype[Any]]:
@@ -99,10 +76,6 @@ def _header(handle: Any) -> tuple[tuple[int, ...], np.dtype[Any]]:
     if fortran_order:
         raise ValueError("Fortran-ordered array")
     return tuple(shape), dtype
-
-
-def _write_bytes(content: memoryview, path: Path) -> None:
-    path.write_bytes(content)
 
 
 def chunk_path(folder: Path, name: str, number: int) -> Path:
@@ -143,23 +116,6 @@ def write_index(folder: Path, cases: int, case_shape: Sequence[int], chunks: Seq
     }
     folder.mkdir(parents=True, exist_ok=True)
     (folder / INDEX).write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
-
-
-class ChunkSetWriter:
-    """Writes consecutive chunks of case arrays under `folder`, then (`close`) their index."""
-
-    def __init__(self, folder: Path, case_shape: Sequence[int]) -> None:
-        self.folder, self.case_shape = folder, tuple(case_shape)
-        self.chunks: list[Chunk] = []
-
-    def add(self, arrays: Mapping[str, np.ndarray]) -> Chunk:
-        number, first = len(self.chunks), self.chunks[-1].stop if self.chunks else 0
-        chunk = Chunk(number, first, len(arrays["maps"]), write_chunk(self.folder, number, arrays))
-        self.chunks.append(chunk)
-        return chunk
-
-    def close(self, cases: int) -> None:
-        write_index(self.folder, cases, self.case_shape, self.chunks)
 
 
 class CaseArrays(Protocol):
@@ -245,8 +201,8 @@ class ChunkedArrays:
             raise AnobenchError(f"the run in {self.folder.parent} kept no {name}")
         path = chunk_path(self.folder, name, chunk.number)
         expected = chunk.files[name]
-        shape = (chunk.cases, *_stored_shape(name, self.case_shape))
-        dtype = _stored_dtype(name)
+        shape = (chunk.cases, *stored_shape(name, self.case_shape))
+        dtype = stored_dtype(name)
         try:
             with open(path, "rb") as handle:
                 declared_shape, declared_dtype = _header(handle)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from anobench.errors import AnobenchError
 from anobench.store import chunks
+from anobench.store.chunk_writer import ChunkSetWriter
 from anobench.store.rows import CASES, read_rows, write_rows
 
 
@@ -102,7 +103,7 @@ def write_results(folder: Path, results: CaseResults, chunk_cases: int | None = 
     """Write `results` as a result set into `folder` (rows, then chunked arrays of `chunk_cases` cases)."""
     _, height, width = results.maps.shape
     size = chunk_cases or chunks.chunk_cases(height, width)
-    writer = chunks.ChunkSetWriter(folder / chunks.ARRAYS, (height, width))
+    writer = ChunkSetWriter(folder / chunks.ARRAYS, (height, width))
     arrays = results.arrays()
     for first in range(0, len(results.rows), size):
         writer.add({name: value[first : first + size] for name, value in arrays.items()})

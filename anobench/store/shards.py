@@ -19,6 +19,7 @@ import pandas as pd
 
 from anobench.errors import AnobenchError
 from anobench.store import chunks
+from anobench.store.chunk_writer import ChunkSetWriter
 from anobench.store.folder import CONFIG, DATA_MANIFEST, PROVENANCE, SHARDS, publish, read_json, staging, write_json
 from anobench.store.results import StoredResults, open_results
 from anobench.store.rows import BOX_COLUMNS, BOXES, CASES, read_rows, write_boxes, write_rows
@@ -47,7 +48,7 @@ def join_result_sets(parts: list[StoredResults], out: Path) -> None:
     order = np.argsort(rows["index"].to_numpy(), kind="stable")
     names = [name for name in chunks.DTYPES if all(part.has(name) for part in parts if len(part.rows))]
     size = chunks.chunk_cases(height, width)
-    writer = chunks.ChunkSetWriter(out / chunks.ARRAYS, (height, width))
+    writer = ChunkSetWriter(out / chunks.ARRAYS, (height, width))
     for first in range(0, len(order), size):
         picked = order[first : first + size]
         joined = {name: np.empty((len(picked), height, width), chunks.DTYPES[name]) for name in names}
