@@ -141,3 +141,59 @@ def test_a_report_of_box_runs_has_the_board_comparisons_froc_and_case_panels(tmp
     store.seal(mask_run)
     with pytest.raises(AnobenchError, match="cannot share a report"):
         write_report([str(tmp_path / "thor"), str(mask_run)], tmp_path / "mixed", "anobench report")
+
+
+def fabricate_many(folder, images=40, side=32, seed=0):
+    """A box run of `images` images of smooth noise, each with a bright spot on or beside one or two boxes."""
+    rng = np.random.default_rng(seed)
+    maps = (rng.gamma(2.0, 0.05, size=(images, side, side))).astype(np.float32)
+    boxes = []
+    for image in range(images):
+        for number in range(1 + image % 2):
+            top, left = rng.integers(0, side - 8, size=2)
+            boxes.append([image, f"c{image}", ["fracture", "metal"][number], top, left, top + 6, left + 6])
+            spot = (top + 2, left + 2) if rng.random() < 0.6 else rng.integers(0, side - 3, size=2)
+            maps[image, spot[0] : spot[0] + 3, spot[1] : spot[1] + 3] += rng.uniform(0.3, 1.0)
+    rows = pd.DataFrame(
+        {
+            "index": range(images),
+            "case_id": [f"c{i}" for i in range(images)],
+            "subject_id": [None] * images,
+            "lesion_pixels": [0] * images,
+            "size_bin": [None] * images,
+            "score": [0.1] * images,
+            "nfe": [1] * images,
+            "seconds": [0.1] * images,
+            "batch_size": [1] * images,
+        }
+    )
+    write_results(folder, CaseResults(rows, maps, None, None), chunk_cases=7)
+    healthy = rng.gamma(2.0, 0.05, size=(10, side, side)).astype(np.float32)
+    write_results(folder / store.HEALTHY, CaseResults(rows.iloc[:10], healthy, None, None), chunk_cases=7)
+    write_boxes(folder / BOXES, pd.DataFrame(boxes, columns=BOX_COLUMNS))
+    store.write_json(folder / store.CONFIG, {"method": "m", "dataset": "wrist-phantom", "split": "test"})
+    store.write_json(folder / store.PROVENANCE, {"data_manifest": "m", "device": "cpu"})
+    store.seal(folder)
+
+
+def test_a_box_run_read_in_chunks_scores_as_the_one_held_in_memory(tmp_path, monkeypatch):
+    from anobench.evaluation import box_protocol
+
+    fabricate_many(tmp_path)
+    in_memory = evaluate_box_run(tmp_path)
+    monkeypatch.setattr(box_protocol, "EXACT_PIXELS", 0)  # as if the run did not fit
+    streamed = evaluate_box_run(tmp_path)
+    assert (in_memory.froc_search, streamed.froc_search) == ("exact", "binned")
+    assert streamed.threshold == in_memory.threshold and streamed.healthy_fpr == in_memory.healthy_fpr
+    pd.testing.assert_frame_equal(streamed.per_class, in_memory.per_class)
+    for key, estimate in in_memory.class_intervals.items():
+        assert tuple(vars(streamed.class_intervals[key]).values()) == pytest.approx(tuple(vars(estimate).values()))
+    np.testing.assert_allclose(streamed.case_f1, in_memory.case_f1, equal_nan=True)
+    # the FROC at fine-bin floors instead of every distinct value: an approximation, close on these maps
+    assert streamed.froc_thresholds < in_memory.froc_thresholds
+    for k, estimate in in_memory.recall_at_fp.items():
+        assert streamed.recall_at_fp[k].value == pytest.approx(estimate.value, abs=0.01), k
+        assert (streamed.recall_at_fp[k].low, streamed.recall_at_fp[k].high) == pytest.approx(
+            (estimate.low, estimate.high), abs=0.05
+        ), k
+    assert "read a chunk at a time" in render_table2([streamed], "anobench compare")

@@ -15,16 +15,33 @@ much better it can be, from the same counts.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.special import digamma
 
 from anobench.evaluation.pixel_metrics import DICE_EPSILON
+from anobench.store.folder import HEALTHY
+from anobench.store.results import open_results
+from anobench.store.rows import CASES
 
+EXACT_PIXELS = 1 << 25  # pixels of a run (with its healthy split) an exact search holds at most: about 1 GiB
+EXACT_BYTES_PER_PIXEL = 32  # what the exact search holds per pixel, at its peak
 FINE_BITS = 20
 FINE_BINS = 1 << FINE_BITS
 LOW_BITS = 32 - FINE_BITS  # the bits inside a fine bin, read in a second look (`bin_values`)
 SIGN = np.uint32(0x80000000)
+
+
+def run_pixels(folder: Path) -> int:
+    """Pixels of the maps an exact search would hold for the run in `folder` (its healthy split's too):
+    beyond `EXACT_PIXELS`, boards read the run a chunk at a time."""
+    pixels = 0
+    for part in (folder, folder / HEALTHY):
+        if (part / CASES).is_file():
+            found = open_results(part)
+            pixels += len(found.rows) * found.pixels_per_case
+    return pixels
 
 
 def order_keys(values: np.ndarray) -> np.ndarray:

@@ -102,7 +102,7 @@ def exact_froc(maps: Sequence[np.ndarray], boxes: Sequence[Sequence[Box]]) -> Ex
         found += image_found
     per_image = false_positives / max(len(maps), 1)
     recall = found / max(sum(len(b) for b in boxes), 1)
-    points = _operating_points(per_image, recall)
+    points = operating_points(per_image, recall)
     thresholds = every[points]
     counts = [image.at(thresholds) for image in images]
     return ExactFroc(
@@ -114,7 +114,7 @@ def exact_froc(maps: Sequence[np.ndarray], boxes: Sequence[Sequence[Box]]) -> Ex
     )
 
 
-def _operating_points(false_positives: np.ndarray, recall: np.ndarray) -> np.ndarray:
+def operating_points(false_positives: np.ndarray, recall: np.ndarray) -> np.ndarray:
     """Indices of the thresholds no other beats: fewer false positives with at least the recall."""
     order = np.lexsort((-recall, false_positives))  # by false positives, then by recall descending
     best = np.maximum.accumulate(recall[order])

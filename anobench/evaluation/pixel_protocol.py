@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from anobench.errors import AnobenchError
+from anobench.evaluation.binned import EXACT_BYTES_PER_PIXEL, EXACT_PIXELS, run_pixels
 from anobench.evaluation.bootstrap import (
     RESAMPLES,
     SEED,
@@ -55,8 +56,6 @@ from anobench.store.rows import CASES, SIZE_BINS
 BIN_NAMES = [name for name, _, _ in SIZE_BINS]
 THRESHOLD_MODES = ("exact", "grid", "binned")
 AUTO = "auto"  # exact while a run fits in memory, binned beyond (`resolve_thresholds`)
-EXACT_PIXELS = 1 << 25  # pixels of a run (with its healthy split) the exact search holds at most: about 1 GiB
-EXACT_BYTES_PER_PIXEL = 32  # what the exact search holds per pixel, at its peak
 RESAMPLED_CUTS = 8192  # most candidate thresholds per bootstrap resample of the exact search
 
 
@@ -199,16 +198,6 @@ class RunMetrics(PixelScores):
         return self.dice["all"].dice
 
 
-def _pixels(folder: Path) -> int:
-    """Pixels of the maps the exact search would hold for the run in `folder` (its healthy split's too)."""
-    found = open_results(folder)
-    pixels = len(found.rows) * found.pixels_per_case
-    if (folder / store.HEALTHY / CASES).is_file():
-        healthy = open_results(folder / store.HEALTHY)
-        pixels += len(healthy.rows) * healthy.pixels_per_case
-    return pixels
-
-
 def resolve_thresholds(folders: list[Path], thresholds: str) -> str:
     """The threshold search of a board: `auto` is exact while every run fits in memory (`EXACT_PIXELS`),
     binned beyond; exact asked for a run that does not fit is refused, naming the way that does."""
@@ -217,7 +206,7 @@ def resolve_thresholds(folders: list[Path], thresholds: str) -> str:
         raise AnobenchError(f"unknown threshold search {thresholds!r}; available: {', '.join(known)}")
     if thresholds not in ("exact", AUTO):
         return thresholds
-    largest, folder = max((_pixels(folder), folder) for folder in folders)
+    largest, folder = max((run_pixels(folder), folder) for folder in folders)
     if largest <= EXACT_PIXELS:
         return "exact"
     if thresholds == AUTO:
@@ -252,7 +241,7 @@ def evaluate_run(
     healthy = open_results(folder / store.HEALTHY) if (folder / store.HEALTHY / CASES).is_file() else None
     # None for slices not scored (≤ 3 lesion pixels): pandas' string columns read them back as NaN
     size_bins = np.array([b if isinstance(b, str) else None for b in rows["size_bin"]], dtype=object)
-    in_memory = thresholds == "exact" or (thresholds == "grid" and _pixels(folder) <= EXACT_PIXELS)
+    in_memory = thresholds == "exact" or (thresholds == "grid" and run_pixels(folder) <= EXACT_PIXELS)
     if in_memory:
         arrays = stored.gather(["maps", "masks"], positions)
         healthy_maps = healthy.gather(["maps"], np.arange(len(healthy.rows)))["maps"] if healthy else None

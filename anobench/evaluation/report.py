@@ -38,6 +38,7 @@ from anobench.evaluation.cells import (
 from anobench.evaluation.identity import Coverage, evaluate_runs, find_runs, merge_seeds, same_data
 from anobench.evaluation.layouts.full import dice_pairs, pairs_section, table_rows
 from anobench.evaluation.layouts.table2 import (
+    binned_froc_text,
     box_pairs,
     box_pairs_section,
     froc_counts_text,
@@ -46,7 +47,7 @@ from anobench.evaluation.layouts.table2 import (
 )
 from anobench.evaluation.pixel_protocol import AUTO, BIN_NAMES, RunMetrics, evaluate_run, resolve_thresholds
 from anobench.store import folder as store
-from anobench.store.results import CaseResults, open_results
+from anobench.store.results import CaseResults, StoredResults, open_results
 from anobench.store.rows import BOXES, read_boxes
 
 PANEL_PICKS = ("best", "median", "worst")
@@ -143,9 +144,17 @@ def _figures_of(m: RunMetrics) -> tuple[tuple[np.ndarray, np.ndarray], CaseResul
         precision, recall, _ = precision_recall_curve(every["masks"][scored].ravel(), every["maps"][scored].ravel())
         curve, top = (recall, precision), float(np.percentile(every["maps"], 99.5)) or 1.0
     else:
-        maps = lambda: (arrays["maps"] for _, arrays in stored.iterate(["maps"], np.sort(positions)))  # noqa: E731
-        curve, top = m.pr_curve, streamed_threshold(maps, 0.005)[0] or 1.0
+        curve, top = m.pr_curve, _map_top(stored, positions, large=True)
     return curve, stored.load(positions[[position for _, position in picks]]), picks, top
+
+
+def _map_top(stored: StoredResults, positions: np.ndarray, large: bool) -> float:
+    """The top of a run's map colour scale: the 99.5th percentile of its maps (of a run read in chunks,
+    the order statistic of that rank, found in two looks)."""
+    if not large:
+        return float(np.percentile(stored.gather(["maps"], positions)["maps"], 99.5)) or 1.0
+    maps = lambda: (arrays["maps"] for _, arrays in stored.iterate(["maps"], np.sort(positions)))  # noqa: E731
+    return streamed_threshold(maps, 0.005)[0] or 1.0
 
 
 def _masks(results: CaseResults) -> np.ndarray:
@@ -229,7 +238,7 @@ def _box_report(folders: list[Path], out: Path, command: str) -> Path:
     sections += [
         "## FROC",
         "Best box recall at ≤ k false-positive regions per image, every distinct map value "
-        f"tried as threshold ({froc_counts_text(metrics)}; the board's R@kFP).",
+        f"tried as threshold ({froc_counts_text(metrics)}{binned_froc_text(metrics)}; the board's R@kFP).",
         "![FROC curves](froc.png)",
         "## Cases",
         "Best, median and worst image by the mean F1 of its boxes (thor-compat, τ from the "
@@ -238,20 +247,23 @@ def _box_report(folders: list[Path], out: Path, command: str) -> Path:
     ]
     for number, (m, label) in enumerate(zip(metrics, labels), start=1):
         stored = open_results(m.run.folder)
-        results = stored.load(stored.positions_of(m.case_ids))
+        positions = stored.positions_of(m.case_ids)
         name = f"cases-{number}-{_slug(label)}.png"
         picks = panel_rows(m.case_f1, np.full(len(m.case_f1), BOXED), [BOXED])
+        shown = [position for _, position in picks]
+        results = stored.load(positions[shown])
         figures.case_panels(
-            picks,
+            [(caption, line) for line, (caption, _) in enumerate(picks)],
             results.images,
             results.reconstructions,
             results.maps,
             _box_masks(m.run.folder, results),
             list(results.rows["case_id"]),
-            m.case_f1,
+            m.case_f1[shown],
             out / name,
             f"{label} ({m.run.folder})",
             score_name="F1",
+            top=_map_top(stored, positions, m.froc_search != "exact"),
         )
         sections += [f"### {label}", f"![cases of {label}]({name})"]
     return _write_index(metrics, out, command, table2_note(metrics), table2_rows(metrics), sections, coverage)

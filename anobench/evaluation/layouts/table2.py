@@ -103,12 +103,23 @@ def table2_note(metrics: list[BoxRunMetrics]) -> str:
         "where it gives one, else everything outside the image's boxes). "
         "R@kFP: box recall ×100 at k false-positive regions per image "
         "(8-connected components of map ≥ τ; the FROC at its exact operating points: every distinct map value as "
-        f"threshold, {froc_counts_text(metrics)}). F1 mean: F1 averaged over the classes. "
+        f"threshold, {froc_counts_text(metrics)}{binned_froc_text(metrics)}). F1 mean: F1 averaged over the classes. "
         f"Brackets: 95 % percentile bootstrap intervals ({RESAMPLES} resamples of the test "
         f"{'patients' if {m.bootstrap_unit for m in metrics} == {'patients'} else 'images'}, seed {SEED}, each "
         "image with all its boxes; τ stays the one chosen on the healthy split). "
         f'Rows marked "reported ({TABLE2_DATA})" are the paper\'s published numbers ({CITATION}, Table 2).'
     ) + (f" {seeds_note('F1 mean')}" if any(m.seed_values for m in metrics) else "")
+
+
+def binned_froc_text(metrics: list[BoxRunMetrics]) -> str:
+    """What differs for runs too large to hold in memory (nothing, when none is)."""
+    binned = [str(m.run.folder) for m in metrics if m.froc_search != "exact"]
+    if not binned:
+        return ""
+    return (
+        f"; but for {', '.join(binned)}, read a chunk at a time, the thresholds are the floors of fine bins at "
+        "evenly spaced ranks of the run's map values"
+    )
 
 
 def froc_counts_text(metrics: list[BoxRunMetrics]) -> str:
