@@ -29,7 +29,7 @@ from anobench.evaluation.calibration import calibrated_threshold, streamed_thres
 from anobench.evaluation.pixel_metrics import THRESHOLDS, pooled_scores, rank_pixels
 from anobench.evaluation.pixel_protocol import evaluate_run
 from anobench.store import folder as store
-from anobench.store.results import CaseResults, write_results
+from anobench.store.results import CaseResults, read_results, write_results
 from anobench.store.rows import ROW_COLUMNS, size_bin
 
 
@@ -189,3 +189,24 @@ def test_poisson_and_multinomial_intervals_agree_on_a_large_board():
         weights = resampler.weights(np.arange(20_000)).astype(np.float64)
         means = weights @ values / weights.sum(axis=1)
         assert np.percentile(means, 2.5) == pytest.approx(values.mean() - 1.96 * values.std() / 20_000**0.5, abs=0.004)
+
+
+def test_per_subject_tables_come_out_of_the_pass_alike_in_memory_and_in_chunks(tmp_path, monkeypatch):
+    from anobench.evaluation.subjects import subject_table
+
+    fabricate(tmp_path)
+    rows = pd.read_parquet(tmp_path / "cases.parquet").assign(subject_id=lambda r: [f"s{i // 4}" for i in r["index"]])
+    rows.to_parquet(tmp_path / "cases.parquet", index=False)
+    store.seal(tmp_path)  # twelve subjects of four slices
+    in_memory = evaluate_run(tmp_path, thresholds="grid")
+    monkeypatch.setattr(pixel_protocol, "EXACT_PIXELS", 0)
+    streamed = evaluate_run(tmp_path, thresholds="grid")
+    assert in_memory.bootstrap_unit == streamed.bootstrap_unit == "subjects"
+    a, b = subject_table(in_memory), subject_table(streamed)
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    assert len(a) <= 12 and (a["cases"] <= 4).all() and a["lesion"].sum() == in_memory.case_counts["lesion"].sum()
+    maps, masks = read_results(tmp_path).maps, read_results(tmp_path).masks
+    s0 = [i for i in range(4) if np.isfinite(in_memory.case_dice[i])]  # subject s0's scored slices, pooled by hand
+    above = maps[s0] > in_memory.calibrated.threshold
+    expected = 2 * (above & masks[s0]).sum() / (above.sum() + masks[s0].sum() + 1e-6)
+    assert a.loc["s0", "dice calibrated"] == pytest.approx(expected)

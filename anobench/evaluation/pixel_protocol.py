@@ -80,6 +80,9 @@ class PixelScores:
     resampled: dict[str, np.ndarray]  # the same keys: the metric in each bootstrap resample
     case_dice: np.ndarray  # per case Dice at the pooled "all" threshold (NaN: not scored)
     calibrated: Calibrated | None
+    # per case (0 when not scored): "lesion" pixels, "predicted" and "true" (positive) pixels at the
+    # pooled "all" threshold, "calibrated predicted" and "calibrated true" at the calibrated one
+    case_counts: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def pixel_scores(
@@ -118,12 +121,17 @@ def pixel_scores(
     auprc, resampled["auprc"] = searched["all"][2]
     intervals["auprc"] = interval(auprc, resampled["auprc"])
     anomalous = _at(maps, dice["all"].threshold, inclusive=thresholds == "exact")
-    case_dice = np.where(scored, _case_dice(anomalous, masks), np.nan)
+    counts = _case_counts(anomalous, masks, scored, "")
+    case_dice = np.where(scored, dice_curve(counts["predicted"], counts["true"], counts["lesion"]), np.nan)
     calibrated = None
     if healthy_maps is not None:
-        calibrated = _calibrated(maps, masks, scored, weights, healthy_maps, thresholds, healthy_split)
+        lesion = counts["lesion"]
+        calibrated, at_threshold = _calibrated(
+            maps, masks, scored, lesion, weights, healthy_maps, thresholds, healthy_split
+        )
         intervals["dice calibrated"], resampled["dice calibrated"] = calibrated.dice, calibrated.samples
-    return PixelScores(dice, cases_per_bin, auprc, intervals, resampled, case_dice, calibrated)
+        counts.update(at_threshold)
+    return PixelScores(dice, cases_per_bin, auprc, intervals, resampled, case_dice, calibrated, counts)
 
 
 def _pooled_exact(
@@ -151,36 +159,39 @@ def _at(maps: np.ndarray, threshold: float, inclusive: bool) -> np.ndarray:
     return maps >= threshold if inclusive else maps > threshold
 
 
-def _case_dice(anomalous: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    flat = anomalous.reshape(len(anomalous), int(np.prod(anomalous.shape[1:])))
-    inside = masks.reshape(flat.shape)
-    return dice_curve(flat.sum(axis=1), (flat & inside).sum(axis=1), inside.sum(axis=1))
+def _case_counts(anomalous: np.ndarray, masks: np.ndarray, scored: np.ndarray, prefix: str) -> dict[str, np.ndarray]:
+    """Per case: its lesion pixels, and its `anomalous` pixels and those inside the lesion (0 when not scored)."""
+    flat = anomalous.reshape(len(anomalous), int(np.prod(anomalous.shape[1:]))) & scored[:, None]
+    inside = masks.reshape(flat.shape) & scored[:, None]
+    counts = {f"{prefix}predicted": flat.sum(axis=1), f"{prefix}true": (flat & inside).sum(axis=1)}
+    return counts if prefix else {"lesion": inside.sum(axis=1), **counts}
 
 
 def _calibrated(
     maps: np.ndarray,
     masks: np.ndarray,
     scored: np.ndarray,
+    lesion: np.ndarray,
     weights: np.ndarray,
     healthy_maps: np.ndarray,
     thresholds: str,
     split: str,
-) -> Calibrated:
+) -> tuple[Calibrated, dict[str, np.ndarray]]:
+    """The calibrated Dice (`lesion`: each case's scored lesion pixels), and the per-case counts at its
+    threshold (`_case_counts`)."""
     tau, fpr = calibrated_threshold(healthy_maps, HEALTHY_FPR, None if thresholds == "exact" else THRESHOLDS)
-    pixels = int(np.prod(maps.shape[1:]))
-    anomalous = (maps > tau).reshape(len(maps), pixels) & scored[:, None]
-    inside = masks.reshape(len(masks), pixels) & scored[:, None]
-    predicted, true_positive, lesion = anomalous.sum(axis=1), (anomalous & inside).sum(axis=1), inside.sum(axis=1)
+    counts = _case_counts(maps > tau, masks, scored, "calibrated ")
+    predicted, true_positive = counts["calibrated predicted"], counts["calibrated true"]
     value = float(dice_curve(predicted.sum(), true_positive.sum(), lesion.sum())) if lesion.sum() else float("nan")
     w = weights.astype(np.float64)
     pooled_lesion = w @ lesion
     with np.errstate(invalid="ignore"):
         samples = np.where(pooled_lesion > 0, dice_curve(w @ predicted, w @ true_positive, pooled_lesion), np.nan)
     case_dice = np.where(scored, dice_curve(predicted, true_positive, lesion), np.nan)
-    return Calibrated(tau, fpr, interval(value, samples), split, samples, case_dice)
+    return Calibrated(tau, fpr, interval(value, samples), split, samples, case_dice), counts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunMetrics(PixelScores):
     """The pixel protocol's scores of one run, on the cases `case_ids`, and the run they belong to."""
 
@@ -192,6 +203,7 @@ class RunMetrics(PixelScores):
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)  # binned: where the exact value lies
     resampling: str = "multinomial"  # the bootstrap's draws: multinomial, or poisson on large boards
     pr_curve: tuple[np.ndarray, np.ndarray] | None = None  # recall, precision: runs read in chunks (reports)
+    subject_ids: tuple[str | None, ...] = ()  # of the cases, in `case_ids` order
 
     @property
     def headline(self) -> float:
@@ -263,6 +275,7 @@ def evaluate_run(
         bounds=bounds,
         resampling=resampling,
         pr_curve=pr_curve,
+        subject_ids=tuple(s if isinstance(s, str) else None for s in rows["subject_id"]),
     )
 
 
@@ -293,5 +306,6 @@ def _streamed(
         streamed.resampled,
         streamed.case_dice,
         calibrated,
+        {name: values for name, values in streamed.case_counts.items() if calibrated or "calibrated" not in name},
     )
     return scores, streamed.bounds, streamed.pr_curve
