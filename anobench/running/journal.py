@@ -31,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from anobench.errors import AnobenchError
 from anobench.store import chunks
 from anobench.store.atomic import atomic_write
 from anobench.store.chunk_writer import OpenChunk
+from anobench.store.rows import BOX_COLUMNS, ROW_COLUMNS
 
 JOURNAL = "journal"
 JOURNAL_FORMAT = 2  # 2: committed chunks and the open chunk's batches; 1 (before chunks): batches only
@@ -91,11 +93,10 @@ class BatchRecord:
 
 @dataclass(frozen=True)
 class CommittedChunk:
-    """A chunk of consecutive batches whose files are complete and whose rows are recorded."""
+    """A chunk of consecutive batches whose files are complete and whose rows are recorded (in its
+    record, read back by `BatchJournal.rows`: memory does not keep every chunk's rows)."""
 
     chunk: chunks.Chunk
-    rows: list[dict[str, Any]]
-    boxes: list[dict[str, Any]]
     predict_seconds: float
     network_seconds: float
 
@@ -146,12 +147,21 @@ class BatchJournal:
             )
             if chunk.number != len(found) or not whole:
                 break
-            found.append(
-                CommittedChunk(
-                    chunk, record["rows"], record["boxes"], record["predict_seconds"], record["network_seconds"]
-                )
-            )
+            found.append(CommittedChunk(chunk, record["predict_seconds"], record["network_seconds"]))
         return found
+
+    def rows(self, committed: list[CommittedChunk]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The rows and the box rows of the committed chunks, read back from their records one at a time."""
+        rows, boxes = [], []
+        for c in committed:
+            record = json.loads((self.folder / f"chunk-{c.chunk.number:06d}.json").read_text())
+            rows.append(pd.DataFrame(record["rows"], columns=ROW_COLUMNS))
+            boxes.append(pd.DataFrame(record["boxes"], columns=BOX_COLUMNS))
+        empty_rows, empty_boxes = pd.DataFrame(columns=ROW_COLUMNS), pd.DataFrame(columns=BOX_COLUMNS)
+        return (
+            pd.concat(rows, ignore_index=True) if rows else empty_rows,
+            pd.concat(boxes, ignore_index=True) if boxes and any(len(b) for b in boxes) else empty_boxes,
+        )
 
     def _batches_of(self, number: int) -> Path:
         return self.folder / f"chunk-{number:06d}.batches.jsonl"
@@ -200,8 +210,6 @@ class BatchJournal:
         closed = chunk.close()
         done = CommittedChunk(
             chunks.Chunk(number, first, closed.cases, closed.files),
-            [row for r in records for row in r.rows],
-            [box for r in records for box in r.boxes],
             sum(r.predict_seconds for r in records),
             sum(r.network_seconds for r in records),
         )
@@ -210,8 +218,8 @@ class BatchJournal:
             "first": first,
             "cases": closed.cases,
             "files": closed.files,
-            "rows": done.rows,
-            "boxes": done.boxes,
+            "rows": [row for r in records for row in r.rows],
+            "boxes": [box for r in records for box in r.boxes],
             "predict_seconds": done.predict_seconds,
             "network_seconds": done.network_seconds,
         }

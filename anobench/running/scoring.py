@@ -23,7 +23,7 @@ from anobench.running.contract import checked_prediction, plugin_call
 from anobench.running.journal import BatchJournal, BatchRecord
 from anobench.running.sources import OpenSplit
 from anobench.store import chunks
-from anobench.store.rows import BOX_COLUMNS, ROW_COLUMNS, size_bin
+from anobench.store.rows import size_bin
 
 if TYPE_CHECKING:
     import torch
@@ -111,8 +111,7 @@ def score_cases(
             committed.append(journal.commit(number, group[0], chunk, records))
     journal.close(committed, (image_size, image_size))
     return Scored(
-        pd.DataFrame([row for c in committed for row in c.rows], columns=ROW_COLUMNS),
-        pd.DataFrame([box for c in committed for box in c.boxes], columns=BOX_COLUMNS),
+        *journal.rows(committed),
         time.perf_counter() - start,
         sum(c.predict_seconds for c in committed),
         sum(c.network_seconds for c in committed),
