@@ -68,6 +68,10 @@ def test_a_result_set_written_before_chunks_is_read_as_it_is(tmp_path):
     back = read_results(tmp_path)
     assert np.array_equal(back.maps, written.maps) and np.array_equal(back.masks, written.masks)
     assert back.images is None
+    archive = tmp_path / chunks.LEGACY
+    archive.write_bytes(archive.read_bytes()[:-40])  # truncated
+    with pytest.raises(AnobenchError, match=f"{archive}.*damaged.*--overwrite"):
+        read_results(tmp_path)
 
 
 def rewrite_npy(path, array):

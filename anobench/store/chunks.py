@@ -241,19 +241,25 @@ class LegacyArrays:
         try:
             with np.load(path) as archive:
                 names = tuple(name for name in DTYPES if name in archive.files)
-                maps = archive["maps"] if "maps" in archive.files else None
+                shape: tuple[int, ...] = ()
+                if "maps" in names:  # the maps' header only: the data is read when a pass asks for it
+                    with archive.zip.open("maps.npy") as member:
+                        shape = _header(member)[0]
         except Exception as error:  # zipfile, zlib, pickle refusal: every reason the file cannot be read
             raise damaged(path, str(error).splitlines()[0] if str(error) else type(error).__name__) from None
-        if maps is None or len(maps) != cases or maps.ndim != 3:
+        if len(shape) != 3 or shape[0] != cases:
             raise AnobenchError(f"{path} is damaged: it holds no maps for the {cases} rows of its run")
-        return cls(path, (maps.shape[1], maps.shape[2]), names, (Chunk(0, 0, cases, {}),))
+        return cls(path, (shape[1], shape[2]), names, (Chunk(0, 0, cases, {}),))
 
     def read(self, chunk: Chunk, names: Sequence[str]) -> dict[str, np.ndarray]:
         missing = [name for name in names if name not in self.names]
         if missing:
             raise AnobenchError(f"the run in {self.path.parent} kept no {missing[0]}")
-        with np.load(self.path) as archive:
-            return {name: archive[name] for name in names}
+        try:
+            with np.load(self.path) as archive:
+                return {name: archive[name] for name in names}
+        except Exception as error:  # a member that does not decompress, a CRC the zip archive does not match
+            raise damaged(self.path, str(error).splitlines()[0] if str(error) else type(error).__name__) from None
 
 
 def open_case_arrays(result_folder: Path, cases: int) -> CaseArrays:
