@@ -15,7 +15,8 @@ harness's (rows, journal, chunks, publication, progress).
 
     .venv/bin/python bench/scaling.py [--cases 1000,10000,100000] [--work DIR] [--what compare,run]
 
-Prints a Markdown table (and writes docs/images/scaling.png); the fabricated runs take about
+Prints a Markdown table, writes docs/images/scaling.png and the measurements (WORK/scaling.json;
+`bench/scaling.py replot WORK/scaling.json` draws the figure again); the fabricated runs take about
 7 GB per 100,000 cases under --work (default: a temporary folder, removed after).
 """
 
@@ -42,8 +43,8 @@ HERE = Path(__file__).resolve().parent
 def fabricate(folder: Path, cases: int, seed: int, quality: float) -> None:
     """A finished run of `cases` cases (and a healthy split of cases/10), written chunk by chunk."""
     from anobench.store import chunks
-from anobench.store.chunk_writer import ChunkSetWriter
     from anobench.store import folder as store
+    from anobench.store.chunk_writer import ChunkSetWriter
     from anobench.store.rows import ROW_COLUMNS, size_bin, write_rows
 
     rng = np.random.default_rng(seed)
@@ -165,8 +166,11 @@ def plot(compare: list[dict[str, float]], runs: list[dict[str, float]], path: Pa
             x = [p["cases"] for p in points]
             seconds.plot(x, [p["seconds"] for p in points], marker="o", label=label)
             memory.plot(x, [p["peak_mib"] for p in points], marker="o", label=label)
+    memory.axhline(2048, color="grey", linestyle="--", linewidth=1, label="2 GiB")
+    seconds.set(yscale="log")
+    memory.set(ylim=(0, 2300))
     for axis, title in ((seconds, "wall seconds"), (memory, "peak resident memory (MiB)")):
-        axis.set(xscale="log", yscale="log", xlabel="cases (128×128)", title=title)
+        axis.set(xscale="log", xlabel="cases (128×128)", title=title)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -176,6 +180,11 @@ def plot(compare: list[dict[str, float]], runs: list[dict[str, float]], path: Pa
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "fabricate":
         fabricate(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "replot":  # replot RESULTS.json [PNG]: the figure of a measured run
+        measured_points = json.loads(Path(sys.argv[2]).read_text())
+        target = Path(sys.argv[3]) if len(sys.argv) > 3 else HERE.parent / "docs" / "images" / "scaling.png"
+        plot(measured_points["compare"], measured_points["run"], target)
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", default="1000,10000,100000")
@@ -210,6 +219,7 @@ def main() -> None:
         harness = f"{1e6 * r['harness'] / cases:.0f}" if r else "–"
         cells += [f"{r['seconds']:.1f}", f"{r['peak_mib']:.0f}", harness] if r else ["–"] * 3
         print("| " + " | ".join(cells) + " |")
+    (work / "scaling.json").write_text(json.dumps({"compare": compare, "run": runs}, indent=1))
     plot(compare, runs, args.plot)
     print(f"\nplot: {args.plot}")
     if args.work is None:
