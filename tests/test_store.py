@@ -203,3 +203,24 @@ def test_an_open_chunk_resumes_cut_back_to_the_batches_its_records_vouch_for(tmp
     assert resumed.close().files == reference.close().files  # the same bytes and checksums
     short = OpenChunk.resume(tmp_path / "resumed", 0, 6, (6, 9), sorted(arrays), appended=7)
     assert short is None  # a file shorter than the records say: the chunk starts afresh
+
+
+def test_a_run_folder_of_an_older_anobench_is_evaluated_as_its_chunked_copy(tmp_path):
+    from conftest import fabricate_brain_run
+
+    from anobench.evaluation.pixel_protocol import evaluate_run
+
+    fabricate_brain_run(tmp_path / "chunked", "m", 0.7)
+    legacy = tmp_path / "legacy"
+    for part in ("", store.HEALTHY):
+        written = read_results(tmp_path / "chunked" / part)
+        (legacy / part).mkdir(parents=True, exist_ok=True)
+        written.rows.to_parquet(legacy / part / "cases.parquet", index=False)
+        np.savez_compressed(legacy / part / chunks.LEGACY, **written.arrays())  # as anobench wrote before chunks
+    for name in (store.CONFIG, store.PROVENANCE):
+        (legacy / name).write_bytes((tmp_path / "chunked" / name).read_bytes())
+    (legacy / store.RESULT_SET).write_text(json.dumps({"format": 1, "files": {}}))  # the marker of then
+    old, new = evaluate_run(legacy), evaluate_run(tmp_path / "chunked")
+    assert str(old.dice) == str(new.dice) and old.auprc == new.auprc  # str: NaN bins compare equal
+    assert np.array_equal(old.resampled["dice all"], new.resampled["dice all"])
+    assert old.calibrated.threshold == new.calibrated.threshold
