@@ -190,6 +190,29 @@ def ddpm_request(checkpoint: Path, out: Path, **changes: object):
     return RunRequest(**{**fields, **changes})
 
 
+def case_rows(cases: int, **columns: object) -> pd.DataFrame:
+    """The per-case rows of a fabricated result set: case ids c0, c1, …, every column of a run's rows,
+    `columns` overriding the defaults (a value, or one per case)."""
+    from anobench.store.rows import ROW_COLUMNS
+
+    defaults: dict[str, object] = {
+        "index": range(cases),
+        "case_id": [f"c{i}" for i in range(cases)],
+        "subject_id": None,
+        "lesion_pixels": 0,
+        "size_bin": None,
+        "score": 0.0,
+        "nfe": 1,
+        "seconds": 0.1,
+        "batch_size": 1,
+        "batch": 0,
+    }
+    values = {**defaults, **columns}
+    return pd.DataFrame(
+        {name: values[name] if np.ndim(values[name]) else [values[name]] * cases for name in ROW_COLUMNS}
+    )
+
+
 def fabricate_brain_run(
     folder: Path,
     method: str,
@@ -207,18 +230,14 @@ def fabricate_brain_run(
     masks = np.zeros((12, 32, 32), bool)
     masks[:, 8:16, 8:16] = True
     maps = (rng.random((12, 32, 32)) * 0.4 + quality * masks * rng.random((12, 1, 1))).astype(np.float32)
-    rows = pd.DataFrame(
-        {
-            "index": range(12),
-            "case_id": [f"c{i}" for i in range(12)],
-            "subject_id": subjects or [f"s{i}" for i in range(12)],
-            "lesion_pixels": [64] * 12,
-            "size_bin": ["medium"] * 12,
-            "score": maps.mean(axis=(1, 2)),
-            "nfe": [10] * 12,
-            "seconds": [0.1] * 12,
-            "batch_size": [4] * 12,
-        }
+    rows = case_rows(
+        12,
+        subject_id=subjects or [f"s{i}" for i in range(12)],
+        lesion_pixels=64,
+        size_bin="medium",
+        score=maps.mean(axis=(1, 2)),
+        nfe=10,
+        batch_size=4,
     )
     write_results(folder, CaseResults(rows, maps, masks, None))
     if healthy:

@@ -5,6 +5,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import case_rows
 
 from anobench.evaluation.box_protocol import evaluate_box_run
 from anobench.evaluation.layouts.table2 import render_table2
@@ -154,19 +155,7 @@ def fabricate_many(folder, images=40, side=32, seed=0):
             boxes.append([image, f"c{image}", ["fracture", "metal"][number], top, left, top + 6, left + 6])
             spot = (top + 2, left + 2) if rng.random() < 0.6 else rng.integers(0, side - 3, size=2)
             maps[image, spot[0] : spot[0] + 3, spot[1] : spot[1] + 3] += rng.uniform(0.3, 1.0)
-    rows = pd.DataFrame(
-        {
-            "index": range(images),
-            "case_id": [f"c{i}" for i in range(images)],
-            "subject_id": [None] * images,
-            "lesion_pixels": [0] * images,
-            "size_bin": [None] * images,
-            "score": [0.1] * images,
-            "nfe": [1] * images,
-            "seconds": [0.1] * images,
-            "batch_size": [1] * images,
-        }
-    )
+    rows = case_rows(images)
     write_results(folder, CaseResults(rows, maps, None, None), chunk_cases=7)
     healthy = rng.gamma(2.0, 0.05, size=(10, side, side)).astype(np.float32)
     write_results(folder / store.HEALTHY, CaseResults(rows.iloc[:10], healthy, None, None), chunk_cases=7)

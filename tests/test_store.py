@@ -7,34 +7,19 @@ import os
 import zlib
 
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import case_rows, fabricate_brain_run
 
 from anobench.errors import AnobenchError
 from anobench.store import chunks
 from anobench.store import folder as store
 from anobench.store.chunk_writer import OpenChunk
 from anobench.store.results import CaseResults, open_results, read_results, write_results
-from anobench.store.rows import ROW_COLUMNS
 
 
 def case_results(cases: int = 10, shape: tuple[int, int] = (6, 9), seed: int = 0) -> CaseResults:
     rng = np.random.default_rng(seed)
-    rows = pd.DataFrame(
-        {
-            "index": range(cases),
-            "case_id": [f"c{i}" for i in range(cases)],
-            "subject_id": [None] * cases,
-            "lesion_pixels": [1] * cases,
-            "size_bin": [None] * cases,
-            "score": [0.0] * cases,
-            "nfe": [1] * cases,
-            "seconds": [0.1] * cases,
-            "batch_size": [1] * cases,
-            "batch": [0] * cases,
-        },
-        columns=ROW_COLUMNS,
-    )
+    rows = case_rows(cases, lesion_pixels=1)
     return CaseResults(
         rows,
         rng.random((cases, *shape), dtype=np.float32),
@@ -206,8 +191,6 @@ def test_an_open_chunk_resumes_cut_back_to_the_batches_its_records_vouch_for(tmp
 
 
 def test_a_run_folder_of_an_older_anobench_is_evaluated_as_its_chunked_copy(tmp_path):
-    from conftest import fabricate_brain_run
-
     from anobench.evaluation.pixel_protocol import evaluate_run
 
     fabricate_brain_run(tmp_path / "chunked", "m", 0.7)

@@ -5,6 +5,7 @@ the same weights wherever a case is read."""
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import case_rows
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -30,7 +31,7 @@ from anobench.evaluation.pixel_metrics import THRESHOLDS, pooled_scores, rank_pi
 from anobench.evaluation.pixel_protocol import evaluate_run
 from anobench.store import folder as store
 from anobench.store.results import CaseResults, read_results, write_results
-from anobench.store.rows import ROW_COLUMNS, size_bin
+from anobench.store.rows import size_bin
 
 
 def fabricate(folder, cases=48, side=64, seed=0, scale=1.0, chunk_cases=7):
@@ -45,20 +46,11 @@ def fabricate(folder, cases=48, side=64, seed=0, scale=1.0, chunk_cases=7):
     maps = rng.gamma(2.0, 0.05, size=masks.shape) + masks * rng.uniform(0.0, 0.4, size=(cases, 1, 1))
     maps = (maps * scale).astype(np.float32)
     lesion = masks.sum(axis=(1, 2))
-    rows = pd.DataFrame(
-        {
-            "index": range(cases),
-            "case_id": [f"c{i}" for i in range(cases)],
-            "subject_id": [None] * cases,
-            "lesion_pixels": lesion,
-            "size_bin": [size_bin(int(n), side, side) for n in lesion],
-            "score": maps.mean(axis=(1, 2)),
-            "nfe": [1] * cases,
-            "seconds": [0.1] * cases,
-            "batch_size": [1] * cases,
-            "batch": [0] * cases,
-        },
-        columns=ROW_COLUMNS,
+    rows = case_rows(
+        cases,
+        lesion_pixels=lesion,
+        size_bin=[size_bin(int(n), side, side) for n in lesion],
+        score=maps.mean(axis=(1, 2)),
     )
     write_results(folder, CaseResults(rows, maps, masks, None), chunk_cases=chunk_cases)
     healthy = (rng.gamma(2.0, 0.05, size=(25, side, side)) * scale).astype(np.float32)
