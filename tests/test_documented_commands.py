@@ -42,3 +42,22 @@ def test_the_plugin_guides_commands_run_as_printed(tmp_path):
     assert [command.split()[1] for command in commands] == ["list", "run", "compare"]
     run_as_printed(commands, tmp_path)
     assert (tmp_path / "leaderboards" / "example.md").is_file()
+
+
+def test_the_scaling_benchmark_runs_as_documented_at_a_small_size(tmp_path):
+    """`bench/scaling.py` (docs/benchmarks.md#scaling) end to end on 40 cases: both measurements, the
+    table, the measurements file and the figure."""
+    documented = (ROOT / "docs" / "benchmarks.md").read_text()
+    assert "python bench/scaling.py --cases 1000,10000,100000 --work DIR" in documented
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "scaling.py"), "--cases", "40", "--work", str(tmp_path)]
+        + ["--plot", str(tmp_path / "scaling.png")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^\| 40 \| [\d.]+ \| \d+ \| exact \| [\d.]+ \| \d+ \| \d+ \|$", result.stdout, re.M), (
+        result.stdout
+    )
+    assert (tmp_path / "scaling.png").stat().st_size > 10_000 and (tmp_path / "scaling.json").is_file()
