@@ -3,8 +3,8 @@
 Each batch is loaded when its turn comes (so `--limit` and shards decode only what they score),
 predicted through the plugin contract, timed (CUDA events on a GPU, perf_counter on the CPU; each
 case gets its batch's time over its size) and journalled at once, so that an interrupted run
-resumes from its last finished batch. Every few batches (about `chunks.CHUNK_BYTES` of maps) their
-arrays are written as one chunk of the result set, so memory holds a chunk, not the run.
+resumes from its last finished batch: its arrays are appended to the files of the result set's
+chunk being filled (about `chunks.CHUNK_BYTES` of maps each), so memory holds a batch, not the run.
 """
 
 from __future__ import annotations
@@ -72,13 +72,12 @@ def score_cases(
     journal: BatchJournal,
 ) -> Scored:
     """Score the cases (position in the split, case id) in batches, loading each batch when its turn
-    comes; per-case rows carry the batch's time divided by its size. The arrays go to the journal's
-    chunks as each chunk of batches completes (`journal.arrays_folder`, a result set's arrays once
-    this returns), so that memory holds at most one chunk of them.
+    comes; per-case rows carry the batch's time divided by its size. Each batch's arrays are appended
+    to the journal's open chunk (`journal.arrays_folder`, a result set's arrays once this returns).
 
-    Chunks already committed by an interrupted earlier attempt are kept without loading their cases,
-    and journalled batches of the chunk it was filling are taken from the journal; every batch scored
-    here is journalled as soon as it is done.
+    Chunks already committed by an interrupted earlier attempt, and the batches of the chunk it was
+    filling that its records vouch for, are kept without loading their cases; every batch scored here
+    is journalled as soon as it is done.
     """
     import torch
 

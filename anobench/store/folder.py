@@ -22,7 +22,8 @@ writes `result-set.json` last, so a folder counts as finished only with it, and 
 file is flushed to the disk before it is renamed into place, the folders after, and the marker is
 written (and flushed) only once everything it lists is durable: a power loss cannot leave a marker
 that promises files the disk does not hold. A folder without `result-set.json` never blocks a
-rerun; a damaged one is named, never half-read.
+rerun; a damaged one is named, never half-read. A sharded run keeps each rank's result set under
+`shards/` until they are joined (`shards`).
 """
 
 from __future__ import annotations
