@@ -235,7 +235,7 @@ def evaluate_run(
     resamples: int = RESAMPLES,
     seed: int = SEED,
     cases: tuple[str, ...] | None = None,
-    thresholds: str = "exact",
+    thresholds: str = AUTO,
 ) -> RunMetrics:
     """A mask run's metrics, on the listed `cases` only when given (a board's common cases); `thresholds`:
     exact (every distinct map value, in memory), grid (the paper's 101 values) or binned (fine bins,
