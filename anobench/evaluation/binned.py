@@ -29,7 +29,7 @@ EXACT_PIXELS = 1 << 25  # pixels of a run (with its healthy split) an exact sear
 EXACT_BYTES_PER_PIXEL = 32  # what the exact search holds per pixel, at its peak
 FINE_BITS = 20
 FINE_BINS = 1 << FINE_BITS
-LOW_BITS = 32 - FINE_BITS  # the bits inside a fine bin, read in a second look (`bin_values`)
+LOW_BITS = 32 - FINE_BITS  # the bits inside a fine bin, read in a second look (`low_histograms`)
 SIGN = np.uint32(0x80000000)
 
 
