@@ -8,11 +8,10 @@ id, never on the batch it was in). The journal of a split is `<folder>/journal/<
 `anobench.store.chunks`) as they fill: each finished batch appends its arrays to the files of the
 chunk being filled and is then vouched for by a line of `chunk-<n>.batches.jsonl` (its rows and
 times); a complete chunk is committed by a `chunk-<n>.json` (its rows, and its files' sizes and
-checksums), after which its batches' records go. Memory holds one batch, nothing is written twice, and the
-published result set takes the chunks as they are. The
-journal is deleted once the split's results are published. Only the same command resumes a journal
-(`--overwrite` too: its batches are what it would compute); another command is refused, or with
-`--overwrite` discards it.
+checksums), after which its batches' records go. Memory holds one batch, nothing is written twice,
+and the published result set takes the chunks as they are. The journal is deleted once the split's
+results are published. Only the same command resumes a journal (`--overwrite` too: its batches are
+what it would compute); another command is refused, or with `--overwrite` discards it.
 
 A second process started into the same folder is refused: `RunLock` holds an advisory lock on
 `<folder>/.lock-<name>` for the whole run, which the operating system releases when its holder
