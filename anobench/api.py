@@ -42,7 +42,10 @@ class Case:
     """One image to score: `image` is float32 H×W in [0, 1]; `mask` (bool H×W) marks the lesion;
     `boxes` are its annotated boxes (localisation data sets); `negative_region` (bool H×W) is where
     anomaly mass counts against the boxes when a data set defines it (the released wrist splits
-    do), otherwise everywhere outside the boxes."""
+    do), otherwise everywhere outside the boxes. A slice of a volume says whose (`subject_id`),
+    where (`slice_index`: its axial position in the subject's volume, slices of one subject stacking
+    back in index order) and which pixels are brain (`brain_mask`, bool H×W), so that the volume
+    protocol can rebuild the subject's volume and score it inside the brain."""
 
     case_id: str
     image: np.ndarray
@@ -50,6 +53,8 @@ class Case:
     subject_id: str | None = None
     boxes: tuple[Box, ...] = ()
     negative_region: np.ndarray | None = None
+    slice_index: int | None = None
+    brain_mask: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -88,13 +93,18 @@ class Evaluation:
     boxes: the THOR paper's box protocol and FROC). `classes`: the box classes evaluated, in board
     order. `healthy_split`: the healthy cases that calibrate thresholds (a calibrated Dice for
     `pixel`, the operating point of `box`): a split of this data set, or `NAME:SPLIT` of another.
+    `volumes`: every case is a slice of a subject's volume (it gives `subject_id`, `slice_index` and
+    `brain_mask`), so the volume protocol applies too; `healthy_test_split` then names held-out
+    healthy subjects, on which a threshold's false positives are measured.
     """
 
     protocol: Literal["pixel", "box"]
     classes: tuple[str, ...] = ()
     healthy_split: str | None = None
     validation_split: str | None = None  # healthy cases a method may tune itself on (AutoDDPM's mask τ)
-    training_split: str | None = "train"  # the healthy split a denoiser for this data set trains on
+    training_split: str | None = "train"  # the healthy split a denoiser for this data set trains on (or NAME:SPLIT)
+    healthy_test_split: str | None = None  # held-out healthy cases: the false positives a threshold leaves
+    volumes: bool = False  # cases are slices of subjects' volumes: subject_id, slice_index and brain_mask given
 
 
 class Dataset(Protocol):

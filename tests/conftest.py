@@ -206,6 +206,7 @@ def case_rows(cases: int, **columns: object) -> pd.DataFrame:
         "seconds": 0.1,
         "batch_size": 1,
         "batch": 0,
+        "slice_index": None,
     }
     values = {**defaults, **columns}
     return pd.DataFrame(

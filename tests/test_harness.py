@@ -40,7 +40,9 @@ def test_run_folder_holds_config_provenance_rows_and_maps(reference_run, tiny_ch
         "seconds",
         "batch_size",
         "batch",
+        "slice_index",
     ]
+    assert rows["slice_index"].isna().all()  # the phantom's slices are not of volumes
     assert len(rows) == 12 and rows["nfe"].eq(4).all()
     assert results.maps.shape == (12, 64, 64) and results.masks.shape == (12, 64, 64)
     np.testing.assert_allclose(rows["score"], results.maps.mean(axis=(1, 2)), rtol=1e-6)
@@ -170,8 +172,11 @@ def test_healthy_split_auto_is_the_datasets_declared_one_and_recorded(tiny_check
         "healthy_split": "val",
         "validation_split": "val",
         "training_split": "train",
+        "healthy_test_split": None,
+        "volumes": False,
     }
     assert len(read_results(tmp_path / "calibrated" / store.HEALTHY).rows) == 4
+    assert not (tmp_path / "calibrated" / store.HEALTHY_TEST).exists()  # slices, not volumes: no held-out split
     manifest = json.loads((tmp_path / "calibrated" / store.DATA_MANIFEST).read_text())
     assert manifest["sha256"] == json.loads((tmp_path / "calibrated" / "provenance.json").read_text())["data_manifest"]
     assert any(name.endswith(".png") for name in manifest["files"]) and "healthy" not in manifest  # same data set

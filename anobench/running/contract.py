@@ -47,7 +47,17 @@ def checked_case(dataset: str, case: Any, image_size: int | None = None) -> Case
         image=image.astype(np.float32, copy=False),
         mask=_binary(case.mask, image.shape, f"{where}: mask"),
         negative_region=_binary(case.negative_region, image.shape, f"{where}: negative_region"),
+        brain_mask=_binary(case.brain_mask, image.shape, f"{where}: brain_mask"),
+        slice_index=_slice_index(case.slice_index, where),
     )
+
+
+def _slice_index(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise PluginError(f"{where}: slice_index is {value!r}; the contract expects a whole number ≥ 0 or None")
+    return int(value)
 
 
 def _floating(array: Any, what: str) -> np.ndarray:

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,13 +27,21 @@ from rich.console import Console
 
 from anobench import registry
 from anobench.api import Case, DatasetContext, Method, MethodContext, manifest_hash
-from anobench.diffusion.presets import PRECISION_NAMES, get_preset
+from anobench.diffusion.presets import get_preset
 from anobench.errors import AnobenchError, RunInterrupted
 from anobench.hashing import sha256_json
 from anobench.running.contract import plugin_call
 from anobench.running.journal import JOURNAL, BatchJournal, RunLock, remove_empty_journal
+from anobench.running.request import (
+    RunRequest,
+    RunSummary,
+    check_request,
+    default_folder,
+    healthy_source,
+    healthy_splits,
+)
 from anobench.running.scoring import Scored, ScoringOptions, batch_one_seconds, score_cases
-from anobench.running.sources import OpenSplit, SplitSource, absolute, open_source, parse_source
+from anobench.running.sources import OpenSplit, SplitSource, absolute, parse_source
 from anobench.store import folder as store
 from anobench.store import shards
 from anobench.store.atomic import flush_tree
@@ -43,87 +50,6 @@ from anobench.store.rows import BOXES, CASES, write_boxes, write_rows
 
 if TYPE_CHECKING:
     import torch
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    method: str
-    dataset: str
-    split: str = "test"
-    preset: str = "cpu-small"
-    checkpoint: Path | None = None
-    method_options: dict[str, str] = field(default_factory=dict)
-    dataset_options: dict[str, str] = field(default_factory=dict)
-    data_root: Path | None = None
-    data_roots: dict[str, Path] = field(default_factory=dict)  # folders of other data sets by name (healthy split)
-    batch_size: int = 8
-    seed: int = 0
-    device: str | None = None
-    out: Path | None = None
-    overwrite: bool = False
-    rank: int = 0
-    world_size: int = 1
-    limit: int | None = None
-    healthy_split: str | None = None  # also scored, into healthy/: SPLIT, NAME:SPLIT, or auto (the declared one)
-    latency_cases: int = 4  # cases timed again at batch size 1 after a warm-up call (0: none)
-    precision: str = "fp32"  # autocast of the network: fp32, bf16, fp16
-    compile: bool = False  # torch.compile the network
-
-
-@dataclass
-class RunSummary:
-    folder: Path
-    cases: int
-    wall_seconds: float
-    predict_seconds: float
-    network_seconds: float
-    merged: bool
-
-
-def default_folder(request: RunRequest) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / request.dataset / f"{request.method}-{stamp}"
-
-
-def healthy_source(request: RunRequest, scored: OpenSplit, image_size: int, wanted: str) -> OpenSplit:
-    """The healthy split `wanted` names (SPLIT, NAME:SPLIT, or auto), opened."""
-    if wanted == "auto":
-        declared = scored.dataset.evaluation.healthy_split
-        if declared is None:
-            raise AnobenchError(
-                f"dataset {request.dataset!r} declares no healthy split; name one with --healthy-split "
-                "(sweep: --healthy-split none scores none)"
-            )
-        wanted = declared
-    name = parse_source(wanted, default_dataset=request.dataset)
-    if name.dataset == request.dataset:
-        if name.split not in scored.dataset.splits:
-            raise AnobenchError(
-                f"dataset {request.dataset!r} has no split {name.split!r}; "
-                f"available: {', '.join(scored.dataset.splits)}"
-            )
-        return OpenSplit(name, scored.dataset, request.dataset_options, request.data_root, image_size)
-    root = request.data_roots.get(name.dataset)  # another data set: its own folder, by name
-    with plugin_call(f"dataset {name.dataset!r} could not be opened"):
-        dataset = open_source(name, {}, image_size, root)
-    return OpenSplit(name, dataset, {}, root, image_size)
-
-
-def check_request(request: RunRequest) -> None:
-    """The mistakes a request can hold before any data is read; each an AnobenchError."""
-    if request.batch_size < 1:
-        raise AnobenchError(f"batch size must be at least 1, got {request.batch_size}")
-    if request.world_size < 1 or not 0 <= request.rank < request.world_size:
-        raise AnobenchError(f"rank {request.rank} is not within a world size of {request.world_size}")
-    if request.limit is not None and request.limit < 1:
-        raise AnobenchError(f"--limit must be at least 1, got {request.limit}")
-    if request.healthy_split is not None and request.world_size > 1:
-        raise AnobenchError("--healthy-split cannot be combined with --world-size > 1")
-    if request.precision not in PRECISION_NAMES:
-        raise AnobenchError(f"precision must be one of {', '.join(PRECISION_NAMES)}, got {request.precision!r}")
-    registry.methods.entry(request.method)
-    registry.datasets.entry(request.dataset)
-    get_preset(request.preset)
 
 
 def run(request: RunRequest, console: Console | None = None) -> RunSummary:
@@ -157,16 +83,14 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
             f"unknown split {request.split!r} of {request.dataset}; available: {', '.join(dataset.splits)}"
         )
     ids = scored.case_ids()[: request.limit]
-    healthy = (
-        healthy_source(request, scored, preset.image_size, request.healthy_split) if request.healthy_split else None
-    )
-    healthy_ids = healthy.case_ids()[: request.limit] if healthy else []
+    extra = healthy_splits(request, scored, preset.image_size)
+    healthy = {name: (split, split.case_ids()[: request.limit]) for name, split in extra.items()}
     if ids[request.rank :: request.world_size]:  # a layout or format error surfaces here, before anything is written
         scored.load(ids[request.rank])
     from anobench.devices import select_device  # imports torch: only once the request and data are checked
 
     device = select_device(request.device)
-    plan = _Plan(request, folder, device, preset, method_plugin, scored, ids, healthy, healthy_ids)
+    plan = _Plan(request, folder, device, preset, method_plugin, scored, ids, healthy)
     store.refuse_finished(folder, request.overwrite, finished)
     method = plan.create_method()  # a bad checkpoint or setting is refused before the folder is touched
     with RunLock(folder, plan.name):  # one writer per folder (per shard); released by the OS if killed
@@ -193,8 +117,7 @@ class _Plan:
     method_plugin: Any
     scored: OpenSplit
     ids: list[str]  # the split's case ids to score (all ranks)
-    healthy: OpenSplit | None
-    healthy_ids: list[str]
+    healthy: dict[str, tuple[OpenSplit, list[str]]]  # folder (healthy, healthy-test) → split and its case ids
 
     @property
     def sharded(self) -> bool:
@@ -259,6 +182,8 @@ class _Plan:
     def config(self, settings: dict[str, Any]) -> dict[str, Any]:
         """The resolved configuration the folder records."""
         request = self.request
+        calibration = self.healthy[store.HEALTHY][0] if store.HEALTHY in self.healthy else None
+        held_out = store.HEALTHY_TEST
         evaluation = self.scored.dataset.evaluation
         return {
             **{
@@ -272,8 +197,9 @@ class _Plan:
             "method_settings": settings,
             "dataset_settings": self.scored.dataset.settings(),
             "evaluation": {**asdict(evaluation), "classes": list(evaluation.classes)},
-            "healthy_split": str(self.healthy.name) if self.healthy else None,
-            "healthy": self.healthy.describe() if self.healthy else None,
+            "healthy_split": str(calibration.name) if calibration else None,
+            "healthy": calibration.describe() if calibration else None,
+            **({"healthy_test_split": str(self.healthy[held_out][0].name)} if held_out in self.healthy else {}),
         }
 
     def scored_for(self, settings: dict[str, Any], manifest: str) -> dict[str, Any]:
@@ -296,9 +222,10 @@ def _execute(plan: _Plan, method: Method, console: Console) -> RunSummary:
     manifest = plan.scored.dataset.manifest()
     digest = sha256_json(manifest)
     recorded = {"sha256": digest, **manifest}
-    if plan.healthy is not None and plan.healthy.dataset is not plan.scored.dataset:
-        healthy = plan.healthy.dataset.manifest()
-        recorded["healthy"] = {"sha256": sha256_json(healthy), **healthy}
+    for name, (split, _) in plan.healthy.items():  # a healthy split of another data set: its manifest too
+        if split.dataset is not plan.scored.dataset:
+            other = split.dataset.manifest()
+            recorded[name] = {"sha256": sha256_json(other), **other}
     scored_for = plan.scored_for(settings, digest)
     journals = [BatchJournal(folder, plan.name, scored_for, replace_other=request.overwrite)]
     reset_peak_memory(device)
@@ -306,20 +233,18 @@ def _execute(plan: _Plan, method: Method, console: Console) -> RunSummary:
     scored = score_cases(method, plan.scored, plan.selected, options, image_size, device, console, journals[0])
     first_cases = [plan.scored.load(case_id) for _, case_id in plan.selected[: request.latency_cases + 1]]
     batch_one = batch_one_seconds(method, request.method, first_cases, request.seed, device, request.latency_cases)
-    healthy_scored, healthy_manifest = None, None
-    if plan.healthy is not None:  # never with shards (refused): one healthy journal per folder
-        healthy_manifest = manifest_hash(plan.healthy.dataset)
-        journals.append(
-            BatchJournal(
-                folder,
-                "healthy",
-                {**scored_for, "split": str(plan.healthy.name), "healthy_manifest": healthy_manifest},
-                request.overwrite,
-            )
+    healthy_scored: dict[str, tuple[Scored, BatchJournal]] = {}
+    manifests = {name: manifest_hash(split.dataset) for name, (split, _) in plan.healthy.items()}
+    for name, (split, ids) in plan.healthy.items():  # never with shards (refused): one journal per folder
+        scored_as = {**scored_for, "split": str(split.name), "healthy_manifest": manifests[name]}
+        journal = BatchJournal(folder, name, scored_as, request.overwrite)
+        journals.append(journal)
+        cases = list(enumerate(ids))
+        healthy_scored[name] = (
+            score_cases(method, split, cases, options, image_size, device, console, journal),
+            journal,
         )
-        healthy_scored = score_cases(
-            method, plan.healthy, list(enumerate(plan.healthy_ids)), options, image_size, device, console, journals[1]
-        )
+    healthy_manifest = manifests.get(store.HEALTHY)
     provenance = _provenance(plan, settings, digest, scored, batch_one, healthy_manifest)
     if plan.sharded:  # the shard's result set, its provenance last; merge_shards publishes the joined set
         store.write_json(folder / store.SHARDS / store.CONFIG, plan.config(settings))
@@ -333,8 +258,8 @@ def _execute(plan: _Plan, method: Method, console: Console) -> RunSummary:
         store.write_json(staged / store.CONFIG, plan.config(settings), durable=False)
         store.write_json(staged / store.DATA_MANIFEST, recorded, durable=False)
         store.write_json(staged / store.PROVENANCE, provenance, durable=False)
-        if healthy_scored is not None:
-            _place(staged / store.HEALTHY, healthy_scored, journals[1])
+        for name, (healthy, journal) in healthy_scored.items():
+            _place(staged / name, healthy, journal)
         _place(staged, scored, journals[0])
         store.publish(folder, staged)
     for journal in journals:  # only once the results they hold are written

@@ -119,12 +119,13 @@ def score_cases(
 
 
 def _case_arrays(cases: list[Case]) -> dict[str, np.ndarray | None]:
-    """What a batch's cases bring to the result set: masks, inputs, negative regions (each only when
-    every case has it)."""
+    """What a batch's cases bring to the result set: masks, inputs, negative regions, brain masks (each
+    only when every case has it)."""
     return {
         "masks": _stack([case.mask for case in cases]),
         "images": _stack([case.image for case in cases]),
         "negative_regions": _stack([case.negative_region for case in cases]),
+        "brain_masks": _stack([case.brain_mask for case in cases]),
     }
 
 
@@ -209,6 +210,7 @@ def _row(
         "seconds": seconds,
         "batch_size": batch_size,
         "batch": batch,
+        "slice_index": case.slice_index,
     }
 
 

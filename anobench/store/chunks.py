@@ -40,6 +40,7 @@ DTYPES: dict[str, np.dtype[Any]] = {
     "images": np.dtype(np.float16),
     "reconstructions": np.dtype(np.float16),
     "negative_regions": np.dtype(bool),
+    "brain_masks": np.dtype(bool),
 }
 CHUNK_BYTES = 32 * 2**20  # a chunk holds about this many bytes of maps: the memory a reader needs per array
 LARGEST_SIDE = 1 << 16  # a per-case shape beyond this on either side is not a map anobench wrote

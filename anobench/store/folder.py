@@ -13,6 +13,8 @@
                        for localisation data sets
     healthy/           cases.parquet and arrays/ of the healthy split scored alongside
                        (`--healthy-split`), from which thresholds are calibrated
+    healthy-test/      the same for held-out healthy subjects (volume data sets that declare them,
+                       `--healthy-split auto`): the false positives a threshold leaves
     result-set.json    written last: every file above with its size and its sha256 (a chunk
                        file: its CRC-32, which readers check as they read it)
 
@@ -49,6 +51,7 @@ SHARDS = "shards"
 RESULT_SET = "result-set.json"
 RESULT_SET_FORMAT = 2  # 2: chunked arrays (a chunk file listed with its CRC-32); 1: maps.npz
 HEALTHY = "healthy"  # the healthy split scored with a run: a result set of its own
+HEALTHY_TEST = "healthy-test"  # held-out healthy subjects scored with a run of volumes, likewise
 STAGING = ".staging"
 RUN_TRACES = (RESULT_SET, CASES, CONFIG, "journal")  # what makes a folder a run's, finished or not
 RESULT_FILES = (CONFIG, PROVENANCE, DATA_MANIFEST, CASES, chunks.LEGACY, BOXES)  # besides the arrays/ folders
@@ -203,7 +206,7 @@ def _listing(folder: Path, paths: list[Path]) -> dict[str, dict[str, Any]]:
 def _result_files(folder: Path) -> list[Path]:
     """The files of a result set in `folder` (the run's and its healthy split's), published or stale."""
     found = []
-    for base in (folder, folder / HEALTHY):
+    for base in (folder, folder / HEALTHY, folder / HEALTHY_TEST):
         found += [base / name for name in RESULT_FILES if (base / name).is_file()]
         found += sorted(p for p in (base / chunks.ARRAYS).rglob("*") if p.is_file())
     return found

@@ -31,6 +31,7 @@ class CaseResults:
     reconstructions: np.ndarray | None  # N×H×W float16
     negative_regions: np.ndarray | None = None  # N×H×W bool
     images: np.ndarray | None = None  # N×H×W float16, the inputs as the method saw them
+    brain_masks: np.ndarray | None = None  # N×H×W bool, slices of volumes
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays it holds, by their name in a result set."""
@@ -76,6 +77,7 @@ class StoredResults:
             reconstructions=arrays.get("reconstructions"),
             negative_regions=arrays.get("negative_regions"),
             images=arrays.get("images"),
+            brain_masks=arrays.get("brain_masks"),
         )
 
     def positions_of(self, case_ids: Sequence[str]) -> np.ndarray:
@@ -134,4 +136,5 @@ def select_cases(results: CaseResults, case_ids: Sequence[str]) -> CaseResults:
         take(results.reconstructions),
         take(results.negative_regions),
         take(results.images),
+        take(results.brain_masks),
     )

@@ -29,10 +29,10 @@ ROW_COLUMNS = [
     "seconds",
     "batch_size",
     "batch",
+    "slice_index",
 ]
-REQUIRED_COLUMNS = [
-    column for column in ROW_COLUMNS if column != "batch"
-]  # runs made before the warm-up timing lack batch
+# runs made before the warm-up timing lack batch, and before volumes slice_index
+REQUIRED_COLUMNS = [column for column in ROW_COLUMNS if column not in ("batch", "slice_index")]
 
 REFERENCE_SIDE = 128
 # (name, lower, upper) on lesion pixel counts at 128×128: lower < n ≤ upper (n ≤ 3: not scored).

@@ -1,0 +1,108 @@
+"""A run request, checked before any data is read, and the healthy splits it scores beside its split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from anobench import registry
+from anobench.diffusion.presets import PRECISION_NAMES, get_preset
+from anobench.errors import AnobenchError
+from anobench.running.contract import plugin_call
+from anobench.running.sources import OpenSplit, open_source, parse_source
+from anobench.store.folder import HEALTHY, HEALTHY_TEST
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    method: str
+    dataset: str
+    split: str = "test"
+    preset: str = "cpu-small"
+    checkpoint: Path | None = None
+    method_options: dict[str, str] = field(default_factory=dict)
+    dataset_options: dict[str, str] = field(default_factory=dict)
+    data_root: Path | None = None
+    data_roots: dict[str, Path] = field(default_factory=dict)  # folders of other data sets by name (healthy split)
+    batch_size: int = 8
+    seed: int = 0
+    device: str | None = None
+    out: Path | None = None
+    overwrite: bool = False
+    rank: int = 0
+    world_size: int = 1
+    limit: int | None = None
+    healthy_split: str | None = None  # also scored, into healthy/: SPLIT, NAME:SPLIT, or auto (the declared one)
+    latency_cases: int = 4  # cases timed again at batch size 1 after a warm-up call (0: none)
+    precision: str = "fp32"  # autocast of the network: fp32, bf16, fp16
+    compile: bool = False  # torch.compile the network
+
+
+@dataclass
+class RunSummary:
+    folder: Path
+    cases: int
+    wall_seconds: float
+    predict_seconds: float
+    network_seconds: float
+    merged: bool
+
+
+def default_folder(request: RunRequest) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / request.dataset / f"{request.method}-{stamp}"
+
+
+def healthy_source(request: RunRequest, scored: OpenSplit, image_size: int, wanted: str) -> OpenSplit:
+    """The healthy split `wanted` names (SPLIT, NAME:SPLIT, or auto), opened."""
+    if wanted == "auto":
+        declared = scored.dataset.evaluation.healthy_split
+        if declared is None:
+            raise AnobenchError(
+                f"dataset {request.dataset!r} declares no healthy split; name one with --healthy-split "
+                "(sweep: --healthy-split none scores none)"
+            )
+        wanted = declared
+    name = parse_source(wanted, default_dataset=request.dataset)
+    if name.dataset == request.dataset:
+        if name.split not in scored.dataset.splits:
+            raise AnobenchError(
+                f"dataset {request.dataset!r} has no split {name.split!r}; "
+                f"available: {', '.join(scored.dataset.splits)}"
+            )
+        return OpenSplit(name, scored.dataset, request.dataset_options, request.data_root, image_size)
+    root = request.data_roots.get(name.dataset)  # another data set: its own folder, by name
+    with plugin_call(f"dataset {name.dataset!r} could not be opened"):
+        dataset = open_source(name, {}, image_size, root)
+    return OpenSplit(name, dataset, {}, root, image_size)
+
+
+def check_request(request: RunRequest) -> None:
+    """The mistakes a request can hold before any data is read; each an AnobenchError."""
+    if request.batch_size < 1:
+        raise AnobenchError(f"batch size must be at least 1, got {request.batch_size}")
+    if request.world_size < 1 or not 0 <= request.rank < request.world_size:
+        raise AnobenchError(f"rank {request.rank} is not within a world size of {request.world_size}")
+    if request.limit is not None and request.limit < 1:
+        raise AnobenchError(f"--limit must be at least 1, got {request.limit}")
+    if request.healthy_split is not None and request.world_size > 1:
+        raise AnobenchError("--healthy-split cannot be combined with --world-size > 1")
+    if request.precision not in PRECISION_NAMES:
+        raise AnobenchError(f"precision must be one of {', '.join(PRECISION_NAMES)}, got {request.precision!r}")
+    registry.methods.entry(request.method)
+    registry.datasets.entry(request.dataset)
+    get_preset(request.preset)
+
+
+def healthy_splits(request: RunRequest, scored: OpenSplit, image_size: int) -> dict[str, OpenSplit]:
+    """The healthy splits scored beside the run's, by the folder they go to: `healthy` (calibration:
+    `--healthy-split`), and with `--healthy-split auto` on a data set of volumes that declares one,
+    `healthy-test` (held-out healthy subjects, for the false positives a threshold leaves)."""
+    if request.healthy_split is None:
+        return {}
+    splits = {HEALTHY: healthy_source(request, scored, image_size, request.healthy_split)}
+    held_out = scored.dataset.evaluation.healthy_test_split
+    if request.healthy_split == "auto" and held_out is not None:
+        splits[HEALTHY_TEST] = healthy_source(request, scored, image_size, held_out)
+    return splits
