@@ -12,6 +12,11 @@ def _builtin(name: str, module: str, description: str) -> DatasetPlugin:
 brain_phantom_plugin = _builtin(
     "brain-phantom", "brain_phantom", "Stroke-like lesions on deformed MNI152 slices (offline default, ATLAS-like)."
 )
+brain_phantom_volumes_plugin = _builtin(
+    "brain-phantom-volumes",
+    "volume_phantom",
+    "Subjects as slabs of MNI152 slices with 3-D stroke-like lesions and brain masks (offline; volume protocol).",
+)
 atlas_plugin = _builtin(
     "atlas", "atlas", "ATLAS 2.0 stroke T1 (BIDS NIfTI or the THOR release's PNG + CSV), slice 95, real data."
 )

@@ -59,7 +59,7 @@ class PhantomConfig:
 
 
 @dataclass(frozen=True)
-class _Template:
+class Template:
     t1: np.ndarray  # 197×233×189 (RAS+) in [0, 1]
     brain: np.ndarray  # tissue probability (grey + white matter), same grid
 
@@ -72,22 +72,22 @@ def phantom_dir(config: PhantomConfig) -> Path:
     return cache_root() / "brain-phantom" / name
 
 
-def _load_template() -> _Template:
+def load_template() -> Template:
     from nilearn import datasets as nilearn_datasets
 
     t1 = canonical_array(nilearn_datasets.load_mni152_template(resolution=1))[0]
     gm = canonical_array(nilearn_datasets.load_mni152_gm_template(resolution=1))[0]
     wm = canonical_array(nilearn_datasets.load_mni152_wm_template(resolution=1))[0]
-    return _Template(t1=t1 / max(float(t1.max()), 1e-6), brain=np.clip(gm + wm, 0.0, 1.0))
+    return Template(t1=t1 / max(float(t1.max()), 1e-6), brain=np.clip(gm + wm, 0.0, 1.0))
 
 
-def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
+def smooth_field(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
     """Zero-mean, unit-peak smooth random field."""
     field = ndimage.gaussian_filter(rng.standard_normal(shape), sigma, mode="reflect")
     return field / max(float(np.abs(field).max()), 1e-8)
 
 
-def _deformation(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+def deformation(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """Sampling coordinates of a random affine plus smooth elastic deformation."""
     rows, cols = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
     center = np.array(shape, dtype=np.float64)[:, None, None] / 2
@@ -99,19 +99,19 @@ def _deformation(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray
     coords = np.einsum("ij,jhw->ihw", matrix, grid) + center
     coords += rng.uniform(-6, 6, size=2)[:, None, None]
     amplitude = rng.uniform(1.5, 4.0)
-    coords += amplitude * np.stack([_smooth_field(rng, shape, 12.0) for _ in range(2)])
+    coords += amplitude * np.stack([smooth_field(rng, shape, 12.0) for _ in range(2)])
     return coords
 
 
-def _healthy_slice(template: _Template, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _healthy_slice(template: Template, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A deformed, intensity-varied slice (native 233×197) and its brain-tissue probability."""
     z = MID_AXIAL_SLICE + int(rng.integers(-8, 9))
     t1, brain = (axial_slice(volume, z, TEMPLATE_NAME) for volume in (template.t1, template.brain))
-    coords = _deformation(rng, t1.shape)
+    coords = deformation(rng, t1.shape)
     image = ndimage.map_coordinates(t1, coords, order=1, mode="constant")
     brain = ndimage.map_coordinates(brain, coords, order=1, mode="constant")
     image = np.clip(image, 0, 1) ** rng.uniform(0.85, 1.2)
-    bias = np.exp(rng.uniform(0.05, 0.15) * _smooth_field(rng, image.shape, 40.0))
+    bias = np.exp(rng.uniform(0.05, 0.15) * smooth_field(rng, image.shape, 40.0))
     head = ndimage.binary_dilation(image > 0.02, iterations=2)
     noise = rng.uniform(0.005, 0.02) * rng.standard_normal(image.shape)
     image = np.clip(image * bias + noise * head, 0, None) * head
@@ -136,20 +136,20 @@ def _add_lesion(
     across = -du * np.sin(angle) + dv * np.cos(angle)
     radius = np.sqrt(target_area / np.pi)
     distance = np.sqrt((along / np.sqrt(elongation)) ** 2 + (across * np.sqrt(elongation)) ** 2)
-    wobble = 0.35 * _smooth_field(rng, image.shape, max(radius / 2, 1.5))
+    wobble = 0.35 * smooth_field(rng, image.shape, max(radius / 2, 1.5))
     # Stroke lesions follow tissue: they cover brain, not ventricles or the outside.
     lesion = (distance / radius + wobble <= 1.0) & (brain > 0.3)
     if lesion.sum() < 0.3 * target_area:  # clipped by tissue: grow into the surrounding brain
         lesion = (distance / (radius * 1.4) + wobble <= 1.0) & (brain > 0.3)
     edge = np.clip(ndimage.gaussian_filter(lesion.astype(np.float32), 1.0), 0, 1)
-    core = rng.uniform(0.12, 0.4) * (1 + 0.15 * _smooth_field(rng, image.shape, 3.0))
+    core = rng.uniform(0.12, 0.4) * (1 + 0.15 * smooth_field(rng, image.shape, 3.0))
     image = image * (1 - edge) + (core * image.max()) * edge
     return image.astype(np.float32), lesion
 
 
 def _write_split(
     root: Path,
-    template: _Template,
+    template: Template,
     config: PhantomConfig,
     split: str,
     count: int,
@@ -186,7 +186,7 @@ def _write_split(
 def generate(config: PhantomConfig, root: Path) -> Path:
     """Write the phantom to `root` (replacing it) and return it. Deterministic given `config`."""
     staging = staging_folder(root)
-    template = _load_template()
+    template = load_template()
     counts = {
         "train": config.n_train,
         "val": config.n_val,

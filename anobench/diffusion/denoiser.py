@@ -1,6 +1,7 @@
 """The denoiser a method runs: the checkpoint given to the run, else the shipped one (or the user's
-trained one) for the data set, noise, preset and training scheme, checked against what the method
-needs and configured for the run's precision."""
+trained one) for the data set it trains on (the run's, or the one its training split names:
+`brain-phantom-volumes` runs `brain-phantom`'s denoisers), noise, preset and training scheme,
+checked against what the method needs and configured for the run's precision."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ SCHEME_NEEDS = {
 def load_denoiser(context: MethodContext, noise: str, scheme: str = "full") -> tuple[DiffusionModel, dict[str, Any]]:
     """The checkpoint given to the run, else the shipped one for (dataset, noise, preset, `scheme`),
     refused unless it was trained with that scheme (`SCHEME_NEEDS`) and noise at the run's size."""
+    trained_on = context.training_source.partition(":")[0] if context.training_source else context.dataset
     path = context.checkpoint or default_checkpoint(
-        context.dataset, noise, context.preset, scheme, context.training_source, context.data_root
+        trained_on, noise, context.preset, scheme, context.training_source, context.data_root
     )
     model, provenance = load_model(path, context.device)
     model.configure_inference(context.precision, context.compile)

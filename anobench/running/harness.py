@@ -151,11 +151,10 @@ class _Plan:
     def create_method(self) -> Method:
         request = self.request
         training_split = self.scored.dataset.evaluation.training_split
-        source = (
-            None
-            if training_split is None
-            else (request.dataset if training_split == "train" else f"{request.dataset}:{training_split}")
-        )
+        source = None
+        if training_split is not None:  # SPLIT of this data set (`train`: the data set's name alone), or NAME:SPLIT
+            named = parse_source(training_split, default_dataset=request.dataset)
+            source = named.dataset if training_split == "train" else str(named)
         with plugin_call(f"method {request.method!r} could not be created"):
             return self._create(source)
 
