@@ -16,6 +16,7 @@ from anobench.evaluation.box_protocol import evaluate_box_run
 from anobench.evaluation.identity import evaluate_runs, find_runs, merge_seeds, same_data
 from anobench.evaluation.layouts import LAYOUTS
 from anobench.evaluation.pixel_protocol import AUTO, evaluate_run, resolve_thresholds
+from anobench.evaluation.volume_protocol import evaluate_volume_run
 from anobench.store import folder as store
 
 
@@ -41,6 +42,8 @@ def compare(
     evaluate: Callable[..., Any]
     if chosen.protocol == "pixel":
         evaluate = functools.partial(evaluate_run, thresholds=resolve_thresholds(folders, thresholds))
+    elif chosen.protocol == "volume":
+        evaluate = evaluate_volume_run
     else:
         evaluate = evaluate_box_run
     metrics, coverage = evaluate_runs(folders, evaluate)

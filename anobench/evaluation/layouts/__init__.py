@@ -12,12 +12,13 @@ from anobench.evaluation.identity import Coverage
 from anobench.evaluation.layouts.full import print_table, render_markdown
 from anobench.evaluation.layouts.table1 import render_table1
 from anobench.evaluation.layouts.table2 import print_table2, render_table2
+from anobench.evaluation.layouts.volume import print_volume, render_volume
 
 
 @dataclass(frozen=True)
 class Layout:
     name: str
-    protocol: str  # the protocol whose metrics it shows: "pixel" or "box"
+    protocol: str  # the protocol whose metrics it shows: "pixel", "box" or "volume"
     render: Callable[[list[Any], str, Coverage | None], str]  # metrics, command → Markdown
     show: Callable[[list[Any], Console], None]  # the console summary
     description: str
@@ -30,6 +31,13 @@ LAYOUTS: dict[str, Layout] = {
         Layout("table1", "pixel", render_table1, print_table, "the THOR paper's Table 1, its reported rows beside"),
         Layout(
             "table2", "box", render_table2, print_table2, "the THOR paper's Table 2 (boxes), its reported rows beside"
+        ),
+        Layout(
+            "volume",
+            "volume",
+            render_volume,
+            print_volume,
+            "the field's per-subject protocol (volumes): Dice at healthy FPR thresholds, lesion-wise, detection",
         ),
     )
 }

@@ -1,0 +1,299 @@
+"""The volume protocol: how the rest of the field scores brain UAD (the Behrendt releases, UAD-IMAG,
+Metrics Reloaded), from the same run folders as the THOR paper's slice protocol.
+
+Per subject, its slices stacked into its volume (`volumes`), everything inside the brain mask:
+Dice at thresholds chosen on healthy brain voxels only (the lowest map value leaving at most 1 % and
+5 % of the healthy validation subjects' brain voxels above it), the best Dice over every threshold,
+average precision; lesion-wise detection at each threshold; the false-positive rate each threshold
+leaves on the held-out healthy subjects; subject- and slice-level detection (AUROC, AP) against
+those healthy subjects. Every measure twice: on the maps as they are, and after the releases' 3-D
+post-processing (median filter 5×5×5 before thresholding, the thresholds then chosen on filtered
+healthy maps too; components of at most 7 voxels removed after it). Intervals: bootstrap over
+subjects (slices and subjects, healthy and not, resampled apart for detection).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from anobench.errors import AnobenchError
+from anobench.evaluation.binned import FINE_BINS, fine_bins, precision_bounds
+from anobench.evaluation.bootstrap import RESAMPLES, SEED, Estimate, interval, resample_counts
+from anobench.evaluation.calibration import streamed_threshold
+from anobench.evaluation.identity import RunIdentity, run_identity
+from anobench.evaluation.volumes import (
+    LesionCounts,
+    best_dice_and_precision,
+    dice,
+    false_positive_rate,
+    lesion_counts,
+    median_filtered,
+    subject_volumes,
+    subjects_of,
+    top_mean,
+    without_small_components,
+)
+from anobench.store import folder as store
+from anobench.store.results import StoredResults, open_results
+
+FPR_TARGETS = (0.01, 0.05)  # healthy brain voxels a threshold may leave above it (UAD-IMAG: 1 %)
+VARIANTS = ("raw", "post-processed")
+
+
+@dataclass(frozen=True)
+class VariantScores:
+    """One variant's scores (maps as they are, or post-processed)."""
+
+    thresholds: dict[float, tuple[float, float]]  # FPR target → (τ, healthy validation share above τ)
+    subjects: pd.DataFrame  # one row per test subject: Dice at each target, best Dice, AP, lesion counts
+    dice: dict[float, Estimate]  # mean subject Dice at each target, with its subject-bootstrap interval
+    dice_median: dict[float, Estimate]
+    best_dice: Estimate
+    subject_auprc: Estimate  # mean per-subject AP
+    pooled_auprc: tuple[float, float, float]  # all brain voxels pooled: value (bins tied), lowest, highest
+    lesion_wise: dict[float, dict[str, float]]  # target → sensitivity, precision, f1, false positives per subject
+    healthy_fpr: dict[float, tuple[float, float, float]]  # target → mean, sd, max over held-out healthy subjects
+    subject_detection: dict[str, Estimate]  # "auroc", "ap": subjects by their top-1 % mean
+    resampled: dict[str, np.ndarray]  # "dice 1%", "dice 5%": the mean in each resample (paired comparisons)
+
+
+@dataclass(frozen=True)
+class VolumeRunMetrics:
+    """The volume protocol's scores of one run, on the subjects of `case_ids`."""
+
+    run: RunIdentity
+    case_ids: tuple[str, ...]
+    subject_ids: tuple[str, ...]  # the test subjects, in board order
+    variants: dict[str, VariantScores]
+    slice_detection: dict[str, Estimate]  # "auroc", "ap": slices by the run's score, healthy test slices negative
+    seed_values: tuple[float, ...] = ()
+    intervals: dict[str, Estimate] = field(default_factory=dict)  # headline keys, for paired comparisons
+    resampled: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def headline(self) -> float:
+        return self.variants["raw"].dice[FPR_TARGETS[0]].value
+
+    @property
+    def subject_dice(self) -> np.ndarray:
+        """Per test subject, Dice at the first target, raw maps (the Wilcoxon test's paired scores)."""
+        return self.variants["raw"].subjects[f"dice {FPR_TARGETS[0]:g}"].to_numpy(dtype=np.float64)
+
+
+def _healthy(folder: Path, name: str) -> StoredResults:
+    if not (folder / name / "cases.parquet").is_file():
+        raise AnobenchError(
+            f"run {folder} scored no {name} split, which the volume protocol needs (healthy validation "
+            "subjects choose its thresholds, held-out ones measure their false positives); run it again with "
+            "--healthy-split auto"
+        )
+    return open_results(folder / name)
+
+
+def _processed(volume_maps: np.ndarray, variant: str) -> np.ndarray:
+    return median_filtered(volume_maps) if variant == "post-processed" else volume_maps
+
+
+def _segmentation(volume_maps: np.ndarray, brain: np.ndarray, tau: float, variant: str) -> np.ndarray:
+    segmentation = (volume_maps > tau) & brain
+    return without_small_components(segmentation) if variant == "post-processed" else segmentation
+
+
+def _all_volumes(stored: StoredResults) -> Iterator:
+    positions = np.arange(len(stored.rows))
+    return subject_volumes(stored, positions, subjects_of(stored.rows, positions))
+
+
+def evaluate_volume_run(
+    folder: Path, resamples: int = RESAMPLES, seed: int = SEED, cases: tuple[str, ...] | None = None
+) -> VolumeRunMetrics:
+    """A run of volumes scored by the volume protocol, on the listed `cases` only when given."""
+    store.check_complete(folder)
+    config = store.read_json(folder / store.CONFIG)
+    provenance = store.read_json(folder / store.PROVENANCE)
+    if not (config.get("evaluation") or {}).get("volumes"):
+        raise AnobenchError(
+            f"run {folder} is of {config['dataset']}, which does not declare volumes (subjects, slice positions "
+            "and brain masks): the volume protocol cannot stack its slices"
+        )
+    stored = open_results(folder)
+    positions = stored.positions_of(cases) if cases is not None else np.arange(len(stored.rows))
+    rows = stored.rows.iloc[positions].reset_index(drop=True)
+    calibration, held_out = _healthy(folder, store.HEALTHY), _healthy(folder, store.HEALTHY_TEST)
+    subjects = subjects_of(stored.rows, positions)
+    thresholds = {variant: _thresholds(calibration, variant) for variant in VARIANTS}
+    per_subject: dict[str, list[dict[str, float]]] = {variant: [] for variant in VARIANTS}
+    histograms = {variant: np.zeros((2, FINE_BINS), np.int64) for variant in VARIANTS}
+    for volume in subject_volumes(stored, positions, subjects):
+        lesion = volume.lesion if volume.lesion is not None else np.zeros(volume.maps.shape, bool)
+        for variant in VARIANTS:
+            maps = _processed(volume.maps, variant)
+            per_subject[variant].append(_subject_row(maps, lesion, volume.brain, thresholds[variant], variant))
+            bins = fine_bins(maps[volume.brain])
+            histograms[variant][0] += np.bincount(bins, minlength=FINE_BINS)
+            histograms[variant][1] += np.bincount(bins[lesion[volume.brain]], minlength=FINE_BINS)
+    healthy_rows = _healthy_rows(held_out, thresholds)
+    weights = resample_counts(len(subjects), resamples, seed)
+    variants = {
+        variant: _variant(
+            thresholds[variant], per_subject[variant], histograms[variant], healthy_rows[variant], weights
+        )
+        for variant in VARIANTS
+    }
+    raw = variants["raw"]
+    return VolumeRunMetrics(
+        run=run_identity(folder, config, provenance, rows),
+        case_ids=tuple(rows["case_id"]),
+        subject_ids=tuple(subjects),
+        variants=variants,
+        slice_detection=_slice_detection(rows, held_out.rows, resamples, seed),
+        intervals={f"dice {t:g}": raw.dice[t] for t in FPR_TARGETS},
+        resampled={f"dice {t:g}": raw.resampled[f"dice {t:g}"] for t in FPR_TARGETS},
+    )
+
+
+def _thresholds(calibration: StoredResults, variant: str) -> dict[float, tuple[float, float]]:
+    """Per FPR target, the lowest map value leaving at most that share of the healthy validation
+    subjects' brain voxels above it, and the share it leaves (two looks at the voxels, exact)."""
+
+    def brain_values() -> Iterator[np.ndarray]:
+        for volume in _all_volumes(calibration):
+            yield _processed(volume.maps, variant)[volume.brain]
+
+    return {target: streamed_threshold(brain_values, target) for target in FPR_TARGETS}
+
+
+def _subject_row(
+    maps: np.ndarray, lesion: np.ndarray, brain: np.ndarray, thresholds: dict[float, tuple[float, float]], variant: str
+) -> dict[str, float]:
+    row: dict[str, float] = {"lesion voxels": float(lesion.sum())}
+    for target, (tau, _) in thresholds.items():
+        segmentation = _segmentation(maps, brain, tau, variant)
+        row[f"dice {target:g}"] = dice(segmentation, lesion) if lesion.any() else float("nan")  # nothing to find
+        counts: LesionCounts = lesion_counts(segmentation, lesion)
+        row.update({f"{key} {target:g}": float(value) for key, value in vars(counts).items()})
+    row["best dice"], row["ap"] = best_dice_and_precision(maps, lesion, brain)
+    row["score"] = top_mean(maps, brain)
+    return row
+
+
+def _healthy_rows(
+    held_out: StoredResults, thresholds: dict[str, dict[float, tuple[float, float]]]
+) -> dict[str, pd.DataFrame]:
+    """Per variant, per held-out healthy subject: the false-positive rate at each target, and its score."""
+    found: dict[str, list[dict[str, float]]] = {variant: [] for variant in VARIANTS}
+    for volume in _all_volumes(held_out):
+        for variant in VARIANTS:
+            maps = _processed(volume.maps, variant)
+            row = {
+                f"fpr {t:g}": false_positive_rate(_segmentation(maps, volume.brain, tau, variant), volume.brain)
+                for t, (tau, _) in thresholds[variant].items()
+            }
+            found[variant].append({**row, "score": top_mean(maps, volume.brain)})
+    return {variant: pd.DataFrame(rows) for variant, rows in found.items()}
+
+
+def _variant(
+    thresholds: dict[float, tuple[float, float]],
+    rows: list[dict[str, float]],
+    histograms: np.ndarray,
+    healthy: pd.DataFrame,
+    weights: np.ndarray,
+) -> VariantScores:
+    table = pd.DataFrame(rows)
+    dice_estimates, medians, resampled = {}, {}, {}
+    for target in FPR_TARGETS:
+        values = table[f"dice {target:g}"].to_numpy(dtype=np.float64)
+        dice_estimates[target], resampled[f"dice {target:g}"] = _mean(values, weights)
+        medians[target] = _median(values, weights)
+    lesion_wise = {}
+    for target in FPR_TARGETS:
+        sums = {
+            key: float(table[f"{key} {target:g}"].sum()) for key in ("lesions", "found", "predicted", "false_positive")
+        }
+        sensitivity = sums["found"] / sums["lesions"] if sums["lesions"] else float("nan")
+        touching = sums["predicted"] - sums["false_positive"]
+        precision = touching / sums["predicted"] if sums["predicted"] else float("nan")
+        together = sensitivity + precision
+        lesion_wise[target] = {
+            "sensitivity": sensitivity,
+            "precision": precision,
+            "f1": 2 * sensitivity * precision / together if together else float("nan"),
+            "false positives per subject": sums["false_positive"] / max(len(table), 1),
+        }
+    healthy_fpr = {
+        target: (
+            float(healthy[f"fpr {target:g}"].mean()),
+            float(healthy[f"fpr {target:g}"].std(ddof=0)),
+            float(healthy[f"fpr {target:g}"].max()),
+        )
+        for target in FPR_TARGETS
+    }
+    tied, lowest, highest = precision_bounds(histograms[1], histograms[0])
+    return VariantScores(
+        thresholds,
+        table,
+        dice_estimates,
+        medians,
+        _mean(table["best dice"].to_numpy(dtype=np.float64), weights)[0],
+        _mean(table["ap"].to_numpy(dtype=np.float64), weights)[0],
+        (tied, lowest, highest),
+        lesion_wise,
+        healthy_fpr,
+        _detection(table["score"].to_numpy(), healthy["score"].to_numpy(), len(weights)),
+        resampled,
+    )
+
+
+def _mean(values: np.ndarray, weights: np.ndarray) -> tuple[Estimate, np.ndarray]:
+    """The mean over subjects with a value (NaN: no lesion to score) and its resamples."""
+    known = np.isfinite(values)
+    w = weights[:, known].astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        samples = (w @ values[known]) / w.sum(axis=1)
+    value = float(values[known].mean()) if known.any() else float("nan")
+    return interval(value, samples), samples
+
+
+def _median(values: np.ndarray, weights: np.ndarray) -> Estimate:
+    """The median over subjects with its interval: each resample's weighted median (the lower one)."""
+    known = np.isfinite(values)
+    if not known.any():
+        return Estimate(float("nan"), float("nan"), float("nan"))
+    order = np.argsort(values[known], kind="stable")
+    sorted_values = values[known][order]
+    cumulative = np.cumsum(weights[:, known][:, order], axis=1)
+    half = cumulative[:, -1:] / 2
+    samples = sorted_values[np.minimum((cumulative < half).sum(axis=1), len(sorted_values) - 1)]
+    samples = np.where(cumulative[:, -1] > 0, samples, np.nan)
+    return interval(float(np.median(values[known])), samples)
+
+
+def _detection(positives: np.ndarray, negatives: np.ndarray, resamples: int, seed: int = SEED) -> dict[str, Estimate]:
+    """AUROC and AP of scores, positives against negatives, each group resampled apart (stratified)."""
+    scores = np.concatenate([positives, negatives]).astype(np.float64)
+    labels = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
+    if not len(positives) or not len(negatives):
+        nothing = Estimate(float("nan"), float("nan"), float("nan"))
+        return {"auroc": nothing, "ap": nothing}
+    drawn = np.concatenate(
+        [resample_counts(len(positives), resamples, seed), resample_counts(len(negatives), resamples, seed + 1)], axis=1
+    )
+    samples = {
+        "auroc": np.array([roc_auc_score(labels, scores, sample_weight=w) for w in drawn]),
+        "ap": np.array([average_precision_score(labels, scores, sample_weight=w) for w in drawn]),
+    }
+    values = {"auroc": roc_auc_score(labels, scores), "ap": average_precision_score(labels, scores)}
+    return {name: interval(float(values[name]), samples[name]) for name in values}
+
+
+def _slice_detection(rows: pd.DataFrame, healthy: pd.DataFrame, resamples: int, seed: int) -> dict[str, Estimate]:
+    """Slices with a lesion against the held-out healthy subjects' slices, by the run's per-slice score."""
+    positives = rows["score"][rows["lesion_pixels"] > 0].to_numpy()
+    return _detection(positives, healthy["score"].to_numpy(), resamples, seed)
