@@ -153,3 +153,19 @@ def test_rank_stability_reads_the_resampled_rankings():
     assert loose.first.tolist() == [0.5, 0.5, 0.0] and loose.mean_rank[0] == pytest.approx(1.5)
     assert 0 < loose.kendall_tau < 1
     pd.testing.assert_series_equal(pd.Series(loose.reported), pd.Series([1.0, 2.0, 3.0]))
+
+
+def test_subjects_without_a_lesion_or_a_brain_are_left_out_where_nothing_can_be_measured(tmp_path):
+    fabricate_volume_run(tmp_path, subjects=3)
+    test = read_results(tmp_path)
+    test.masks[12:18] = False  # subject t2: no lesion
+    test.brain_masks[6:12] = False  # subject t1: no brain (its lesion outside every brain voxel)
+    test.rows["lesion_pixels"] = test.masks.sum(axis=(1, 2))
+    write_results(tmp_path, test, chunk_cases=5)
+    store.seal(tmp_path)
+    raw = evaluate_volume_run(tmp_path, resamples=100).variants["raw"]
+    subjects = raw.subjects.set_index(pd.Index(["t0", "t1", "t2"]))
+    assert np.isnan(subjects.loc["t2", "dice 0.01"]) and np.isnan(subjects.loc["t2", "best dice"])
+    assert subjects.loc["t1", "dice 0.01"] == 0.0 and np.isnan(subjects.loc["t1", "score"])  # nothing predicted there
+    assert raw.dice[0.01].value == pytest.approx(np.nanmean(subjects["dice 0.01"]))
+    assert np.isfinite(raw.subject_detection["auroc"].value)  # the subject without a brain has no score: left out

@@ -276,8 +276,11 @@ def _median(values: np.ndarray, weights: np.ndarray) -> Estimate:
 
 
 def _detection(positives: np.ndarray, negatives: np.ndarray, resamples: int, seed: int = SEED) -> dict[str, Estimate]:
-    """AUROC and AP of scores, positives against negatives, each group resampled apart (stratified)."""
-    scores = np.concatenate([positives, negatives]).astype(np.float64)
+    """AUROC and AP of scores, positives against negatives, each group resampled apart (stratified);
+    units without a score (an empty brain mask) are left out."""
+    positives, negatives = (np.asarray(v, np.float64) for v in (positives, negatives))
+    positives, negatives = positives[np.isfinite(positives)], negatives[np.isfinite(negatives)]
+    scores = np.concatenate([positives, negatives])
     labels = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
     if not len(positives) or not len(negatives):
         nothing = Estimate(float("nan"), float("nan"), float("nan"))
