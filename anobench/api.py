@@ -95,7 +95,9 @@ class Evaluation:
     `pixel`, the operating point of `box`): a split of this data set, or `NAME:SPLIT` of another.
     `volumes`: every case is a slice of a subject's volume (it gives `subject_id`, `slice_index` and
     `brain_mask`), so the volume protocol applies too; `healthy_test_split` then names held-out
-    healthy subjects, on which a threshold's false positives are measured.
+    healthy subjects, on which a threshold's false positives are measured. `passes_on`: options of
+    this data set that the data set of its healthy splits receives too, when that is another one
+    (ATLAS's `z_range`: the healthy IXI subjects are cut into the same slab).
     """
 
     protocol: Literal["pixel", "box"]
@@ -105,6 +107,7 @@ class Evaluation:
     training_split: str | None = "train"  # the healthy split a denoiser for this data set trains on (or NAME:SPLIT)
     healthy_test_split: str | None = None  # held-out healthy cases: the false positives a threshold leaves
     volumes: bool = False  # cases are slices of subjects' volumes: subject_id, slice_index and brain_mask given
+    passes_on: tuple[str, ...] = ()  # options the data set of its healthy splits receives too
 
 
 class Dataset(Protocol):

@@ -24,15 +24,18 @@ def brain_volume(seed=0):
     return (rng.random(ATLAS_SHAPE) * 0.2 + 0.5).astype(np.float32)
 
 
-def write_scan(root, subject, volume=None, mask=None):
+def write_scan(root, subject, volume=None, mask=None, affine=None):
     image_path, mask_path = scan_paths(root, subject)
-    write_nifti(image_path, brain_volume() if volume is None else volume)
+    write_nifti(image_path, brain_volume() if volume is None else volume, affine)
     if mask is None:
         mask = np.zeros(ATLAS_SHAPE, np.uint8)
         mask[2:6, 10:14, 95] = 1  # x 2..5, y 10..13 in slice 95
-    write_nifti(mask_path, mask)
+    write_nifti(mask_path, mask, affine)
     return image_path, mask_path
 
+
+# ATLAS's MNI grid origin (slice 95 at z = 23 mm), shifted in-plane so the small grid sits mid-brain
+ATLAS_MNI_AFFINE = np.array([[1.0, 0, 0, -10.0], [0, 1.0, 0, -12.0], [0, 0, 1.0, -72.0], [0, 0, 0, 1.0]])
 
 IXI_SHAPE = (20, 24, 40)
 Z_ORIGIN = -10.0  # world z of slice 0: z = 23 mm is slice 33

@@ -7,7 +7,7 @@ import pytest
 from fabricated import ATLAS_SHAPE, write_caps_subject, write_scan
 
 from anobench.errors import AnobenchError
-from anobench.running.sources import parse_data_roots, roots_for
+from anobench.running.sources import options_for, parse_data_roots, roots_for
 from anobench.training.data import join_sources, load_training_images, parse_sources
 from anobench.training.trainer import TrainConfig, train
 
@@ -38,6 +38,11 @@ def test_sources_parse_and_join():
     assert roots_for(["atlas=/a", "ixi=/b"], "atlas") == (Path("/a"), {"ixi": Path("/b")})
     with pytest.raises(AnobenchError, match="two folders for atlas"):
         roots_for(["/a", "atlas=/c"], "atlas")
+    # and its options: plain or under its name are its own, under another name that data set's
+    assert options_for({"slice": "90", "atlas.z_range": "0:9", "ixi.split_lists": "/l"}, "atlas") == (
+        {"slice": "90", "z_range": "0:9"},
+        {"ixi": {"split_lists": "/l"}},
+    )
     with pytest.raises(AnobenchError, match="with several training sources each --data-root is NAME=DIR"):
         load_training_images("ixi+atlas:train-healthy", 64, {}, parse_data_roots(["/a", "ixi=/b"]))
 

@@ -42,7 +42,9 @@ def run(
     preset: str = typer.Option("cpu-small", help="Model preset: cpu-small (64², CPU) or paper (128²)."),
     checkpoint: Optional[Path] = typer.Option(None, help="Checkpoint (default: the shipped one)."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Method setting key=value, e.g. t0=250."),
-    data: Optional[List[str]] = typer.Option(None, "--data", help="Dataset option key=value."),
+    data: Optional[List[str]] = typer.Option(
+        None, "--data", help="Dataset option key=value; NAME.key=value for the data set of a healthy split."
+    ),
     data_root: Optional[List[str]] = typer.Option(
         None,
         help="Folder of the data set (default: $ANOBENCH_DATA/<dataset>); NAME=DIR for another data set "
@@ -75,9 +77,10 @@ def run(
     from anobench.config import parse_assignments
     from anobench.running.harness import RunRequest, check_request, default_folder
     from anobench.running.harness import run as run_harness
-    from anobench.running.sources import roots_for
+    from anobench.running.sources import options_for, roots_for
 
     own_root, other_roots = roots_for(data_root, dataset)
+    own_options, other_options = options_for(parse_assignments(data), dataset)
     launch = distributed.launched()
     if launch is not None:  # under torchrun the job's ranks are the shards
         if out is None:
@@ -94,9 +97,10 @@ def run(
         preset=preset,
         checkpoint=checkpoint,
         method_options=parse_assignments(set_),
-        dataset_options=parse_assignments(data),
+        dataset_options=own_options,
         data_root=own_root,
         data_roots=other_roots,
+        other_dataset_options=other_options,
         batch_size=batch_size,
         seed=seed,
         device=device,
@@ -144,7 +148,9 @@ def sweep(
     set_: Optional[List[str]] = typer.Option(
         None, "--set", help="Method setting key=value for every method, or METHOD.key=value for one."
     ),
-    data: Optional[List[str]] = typer.Option(None, "--data", help="Dataset option key=value."),
+    data: Optional[List[str]] = typer.Option(
+        None, "--data", help="Dataset option key=value; NAME.key=value for the data set of a healthy split."
+    ),
     data_root: Optional[List[str]] = typer.Option(
         None, help="Folder of the data set; NAME=DIR for another data set the runs read (the healthy split's)."
     ),
@@ -169,7 +175,7 @@ def sweep(
     from anobench.running.harness import RunRequest
     from anobench.running.harness import run as run_harness
     from anobench.running.reuse import outdated_by
-    from anobench.running.sources import roots_for
+    from anobench.running.sources import options_for, roots_for
     from anobench.store.folder import is_complete
 
     try:
@@ -178,6 +184,7 @@ def sweep(
         raise AnobenchError(f"--noise-levels {noise_levels!r} is not a comma-separated list of integers") from None
     options = parse_assignments(set_)
     own_root, other_roots = roots_for(data_root, dataset)
+    own_options, other_options = options_for(parse_assignments(data), dataset)
     healthy = None if healthy_split == "none" else healthy_split  # by default every point gets its calibrated Dice
     folders = []
     for name in method:
@@ -193,9 +200,10 @@ def sweep(
                 preset=preset,
                 checkpoint=checkpoint,
                 method_options={**own, "t0": str(level)},
-                dataset_options=parse_assignments(data),
+                dataset_options=own_options,
                 data_root=own_root,
                 data_roots=other_roots,
+                other_dataset_options=other_options,
                 healthy_split=healthy,
                 batch_size=batch_size,
                 seed=seed,

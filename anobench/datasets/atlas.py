@@ -13,6 +13,11 @@ Two layouts under the data folder (`--data-root`, or `$ANOBENCH_DATA/atlas`):
   `splits/atlas_train_mask_png.csv` (column `filename`, row-aligned), in the folder or in `ATLAS/`.
 Splits: `test` (every labelled scan's slice with its mask) and, for `bids`, `train-healthy` (the
 scans whose slice has no lesion voxel, which the THOR work added to IXI training: 217 of 655).
+Volumes (`bids` only): `z_range=A:B` scores every slice between world heights A and B mm of each
+scan instead (`volume_slabs`: case `<scan>_z<index>`, its brain mask beside it; `brain_mask`
+chooses how), declares volumes for the volume protocol, and passes `z_range` and `brain_mask` on to
+IXI, whose `val` calibrates and whose `test` holds the healthy subjects left out
+(`--healthy-split auto` scores both). `train-healthy` stays the THOR slices.
 Evaluation: pixel protocol; thresholds are calibrated on IXI's healthy validation slices
 (`--healthy-split auto` scores `ixi:val`, which needs the IXI folder: `--data-root ixi=DIR`).
 The released evaluator left out 20 slices with unannotated hypo-intense artefacts; they are kept
@@ -25,7 +30,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -36,6 +41,16 @@ from anobench.config import build_config, to_plain
 from anobench.datasets.location import DataSource, dataset_root
 from anobench.datasets.nifti import axial_slice, read_volume
 from anobench.datasets.png_slices import PngSliceDataset, SplitFiles
+from anobench.datasets.volume_slabs import (
+    KEPT_SLABS,
+    BrainMaskKind,
+    PreparedSlice,
+    parse_z_range,
+    prepare_slab,
+    scan_and_index,
+    slice_case_id,
+    slices_in_range,
+)
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file
 from anobench.imaging import NATIVE_SIZE, prepare_for_preset, prepare_mask, resize_mask
@@ -50,6 +65,9 @@ T1_SUFFIX = "_T1w.nii.gz"
 MASK_SUFFIX = "_label-L_desc-T1lesion_mask.nii.gz"
 PNG_SPLITS = {"test": SplitFiles("splits/atlas_train_png.csv", "splits/atlas_train_mask_png.csv")}
 EVALUATION = Evaluation("pixel", healthy_split="ixi:val", validation_split="ixi:val", training_split="train-healthy")
+VOLUME_EVALUATION = replace(
+    EVALUATION, healthy_test_split="ixi:test", volumes=True, passes_on=("z_range", "brain_mask")
+)
 WITHHELD_FOLDER = "Testing"  # the release's folder of scans without published masks
 
 ARTEFACT_ROWS = (100, 105, 112, 121, 186, 189, 210, 214, 345, 382, 424, 425, 434, 435, 441, 462, 464, 472, 478, 504)
@@ -61,6 +79,8 @@ class AtlasConfig:
     layout: Literal["auto", "bids", "png"] = "auto"
     slice: int = 95
     exclude_artefacts: bool = True
+    z_range: str | None = None  # A:B world heights (mm): every slice between them, as volumes
+    brain_mask: BrainMaskKind = "template"
 
 
 def _png_root(root: Path) -> Path | None:
@@ -110,13 +130,15 @@ class AtlasBids:
     """Slices prepared from the BIDS NIfTI files, one scan at a time."""
 
     splits = ("test", "train-healthy")
-    evaluation = EVALUATION
 
     def __init__(self, root: Path, config: AtlasConfig, image_size: int) -> None:
         self.root, self.config, self.image_size = root, config, image_size
         scans, self.unlabelled_skipped = labelled_scans(root)
         self.scans = {scan.case_id: scan for scan in scans}
         self._reported: set[str] = set()
+        self.z_range = None if config.z_range is None else parse_z_range(config.z_range)
+        self.evaluation = EVALUATION if self.z_range is None else VOLUME_EVALUATION
+        self._slab = lru_cache(maxsize=KEPT_SLABS)(self._prepared_slab)
         if config.exclude_artefacts:
             warnings.warn(
                 "atlas: the 20 artefact exclusions index the THOR release's PNG list and are not applied "
@@ -133,7 +155,15 @@ class AtlasBids:
             if not axial_slice(read_volume(scan.mask) > 0, self.config.slice, scan.mask).any()
         ]
 
+    @cached_property
+    def _slices(self) -> dict[str, list[int]]:
+        """Per scan, its slices in the z-range (from each header)."""
+        assert self.z_range is not None
+        return {case_id: slices_in_range(scan.image, self.z_range) for case_id, scan in self.scans.items()}
+
     def case_ids(self, split: str) -> list[str]:
+        if split == "test" and self.z_range is not None:
+            return [slice_case_id(scan, index) for scan, indices in self._slices.items() for index in indices]
         if split == "test":
             return list(self.scans)
         if split == "train-healthy":
@@ -145,23 +175,45 @@ class AtlasBids:
             self._reported.add(kind)
             warnings.warn(f"atlas: {kind} (first: {path}); {treatment}", stacklevel=3)
 
-    def load_case(self, split: str, case_id: str) -> Case:
-        if case_id not in self.case_ids(split):
-            raise AnobenchError(f"atlas split {split!r} has no case {case_id!r}")
-        scan = self.scans[case_id]
-        volume, mask_volume = read_volume(scan.image), read_volume(scan.mask)
-        if volume.shape != mask_volume.shape:
-            raise AnobenchError(
-                f"mask {scan.mask} has shape {mask_volume.shape}, image {scan.image} has {volume.shape}"
-            )
+    def _lesion_volume(self, scan: Scan, shape: tuple[int, ...]) -> np.ndarray:
+        mask_volume = read_volume(scan.mask)
+        if mask_volume.shape != shape:
+            raise AnobenchError(f"mask {scan.mask} has shape {mask_volume.shape}, image {scan.image} has {shape}")
         if not np.isin(mask_volume, (0.0, 1.0)).all():
             self._report_once("lesion masks that are not binary", scan.mask, "binarised as mask > 0")
         if not (mask_volume > 0).any():
             self._report_once("empty lesion masks", scan.mask, "their scans count as having no lesion")
+        return mask_volume > 0
+
+    def _prepared_slab(self, scan_id: str) -> dict[int, PreparedSlice]:
+        scan = self.scans[scan_id]
+        return prepare_slab(
+            scan.image,
+            self._slices[scan_id],
+            self.image_size,
+            self.config.brain_mask,
+            lambda shape: self._lesion_volume(scan, shape),
+        )
+
+    def _volume_case(self, case_id: str) -> Case:
+        scan_id, index = scan_and_index(case_id)
+        if index not in self._slices.get(scan_id, ()):
+            raise AnobenchError(f"atlas split 'test' has no case {case_id!r} (z_range={self.config.z_range})")
+        prepared = self._slab(scan_id)[index]
+        return Case(case_id, prepared.image, prepared.lesion, scan_id, slice_index=index, brain_mask=prepared.brain)
+
+    def load_case(self, split: str, case_id: str) -> Case:
+        if split == "test" and self.z_range is not None:
+            return self._volume_case(case_id)  # checked by its scan and index: splits of volumes are long
+        if case_id not in self.case_ids(split):
+            raise AnobenchError(f"atlas split {split!r} has no case {case_id!r}")
+        scan = self.scans[case_id]
+        volume = read_volume(scan.image)
+        mask_volume = self._lesion_volume(scan, volume.shape)
         image = prepare_for_preset(axial_slice(volume, self.config.slice, scan.image), self.image_size)
         if split == "train-healthy":
             return Case(case_id, image, None, case_id.split("_")[0])
-        mask = prepare_mask(axial_slice(mask_volume > 0, self.config.slice, scan.mask), NATIVE_SIZE)
+        mask = prepare_mask(axial_slice(mask_volume, self.config.slice, scan.mask), NATIVE_SIZE)
         return Case(case_id, image, resize_mask(mask, self.image_size), case_id.split("_")[0])
 
     def manifest(self) -> dict[str, Any]:
@@ -170,7 +222,10 @@ class AtlasBids:
             for scan in self.scans.values()
             for path in (scan.image, scan.mask)
         }
-        return {"files": dict(sorted(files.items())), "settings": {"slice": self.config.slice}}
+        settings: dict[str, Any] = {"slice": self.config.slice}
+        if self.z_range is not None:
+            settings |= {"z_range": self.config.z_range, "brain_mask": self.config.brain_mask}
+        return {"files": dict(sorted(files.items())), "settings": settings}
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -191,6 +246,11 @@ class AtlasPng:
     evaluation = replace(EVALUATION, training_split=None)  # the released list holds the test slices only
 
     def __init__(self, root: Path, config: AtlasConfig, image_size: int) -> None:
+        if config.z_range is not None:
+            raise AnobenchError(
+                f"atlas: z_range needs the BIDS layout (the THOR release's PNG list in {root} holds one slice per "
+                "scan); point --data-root at ATLAS_2 with --data layout=bids"
+            )
         self.config = config
         self.slices = PngSliceDataset(root, PNG_SPLITS, image_size, self.evaluation)
         self.excluded = ARTEFACT_ROWS if config.exclude_artefacts else ()

@@ -15,12 +15,15 @@ lists of a shared split (`split_lists=DIR` holding `ixi_train.csv`, `ixi_val.csv
 column `filename`, paths relative to the data folder). Nothing is written into the data folder.
 Evaluation: pixel protocol without lesions (IXI is healthy); `val` is the healthy split that
 calibrates thresholds, here and for ATLAS (`atlas` declares `ixi:val`).
+Volumes: `z_range=A:B` (mm) gives every slice between those world heights of each scan, with its
+brain mask (`volume_slabs`; `brain_mask` chooses how), in every split; `test` is then the held-out
+healthy subjects of the volume protocol. ATLAS passes its own `z_range` and `brain_mask` on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -31,6 +34,16 @@ from anobench.config import build_config
 from anobench.datasets.location import DataSource, dataset_root
 from anobench.datasets.nifti import prepared_slice, read_volume_with_affine, slice_index_at
 from anobench.datasets.png_slices import read_filename_csv, relative_name, resolve_listed_path
+from anobench.datasets.volume_slabs import (
+    KEPT_SLABS,
+    BrainMaskKind,
+    PreparedSlice,
+    parse_z_range,
+    prepare_slab,
+    scan_and_index,
+    slice_case_id,
+    slices_in_range,
+)
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file
 
@@ -44,6 +57,9 @@ SPLITS = ("train", "val", "test")
 ATLAS_SLICE_Z_MM = 23.0  # slice 95 of the 197×233×189 MNI grid, whose z origin is −72 mm
 HELD_OUT_FRACTION = 0.1
 EVALUATION = Evaluation("pixel", healthy_split="val", validation_split="val")
+VOLUME_EVALUATION = Evaluation(
+    "pixel", healthy_split="val", validation_split="val", healthy_test_split="test", volumes=True
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,8 @@ class IXIConfig:
     slice_z_mm: float = ATLAS_SLICE_Z_MM
     split_seed: int = 0
     split_lists: str | None = None  # a folder of ixi_<split>.csv lists to use instead of the seeded split
+    z_range: str | None = None  # A:B world heights (mm): every slice between them, as volumes
+    brain_mask: BrainMaskKind = "template"
 
 
 def caps_images(root: Path) -> list[Path]:
@@ -80,10 +98,12 @@ def case_id_of(path: Path) -> str:
 
 class IXISlices:
     splits = SPLITS
-    evaluation = EVALUATION
 
     def __init__(self, root: Path, config: IXIConfig, image_size: int) -> None:
         self.root, self.config, self.image_size = root, config, image_size
+        self.z_range = None if config.z_range is None else parse_z_range(config.z_range)
+        self.evaluation = EVALUATION if self.z_range is None else VOLUME_EVALUATION
+        self._slab = lru_cache(maxsize=KEPT_SLABS)(self._prepared_slab)
         self.list_folder = None if config.split_lists is None else Path(config.split_lists).expanduser().resolve()
         if self.list_folder is None and not caps_images(root):
             raise IXI.missing(f"no subjects/sub-*/ses-*/t1_linear/*_T1w.nii.gz under {root}")
@@ -106,6 +126,15 @@ class IXISlices:
             raise AnobenchError(f"unknown split {split!r}; available: {', '.join(SPLITS)}")
         return {case_id_of(path): path for path in self._split_files[split]}
 
+    @cached_property
+    def _slices(self) -> dict[str, list[int]]:
+        """Per scan of every split, its slices in the z-range (from each header)."""
+        assert self.z_range is not None
+        z_range = self.z_range
+        return {
+            case_id_of(path): slices_in_range(path, z_range) for paths in self._split_files.values() for path in paths
+        }
+
     def case_ids(self, split: str) -> list[str]:
         files = self._files(split)
         if not files:
@@ -116,9 +145,21 @@ class IXISlices:
                 else (f"{total} scan(s) split 10 % / 10 % / rest (rounded)")
             )
             raise AnobenchError(f"ixi split {split!r} is empty: {source}; add scans or pass --data split_lists=DIR")
+        if self.z_range is not None:
+            return [slice_case_id(scan, index) for scan in files for index in self._slices[scan]]
         return list(files)
 
+    def _prepared_slab(self, path: Path) -> dict[int, PreparedSlice]:
+        return prepare_slab(path, self._slices[case_id_of(path)], self.image_size, self.config.brain_mask)
+
     def load_case(self, split: str, case_id: str) -> Case:
+        if self.z_range is not None:  # checked by its scan and index: splits of volumes are long
+            scan, index = scan_and_index(case_id)
+            path = self._files(split).get(scan)
+            if path is None or index not in self._slices[scan]:
+                raise AnobenchError(f"ixi split {split!r} has no case {case_id!r} (z_range={self.config.z_range})")
+            prepared = self._slab(path)[index]
+            return Case(case_id, prepared.image, None, scan, slice_index=index, brain_mask=prepared.brain)
         path = self._files(split).get(case_id)
         if path is None:
             raise AnobenchError(f"ixi split {split!r} has no case {case_id!r}")
@@ -131,6 +172,8 @@ class IXISlices:
             relative_name(path, self.root): sha256_file(path) for paths in self._split_files.values() for path in paths
         }
         settings: dict[str, Any] = {"slice_z_mm": self.config.slice_z_mm}
+        if self.z_range is not None:
+            settings |= {"z_range": self.config.z_range, "brain_mask": self.config.brain_mask}
         if self.list_folder is None:
             settings["split_seed"] = self.config.split_seed
         else:
@@ -142,6 +185,8 @@ class IXISlices:
             "slice_z_mm": self.config.slice_z_mm,
             "split_seed": self.config.split_seed,
             "split_lists": str(self.list_folder) if self.list_folder else None,
+            "z_range": self.config.z_range,
+            "brain_mask": self.config.brain_mask,
             "root": str(self.root),
             "image_size": self.image_size,
             "split_sizes": {split: len(paths) for split, paths in self._split_files.items()},

@@ -58,11 +58,15 @@ def read_volume_with_affine(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return volume, affine
 
 
+def slice_heights(affine: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """World height (mm) of each axial slice's centre voxel."""
+    centre_i, centre_j = (shape[0] - 1) / 2, (shape[1] - 1) / 2
+    return np.array([float((affine @ np.array([centre_i, centre_j, k, 1.0]))[2]) for k in range(shape[2])])
+
+
 def slice_index_at(affine: np.ndarray, shape: tuple[int, ...], z_mm: float) -> int:
     """The axial slice whose centre voxel lies nearest to world height `z_mm`."""
-    centre_i, centre_j = (shape[0] - 1) / 2, (shape[1] - 1) / 2
-    heights = [float((affine @ np.array([centre_i, centre_j, k, 1.0]))[2]) for k in range(shape[2])]
-    return int(np.argmin(np.abs(np.array(heights) - z_mm)))
+    return int(np.argmin(np.abs(slice_heights(affine, shape) - z_mm)))
 
 
 def axial_slice(volume: np.ndarray, index: int, source: Path | str) -> np.ndarray:

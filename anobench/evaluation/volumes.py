@@ -16,7 +16,7 @@ area is at most 7 voxels after thresholding).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ from scipy import ndimage
 from skimage.measure import label, regionprops
 
 from anobench.errors import AnobenchError
-from anobench.evaluation.pixel_metrics import DICE_EPSILON, pooled_scores, rank_pixels
+from anobench.evaluation.pixel_metrics import pooled_scores, rank_pixels
 from anobench.store.results import StoredResults
 
 MEDIAN_SIZE = 5  # the Behrendt releases' and UAD-IMAG's 3-D median filter
@@ -154,12 +154,3 @@ def top_mean(maps: np.ndarray, brain: np.ndarray, share: float = 0.01) -> float:
         return float("nan")
     count = max(1, int(np.ceil(share * values.size)))
     return float(values[-count:].mean())
-
-
-def epsilon_dice(predicted: float, true: float, lesion: float) -> float:
-    """Dice from counts, as the pixel protocol writes it (the epsilon keeps 0/0 at 0)."""
-    return 2 * true / (predicted + lesion + DICE_EPSILON)
-
-
-def stacked(volumes: Sequence[np.ndarray]) -> np.ndarray:
-    return np.concatenate([v.ravel() for v in volumes]) if volumes else np.zeros(0)

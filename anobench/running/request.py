@@ -25,6 +25,7 @@ class RunRequest:
     dataset_options: dict[str, str] = field(default_factory=dict)
     data_root: Path | None = None
     data_roots: dict[str, Path] = field(default_factory=dict)  # folders of other data sets by name (healthy split)
+    other_dataset_options: dict[str, dict[str, str]] = field(default_factory=dict)  # `--data NAME.KEY=V`, by name
     batch_size: int = 8
     seed: int = 0
     device: str | None = None
@@ -72,10 +73,13 @@ def healthy_source(request: RunRequest, scored: OpenSplit, image_size: int, want
                 f"available: {', '.join(scored.dataset.splits)}"
             )
         return OpenSplit(name, scored.dataset, request.dataset_options, request.data_root, image_size)
-    root = request.data_roots.get(name.dataset)  # another data set: its own folder, by name
+    root = request.data_roots.get(name.dataset)  # another data set: its own folder and options, by name
+    shared = scored.dataset.evaluation.passes_on
+    options = {key: value for key, value in request.dataset_options.items() if key in shared}
+    options |= request.other_dataset_options.get(name.dataset, {})
     with plugin_call(f"dataset {name.dataset!r} could not be opened"):
-        dataset = open_source(name, {}, image_size, root)
-    return OpenSplit(name, dataset, {}, root, image_size)
+        dataset = open_source(name, options, image_size, root)
+    return OpenSplit(name, dataset, options, root, image_size)
 
 
 def check_request(request: RunRequest) -> None:

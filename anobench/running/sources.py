@@ -79,6 +79,22 @@ def roots_for(values: Sequence[str] | None, dataset: str) -> tuple[Path | None, 
     return own, {name: folder for name, folder in roots.items() if name not in (dataset, PRIMARY)}
 
 
+def options_for(options: Mapping[str, str], dataset: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """`--data` settings of a run of `dataset`: its own (`KEY=V`, or `DATASET.KEY=V`) and the other
+    data sets' by name (`NAME.KEY=V`: the data set of a healthy split)."""
+    own: dict[str, str] = {}
+    others: dict[str, dict[str, str]] = {}
+    for key, value in options.items():
+        name, dot, option = key.partition(".")
+        if not dot:
+            own[key] = value
+        elif name == dataset:
+            own[option] = value
+        else:
+            others.setdefault(name, {})[option] = value
+    return own, others
+
+
 def data_root_words(data_roots: DataRoots) -> list[str]:
     if data_roots is None:
         return []
