@@ -44,6 +44,19 @@ def test_small_components_go_and_lesions_are_counted_in_3d():
     assert (counts.lesions, counts.found, counts.predicted, counts.false_positive) == (2, 1, 1, 0)
 
 
+@pytest.mark.parametrize("side", [128, 64])
+def test_lesions_are_binned_by_their_3d_size_scaled_with_the_slices(side):
+    scale = side**2 / 128**2
+    lesion = np.zeros((40, side, side), bool)
+    for z, voxels in ((0, 500), (14, 1000), (28, 5000)):  # small, medium, large at 128 × 128
+        count = int(voxels * scale)
+        lesion[z : z + 10].reshape(10, -1)[:, : count // 10] = True  # 10 slices of a block of rows
+    segmentation = np.zeros_like(lesion)
+    segmentation[16] = lesion[16]  # only the medium lesion is touched
+    counts = lesion_counts(segmentation, lesion)
+    assert counts.lesions_by_size == (1, 1, 1) and counts.found_by_size == (0, 1, 0)
+
+
 def test_per_volume_measures_follow_their_definitions():
     rng = np.random.default_rng(0)
     maps = rng.random((4, 12, 12))

@@ -28,6 +28,7 @@ from anobench.evaluation.bootstrap import RESAMPLES, SEED, Estimate, interval, r
 from anobench.evaluation.calibration import streamed_threshold
 from anobench.evaluation.identity import RunIdentity, run_identity
 from anobench.evaluation.volumes import (
+    LESION_SIZE_BINS,
     LesionCounts,
     best_dice_and_precision,
     dice,
@@ -44,6 +45,7 @@ from anobench.store.results import StoredResults, open_results
 
 FPR_TARGETS = (0.01, 0.05)  # healthy brain voxels a threshold may leave above it (UAD-IMAG: 1 %)
 VARIANTS = ("raw", "post-processed")
+LESION_TOTALS = ("lesions", "found", "predicted", "false_positive")
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class VariantScores:
     best_dice: Estimate
     subject_auprc: Estimate  # mean per-subject AP
     pooled_auprc: tuple[float, float, float]  # all brain voxels pooled: value (bins tied), lowest, highest
-    lesion_wise: dict[float, dict[str, float]]  # target → sensitivity, precision, f1, false positives per subject
+    lesion_wise: dict[float, dict[str, float]]  # target → sensitivity (all, per size bin), precision, f1, FP/subject
     healthy_fpr: dict[float, tuple[float, float, float]]  # target → mean, sd, max over held-out healthy subjects
     subject_detection: dict[str, Estimate]  # "auroc", "ap": subjects by their top-1 % mean
     resampled: dict[str, np.ndarray]  # "dice 1%", "dice 5%": the mean in each resample (paired comparisons)
@@ -177,7 +179,9 @@ def _subject_row(
         segmentation = _segmentation(maps, brain, tau, variant)
         row[f"dice {target:g}"] = dice(segmentation, lesion) if lesion.any() else float("nan")  # nothing to find
         counts: LesionCounts = lesion_counts(segmentation, lesion)
-        row.update({f"{key} {target:g}": float(value) for key, value in vars(counts).items()})
+        row.update({f"{key} {target:g}": float(getattr(counts, key)) for key in LESION_TOTALS})
+        for (name, _, _), lesions, found in zip(LESION_SIZE_BINS, counts.lesions_by_size, counts.found_by_size):
+            row.update({f"lesions {name} {target:g}": float(lesions), f"found {name} {target:g}": float(found)})
     row["best dice"], row["ap"] = best_dice_and_precision(maps, lesion, brain)
     row["score"] = top_mean(maps, brain)
     return row
@@ -214,9 +218,7 @@ def _variant(
         medians[target] = _median(values, weights)
     lesion_wise = {}
     for target in FPR_TARGETS:
-        sums = {
-            key: float(table[f"{key} {target:g}"].sum()) for key in ("lesions", "found", "predicted", "false_positive")
-        }
+        sums = {key: float(table[f"{key} {target:g}"].sum()) for key in LESION_TOTALS}
         sensitivity = sums["found"] / sums["lesions"] if sums["lesions"] else float("nan")
         touching = sums["predicted"] - sums["false_positive"]
         precision = touching / sums["predicted"] if sums["predicted"] else float("nan")
@@ -226,6 +228,11 @@ def _variant(
             "precision": precision,
             "f1": 2 * sensitivity * precision / together if together else float("nan"),
             "false positives per subject": sums["false_positive"] / max(len(table), 1),
+            **{
+                f"sensitivity {name}": _share(table[f"found {name} {target:g}"], table[f"lesions {name} {target:g}"])
+                for name, _, _ in LESION_SIZE_BINS
+            },
+            **{f"lesions {name}": float(table[f"lesions {name} {target:g}"].sum()) for name, _, _ in LESION_SIZE_BINS},
         }
     healthy_fpr = {
         target: (
@@ -246,9 +253,14 @@ def _variant(
         (tied, lowest, highest),
         lesion_wise,
         healthy_fpr,
-        _detection(table["score"].to_numpy(), healthy["score"].to_numpy(), len(weights)),
+        detection_scores(table["score"].to_numpy(), healthy["score"].to_numpy(), len(weights)),
         resampled,
     )
+
+
+def _share(found: pd.Series, lesions: pd.Series) -> float:
+    total = float(lesions.sum())
+    return float(found.sum()) / total if total else float("nan")
 
 
 def _mean(values: np.ndarray, weights: np.ndarray) -> tuple[Estimate, np.ndarray]:
@@ -275,7 +287,9 @@ def _median(values: np.ndarray, weights: np.ndarray) -> Estimate:
     return interval(float(np.median(values[known])), samples)
 
 
-def _detection(positives: np.ndarray, negatives: np.ndarray, resamples: int, seed: int = SEED) -> dict[str, Estimate]:
+def detection_scores(
+    positives: np.ndarray, negatives: np.ndarray, resamples: int, seed: int = SEED
+) -> dict[str, Estimate]:
     """AUROC and AP of scores, positives against negatives, each group resampled apart (stratified);
     units without a score (an empty brain mask) are left out."""
     positives, negatives = (np.asarray(v, np.float64) for v in (positives, negatives))
@@ -299,4 +313,4 @@ def _detection(positives: np.ndarray, negatives: np.ndarray, resamples: int, see
 def _slice_detection(rows: pd.DataFrame, healthy: pd.DataFrame, resamples: int, seed: int) -> dict[str, Estimate]:
     """Slices with a lesion against the held-out healthy subjects' slices, by the run's per-slice score."""
     positives = rows["score"][rows["lesion_pixels"] > 0].to_numpy()
-    return _detection(positives, healthy["score"].to_numpy(), resamples, seed)
+    return detection_scores(positives, healthy["score"].to_numpy(), resamples, seed)

@@ -30,6 +30,10 @@ from anobench.store.results import StoredResults
 MEDIAN_SIZE = 5  # the Behrendt releases' and UAD-IMAG's 3-D median filter
 SMALLEST_COMPONENT = 8  # components of at most 7 voxels are removed after thresholding (the Behrendt releases)
 FULL_CONNECTIVITY = np.ones((3, 3, 3), bool)  # 26-connected, as scikit-image's `label(connectivity=3)`
+# (name, lower, upper) on a 3-D lesion's voxels with 128×128 slices: lower < n ≤ upper, both limits
+# scaled by H·W/128² as the slice protocol's bins are. On MNI-space brains prepared at 128 px (a
+# pixel ≈ 1.8 × 1.8 mm, slices 1 mm apart) the limits are about 2 mL and 12 mL.
+LESION_SIZE_BINS = (("small", 0.0, 600.0), ("medium", 600.0, 3600.0), ("large", 3600.0, np.inf))
 
 
 @dataclass(frozen=True)
@@ -131,20 +135,39 @@ def false_positive_rate(segmentation: np.ndarray, brain: np.ndarray) -> float:
 @dataclass(frozen=True)
 class LesionCounts:
     """Lesion-wise detection in one volume: its lesions (26-connected components of the ground truth),
-    those found (a voxel of them called anomalous), the predicted components and those touching none."""
+    those found (a voxel of them called anomalous), the predicted components and those touching none;
+    lesions and those found per `LESION_SIZE_BINS` bin too."""
 
     lesions: int
     found: int
     predicted: int
     false_positive: int
+    lesions_by_size: tuple[int, ...]
+    found_by_size: tuple[int, ...]
+
+
+def lesion_size_bins(lesion: np.ndarray) -> tuple[tuple[str, float, float], ...]:
+    """`LESION_SIZE_BINS` for the slices of a Z × H × W volume."""
+    scale = lesion.shape[1] * lesion.shape[2] / 128**2
+    return tuple((name, lower * scale, upper * scale) for name, lower, upper in LESION_SIZE_BINS)
 
 
 def lesion_counts(segmentation: np.ndarray, lesion: np.ndarray) -> LesionCounts:
     truth, lesions = ndimage.label(lesion, structure=FULL_CONNECTIVITY)
-    found = len(np.unique(truth[segmentation & lesion]))
+    hit = np.zeros(lesions + 1, bool)
+    hit[np.unique(truth[segmentation & lesion])] = True
+    sizes = np.bincount(truth.ravel(), minlength=lesions + 1)[1:]
+    bins = [(lower < sizes) & (sizes <= upper) for _, lower, upper in lesion_size_bins(lesion)]
     predicted_labels, predicted = ndimage.label(segmentation, structure=FULL_CONNECTIVITY)
     touching = len(np.unique(predicted_labels[segmentation & lesion]))
-    return LesionCounts(lesions, found, predicted, predicted - touching)
+    return LesionCounts(
+        lesions,
+        int(hit[1:].sum()),
+        predicted,
+        predicted - touching,
+        tuple(int(members.sum()) for members in bins),
+        tuple(int((members & hit[1:]).sum()) for members in bins),
+    )
 
 
 def top_mean(maps: np.ndarray, brain: np.ndarray, share: float = 0.01) -> float:

@@ -23,7 +23,7 @@ from anobench.evaluation.comparisons import PairComparison, compare_pairs
 from anobench.evaluation.identity import Coverage
 from anobench.evaluation.ranking import rank_stability
 from anobench.evaluation.volume_protocol import FPR_TARGETS, VARIANTS, VolumeRunMetrics
-from anobench.evaluation.volumes import MEDIAN_SIZE, SMALLEST_COMPONENT
+from anobench.evaluation.volumes import LESION_SIZE_BINS, MEDIAN_SIZE, SMALLEST_COMPONENT
 
 FIRST = FPR_TARGETS[0]
 HEADLINE = f"dice {FIRST:g}"
@@ -108,6 +108,34 @@ def _thresholds_section(metrics: list[VolumeRunMetrics]) -> list[str]:
     ]
 
 
+def _lesion_sizes_section(metrics: list[VolumeRunMetrics]) -> list[str]:
+    labels = distinct_labels([m.run for m in metrics])
+    first = metrics[0].variants[VARIANTS[0]].lesion_wise[FIRST]
+    bins = [f"{name} ({first[f'lesions {name}']:.0f})" for name, _, _ in LESION_SIZE_BINS]
+    headers = ["method", *[f"{bin_} {variant}" for variant in VARIANTS for bin_ in bins]]
+    body = [
+        [
+            label,
+            *[
+                percent(m.variants[variant].lesion_wise[FIRST][f"sensitivity {name}"])
+                for variant in VARIANTS
+                for name, _, _ in LESION_SIZE_BINS
+            ],
+        ]
+        for m, label in zip(metrics, labels)
+    ]
+    limits = ", ".join(
+        f"{name} {lower:g} < n ≤ {upper:g}" if np.isfinite(upper) else f"{name} n > {lower:g}"
+        for name, lower, upper in LESION_SIZE_BINS
+    )
+    return [
+        f"## Lesion-wise sensitivity by lesion size @{100 * FIRST:g} % FPR",
+        f"Share of the 26-connected lesions found, per size bin (voxels n of a lesion with 128×128 slices: "
+        f"{limits}; lesions per bin in brackets).",
+        tabulate(body, headers=headers, tablefmt="github", disable_numparse=True),
+    ]
+
+
 def volume_pairs(metrics: list[VolumeRunMetrics]) -> list[PairComparison]:
     return compare_pairs(metrics, HEADLINE, [m.subject_dice for m in metrics])
 
@@ -162,7 +190,7 @@ def render_volume(metrics: list[VolumeRunMetrics], command: str, coverage: Cover
         body,
         [m.run for m in metrics],
         command,
-        post + _thresholds_section(metrics) + _pairs_section(metrics),
+        post + _lesion_sizes_section(metrics) + _thresholds_section(metrics) + _pairs_section(metrics),
         coverage,
     )
 
