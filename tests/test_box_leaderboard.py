@@ -126,13 +126,15 @@ def test_a_report_of_box_runs_has_the_board_comparisons_froc_and_case_panels(tmp
     for section in (
         "## Leaderboard",
         "## Paired comparisons (F1",
+        "## Rank stability",
+        "rank on F1 mean in every bootstrap resample",
         "## FROC",
         "## Cases",
         "reported (real GRAZPEDWRI-DX)",
     ):
         assert section in text
     pictures = sorted(p.name for p in (tmp_path / "report").glob("*.png"))
-    assert pictures == ["cases-1-thor.png", "cases-2-ddpm.png", "froc.png", "significance.png"]
+    assert pictures == ["cases-1-thor.png", "cases-2-ddpm.png", "froc.png", "ranks.png", "significance.png"]
     for picture in pictures:
         Image.open(tmp_path / "report" / picture).verify()
 

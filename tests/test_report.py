@@ -26,6 +26,7 @@ def test_a_mask_report_has_the_board_comparisons_curves_and_case_panels_in_order
         "## Leaderboard",
         "## Paired comparisons (oracle Dice all)",
         "## Paired comparisons (calibrated Dice)",
+        "## Rank stability",
         "## Precision-recall",
         "## Cases",
         "### good",
@@ -35,7 +36,9 @@ def test_a_mask_report_has_the_board_comparisons_curves_and_case_panels_in_order
     assert "Cases: every run scored the same 12 cases." in text
     assert text.rstrip().endswith(f"Runs: `{tmp_path / 'good'}` (cpu), `{tmp_path / 'mid'}` (cpu)")
     pictures = linked_pictures(index)
-    assert pictures == ["significance.png", "pr-curves.png", "cases-1-good.png", "cases-2-mid.png"]
+    assert pictures == ["significance.png", "ranks.png", "pr-curves.png", "cases-1-good.png", "cases-2-mid.png"]
+    # the better run ranks first in (nearly) every resample
+    assert re.search(r"\| good +\| 1 +\| (9\d|100) % +\| 1\.0\d +\|", text), text
     assert sorted(p.name for p in index.parent.glob("*.png")) == sorted(pictures)  # nothing drawn and left unlinked
     for picture in pictures:
         Image.open(index.parent / picture).verify()

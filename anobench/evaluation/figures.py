@@ -5,6 +5,7 @@
   paper's Fig. 4); `estimate_lines` for any such plot (Dice against NFE, …).
 - `froc_curves`: box recall against false-positive regions per image, per run.
 - `significance_matrix`: pairwise Δ of a metric, significant cells starred.
+- `rank_blobs`: challengeR's blob plot: each run's ranks over the bootstrap resamples.
 - `case_panels`: input, reconstruction, anomaly map and ground truth of chosen cases (best, median
   and worst of each lesion-size bin, or by box F1; the paper's Fig. 3 and 5).
 """
@@ -125,6 +126,25 @@ def significance_matrix(
     axes.set_yticks(range(size), labels, fontsize=8)
     axes.set_title(f"Δ {metric} ×100 (row − column); * significant", fontsize=9)
     figure.colorbar(image, ax=axes, shrink=0.8)
+    return _save(figure, path)
+
+
+def rank_blobs(labels: Sequence[str], frequencies: np.ndarray, reported: np.ndarray, path: Path, metric: str) -> Path:
+    """Runs (in their reported order) against ranks: a disc of area ∝ the share of resamples at that
+    rank (`frequencies`: runs × ranks), a cross at the reported rank (challengeR's blob plot)."""
+    order = np.argsort(reported, kind="stable")
+    size = len(labels)
+    figure, axes = _figure(figsize=(1.0 * size + 2.5, 0.6 * size + 2.0))
+    columns, ranks = np.meshgrid(np.arange(size), np.arange(1, size + 1), indexing="ij")
+    shares = frequencies[order]
+    shown = shares > 0
+    axes.scatter(columns[shown], ranks[shown], s=600 * shares[shown], color="tab:blue", alpha=0.6, linewidths=0)
+    axes.scatter(np.arange(size), reported[order], marker="x", color="black", s=40, label="reported rank")
+    axes.set_xticks(range(size), [labels[i] for i in order], rotation=35, ha="right", fontsize=8)
+    axes.set_yticks(range(1, size + 1))
+    axes.set(ylim=(size + 0.6, 0.4), ylabel="rank", title=f"Rank of {metric} over the bootstrap resamples")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, loc="lower right")
     return _save(figure, path)
 
 

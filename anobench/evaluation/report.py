@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 from sklearn.metrics import precision_recall_curve
+from tabulate import tabulate
 
 from anobench.api import Box
 from anobench.errors import AnobenchError
@@ -46,6 +47,7 @@ from anobench.evaluation.layouts.table2 import (
     table2_rows,
 )
 from anobench.evaluation.pixel_protocol import AUTO, BIN_NAMES, RunMetrics, evaluate_run, resolve_thresholds
+from anobench.evaluation.ranking import rank_stability
 from anobench.store import folder as store
 from anobench.store.results import CaseResults, StoredResults, open_results
 from anobench.store.rows import BOXES, read_boxes
@@ -103,6 +105,28 @@ def _comparisons(labels: list[str], pairs: list[Any], section: list[str], out: P
         return []
     figures.significance_matrix(labels, pairs, out / "significance.png", metric)
     return [*section, f"![significance matrix of {metric}](significance.png)"]
+
+
+def _rank_section(metrics: Sequence[Any], labels: list[str], out: Path, key: str, metric: str) -> list[str]:
+    """Rank stability of `metric` (challengeR): a table and the blob plot, for runs of the same cases."""
+    if len(metrics) < 2 or any(m.case_ids != metrics[0].case_ids for m in metrics):
+        return []
+    stability = rank_stability(
+        np.array([m.intervals[key].value for m in metrics]), np.stack([m.resampled[key] for m in metrics])
+    )
+    figures.rank_blobs(labels, stability.frequencies, stability.reported, out / "ranks.png", metric)
+    body = [
+        [label, f"{stability.reported[i]:g}", f"{100 * stability.first[i]:.0f} %", f"{stability.mean_rank[i]:.2f}"]
+        for i, label in enumerate(labels)
+    ]
+    return [
+        "## Rank stability",
+        f"Each run's rank on {metric} in every bootstrap resample (the paired resamples of the board): the share "
+        f"of resamples it ranks first and its mean rank; Kendall's τ between each resample's ranking and the "
+        f"reported one, averaged: {stability.kendall_tau:.3f} (1: every resample agrees).",
+        tabulate(body, headers=["method", "rank", "P(rank 1)", "mean rank"], tablefmt="github", disable_numparse=True),
+        f"![ranks of {metric} over the resamples](ranks.png)",
+    ]
 
 
 def _write_index(
@@ -177,6 +201,7 @@ def _mask_report(folders: list[Path], out: Path, command: str, thresholds: str) 
     pairs = dice_pairs(metrics)
     labels = distinct_labels([m.run for m in metrics])
     sections = _comparisons(labels, pairs, pairs_section(metrics, pairs) + bounds_section(metrics), out, "Dice all")
+    sections += _rank_section(metrics, labels, out, "dice all", "Dice all")
     figured = {label: _figures_of(m) for m, label in zip(metrics, labels)}
     curves = {label: (*curve, m.auprc) for (label, (curve, _, _, _)), m in zip(figured.items(), metrics)}
     figures.pr_curves(curves, out / "pr-curves.png")
@@ -234,6 +259,7 @@ def _box_report(folders: list[Path], out: Path, command: str) -> Path:
     labels = distinct_labels([m.run for m in metrics])
     pairs = box_pairs(metrics)
     sections = _comparisons(labels, pairs, box_pairs_section(metrics, pairs), out, "F1 mean")
+    sections += _rank_section(metrics, labels, out, "f1 mean", "F1 mean")
     figures.froc_curves({label: m.froc_curve for m, label in zip(metrics, labels)}, out / "froc.png")
     sections += [
         "## FROC",
