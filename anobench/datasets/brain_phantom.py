@@ -25,7 +25,7 @@ from scipy import ndimage
 
 from anobench.api import DatasetContext, Evaluation
 from anobench.config import build_config, to_plain
-from anobench.datasets.generated import publish, staging_folder
+from anobench.datasets.generated import ensure_generated, publish, staging_folder
 from anobench.datasets.nifti import axial_slice, canonical_array
 from anobench.datasets.png_slices import PngSliceDataset, SplitFiles, write_filename_csv, write_png
 from anobench.imaging import prepare_mask, prepare_slice
@@ -201,11 +201,7 @@ def generate(config: PhantomConfig, root: Path) -> Path:
 
 def ensure(config: PhantomConfig) -> Path:
     """The phantom's folder, generated first if it is not complete in the cache."""
-    root = phantom_dir(config)
-    if not (root / "manifest.json").is_file():
-        root.parent.mkdir(parents=True, exist_ok=True)
-        generate(config, root)
-    return root
+    return ensure_generated(phantom_dir(config), lambda root: generate(config, root))
 
 
 def open_dataset(options: Mapping[str, str], context: DatasetContext) -> PngSliceDataset:

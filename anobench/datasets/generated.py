@@ -9,9 +9,17 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from anobench.hashing import sha256_file
+
+
+def ensure_generated(root: Path, generate: Callable[[Path], Any]) -> Path:
+    """A generated data set's folder, generated first (`generate(root)`) if it is not complete."""
+    if not (root / "manifest.json").is_file():
+        root.parent.mkdir(parents=True, exist_ok=True)
+        generate(root)
+    return root
 
 
 def staging_folder(root: Path) -> Path:

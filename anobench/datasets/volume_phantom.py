@@ -37,7 +37,7 @@ from anobench.api import Case, DatasetContext, Evaluation
 from anobench.config import bounded, build_config, to_plain
 from anobench.datasets.brain_phantom import MID_AXIAL_SLICE, TEMPLATE_NAME, Template, deformation, smooth_field
 from anobench.datasets.brain_phantom import load_template as load_t1_template
-from anobench.datasets.generated import publish, staging_folder
+from anobench.datasets.generated import ensure_generated, publish, staging_folder
 from anobench.datasets.nifti import axial_slice, canonical_array
 from anobench.datasets.png_slices import read_filename_csv, write_filename_csv
 from anobench.errors import AnobenchError
@@ -170,11 +170,7 @@ def generate(config: VolumePhantomConfig, root: Path) -> Path:
 
 
 def ensure(config: VolumePhantomConfig) -> Path:
-    root = phantom_dir(config)
-    if not (root / "manifest.json").is_file():
-        root.parent.mkdir(parents=True, exist_ok=True)
-        generate(config, root)
-    return root
+    return ensure_generated(phantom_dir(config), lambda root: generate(config, root))
 
 
 @lru_cache(maxsize=2)  # slices are read in order: the subject at hand stays open

@@ -25,7 +25,7 @@ from scipy import ndimage
 
 from anobench.api import DatasetContext
 from anobench.config import build_config, to_plain
-from anobench.datasets.generated import publish, staging_folder
+from anobench.datasets.generated import ensure_generated, publish, staging_folder
 from anobench.datasets.wrist import CLASSES, WristConfig, WristRadiographs
 from anobench.paths import cache_root
 
@@ -214,14 +214,13 @@ def generate(config: WristPhantomConfig, root: Path, advance: Callable[[], None]
 
 
 def ensure(config: WristPhantomConfig) -> Path:
-    root = phantom_dir(config)
-    if not (root / "manifest.json").is_file():
-        root.parent.mkdir(parents=True, exist_ok=True)
+    def with_progress(root: Path) -> None:
         total = config.n_train + config.n_val + config.n_test_healthy + config.n_test
         with Progress(transient=True) as progress:
             task = progress.add_task("wrist-phantom", total=total)
             generate(config, root, lambda: progress.advance(task))
-    return root
+
+    return ensure_generated(phantom_dir(config), with_progress)
 
 
 def open_dataset(options: Mapping[str, str], context: DatasetContext) -> WristRadiographs:
