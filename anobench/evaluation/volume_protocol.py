@@ -74,6 +74,7 @@ class VolumeRunMetrics:
     subject_ids: tuple[str, ...]  # the test subjects, in board order
     variants: dict[str, VariantScores]
     slice_detection: dict[str, Estimate]  # "auroc", "ap": slices by the run's score, healthy test slices negative
+    depth: tuple[int, int, int, int]  # slices per test subject (fewest, most) and the slice positions (lowest, highest)
     seed_values: tuple[float, ...] = ()
     intervals: dict[str, Estimate] = field(default_factory=dict)  # headline keys, for paired comparisons
     resampled: dict[str, np.ndarray] = field(default_factory=dict)
@@ -155,6 +156,12 @@ def evaluate_volume_run(
         subject_ids=tuple(subjects),
         variants=variants,
         slice_detection=_slice_detection(rows, held_out.rows, resamples, seed),
+        depth=(
+            min(len(order) for order in subjects.values()),
+            max(len(order) for order in subjects.values()),
+            int(rows["slice_index"].min()),
+            int(rows["slice_index"].max()),
+        ),
         intervals={f"dice {t:g}": raw.dice[t] for t in FPR_TARGETS},
         resampled={f"dice {t:g}": raw.resampled[f"dice {t:g}"] for t in FPR_TARGETS},
     )

@@ -146,4 +146,4 @@ def test_atlas_volumes_run_with_ixi_cut_alike_and_make_a_volume_board(cli, tmp_p
     board = cli("compare", str(out), "--layout", "volume", "--out-dir", str(tmp_path / "boards"))
     assert board.returncode == 0, board.stderr
     text = (tmp_path / "boards" / "atlas.md").read_text()
-    assert "3 subjects, 18 slices" in text and re.search(r"\| ddpm +\|", text)
+    assert "3 subjects, 18 slices; 6 per subject, slice positions 92–97" in text and re.search(r"\| ddpm +\|", text)

@@ -29,6 +29,12 @@ FIRST = FPR_TARGETS[0]
 HEADLINE = f"dice {FIRST:g}"
 
 
+def _depth_text(depth: tuple[int, int, int, int]) -> str:
+    fewest, most, lowest, highest = depth
+    count = f"{fewest}" if fewest == most else f"{fewest}–{most}"
+    return f"{count} per subject, slice positions {lowest}–{highest}"
+
+
 def _fpr_cell(mean: float, sd: float, largest: float) -> str:
     return "–" if np.isnan(mean) else f"{100 * mean:.2f} ± {100 * sd:.2f} (max {100 * largest:.2f})"
 
@@ -184,7 +190,8 @@ def render_volume(metrics: list[VolumeRunMetrics], command: str, coverage: Cover
     ]
     return board(
         f"Volume board: {first.run.dataset} (split `{first.run.split}`), per subject inside the brain "
-        f"({len(first.subject_ids)} subjects, {len(first.case_ids)} slices; the maps as they are)",
+        f"({len(first.subject_ids)} subjects, {len(first.case_ids)} slices; {_depth_text(first.depth)}; "
+        "the maps as they are)",
         explanation,
         headers,
         body,
