@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 __version__ = metadata.version("anobench")  # pyproject.toml is the one source
 
 if TYPE_CHECKING:
-    from anobench.evaluation.pixel_protocol import RunMetrics
     from anobench.running.harness import RunSummary
 
 
@@ -29,12 +28,13 @@ def run(method: str, dataset: str, **options: Any) -> "RunSummary":
 
 
 def compare(
-    targets: list[str], name: str | None = None, out_dir: Path = Path("leaderboards")
-) -> "tuple[Path, list[RunMetrics]]":
-    """Write a leaderboard for run folders (paths, globs or a dataset name); returns it and the metrics."""
+    targets: list[str], name: str | None = None, out_dir: Path = Path("leaderboards"), layout: str = "full"
+) -> "tuple[Path, list[Any]]":
+    """Write a leaderboard for run folders (paths, globs or a dataset name) in `layout` (full, table1,
+    table2, volume); returns it and the metrics of its rows."""
     from anobench.evaluation.boards import compare as compare_runs
 
-    return compare_runs(targets, name, out_dir)
+    return compare_runs(targets, name, out_dir, layout=layout)
 
 
 def report(targets: list[str], out: Path) -> Path:

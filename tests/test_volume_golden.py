@@ -12,8 +12,8 @@ import torch
 from monai.metrics import compute_average_precision, compute_roc_auc
 
 from anobench.evaluation.calibration import calibrated_threshold
+from anobench.evaluation.detection import detection_scores
 from anobench.evaluation.pixel_metrics import pooled_scores, rank_pixels
-from anobench.evaluation.volume_protocol import detection_scores
 from anobench.evaluation.volumes import (
     best_dice_and_precision,
     dice,

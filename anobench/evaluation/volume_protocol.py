@@ -20,12 +20,12 @@ from typing import Iterator
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from anobench.errors import AnobenchError
 from anobench.evaluation.binned import FINE_BINS, fine_bins, precision_bounds
 from anobench.evaluation.bootstrap import RESAMPLES, SEED, Estimate, interval, resample_counts
 from anobench.evaluation.calibration import streamed_threshold
+from anobench.evaluation.detection import detection_scores
 from anobench.evaluation.identity import RunIdentity, run_identity
 from anobench.evaluation.volumes import (
     LESION_SIZE_BINS,
@@ -292,29 +292,6 @@ def _median(values: np.ndarray, weights: np.ndarray) -> Estimate:
     samples = sorted_values[np.minimum((cumulative < half).sum(axis=1), len(sorted_values) - 1)]
     samples = np.where(cumulative[:, -1] > 0, samples, np.nan)
     return interval(float(np.median(values[known])), samples)
-
-
-def detection_scores(
-    positives: np.ndarray, negatives: np.ndarray, resamples: int, seed: int = SEED
-) -> dict[str, Estimate]:
-    """AUROC and AP of scores, positives against negatives, each group resampled apart (stratified);
-    units without a score (an empty brain mask) are left out."""
-    positives, negatives = (np.asarray(v, np.float64) for v in (positives, negatives))
-    positives, negatives = positives[np.isfinite(positives)], negatives[np.isfinite(negatives)]
-    scores = np.concatenate([positives, negatives])
-    labels = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
-    if not len(positives) or not len(negatives):
-        nothing = Estimate(float("nan"), float("nan"), float("nan"))
-        return {"auroc": nothing, "ap": nothing}
-    drawn = np.concatenate(
-        [resample_counts(len(positives), resamples, seed), resample_counts(len(negatives), resamples, seed + 1)], axis=1
-    )
-    samples = {
-        "auroc": np.array([roc_auc_score(labels, scores, sample_weight=w) for w in drawn]),
-        "ap": np.array([average_precision_score(labels, scores, sample_weight=w) for w in drawn]),
-    }
-    values = {"auroc": roc_auc_score(labels, scores), "ap": average_precision_score(labels, scores)}
-    return {name: interval(float(values[name]), samples[name]) for name in values}
 
 
 def _slice_detection(rows: pd.DataFrame, healthy: pd.DataFrame, resamples: int, seed: int) -> dict[str, Estimate]:
