@@ -314,12 +314,13 @@ def test_sweep_then_report(cli, tmp_path, tiny_checkpoint, phantom_words):
     for section in (
         "## Leaderboard",
         "## Paired comparisons",
+        "## Rank stability",
         "## Precision-recall",
         "## Dice against the noise level",
     ):
         assert section in index
     pictures = list((tmp_path / "report").glob("*.png"))
-    assert len(pictures) == 3 + 4  # significance, PR, sweep, one case panel per run
+    assert len(pictures) == 4 + 4  # significance, ranks, PR, sweep, one case panel per run
     for picture in pictures:
         Image.open(picture).verify()
 
