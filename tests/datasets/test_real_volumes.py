@@ -16,6 +16,7 @@ from anobench.errors import AnobenchError
 from anobench.imaging import NATIVE_SIZE, prepare_mask, resize_mask
 from anobench.store import folder as store
 from anobench.store.results import read_results
+from anobench.training.data import load_training_images
 
 pytestmark = pytest.mark.filterwarnings("ignore:atlas. the 20 artefact")
 SLAB = "20:25"  # world heights (mm): ATLAS slices 92 … 97 (z origin −72), IXI slices 30 … 35 (origin −10)
@@ -99,7 +100,7 @@ def test_a_slice_outside_the_range_is_no_case_and_the_png_release_has_no_volumes
         open_atlas(tmp_path / "png", z_range=SLAB)
 
 
-def test_ixi_gives_slabs_of_every_split_and_its_test_subjects_are_the_held_out_healthy_ones(tmp_path):
+def test_ixi_gives_slabs_of_every_split_and_its_test_subjects_are_the_held_out_healthy_ones(cli, tmp_path):
     for number in range(10):
         write_caps_subject(tmp_path, number)
     dataset = ixi.open_dataset({"z_range": SLAB}, DatasetContext(64, tmp_path))
@@ -108,6 +109,21 @@ def test_ixi_gives_slabs_of_every_split_and_its_test_subjects_are_the_held_out_h
     assert [c.slice_index for c in cases] == list(range(30, 36)) and cases[0].case_id.endswith("_z030")
     assert cases[3].image.max() == 1.0 and all(c.brain_mask.mean() > 0.8 for c in cases)  # 33: the bright block
     assert len(dataset.case_ids("train")) == 8 * 6
+    images, _ = load_training_images("ixi", 64, {"z_range": SLAB}, tmp_path)  # a denoiser of the same slab
+    assert images.shape == (8 * 6, 1, 64, 64)
+    # as docs/data.md prints it, fewer steps
+    words = [
+        "--dataset",
+        "ixi",
+        "--data-root",
+        str(tmp_path),
+        "--set",
+        f"z_range={SLAB}",
+        "--out",
+        str(tmp_path / "m.pt"),
+    ]
+    trained = cli("train", *words, "--steps", "1", "--batch-size", "2")
+    assert trained.returncode == 0 and "training on 48 images of ixi" in trained.stdout, trained.stderr
 
 
 def test_atlas_volumes_run_with_ixi_cut_alike_and_make_a_volume_board(cli, tmp_path, tiny_checkpoint):
