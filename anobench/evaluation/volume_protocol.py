@@ -30,11 +30,13 @@ from anobench.evaluation.identity import RunIdentity, run_identity
 from anobench.evaluation.volumes import (
     LESION_SIZE_BINS,
     LesionCounts,
+    SubjectVolume,
     best_dice_and_precision,
     dice,
     false_positive_rate,
     lesion_counts,
     median_filtered,
+    ordered_map,
     subject_volumes,
     subjects_of,
     top_mean,
@@ -133,14 +135,24 @@ def evaluate_volume_run(
     thresholds = {variant: _thresholds(calibration, variant) for variant in VARIANTS}
     per_subject: dict[str, list[dict[str, float]]] = {variant: [] for variant in VARIANTS}
     histograms = {variant: np.zeros((2, FINE_BINS), np.int64) for variant in VARIANTS}
-    for volume in subject_volumes(stored, positions, subjects):
+
+    def scored(volume: SubjectVolume) -> dict[str, tuple[dict[str, float], np.ndarray]]:
+        """Per variant, the subject's row and its brain voxels' histograms (all, lesion)."""
         lesion = volume.lesion if volume.lesion is not None else np.zeros(volume.maps.shape, bool)
+        found = {}
         for variant in VARIANTS:
             maps = _processed(volume.maps, variant)
-            per_subject[variant].append(_subject_row(maps, lesion, volume.brain, thresholds[variant], variant))
             bins = fine_bins(maps[volume.brain])
-            histograms[variant][0] += np.bincount(bins, minlength=FINE_BINS)
-            histograms[variant][1] += np.bincount(bins[lesion[volume.brain]], minlength=FINE_BINS)
+            counts = np.stack(
+                [np.bincount(bins, minlength=FINE_BINS), np.bincount(bins[lesion[volume.brain]], minlength=FINE_BINS)]
+            )
+            found[variant] = (_subject_row(maps, lesion, volume.brain, thresholds[variant], variant), counts)
+        return found
+
+    for subject in ordered_map(scored, subject_volumes(stored, positions, subjects)):  # in order: same sums
+        for variant, (row, counts) in subject.items():
+            per_subject[variant].append(row)
+            histograms[variant] += counts
     healthy_rows = _healthy_rows(held_out, thresholds)
     weights = resample_counts(len(subjects), resamples, seed)
     variants = {
@@ -172,8 +184,7 @@ def _thresholds(calibration: StoredResults, variant: str) -> dict[float, tuple[f
     subjects' brain voxels above it, and the share it leaves (two looks at the voxels, exact)."""
 
     def brain_values() -> Iterator[np.ndarray]:
-        for volume in _all_volumes(calibration):
-            yield _processed(volume.maps, variant)[volume.brain]
+        return ordered_map(lambda volume: _processed(volume.maps, variant)[volume.brain], _all_volumes(calibration))
 
     return {target: streamed_threshold(brain_values, target) for target in FPR_TARGETS}
 
@@ -198,16 +209,19 @@ def _healthy_rows(
     held_out: StoredResults, thresholds: dict[str, dict[float, tuple[float, float]]]
 ) -> dict[str, pd.DataFrame]:
     """Per variant, per held-out healthy subject: the false-positive rate at each target, and its score."""
-    found: dict[str, list[dict[str, float]]] = {variant: [] for variant in VARIANTS}
-    for volume in _all_volumes(held_out):
+
+    def measured(volume: SubjectVolume) -> dict[str, dict[str, float]]:
+        rows = {}
         for variant in VARIANTS:
             maps = _processed(volume.maps, variant)
-            row = {
+            rows[variant] = {
                 f"fpr {t:g}": false_positive_rate(_segmentation(maps, volume.brain, tau, variant), volume.brain)
                 for t, (tau, _) in thresholds[variant].items()
-            }
-            found[variant].append({**row, "score": top_mean(maps, volume.brain)})
-    return {variant: pd.DataFrame(rows) for variant, rows in found.items()}
+            } | {"score": top_mean(maps, volume.brain)}
+        return rows
+
+    found = list(ordered_map(measured, _all_volumes(held_out)))
+    return {variant: pd.DataFrame([subject[variant] for subject in found]) for variant in VARIANTS}
 
 
 def _variant(

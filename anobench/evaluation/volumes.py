@@ -15,8 +15,11 @@ area is at most 7 voxels after thresholding).
 
 from __future__ import annotations
 
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -27,6 +30,9 @@ from anobench.errors import AnobenchError
 from anobench.evaluation.pixel_metrics import pooled_scores, rank_pixels
 from anobench.store.results import StoredResults
 
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+WORKERS = min(4, os.cpu_count() or 1)  # subjects measured at once: scipy's filters and labelling let go of the GIL
 MEDIAN_SIZE = 5  # the Behrendt releases' and UAD-IMAG's 3-D median filter
 SMALLEST_COMPONENT = 8  # components of at most 7 voxels are removed after thresholding (the Behrendt releases)
 FULL_CONNECTIVITY = np.ones((3, 3, 3), bool)  # 26-connected, as scikit-image's `label(connectivity=3)`
@@ -97,6 +103,19 @@ def subject_volumes(
                 stacked = {name: np.stack([slices[int(b)][name] for b in order]) for name in names}
                 del waiting[subject]
                 yield SubjectVolume(subject, order, stacked["maps"], stacked.get("masks"), stacked["brain_masks"])
+
+
+def ordered_map(function: Callable[[Item], Result], items: Iterable[Item]) -> Iterator[Result]:
+    """`function` over `items` in `WORKERS` threads, results in the items' order, at most `WORKERS`
+    items in flight (so at most that many subjects' volumes are held)."""
+    with ThreadPoolExecutor(WORKERS) as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= WORKERS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def median_filtered(maps: np.ndarray) -> np.ndarray:
