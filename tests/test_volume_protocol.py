@@ -182,3 +182,10 @@ def test_subjects_without_a_lesion_or_a_brain_are_left_out_where_nothing_can_be_
     assert subjects.loc["t1", "dice 0.01"] == 0.0 and np.isnan(subjects.loc["t1", "score"])  # nothing predicted there
     assert raw.dice[0.01].value == pytest.approx(np.nanmean(subjects["dice 0.01"]))
     assert np.isfinite(raw.subject_detection["auroc"].value)  # the subject without a brain has no score: left out
+
+
+def test_a_run_that_finds_no_lesion_but_calls_noise_has_a_lesion_f1_of_zero(tmp_path):
+    fabricate_volume_run(tmp_path, quality=-1.0)  # lesions darker than the noise around them
+    lesions = evaluate_volume_run(tmp_path, resamples=20).variants["raw"].lesion_wise[0.01]
+    assert lesions["sensitivity"] == 0.0 and lesions["precision"] == 0.0 and lesions["f1"] == 0.0
+    assert lesions["false positives per subject"] > 0

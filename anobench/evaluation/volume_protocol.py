@@ -243,11 +243,11 @@ def _variant(
         sensitivity = sums["found"] / sums["lesions"] if sums["lesions"] else float("nan")
         touching = sums["predicted"] - sums["false_positive"]
         precision = touching / sums["predicted"] if sums["predicted"] else float("nan")
-        together = sensitivity + precision
+        together = sensitivity + precision  # NaN when there is no lesion or no prediction: F1 undefined
         lesion_wise[target] = {
             "sensitivity": sensitivity,
             "precision": precision,
-            "f1": 2 * sensitivity * precision / together if together else float("nan"),
+            "f1": 2 * sensitivity * precision / together if together else (0.0 if together == 0 else float("nan")),
             "false positives per subject": sums["false_positive"] / max(len(table), 1),
             **{
                 f"sensitivity {name}": _share(table[f"found {name} {target:g}"], table[f"lesions {name} {target:g}"])
