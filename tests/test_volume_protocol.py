@@ -154,6 +154,13 @@ def test_volume_board_ranks_runs_and_names_what_is_missing(tmp_path):
     store.seal(tmp_path / "no-held-out")
     with pytest.raises(AnobenchError, match="healthy-test split.*--healthy-split auto"):
         evaluate_volume_run(tmp_path / "no-held-out")
+    fabricate_volume_run(tmp_path / "maskless-healthy")
+    healthy = read_results(tmp_path / "maskless-healthy" / store.HEALTHY)
+    healthy.brain_masks = None
+    write_results(tmp_path / "maskless-healthy" / store.HEALTHY, healthy, chunk_cases=5)
+    store.seal(tmp_path / "maskless-healthy")
+    with pytest.raises(AnobenchError, match=r"healthy kept no brain masks: its data set does not give them"):
+        evaluate_volume_run(tmp_path / "maskless-healthy")
 
 
 def test_rank_stability_reads_the_resampled_rankings():
