@@ -59,11 +59,13 @@ class Case:
 
 @dataclass(frozen=True)
 class Batch:
-    """Images (B×1×H×W in [0, 1]) with the ids that seed each case's own random numbers."""
+    """Images (B×1×H×W in [0, 1]) with the ids that seed each case's own random numbers, and the
+    cases' brain masks (B×1×H×W booleans) when the data set gives every one of them."""
 
     images: torch.Tensor
     case_ids: Sequence[str]
     seed: int
+    brain_masks: torch.Tensor | None = None
 
 
 @dataclass
@@ -97,7 +99,9 @@ class Evaluation:
     `brain_mask`), so the volume protocol applies too; `healthy_test_split` then names held-out
     healthy subjects, on which a threshold's false positives are measured. `passes_on`: options of
     this data set that the data set of its healthy splits receives too, when that is another one
-    (ATLAS's `z_range`: the healthy IXI subjects are cut into the same slab).
+    (ATLAS's `z_range`: the healthy IXI subjects are cut into the same slab). `lesion_contrast`: how
+    its lesions differ from tissue on the images (`dark`: T1-hypointense stroke; `bright`: T2/FLAIR
+    hyperintensities), for methods that read intensities directly (the intensity baseline).
     """
 
     protocol: Literal["pixel", "box"]
@@ -108,6 +112,7 @@ class Evaluation:
     healthy_test_split: str | None = None  # held-out healthy cases: the false positives a threshold leaves
     volumes: bool = False  # cases are slices of subjects' volumes: subject_id, slice_index and brain_mask given
     passes_on: tuple[str, ...] = ()  # options the data set of its healthy splits receives too
+    lesion_contrast: Literal["dark", "bright"] | None = None
 
 
 class Dataset(Protocol):
@@ -155,6 +160,7 @@ class MethodContext:
     `precision` (fp32, bf16, fp16: autocast of the network) and `compile` (torch.compile of the
     network) apply to the denoiser a method loads. `training_source` (`NAME:SPLIT`) and `data_root`
     say what a missing checkpoint would be trained on, so that the error can give the command.
+    `lesion_contrast` is the data set's (`Evaluation.lesion_contrast`).
     """
 
     dataset: str
@@ -169,6 +175,7 @@ class MethodContext:
     compile: bool = False
     training_source: str | None = None
     data_root: Path | None = None
+    lesion_contrast: str | None = None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 # Regenerates the brain-phantom boards of the README (shipped cpu-small checkpoints, 96 test
 # slices, preset defaults; the 64 healthy validation slices scored alongside for the calibrated
 # threshold): leaderboards/phantom-table1.md (the THOR paper's Table 1 layout with its reported
-# rows), phantom-methods.md, phantom-thor-ablation.md, phantom-pddpm-variants.md,
+# rows), phantom-methods.md (with the intensity baseline as the floor), phantom-thor-ablation.md, phantom-pddpm-variants.md,
 # phantom-cddpm-variants.md, phantom-ldm-variants.md, and the report reports/phantom/.
 # pDDPM, the DAE, ANDi, cDDPM and the LDM each read their own shipped checkpoint.
 #   bash bench/phantom_boards.sh [RUNS_DIR]      (about 50 minutes on 2 CPU cores, ANDi's run 5 of them)
@@ -21,8 +21,9 @@ run --method dae --out "$RUNS/dae"
 run --method andi --out "$RUNS/andi"
 run --method cddpm --out "$RUNS/cddpm"
 run --method ldm --out "$RUNS/ldm"
-METHODS="ddpm thor-gaussian autoddpm thor-simplex anoddpm pddpm dae andi cddpm ldm"
-TABLE1="thor-gaussian ddpm autoddpm thor-simplex anoddpm pddpm dae andi cddpm ldm"
+run --method intensity --out "$RUNS/intensity"
+METHODS="ddpm thor-gaussian autoddpm thor-simplex anoddpm pddpm dae andi cddpm ldm intensity"
+TABLE1="thor-gaussian ddpm autoddpm thor-simplex anoddpm pddpm dae andi cddpm ldm intensity"
 "$BIN/anobench" compare $(for m in $METHODS; do echo "$RUNS/$m"; done) --name phantom-methods --overwrite
 "$BIN/anobench" compare $(for m in $TABLE1; do echo "$RUNS/$m"; done) --layout table1 --name phantom-table1 --overwrite
 "$BIN/anobench" report $(for m in $TABLE1; do echo "$RUNS/$m"; done) --out reports/phantom
@@ -36,11 +37,16 @@ done
 
 run --method pddpm --set stitching=avg --out "$RUNS/variants/pddpm-avg"
 run --method pddpm --set stitching=cut --out "$RUNS/variants/pddpm-cut"
+run --method pddpm --set stitching=cut-release --out "$RUNS/variants/pddpm-cut-release"
 run --method pddpm --set postprocess=true --out "$RUNS/variants/pddpm-post"
-"$BIN/anobench" compare "$RUNS/pddpm" "$RUNS"/variants/pddpm-{avg,cut,post} --name phantom-pddpm-variants --overwrite
+run --method pddpm --set clamp_reconstruction=true --set noise_precision=float32 --out "$RUNS/variants/pddpm-before"
+"$BIN/anobench" compare "$RUNS/pddpm" "$RUNS"/variants/pddpm-{avg,cut,cut-release,post,before} \
+  --name phantom-pddpm-variants --overwrite
 
 run --method cddpm --set postprocess=false --out "$RUNS/variants/cddpm-raw"
-"$BIN/anobench" compare "$RUNS/cddpm" "$RUNS/variants/cddpm-raw" --name phantom-cddpm-variants --overwrite
+run --method cddpm --set erosion=3 --set remove_small_components=true --set noise_precision=float32 \
+  --out "$RUNS/variants/cddpm-before"
+"$BIN/anobench" compare "$RUNS/cddpm" "$RUNS"/variants/cddpm-{raw,before} --name phantom-cddpm-variants --overwrite
 
 run --method ldm --set clip=false --out "$RUNS/variants/ldm-noclip"
 "$BIN/anobench" compare "$RUNS/ldm" "$RUNS/variants/ldm-noclip" --name phantom-ldm-variants --overwrite

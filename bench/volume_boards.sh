@@ -19,5 +19,6 @@ run --method dae --out "$RUNS/dae"
 run --method cddpm --out "$RUNS/cddpm"
 run --method ldm --out "$RUNS/ldm"
 run --method andi --out "$RUNS/andi"
-METHODS="thor-gaussian ddpm autoddpm thor-simplex anoddpm pddpm dae andi cddpm ldm"
+run --method intensity --out "$RUNS/intensity"
+METHODS="thor-gaussian ddpm autoddpm thor-simplex anoddpm pddpm dae andi cddpm ldm intensity"
 "$BIN/anobench" compare $(for m in $METHODS; do echo "$RUNS/$m"; done) --layout volume --name phantom-volumes --overwrite

@@ -43,7 +43,12 @@ def test_the_checkpoints_of_one_phantom_were_trained_on_the_same_data():
     assert all(len(hashes) == 1 for hashes in data_manifests.values()), dict(data_manifests)
 
 
-BUILT_IN = sorted(name for name, entry in registry.methods.entries().items() if entry.distribution == "anobench")
+NETWORK_FREE = {"intensity"}  # builds from nothing (tested below)
+BUILT_IN = sorted(
+    name
+    for name, entry in registry.methods.entries().items()
+    if entry.distribution == "anobench" and name not in NETWORK_FREE
+)
 # AutoDDPM calibrates its mask threshold on healthy images when it is built; a given one skips that
 # and nothing else.
 OPTIONS = {"autoddpm": {"threshold": "0.1"}}
@@ -57,6 +62,12 @@ def test_every_built_in_method_builds_on_the_brain_phantom_from_a_shipped_checkp
     checkpoint = registry.methods.get(method).create(OPTIONS.get(method, {}), context).settings()["checkpoint"]
     assert Path(checkpoint["path"]).parent == SHIPPED
     assert checkpoint["sha256"] == MANIFEST[Path(checkpoint["path"]).stem]["sha256"]
+
+
+def test_the_network_free_baseline_needs_no_checkpoint():
+    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), lesion_contrast="dark")
+    for method in NETWORK_FREE:
+        assert "checkpoint" not in registry.methods.get(method).create({}, context).settings()
 
 
 def _options(words: list[str]) -> dict[str, str]:

@@ -22,7 +22,7 @@ healthy subjects of the volume protocol. ATLAS passes its own `z_range` and `bra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -56,10 +56,8 @@ IXI = DataSource(
 SPLITS = ("train", "val", "test")
 ATLAS_SLICE_Z_MM = 23.0  # slice 95 of the 197×233×189 MNI grid, whose z origin is −72 mm
 HELD_OUT_FRACTION = 0.1
-EVALUATION = Evaluation("pixel", healthy_split="val", validation_split="val")
-VOLUME_EVALUATION = Evaluation(
-    "pixel", healthy_split="val", validation_split="val", healthy_test_split="test", volumes=True
-)
+EVALUATION = Evaluation("pixel", healthy_split="val", validation_split="val", lesion_contrast="dark")  # T1
+VOLUME_EVALUATION = replace(EVALUATION, healthy_test_split="test", volumes=True)
 
 
 @dataclass(frozen=True)

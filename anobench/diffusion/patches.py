@@ -7,7 +7,9 @@ full-size windows spread evenly from border to border (overlapping), stitched by
 - `cut`: every pixel taken from exactly one window; neighbours split their overlap at its middle
   (the original pastes the plain grid's cells instead, which can reach past the window that was
   noised; anobench keeps every pixel inside the window that reconstructed it);
-- `avg`: every pixel the mean over the windows that cover it.
+- `avg`: every pixel the mean over the windows that cover it (the original divides the running sum
+  by the cover count after every window, not once at the end: a bug anobench does not repeat);
+- `cut-release`: the original's `cut` as released, for parity.
 A layout is the list of windows plus one weight image per window; the weights sum to one at
 every pixel, so stitching is one weighted sum whatever the mode.
 """
@@ -22,7 +24,7 @@ import torch
 
 from anobench.errors import AnobenchError
 
-Stitching = Literal["truncate", "cut", "avg"]
+Stitching = Literal["truncate", "cut", "avg", "cut-release"]
 STITCHINGS: tuple[str, ...] = get_args(Stitching)
 
 
@@ -84,8 +86,10 @@ def patch_layout(height: int, width: int, patch: int, stitching: str = "truncate
         raise AnobenchError(f"patch size {patch} does not fit a {height}×{width} image")
     starts = _grid_starts if stitching == "truncate" else _spread_starts
     rows, columns = starts(height, patch), starts(width, patch)
-    row_weights = _axis_weights(rows, height, stitching)
-    column_weights = _axis_weights(columns, width, stitching)
+    # cut-release: each plain-grid cell is taken from the spread window of the same index
+    cells = (_grid_starts(height, patch), _grid_starts(width, patch)) if stitching == "cut-release" else (rows, columns)
+    row_weights = _axis_weights(cells[0], height, stitching)
+    column_weights = _axis_weights(cells[1], width, stitching)
     windows = tuple((top, bottom, left, right) for top, bottom in rows for left, right in columns)
     weights = torch.einsum("rh,cw->rchw", row_weights, column_weights).reshape(len(windows), height, width)
     return PatchLayout(windows, weights.float())

@@ -30,3 +30,8 @@ cddpm_plugin = _builtin(
 ldm_plugin = _builtin(
     "ldm", "ldm", "LDM (2022): a VQ-VAE's latents noised to t=300, 300 ancestral steps back, decoded."
 )
+intensity_plugin = _builtin(
+    "intensity",
+    "intensity",
+    "Intensity baseline (BrainLes 2021): no network, the histogram-equalised image is the map.",
+)

@@ -175,6 +175,7 @@ class _Plan:
                 compile=request.compile,
                 training_source=source,
                 data_root=request.data_root,
+                lesion_contrast=self.scored.dataset.evaluation.lesion_contrast,
             ),
         )
 

@@ -136,10 +136,14 @@ def _score_batch(
     (inside `predict`, inside the network)."""
     import torch
 
+    masks = [case.brain_mask for _, case in chunk]
     batch = Batch(
         images=torch.stack([torch.from_numpy(case.image) for _, case in chunk])[:, None],
         case_ids=[case.case_id for _, case in chunk],
         seed=options.seed,
+        brain_masks=None
+        if any(m is None for m in masks)
+        else torch.stack([torch.from_numpy(m) for m in masks])[:, None],
     )
     stopwatch.start()
     named = ", ".join(batch.case_ids[:3]) + (f" and {len(batch.case_ids) - 3} more" if len(batch.case_ids) > 3 else "")
@@ -184,7 +188,8 @@ def batch_one_seconds(
     samples = []
     with torch.inference_mode():
         for position, case in enumerate(cases[: count + 1] if count > 0 else []):
-            batch = Batch(torch.from_numpy(case.image)[None, None], [case.case_id], seed)
+            mask = None if case.brain_mask is None else torch.from_numpy(case.brain_mask)[None, None]
+            batch = Batch(torch.from_numpy(case.image)[None, None], [case.case_id], seed, mask)
             stopwatch.start()
             with plugin_call(f"method {method_name!r} failed on case {case.case_id!r} (batch size 1)"):
                 prediction = method.predict(batch)

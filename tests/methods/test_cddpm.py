@@ -17,6 +17,7 @@ from anobench.methods.cddpm.method import CDDPM, CDDPMConfig
 from anobench.training.objectives import conditioned_loss, schedule_for
 
 GOLDEN = np.load(Path(__file__).parent / "golden" / "cddpm-release.npz")
+POST = np.load(Path(__file__).parent / "golden" / "cddpm-release-postprocessing.npz")
 
 
 class InjectedNoise:
@@ -58,7 +59,10 @@ def released_cddpm(monkeypatch) -> CDDPM:
     model.unet.encode, model.network = encoder, stub
     method = CDDPM.__new__(CDDPM)
     method.encodings = encodings
-    method.model, method.checkpoint, method.config = model, {}, CDDPMConfig(postprocess=False)
+    # the golden run handed its float32 noise to the diffusion directly (the release's gen_noise, which
+    # rounds it to float16, was not called): anobench's default rounding is tested apart
+    method.model, method.checkpoint = model, {}
+    method.config = CDDPMConfig(postprocess=False, noise_precision="float32")
     method.noise = None
     monkeypatch.setattr("anobench.methods.cddpm.method.CaseRandom", InjectedNoise())
     return method
@@ -72,6 +76,40 @@ def test_the_ensemble_reconstruction_and_map_match_the_released_code(monkeypatch
     np.testing.assert_allclose(prediction.maps, GOLDEN["map"], atol=2e-6)
     np.testing.assert_allclose(prediction.reconstructions, GOLDEN["reconstruction"].clip(0, 1), atol=2e-6)
     assert prediction.nfe == 3 and len(method.encodings) == 1  # three denoiser calls on one encoding, as released
+
+
+def test_the_noise_is_rounded_to_float16_as_the_releases_generator_returns_it(monkeypatch):
+    method = released_cddpm(monkeypatch)
+    method.config = CDDPMConfig(postprocess=False)
+    seen = []
+    q_sample = method.model.schedule.q_sample
+    monkeypatch.setattr(
+        method.model.schedule, "q_sample", lambda x, t, noise: seen.append(noise) or q_sample(x, t, noise)
+    )
+    method.predict(Batch(torch.from_numpy(GOLDEN["clean"]), ["a", "b"], 0))
+    for drawn, golden in zip(seen, GOLDEN["noise"]):
+        assert torch.equal(drawn, torch.from_numpy(golden).half().float()) and not torch.equal(
+            drawn, torch.from_numpy(golden)
+        )
+
+
+def test_the_post_processing_is_the_released_evaluations():
+    """The release's brain-mask erosion (W // 25) and median filter on a slice (golden), the data
+    set's brain mask rather than the image's non-zero pixels, and the small components removed from
+    the thresholded map only, as the volume board does."""
+    from anobench.diffusion.postprocessing import postprocess_maps
+    from anobench.evaluation.volumes import without_small_components
+
+    residuals, images, brain = (torch.from_numpy(POST[name][:2, None]) for name in ("residuals", "images", "brain"))
+    maps = postprocess_maps(residuals, images, brain).numpy()[:, 0]
+    np.testing.assert_allclose(maps, POST["map"], rtol=0, atol=1e-7)
+    assert np.abs(postprocess_maps(residuals, images).numpy()[:, 0] - POST["map"]).max() > 0.01  # image > 0: the skull
+    assert np.abs(maps - POST["map_3d"][:2]).max() > 0.01  # the declared departure: 2-D slices, not 5×5×5 volumes
+    removed = without_small_components(POST["map"] > POST["tau"])
+    np.testing.assert_array_equal(removed, POST["thresholded_3d_removed"].astype(bool))
+    assert (POST["map"] > POST["tau"]).sum() > removed.sum()  # something was removed
+    old = postprocess_maps(residuals, images, brain, iterations=3, remove_small_components=True).numpy()[:, 0]
+    assert np.abs(old - POST["map"]).max() > 1e-3  # anobench's rule before 2026-12-07 leaves the release
 
 
 def test_the_network_follows_its_condition_and_checks_its_width():

@@ -54,9 +54,9 @@ def test_each_pixel_comes_from_a_window_that_noised_it(tiny_patched_checkpoint, 
     assert (network_inputs != clean[:, None])[windows.expand_as(network_inputs)].float().mean() > 0.99
     # an identity network returns each window's noisy pixels; stitched, they are the noisy image
     random = CaseRandom(images.case_ids, images.seed, torch.device("cpu"))
-    noise = random.sample(pddpm.noise, (1, 64, 64), pddpm.config.t)
+    noise = random.sample(pddpm.noise, (1, 64, 64), pddpm.config.t).half().float()  # float16, as released
     noisy = pddpm.model.schedule.q_sample(clean, pddpm.config.t, noise)
-    torch.testing.assert_close(reconstructions, pddpm.model.to_image(noisy), rtol=0, atol=1e-6)
+    torch.testing.assert_close(reconstructions, pddpm.model.to_unit_range(noisy), rtol=0, atol=1e-6)
 
 
 def test_patched_model_is_required_and_refused_by_whole_image_methods(tiny_checkpoint, tiny_patched_checkpoint):
@@ -67,12 +67,12 @@ def test_patched_model_is_required_and_refused_by_whole_image_methods(tiny_check
         registry.methods.get("anoddpm").create({"noise": "simplex"}, context)
 
 
-def test_postprocessing_removes_components_of_at_most_seven_pixels_at_every_threshold():
+def test_postprocessing_can_remove_components_of_at_most_seven_pixels_at_every_threshold():
     rng = np.random.default_rng(3)
-    image = np.ones((40, 40))
+    brain = np.ones((40, 40), bool)
     anomaly = rng.random((40, 40)) * 0.2
     anomaly[10:20, 10:20] += 0.6  # one large blob survives the median filter
-    processed = postprocess_map(anomaly, image)
+    processed = postprocess_map(anomaly, brain, remove_small_components=True)
     for threshold in np.linspace(0.05, 0.7, 14):
         components = label(processed > threshold, connectivity=2)
         sizes = np.bincount(components.ravel())[1:]
@@ -80,9 +80,15 @@ def test_postprocessing_removes_components_of_at_most_seven_pixels_at_every_thre
     assert processed[15, 15] > 0.6
 
 
-def test_postprocessing_erodes_the_brain_mask_three_times():
-    image = np.zeros((30, 30))
-    image[5:25, 5:25] = 1.0
-    processed = postprocess_map(np.ones((30, 30)), image)
-    assert processed[5:8].max() == 0 and processed[:, 5:8].max() == 0 and processed[15, 15] == 1
-    assert processed[10:20, 10:20].min() == 1
+def test_postprocessing_erodes_the_brain_mask_w_over_25_times_as_released():
+    brain = np.zeros((64, 64), bool)
+    brain[5:55, 5:55] = True
+    processed = postprocess_map(np.ones((64, 64)), brain)  # 64 // 25 = 2 iterations
+    assert processed[5:7].max() == 0 and processed[:, 5:7].max() == 0 and processed[30, 30] == 1
+    assert processed[10:50, 10:50].min() == 1
+    wide = np.zeros((128, 128), bool)
+    wide[10:110, 10:110] = True
+    assert postprocess_map(np.ones((128, 128)), wide)[10:15].max() == 0  # 128 // 25 = 5
+    assert postprocess_map(np.ones((128, 128)), wide)[16, 60] == 1
+    small = np.ones((20, 20), bool)  # 20 // 25 = 0: the mask is kept (scipy would empty it)
+    assert postprocess_map(np.ones((20, 20)), small)[10, 10] == 1

@@ -9,7 +9,9 @@ transition means, μ(x_t, ε) and μ(x_t, ε̂), pixel by pixel:
     d_t = (β_t / (√α_t √(1 − ᾱ_t)))² (ε − ε̂)²
 
 The map is the geometric mean of d_t over the range (`aggregation=mean`: the arithmetic mean),
-median-filtered 5 × 5. One network call per timestep: NFE = stop − start (125 by default).
+median-filtered 5 × 5. One network call per timestep: NFE = stop − start (125 by default). As
+released, d_t is the difference of the two means computed in float32 (`arithmetic=release`, golden
+test); `arithmetic=exact` takes it in the closed form above (anobench's map before 2026-12-07).
 
 As released (AlexanderFrotscher/ANDi, conf/eval.yml): range 75 … 199, geometric mean, the forward
 noise at evaluation Gaussian although the network was trained on pyramidal noise (`noise=pyramid`
@@ -33,7 +35,7 @@ from anobench.config import bounded, build_config, to_plain
 from anobench.diffusion.denoiser import load_denoiser
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.noise import CaseRandom, noise_kind
-from anobench.diffusion.schedule import T_MAX
+from anobench.diffusion.schedule import T_MAX, NoiseSchedule
 from anobench.errors import AnobenchError
 
 
@@ -45,11 +47,26 @@ class ANDiConfig:
     noise: Literal["gaussian", "pyramid"] = "gaussian"  # the forward noise at evaluation
     trained_noise: Literal["pyramid", "gaussian", "simplex"] = "pyramid"  # the checkpoint's training noise
     median: int = bounded(5, 1)  # side of the median filter on the map (1: none)
+    arithmetic: Literal["release", "exact"] = "release"  # the deviation as released (float32 means) or in closed form
 
 
-def transition_deviation(model: DiffusionModel, x0: torch.Tensor, t: int, noise: torch.Tensor) -> torch.Tensor:
+def transition_deviation(
+    model: DiffusionModel, x0: torch.Tensor, t: int, noise: torch.Tensor, release: NoiseSchedule | None = None
+) -> torch.Tensor:
     """d_t: the squared pixel-wise distance between the true transition mean from x_t (noised from
-    the model-range images `x0` with `noise`) and the network's, one network call."""
+    the model-range images `x0` with `noise`) and the network's, one network call. With `release`
+    (the schedule in float32) as the released code computes it: both means in float32, then their
+    difference, which float32 resolves only to ~1e-7 of means near 1 (a relative 1e-4 of d_t);
+    without, the difference in closed form, β_t / (√α_t √(1 − ᾱ_t)) · (ε − ε̂)."""
+    if release is not None:
+        alpha, alpha_bar = 1 - release.betas[t], release.alphas_cumprod[t]
+        x_t = torch.sqrt(alpha_bar) * x0 + torch.sqrt(1 - alpha_bar) * noise
+        predicted = model.predict(x_t, t)
+
+        def mean(epsilon: torch.Tensor) -> torch.Tensor:
+            return 1 / torch.sqrt(alpha) * (x_t - ((1 - alpha) / torch.sqrt(1 - alpha_bar)) * epsilon)
+
+        return (mean(noise) - mean(predicted)) ** 2
     schedule = model.schedule
     beta = schedule.betas[t]
     scale = (beta / ((1 - beta).sqrt() * (1 - schedule.alpha_bar(t)).sqrt())).float()
@@ -84,9 +101,11 @@ class ANDi:
         self.model, self.checkpoint = load_denoiser(context, config.trained_noise)  # a noise-predicting DDPM
         self.config = config
         self.noise = noise_kind(config.noise)
+        self.release = self.model.schedule.with_arithmetic("float32") if config.arithmetic == "release" else None
 
     def settings(self) -> dict[str, Any]:
-        return {**to_plain(self.config), "checkpoint": self.checkpoint}
+        variant = {"variant": "exact deviations"} if self.config.arithmetic == "exact" else {}
+        return {**to_plain(self.config), **variant, "checkpoint": self.checkpoint}
 
     def predict(self, batch: Batch) -> Prediction:
         model = self.model
@@ -95,7 +114,8 @@ class ANDi:
         aggregate = DeviationAggregate(self.config.aggregation == "gmean")
         with model.metered() as usage:
             for t in range(self.config.start, self.config.stop):
-                aggregate.add(transition_deviation(model, x0, t, random.sample(self.noise, x0.shape[1:], t)))
+                noise = random.sample(self.noise, x0.shape[1:], t)
+                aggregate.add(transition_deviation(model, x0, t, noise, self.release))
         maps = aggregate.result().cpu().numpy()
         if self.config.median > 1:
             maps = ndimage.median_filter(maps, size=(1, 1, self.config.median, self.config.median), mode="reflect")

@@ -6,7 +6,11 @@ image's encoding (`anobench.diffusion.condition`). At each timestep of the noise
 500 and 750 of the released configuration, noise index t − 1 as there) the whole image is noised
 afresh and x0 is predicted in one call; the reconstruction x̂ is the mean of the predictions
 (not clamped, as released; the stored reconstruction is clamped), and map = |x − x̂|,
-post-processed as the released evaluation does (`postprocess=false` leaves the raw residual).
+post-processed as the released evaluation does (`postprocess=false` leaves the raw residual): the
+data set's brain mask (else the image's non-zero pixels) eroded `W // 25` times, a 5×5 median; the
+release removes small components only from its thresholded maps (`remove_small_components=true`
+removes them from the map, as anobench did before 2026-12-07, with `erosion=3`). The noise is
+rounded to float16 as the release's noise generator returns it (`noise_precision`).
 NFE = number of ensemble timesteps; the encoder runs once per image, as released (its time counts
 in the network seconds).
 """
@@ -19,7 +23,7 @@ from typing import Any, Literal, Mapping
 import torch
 
 from anobench.api import Batch, MethodContext, Prediction
-from anobench.config import build_config, to_plain
+from anobench.config import bounded, build_config, to_plain
 from anobench.diffusion.denoiser import load_denoiser
 from anobench.diffusion.noise import CaseRandom, noise_kind
 from anobench.diffusion.postprocessing import postprocess_maps
@@ -30,7 +34,10 @@ from anobench.errors import AnobenchError
 class CDDPMConfig:
     timesteps: tuple[int, ...] = (250, 500, 750)  # the noise ensemble; noised to index t − 1 as released
     noise: Literal["simplex-2d", "simplex", "gaussian"] = "simplex-2d"
+    noise_precision: Literal["float16", "float32"] = "float16"
     postprocess: bool = True
+    erosion: int | None = bounded(None, 0)  # iterations; None: the release's W // 25
+    remove_small_components: bool = False
 
 
 class CDDPM:
@@ -43,7 +50,13 @@ class CDDPM:
         self.noise = noise_kind(config.noise)
 
     def settings(self) -> dict[str, Any]:
-        return {**to_plain(self.config), "checkpoint": self.checkpoint}
+        departures = [
+            *([f"erosion {self.config.erosion}"] if self.config.erosion is not None else []),
+            *(["components removed"] if self.config.remove_small_components else []),
+            *(["float32 noise"] if self.config.noise_precision == "float32" else []),
+        ]
+        variant = {"variant": ", ".join(departures)} if departures else {}
+        return {**to_plain(self.config), **variant, "checkpoint": self.checkpoint}
 
     def reconstruct(self, batch: Batch) -> torch.Tensor:
         """The mean of the x0 predictions over the ensemble, in [0, 1] units but not clamped (the
@@ -55,7 +68,10 @@ class CDDPM:
         total = torch.zeros_like(clean)
         for t in self.config.timesteps:
             index = t - 1
-            noisy = model.schedule.q_sample(clean, index, random.sample(self.noise, clean.shape[1:], index))
+            noise = random.sample(self.noise, clean.shape[1:], index)
+            if self.config.noise_precision == "float16":
+                noise = noise.half().float()
+            noisy = model.schedule.q_sample(clean, index, noise)
             total += model.to_unit_range(model.predict(noisy, index, features))
         return total / len(self.config.timesteps)
 
@@ -65,7 +81,8 @@ class CDDPM:
         images = batch.images.to(reconstructions.device)
         maps = (images - reconstructions).abs()
         if self.config.postprocess:
-            maps = postprocess_maps(maps, images)
+            brains = None if batch.brain_masks is None else batch.brain_masks.to(maps.device)
+            maps = postprocess_maps(maps, images, brains, self.config.erosion, self.config.remove_small_components)
         return Prediction(maps, reconstructions.clamp(0.0, 1.0), nfe=usage.calls, network_seconds=usage.seconds)
 
 

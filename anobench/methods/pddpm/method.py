@@ -12,8 +12,12 @@ ceil(cells × images / max_batch) calls per batch; NFE per image = number of cel
 Protocol (THOR paper): 128², patch 48 with the edge cells truncated (`stitching=truncate`), test
 timestep 500 of the original config (noise index 499), no post-processing. `stitching=cut|avg`
 use evenly spread full-size windows instead (see `anobench.diffusion.patches`).
-`postprocess=true` adds the original's post-processing (`anobench.diffusion.postprocessing`: the
-eroded brain mask, a 5×5 median filter, removal of components of ≤ 7 pixels). The patch size
+As released (golden test against the official code): the residual is taken of the x0 prediction as
+the network gives it, not clamped to [0, 1] (`clamp_reconstruction=true` clamps it first), and the
+noise field is rounded to float16 as the release's noise generator returns it (`noise_precision`).
+`postprocess=true` adds the original's map post-processing (`anobench.diffusion.postprocessing`:
+the brain mask eroded `W // 25` times, a 5×5 median filter; the release removes components of ≤ 7
+voxels only from thresholded maps, as the volume board's post-processed table does). The patch size
 comes from the checkpoint (pDDPM needs its own patch-trained checkpoint: `anobench train --scheme
 patched`).
 """
@@ -44,6 +48,8 @@ class PDDPMConfig:
     postprocess: bool = False
     max_batch: int | None = bounded(None, 1)  # images per network call; None: 16 on a CPU, 64 on a GPU
     noise: Literal["simplex-2d", "simplex", "gaussian"] = "simplex-2d"
+    noise_precision: Literal["float16", "float32"] = "float16"
+    clamp_reconstruction: bool = False
 
 
 def stitch(predictions: torch.Tensor, layout: PatchLayout) -> torch.Tensor:
@@ -68,8 +74,13 @@ class PDDPM:
         self.noise = noise_kind(config.noise)
 
     def settings(self) -> dict[str, Any]:
+        departures = [
+            *(["clamped"] if self.config.clamp_reconstruction else []),
+            *(["float32 noise"] if self.config.noise_precision == "float32" else []),
+        ]
         return {
             **to_plain(self.config),
+            **({"variant": ", ".join(departures)} if departures else {}),
             "max_batch": self.max_batch,
             "patch_size": self.model.patch_size,
             "cells": self.layout.count,
@@ -77,14 +88,16 @@ class PDDPM:
         }
 
     def reconstruct(self, batch: Batch) -> torch.Tensor:
-        """The stitched x0 predictions of every cell, [0, 1]."""
+        """The stitched x0 predictions of every cell, in [0, 1] units but not clamped (the release
+        scores the prediction as the network gives it)."""
         model, layout = self.model, self.layout
         images = batch.images.to(model.device)
         clean = model.to_model_range(images)
         random = CaseRandom(batch.case_ids, batch.seed, model.device)
-        noisy = model.schedule.q_sample(
-            clean, self.config.t, random.sample(self.noise, images.shape[1:], self.config.t)
-        )
+        noise = random.sample(self.noise, images.shape[1:], self.config.t)
+        if self.config.noise_precision == "float16":
+            noise = noise.half().float()
+        noisy = model.schedule.q_sample(clean, self.config.t, noise)
         count = images.shape[0] * layout.count
         predictions = torch.empty(count, *images.shape[1:], device=model.device)
         for first in range(0, count, self.max_batch):
@@ -93,16 +106,18 @@ class PDDPM:
             inputs = torch.where(self.windows[window_index][:, None], noisy[image_index], clean[image_index])
             predictions[first : first + len(pairs)] = model.predict(inputs, self.config.t)
         stitched = stitch(predictions.view(images.shape[0], layout.count, *images.shape[2:]), layout)
-        return model.to_image(stitched)
+        return model.to_unit_range(stitched)
 
     def predict(self, batch: Batch) -> Prediction:
         with self.model.metered() as usage:
             reconstructions = self.reconstruct(batch)
         images = batch.images.to(reconstructions.device)
-        maps = (images - reconstructions).abs()
+        clamped = reconstructions.clamp(0.0, 1.0)
+        maps = (images - (clamped if self.config.clamp_reconstruction else reconstructions)).abs()
         if self.config.postprocess:
-            maps = postprocess_maps(maps, images)
-        return Prediction(maps, reconstructions, nfe=self.layout.count, network_seconds=usage.seconds)
+            brains = None if batch.brain_masks is None else batch.brain_masks.to(maps.device)
+            maps = postprocess_maps(maps, images, brains)
+        return Prediction(maps, clamped, nfe=self.layout.count, network_seconds=usage.seconds)
 
 
 def create(options: Mapping[str, str], context: MethodContext) -> PDDPM:
