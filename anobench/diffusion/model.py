@@ -35,6 +35,9 @@ class ForwardMeter:
     seconds: float = 0.0
 
 
+RELEASED_X0_CLIP = (-1.0, 1.0)  # the released scheduler's clip_sample range
+
+
 class DiffusionModel:
     def __init__(
         self,
@@ -104,6 +107,12 @@ class DiffusionModel:
 
     def clamp(self, images: torch.Tensor) -> torch.Tensor:
         return images.clamp(*self.input_range)
+
+    def clip_x0(self, x0_hat: torch.Tensor, rule: str = "input-range") -> torch.Tensor:
+        """x̂0 clipped as `rule` says: `input-range`, the range the model was trained in; `released`,
+        [−1, 1] whatever range the images are fed in (the released compai-lab / ci-ber scheduler's
+        `clip_sample`: fed [0, 1], x̂0 may go below 0). Both agree for anobench's [−1, 1] checkpoints."""
+        return x0_hat.clamp(*RELEASED_X0_CLIP) if rule == "released" else self.clamp(x0_hat)
 
     @contextmanager
     def metered(self) -> Iterator[ForwardMeter]:

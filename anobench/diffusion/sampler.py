@@ -3,7 +3,9 @@
 Each step is the respaced DDPM posterior (ancestral: fresh noise per step), or with
 `sampler="ddim"` the deterministic DDIM step (η = 0: no noise after the jump to T0).
 
-`PartialChain.run` returns the final clean-image estimate; a method that needs the intermediates
+`PartialChain.run` returns the chain's final state (the posterior mean of its last step: in float64
+exactly the last x̂0; in the released float32 arithmetic what the released sampler returns); a
+method that needs the intermediates
 (THOR) owns its loop and takes each step with `reverse_step`. The noise of the forward jump and of
 every reverse step comes from the cases' own generators (see `noise`).
 """
@@ -42,7 +44,8 @@ def reverse_step(
 
 
 class PartialChain:
-    """The chain from `x0` (model range): `initial_noise` is the ε of the jump to T0."""
+    """The chain from `x0` (model range): `initial_noise` is the ε of the jump to T0; `schedule` (the
+    model's by default) sets the arithmetic, `x0_clip` the clip of x̂0 (`DiffusionModel.clip_x0`)."""
 
     def __init__(
         self,
@@ -53,6 +56,8 @@ class PartialChain:
         random: CaseRandom,
         noise: NoiseKind,
         sampler: str = "ddpm",
+        schedule: NoiseSchedule | None = None,
+        x0_clip: str = "input-range",
     ) -> None:
         if sampler not in SAMPLERS:
             raise AnobenchError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
@@ -62,17 +67,19 @@ class PartialChain:
         self.timesteps = respaced_timesteps(t0, stride)
         self.random = random
         self.noise = noise
+        self.schedule = model.schedule if schedule is None else schedule
+        self.x0_clip = x0_clip
         self.initial_noise = random.sample(noise, x0.shape[1:], self.timesteps[0])
 
     def run(self) -> torch.Tensor:
-        """Noise to T0, step back over the kept timesteps; the last x̂0 (model range, clamped)."""
-        schedule = self.model.schedule
+        """Noise to T0, step back over the kept timesteps; the final state (model range)."""
+        schedule, model = self.schedule, self.model
         x_t = schedule.q_sample(self.x0, self.timesteps[0], self.initial_noise)
         for t, t_next in zip(self.timesteps, self.timesteps[1:] + [-1]):
-            x0_hat = self.model.clamp(schedule.x0_from_noise(x_t, t, self.model.predict(x_t, t)))
+            x0_hat = model.clip_x0(schedule.x0_from_noise(x_t, t, model.predict(x_t, t)), self.x0_clip)
             fresh = partial(self.random.sample, self.noise, self.x0.shape[1:], t)
             x_t = reverse_step(schedule, x0_hat, x_t, t, t_next, self.sampler, fresh)
-        return x0_hat
+        return x_t
 
 
 def chain_for_batch(
@@ -83,9 +90,12 @@ def chain_for_batch(
     noise: NoiseKind,
     shared_noise: bool = False,
     sampler: str = "ddpm",
+    schedule: NoiseSchedule | None = None,
+    x0_clip: str = "input-range",
 ) -> tuple[torch.Tensor, PartialChain]:
     """The batch's [0, 1] images on the model's device, and a chain from them with per-case noise
     (one draw shared by the batch with `shared_noise`, as the released THOR code did)."""
     images = batch.images.to(model.device)
     random = CaseRandom(batch.case_ids, batch.seed, model.device, shared=shared_noise)
-    return images, PartialChain(model, model.to_model_range(images), t0, stride, random, noise, sampler)
+    chain = PartialChain(model, model.to_model_range(images), t0, stride, random, noise, sampler, schedule, x0_clip)
+    return images, chain

@@ -73,7 +73,7 @@ def test_result_equals_the_input_outside_the_dilated_mask(tiny_checkpoint):
     assert 0 < int(outside.sum()) < outside.numel()  # the test exercises both regions
     assert torch.equal(prediction.reconstructions[outside], images[outside])
     assert float(prediction.maps[outside].abs().max()) == 0.0
-    assert prediction.nfe == 3 + 2 * 2  # coarse 20, 10, 0; RePaint indices 9, 0 with 2 repeats each
+    assert prediction.nfe == 3 + 2  # coarse at 20, 10, 0; RePaint at index 10, 2 repeats (index 0: no call)
 
 
 def test_a_case_gets_the_same_map_alone_and_in_a_batch(tiny_checkpoint):

@@ -1,7 +1,11 @@
 """LDM's building blocks: the latent chain against the released loop (MONAI's DDPMScheduler stepped
 as `scripts/ldm_sample.py` of JuliaWolleb/Anomaly_berdiff does, on a stub network), the two-stage
-training and its resume across the stage switch, the checkpoint checks; then a short run."""
+training and its resume across the stage switch, the checkpoint checks, the map against the released
+evaluation script; then a short run."""
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 from conftest import SMALL_PHANTOM, TINY_LATENT
@@ -141,3 +145,23 @@ def test_a_trained_ldm_scores_the_phantom(tiny_latent_checkpoint, tiny_checkpoin
     run(request)
     results = read_results(tmp_path / "ldm")
     assert (results.rows["nfe"] == 5).all() and results.maps.shape == (12, 64, 64) and (results.maps >= 0).all()
+
+
+EVALUATION = np.load(Path(__file__).parent / "golden" / "ldm-release-evaluation.npz")
+
+
+def test_the_map_is_the_released_evaluations():
+    """The released evaluation script's map (golden, bench/golden/ldm_evaluation.py) from an image and
+    its reconstruction; thresholded at 0.5 as the script does, it gives the script's prediction once
+    its components of ≤ 15 pixels are removed."""
+    from skimage.morphology import remove_small_objects
+
+    from anobench.methods.ldm.method import evaluation_map
+
+    squared = (EVALUATION["reconstructions"] - EVALUATION["images"]) ** 2
+    maps = np.stack([evaluation_map(s) for s in squared])
+    np.testing.assert_allclose(maps, EVALUATION["map"], rtol=0, atol=1e-5)
+    kept = np.stack([remove_small_objects(m > 0.5, max_size=15, connectivity=2) for m in maps])
+    np.testing.assert_array_equal(kept, EVALUATION["prediction"] > 0)
+    assert np.abs(squared - EVALUATION["map"]).max() > 0.1  # the sampler's plain residual is another map
+    assert not evaluation_map(np.zeros((8, 8), np.float32)).any()  # a constant residual: zero, not NaN

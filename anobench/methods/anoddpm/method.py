@@ -7,6 +7,8 @@ Simplex noise is used for the forward jump and for every reverse step. Presets (
   (x − x̂)², posterior variance fixed-large (β_t).
 `t0`, `error` and `variance` override the preset one by one; the resolved values are recorded.
 Departure: the simplex field is drawn per image (the released code shared one per batch).
+`schedule_arithmetic=float32 x0_clip=released clamp_reconstruction=false` is the THOR paper's
+released chain (compai-lab `DDPM.get_anomaly` with simplex noise; golden test).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class AnoDDPMConfig:
     stride: int | None = bounded(None, 1)  # None: the model preset's default (1 for `paper`)
     noise: Literal["simplex", "simplex-normalised"] = "simplex"
     sampler: Literal["ddpm", "ddim"] = "ddpm"
+    x0_clip: Literal["input-range", "released"] = "input-range"
+    schedule_arithmetic: Literal["float64", "float32"] = "float64"
+    clamp_reconstruction: bool = True
 
 
 class AnoDDPM:

@@ -7,6 +7,8 @@ Bercea's later benchmark 250).
 
 Departures: none from the protocol. `stride` > 1 runs a respaced chain (exact DDPM posterior
 between kept steps) to save time on CPUs; stride 1 is the paper's chain (T0 + 1 network calls).
+`schedule_arithmetic=float32 x0_clip=released clamp_reconstruction=false` is the released code of
+the THOR paper's baseline (compai-lab `DDPM.get_anomaly`; golden test).
 `error`, `variance` and simplex `noise` exist because AnoDDPM is this chain with simplex noise; both
 configure `anobench.diffusion.reconstruction`.
 """
@@ -30,6 +32,9 @@ class DDPMConfig:
     noise: Literal["gaussian", "simplex", "simplex-normalised"] = "gaussian"
     error: Literal["absolute", "squared"] = "absolute"  # map |x − x̂| or (x − x̂)²
     variance: Literal["fixed_small", "fixed_large"] = "fixed_small"  # reverse-step variance
+    x0_clip: Literal["input-range", "released"] = "input-range"
+    schedule_arithmetic: Literal["float64", "float32"] = "float64"
+    clamp_reconstruction: bool = True
 
 
 class DDPM:

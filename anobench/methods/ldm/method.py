@@ -1,13 +1,17 @@
 """LDM: reconstruction by a diffusion model in a VQ-VAE's latent space (Pinaya et al., MICCAI
 DGM4MICCAI 2022), in the form Wolleb et al. released as their LDM baseline (MICCAI 2024,
-JuliaWolleb/Anomaly_berdiff, `scripts/ldm_sample.py`).
+JuliaWolleb/Anomaly_berdiff at f1520fb, `Bernoulli_Diffusion/scripts/ldm_sample.py` and
+`evaluation.py`, deleted upstream in the next commit).
 
 A model trained with `anobench train --scheme latent` (`anobench.diffusion.latent`) encodes the
 image; the encoder's latents (not quantised, as released) are noised to timestep `t` (300) and
 the full ancestral chain steps them back to timestep 0, one network call per step (t → t − 1,
 for t = 300 … 1, as MONAI's DDPMScheduler steps: x̂0 clipped to [−1, 1], fixed-small variance,
-float32 arithmetic); the result is quantised to the codebook and decoded. The map is the squared
-residual (x − x̂)², as released. NFE = t.
+float32 arithmetic); the result is quantised to the codebook and decoded. The map is the one the
+release reports, computed by its evaluation script from the image and the saved reconstruction:
+the squared residual (x − x̂)², median-filtered 5 × 5, clipped to its own 1st–99th percentiles and
+min–max normalised per image (golden test; `map=residual` keeps the plain squared residual, the map
+the sampler's dead code would have drawn, anobench's before 2026-12-07). NFE = t.
 
 The clipping is the scheduler's default, made for images in [−1, 1]; the release keeps it in the
 latent space, where nothing bounds the latents. `clip=false` leaves x̂0 unclipped: it matters as
@@ -23,7 +27,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal, Mapping
 
+import numpy as np
 import torch
+from scipy import ndimage
 
 from anobench.api import Batch, MethodContext, Prediction
 from anobench.config import bounded, build_config, to_plain
@@ -32,12 +38,25 @@ from anobench.diffusion.noise import CaseRandom, noise_kind
 from anobench.diffusion.sampler import reverse_step
 from anobench.diffusion.schedule import T_MAX
 
+MEDIAN_SIZE = 5
+
 
 @dataclass(frozen=True)
 class LDMConfig:
     t: int = bounded(300, 1, T_MAX)  # the latents are noised to this timestep; the chain takes t steps back
     noise: Literal["gaussian"] = "gaussian"
     clip: bool = True  # x̂0 clipped to [−1, 1] at each step, as the release's scheduler does
+    map: Literal["evaluation", "residual"] = "evaluation"
+
+
+def evaluation_map(squared: np.ndarray) -> np.ndarray:
+    """The released evaluation's map of one H×W squared residual: a 5×5 median, clipped to its 1st and
+    99th percentiles, min–max normalised (zero where nothing varies; the release divides by zero)."""
+    filtered = ndimage.median_filter(squared, size=MEDIAN_SIZE)
+    low, high = np.percentile(filtered, [1, 99])
+    clipped = np.clip(filtered, np.float32(low), np.float32(high))
+    span = clipped.max() - clipped.min()
+    return (clipped - clipped.min()) / span if span > 0 else np.zeros_like(clipped)
 
 
 class LDM:
@@ -47,7 +66,11 @@ class LDM:
         self.noise = noise_kind(config.noise)
 
     def settings(self) -> dict[str, Any]:
-        variant = "" if self.config.clip else "no clip"  # boards label the release's default plainly
+        departures = [
+            *([] if self.config.clip else ["no clip"]),
+            *(["residual"] if self.config.map == "residual" else []),
+        ]
+        variant = ", ".join(departures)  # boards label the release's default plainly
         return {**to_plain(self.config), "checkpoint": self.checkpoint, "variant": variant}
 
     def reconstruct(self, batch: Batch) -> torch.Tensor:
@@ -68,6 +91,9 @@ class LDM:
         with self.model.metered() as usage:
             reconstructions = self.reconstruct(batch)
         maps = (batch.images.to(reconstructions.device) - reconstructions) ** 2
+        if self.config.map == "evaluation":
+            released = [evaluation_map(m[0]) for m in maps.cpu().numpy()]
+            maps = torch.from_numpy(np.stack(released)[:, None]).to(maps.device)
         return Prediction(maps, reconstructions, nfe=usage.calls, network_seconds=usage.seconds)
 
 

@@ -95,9 +95,6 @@ class THORConfig:
     noise: Noise = "gaussian"
 
 
-RELEASED_X0_CLIP = (-1.0, 1.0)  # the released scheduler's clip_sample range
-
-
 class THOR:
     """THOR on a loaded denoiser; `perceptual` replaces the backend the config names (tests)."""
 
@@ -161,11 +158,6 @@ class THOR:
         perceptual = self.perceptual.distance_map(estimate, images)
         return thor_maps.compose_map(residual, perceptual, self.sigma, self.config.batch_coupling)
 
-    def _clip(self, x0_hat: torch.Tensor) -> torch.Tensor:
-        if self.x0_clip == "released":
-            return x0_hat.clamp(*RELEASED_X0_CLIP)
-        return self.model.clamp(x0_hat)
-
     def guided_chain(self, images: torch.Tensor, random: NoiseSource) -> tuple[torch.Tensor, torch.Tensor]:
         """THOR's reverse chain from [0, 1] images: (final anomaly map, reconstruction in [0, 1])."""
         model, schedule = self.model, self.schedule
@@ -174,7 +166,7 @@ class THOR:
         x_t = schedule.q_sample(x_in, self.t0, epsilon)
         maps = []
         for t, t_next in zip(self.timesteps, self.timesteps[1:] + [-1]):
-            x0_hat = self._clip(schedule.x0_from_noise(x_t, t, model.predict(x_t, t)))
+            x0_hat = model.clip_x0(schedule.x0_from_noise(x_t, t, model.predict(x_t, t)), self.x0_clip)
             if t in self.map_steps:
                 estimate = model.to_unit_range(x0_hat)
                 anomaly = self.anomaly_map(images, estimate)

@@ -1,0 +1,85 @@
+"""Make tests/methods/golden/ddpm-release.{npz,json}: the THOR paper's DDPM and AnoDDPM baselines as
+the THOR paper's code computes them (`DDPM.get_anomaly` with an inference type other than `thor`, in
+`model_zoo/ddpm.py` of compai-lab/2024-miccai-bercea-thor: `sample_from_image` with its own
+scheduler, then |x − x_rec|) on the stubs of `tests/thor_golden.py`, for
+`tests/methods/test_ddpm_release_parity.py`. The release is imported from a checkout given as the
+argument (its code stays out of this project); `wandb` and `lpips`, which the module imports and this
+path never uses, are stubbed, and `cv2` must be importable (`pip install --target DIR
+opencv-python-headless`, then `PYTHONPATH=DIR`).
+
+DDPM is the Gaussian chain from T0 = 350, AnoDDPM (THOR-paper protocol) the simplex one from
+T0 = 250: with every draw injected (the k-th draw of a run is `thor_golden.hashed_uniform(key + k)`),
+the two differ in T0 and in the scheduler's noise type only.
+
+    PYTHONPATH=CV2_DIR .venv/bin/python bench/golden/ddpm_map.py THOR_CHECKOUT
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "tests" / "methods" / "golden"
+RUNS = {"ddpm": (350, "gaussian", 400_000), "anoddpm": (250, "simplex", 500_000)}
+
+
+def main(checkout: Path) -> None:
+    sys.path.insert(0, str(ROOT / "tests"))
+    import thor_golden
+
+    sys.path.insert(0, str(checkout))
+    sys.modules["wandb"] = types.ModuleType("wandb")
+    sys.modules["lpips"] = types.SimpleNamespace(LPIPS=lambda **kwargs: thor_golden.StubLPIPS())  # type: ignore[assignment]
+    from model_zoo import ddpm as release
+    from net_utils.schedulers import ddpm as release_scheduler
+
+    image = thor_golden.input_image()
+    arrays = {"image": image.numpy()}
+    for name, (t0, noise_type, key) in RUNS.items():
+        draws: list[int] = []
+
+        def generate_noise(kind, x, timestep=None, generator=None, key=key, draws=draws):
+            draws.append(int(timestep))
+            return torch.from_numpy(thor_golden.hashed_uniform(key + len(draws) - 1))[None, None]
+
+        release.generate_noise = generate_noise
+        release_scheduler.generate_noise = generate_noise
+        model = release.DDPM.__new__(release.DDPM)
+        torch.nn.Module.__init__(model)
+        model.unet = thor_golden.StubDenoiser()
+        model.inference_type, model.noise_level_recon = "ddpm", t0
+        model.train_scheduler = release_scheduler.DDPMScheduler(num_train_timesteps=1000, noise_type=noise_type)
+        model.inference_scheduler = release_scheduler.DDPMScheduler(num_train_timesteps=1000, noise_type=noise_type)
+        model.inference_scheduler.set_timesteps(1000)
+        maps, _, extras = model.get_anomaly(image)
+        arrays[f"{name}_map"] = np.asarray(maps, np.float32)
+        arrays[f"{name}_reconstruction"] = extras["x_rec"].numpy()
+        assert draws == [t0, *range(t0, 0, -1)], draws[:3]  # the jump to T0, then the steps at t = T0 … 1
+    commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True)
+    made = subprocess.run(["date", "-u", "+%Y-%m-%d"], capture_output=True, text=True).stdout.strip()
+    np.savez_compressed(OUT / "ddpm-release.npz", **arrays)
+    description = {
+        "what": "the THOR paper's DDPM and AnoDDPM baselines (partial-diffusion reconstruction, residual map) as "
+        "the official code computes them, on the stubs of tests/thor_golden.py",
+        "source": f"github.com/compai-lab/2024-miccai-bercea-thor at commit {commit.stdout.strip()} "
+        "(model_zoo/ddpm.py DDPM.get_anomaly, sample_from_image, sample; net_utils/schedulers/ddpm.py)",
+        "how": "get_anomaly(image) with inference_type 'ddpm' and noise_level_recon T0 (ddpm: 350, Gaussian; "
+        "anoddpm: 250, simplex), its DDPMScheduler (1000 linear betas 1e-4..2e-2 in float32, epsilon, clip_sample "
+        "to [-1, 1], fixed_small) for training and inference, StubDenoiser as the UNet, the image in [0, 1]; "
+        "the k-th noise draw of a run (the jump to T0, then each reverse step's) = hashed_uniform(key + k), "
+        "key 400000 for ddpm and 500000 for anoddpm; the map |x - x_rec| of the unclamped final sample",
+        "arrays": "image; <run>_map, <run>_reconstruction (x_rec, unclamped) for ddpm and anoddpm",
+        "made": f"{made}, torch {torch.__version__.split('+')[0]}, CPU",
+    }
+    (OUT / "ddpm-release.json").write_text(json.dumps(description, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]).resolve())
