@@ -49,4 +49,5 @@ run --method cddpm --set erosion=3 --set remove_small_components=true --set nois
 "$BIN/anobench" compare "$RUNS/cddpm" "$RUNS"/variants/cddpm-{raw,before} --name phantom-cddpm-variants --overwrite
 
 run --method ldm --set clip=false --out "$RUNS/variants/ldm-noclip"
-"$BIN/anobench" compare "$RUNS/ldm" "$RUNS/variants/ldm-noclip" --name phantom-ldm-variants --overwrite
+run --method ldm --set map=residual --out "$RUNS/variants/ldm-residual"
+"$BIN/anobench" compare "$RUNS/ldm" "$RUNS"/variants/ldm-{noclip,residual} --name phantom-ldm-variants --overwrite

@@ -109,7 +109,11 @@ def test_unknown_setting_names_the_valid_ones(cli, tmp_path, tiny_checkpoint, ph
         "--set",
         "T0=3",
     )
-    assert_user_error(result, "unknown setting(s) T0", "valid: error, noise, sampler, stride, t0, variance")
+    assert_user_error(
+        result,
+        "unknown setting(s) T0",
+        "valid: clamp_reconstruction, error, noise, sampler, schedule_arithmetic, stride, t0, variance, x0_clip",
+    )
 
 
 def test_run_then_compare_prints_a_leaderboard(cli, tmp_path, tiny_checkpoint, phantom_args):
