@@ -15,23 +15,20 @@ test can hand anobench the same draws in the same order.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import types
 from pathlib import Path
 
+import fixture
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "tests" / "methods" / "golden"
 NOISE_KEY = 300_000
 T0, RESAMPLE_FROM, REPEATS = 200, 50, 5
 
 
 def main(checkout: Path) -> None:
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(fixture.ROOT / "tests"))
     import thor_golden
 
     sys.path.insert(0, str(checkout))
@@ -78,12 +75,10 @@ def main(checkout: Path) -> None:
         "mask": extras["mask"].numpy(),
         "inpainted": extras["x_rec"].numpy(),
     }
-    commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True)
-    made = subprocess.run(["date", "-u", "+%Y-%m-%d"], capture_output=True, text=True).stdout.strip()
-    np.savez_compressed(OUT / "autoddpm-release.npz", **arrays)
+    commit = fixture.commit_of(checkout)
     description = {
         "what": "AutoDDPM's anomaly map as the official code computes it, on the stubs of tests/thor_golden.py",
-        "source": f"github.com/ci-ber/autoDDPM at commit {commit.stdout.strip()} (model_zoo/ddpm.py "
+        "source": f"github.com/ci-ber/autoDDPM at commit {commit} (model_zoo/ddpm.py "
         "DDPM.get_autoDDPM_anomaly, sample_from_image, sample, AnomalyMap; net_utils/schedulers/ddpm.py DDPMScheduler)",
         "how": f"get_autoDDPM_anomaly(image, noise_level_recon={T0}, noise_level_inpaint={RESAMPLE_FROM}) with "
         f"resample_steps={REPEATS} and masking_threshold=-1 (a float threshold such as the config's 0.13 raises a "
@@ -95,9 +90,8 @@ def main(checkout: Path) -> None:
         "draws": f"{len(draws)}: " + ", ".join(sorted({d.split(" t=")[0] for d in draws})),
         "arrays": "image, map, coarse (x_rec_orig: the coarse reconstruction clamped to [0, 1]), stage_one_map "
         "(x_res_orig: LPIPS x normalised residual), mask (dilated binary), inpainted (x_rec, before its clamp)",
-        "made": f"{made}, torch {torch.__version__.split('+')[0]}, CPU",
     }
-    (OUT / "autoddpm-release.json").write_text(json.dumps(description, indent=2, ensure_ascii=False) + "\n")
+    fixture.write("autoddpm-release", arrays, description, f"torch {torch.__version__.split('+')[0]}")
 
 
 if __name__ == "__main__":

@@ -15,17 +15,14 @@ is the 5×5 median of the slice itself.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
-import types
 from pathlib import Path
 
+import fixture
 import numpy as np
 import scipy
 import torch
 
-OUT = Path(__file__).resolve().parents[2] / "tests" / "methods" / "golden"
 SIDE = 64  # W // 25 = 2 erosion iterations
 
 
@@ -51,7 +48,7 @@ def inputs() -> dict[str, np.ndarray]:
 
 def main(checkout: Path) -> None:
     sys.path.insert(0, str(checkout))
-    sys.modules["wandb"] = types.ModuleType("wandb")
+    fixture.stub_module("wandb")
     from src.utils import utils_eval as release
 
     arrays = inputs()
@@ -71,13 +68,10 @@ def main(checkout: Path) -> None:
     arrays["tau"] = np.float32(0.3)
     thresholded = (arrays["map"] > arrays["tau"]).astype(np.float32)
     arrays["thresholded_3d_removed"] = release.filter_3d_connected_components(thresholded.copy()).astype(np.float32)
-    commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True)
-    made = subprocess.run(["date", "-u", "+%Y-%m-%d"], capture_output=True, text=True).stdout.strip()
-    OUT.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(OUT / "cddpm-release-postprocessing.npz", **arrays)
+    commit = fixture.commit_of(checkout)
     description = {
         "what": "cDDPM's evaluation post-processing of a residual map as the official code computes it",
-        "source": f"github.com/FinnBehrendt/Conditioned-Diffusion-Models-UAD at commit {commit.stdout.strip()} "
+        "source": f"github.com/FinnBehrendt/Conditioned-Diffusion-Models-UAD at commit {commit} "
         "(src/utils/utils_eval.py: apply_brainmask_volume, apply_3d_median_filter, filter_3d_connected_components, "
         "in the order _test_step calls them; AUROC/AUPRC and the best Dice read the filtered map, the component "
         "removal is applied to the thresholded map only)",
@@ -91,9 +85,10 @@ def main(checkout: Path) -> None:
         "noise, +0.3 on the skull, +0.5 in a lesion, +0.9 on single pixels, +0.6 on a 4x4 blob of slice 1, "
         "zero where the image is zero; numpy default_rng(41); float32",
         "arrays": "images, brain, residuals, map (2 slices), map_3d (3 slices), tau, thresholded_3d_removed",
-        "made": f"{made}, scipy {scipy.__version__}, numpy {np.__version__}, CPU",
     }
-    (OUT / "cddpm-release-postprocessing.json").write_text(json.dumps(description, indent=2, ensure_ascii=False) + "\n")
+    fixture.write(
+        "cddpm-release-postprocessing", arrays, description, f"scipy {scipy.__version__}, numpy {np.__version__}"
+    )
 
 
 if __name__ == "__main__":

@@ -16,26 +16,23 @@ the two differ in T0 and in the scheduler's noise type only.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import types
 from pathlib import Path
 
+import fixture
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "tests" / "methods" / "golden"
 RUNS = {"ddpm": (350, "gaussian", 400_000), "anoddpm": (250, "simplex", 500_000)}
 
 
 def main(checkout: Path) -> None:
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(fixture.ROOT / "tests"))
     import thor_golden
 
     sys.path.insert(0, str(checkout))
-    sys.modules["wandb"] = types.ModuleType("wandb")
+    fixture.stub_module("wandb")
     sys.modules["lpips"] = types.SimpleNamespace(LPIPS=lambda **kwargs: thor_golden.StubLPIPS())  # type: ignore[assignment]
     from model_zoo import ddpm as release
     from net_utils.schedulers import ddpm as release_scheduler
@@ -62,13 +59,11 @@ def main(checkout: Path) -> None:
         arrays[f"{name}_map"] = np.asarray(maps, np.float32)
         arrays[f"{name}_reconstruction"] = extras["x_rec"].numpy()
         assert draws == [t0, *range(t0, 0, -1)], draws[:3]  # the jump to T0, then the steps at t = T0 … 1
-    commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True)
-    made = subprocess.run(["date", "-u", "+%Y-%m-%d"], capture_output=True, text=True).stdout.strip()
-    np.savez_compressed(OUT / "ddpm-release.npz", **arrays)
+    commit = fixture.commit_of(checkout)
     description = {
         "what": "the THOR paper's DDPM and AnoDDPM baselines (partial-diffusion reconstruction, residual map) as "
         "the official code computes them, on the stubs of tests/thor_golden.py",
-        "source": f"github.com/compai-lab/2024-miccai-bercea-thor at commit {commit.stdout.strip()} "
+        "source": f"github.com/compai-lab/2024-miccai-bercea-thor at commit {commit} "
         "(model_zoo/ddpm.py DDPM.get_anomaly, sample_from_image, sample; net_utils/schedulers/ddpm.py)",
         "how": "get_anomaly(image) with inference_type 'ddpm' and noise_level_recon T0 (ddpm: 350, Gaussian; "
         "anoddpm: 250, simplex), its DDPMScheduler (1000 linear betas 1e-4..2e-2 in float32, epsilon, clip_sample "
@@ -76,9 +71,8 @@ def main(checkout: Path) -> None:
         "the k-th noise draw of a run (the jump to T0, then each reverse step's) = hashed_uniform(key + k), "
         "key 400000 for ddpm and 500000 for anoddpm; the map |x - x_rec| of the unclamped final sample",
         "arrays": "image; <run>_map, <run>_reconstruction (x_rec, unclamped) for ddpm and anoddpm",
-        "made": f"{made}, torch {torch.__version__.split('+')[0]}, CPU",
     }
-    (OUT / "ddpm-release.json").write_text(json.dumps(description, indent=2, ensure_ascii=False) + "\n")
+    fixture.write("ddpm-release", arrays, description, f"torch {torch.__version__.split('+')[0]}")
 
 
 if __name__ == "__main__":

@@ -9,16 +9,13 @@ given as the argument (its code stays out of this project).
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
+import fixture
 import numpy as np
 import skimage
 import torch
-
-OUT = Path(__file__).resolve().parents[2] / "tests" / "methods" / "golden"
 
 
 def inputs() -> np.ndarray:
@@ -48,13 +45,10 @@ def main(checkout: Path) -> None:
     per_slice = np.stack([histogram_equalization(torch.from_numpy(s)[None, None])[0, 0].numpy() for s in levels])
     per_volume = histogram_equalization(torch.from_numpy(levels[:2])[None])[0].numpy()
     arrays = {"images": images, "per_slice": per_slice.astype(np.float32), "per_volume": per_volume.astype(np.float32)}
-    commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True)
-    made = subprocess.run(["date", "-u", "+%Y-%m-%d"], capture_output=True, text=True).stdout.strip()
-    OUT.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(OUT / "intensity-release.npz", **arrays)
+    commit = fixture.commit_of(checkout)
     description = {
         "what": "the intensity baseline's anomaly map (the histogram-equalised input) as the official code computes it",
-        "source": f"github.com/FeliMe/brain_sas_baseline at commit {commit.stdout.strip()} (utils/utils.py "
+        "source": f"github.com/FeliMe/brain_sas_baseline at commit {commit} (utils/utils.py "
         "histogram_equalization, applied by utils/data_utils.py load_mr_scan(equalize=True); baseline.py evaluates "
         "the loaded samples as the anomaly maps)",
         "how": "histogram_equalization on each slice as a 1x1xHxW volume (per_slice) and on the first two slices "
@@ -64,9 +58,10 @@ def main(checkout: Path) -> None:
         "inputs": "images: 3x32x32 float32 k/255, zero background, a disc of two tissue classes (140 and 200 "
         "± 25) with a dark lesion (60..79) drawn with numpy default_rng(23); slice 3: one pixel of 90",
         "arrays": "images, per_slice (3x32x32), per_volume (2x32x32)",
-        "made": f"{made}, scikit-image {skimage.__version__}, numpy {np.__version__}, CPU",
     }
-    (OUT / "intensity-release.json").write_text(json.dumps(description, indent=2, ensure_ascii=False) + "\n")
+    fixture.write(
+        "intensity-release", arrays, description, f"scikit-image {skimage.__version__}, numpy {np.__version__}"
+    )
 
 
 if __name__ == "__main__":

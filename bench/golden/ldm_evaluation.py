@@ -18,18 +18,16 @@ written as four identical channels: the release sums the four filtered squared e
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import types
 from pathlib import Path
 
+import fixture
 import nibabel as nib
 import numpy as np
 
-OUT = Path(__file__).resolve().parents[2] / "tests" / "methods" / "golden"
 SIDE = 40
 
 
@@ -61,18 +59,13 @@ def main(checkout: Path) -> None:
         def reset(self):
             pass
 
-    def module(name: str, **attributes: object) -> None:
-        stub = types.ModuleType(name)
-        stub.__dict__.update(attributes)
-        sys.modules[name] = stub
-
-    module("visdom", Visdom=lambda **kwargs: None)
-    module("torcheval")
-    module("torcheval.metrics", BinaryAUPRC=RecordedAUPRC)
-    module("guided_diffusion")
+    fixture.stub_module("visdom", Visdom=lambda **kwargs: None)
+    fixture.stub_module("torcheval")
+    fixture.stub_module("torcheval.metrics", BinaryAUPRC=RecordedAUPRC)
+    fixture.stub_module("guided_diffusion")
     names = ("model_and_diffusion_defaults", "create_model_and_diffusion", "args_to_dict", "add_dict_to_argparser")
-    module("guided_diffusion.script_util", **{name: None for name in names})
-    module("hparams", get_sampler_hparams=None)
+    fixture.stub_module("guided_diffusion.script_util", **{name: None for name in names})
+    fixture.stub_module("hparams", get_sampler_hparams=None)
     script = checkout / "Bernoulli_Diffusion" / "scripts" / "evaluation.py"
     spec = importlib.util.spec_from_file_location("berdiff_evaluation", script)
     release = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
@@ -102,13 +95,11 @@ def main(checkout: Path) -> None:
     assert len(recorded["prob"]) == 2
     arrays["map"] = np.stack(recorded["prob"]).astype(np.float32)
     arrays["prediction"] = np.stack(recorded["pred"]).astype(np.float32)
-    commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True)
-    made = subprocess.run(["date", "-u", "+%Y-%m-%d"], capture_output=True, text=True).stdout.strip()
-    np.savez_compressed(OUT / "ldm-release-evaluation.npz", **arrays)
+    commit = fixture.commit_of(checkout)
     description = {
         "what": "the LDM baseline's anomaly map as Wolleb et al.'s released evaluation computes it from an image "
         "and its saved reconstruction",
-        "source": f"github.com/JuliaWolleb/Anomaly_berdiff at commit {commit.stdout.strip()} "
+        "source": f"github.com/JuliaWolleb/Anomaly_berdiff at commit {commit} "
         "(Bernoulli_Diffusion/scripts/evaluation.py main(), the branch compute_ours=False; the sampler "
         "scripts/ldm_sample.py of the same commit: latents noised to t = 300, MONAI DDPMScheduler.step for "
         "t = 300 … 1, decode_stage_2_outputs; its map, clamp and saving lines follow a `continue` and never run)",
@@ -120,9 +111,8 @@ def main(checkout: Path) -> None:
         "inputs": f"images 2x{SIDE}x{SIDE} in [0, 1] (tissue U(0.3, 0.8)), labels (a rectangle each), "
         "reconstructions (lesion healed to 0.55, + N(0, 0.05), clamped to [0, 1]); numpy default_rng(59); float32",
         "arrays": "images, labels, reconstructions, map (prob), prediction",
-        "made": f"{made}, scipy and numpy of the project's environment, CPU",
     }
-    (OUT / "ldm-release-evaluation.json").write_text(json.dumps(description, indent=2, ensure_ascii=False) + "\n")
+    fixture.write("ldm-release-evaluation", arrays, description, "scipy and numpy of the project's environment")
 
 
 if __name__ == "__main__":

@@ -10,36 +10,29 @@ uses (lightning, torchio, wandb, ema_pytorch, accelerate, numba) are stubbed.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import types
 from pathlib import Path
 
+import fixture
 import numpy as np
 import torch
 
-OUT = Path(__file__).resolve().parents[2] / "tests" / "methods" / "golden"
 SIDE, PATCH, DEPTH = 40, 16, 2
 
 
 def stub_modules() -> None:
     """Modules the release imports at the top of files whose other functions need them."""
 
-    def module(name: str, **attributes: object) -> None:
-        stub = types.ModuleType(name)
-        stub.__dict__.update(attributes)
-        sys.modules[name] = stub
-
     identity = lambda *args, **kwargs: lambda function: function  # noqa: E731 (numba's decorators)
-    module("numba", njit=identity, prange=range)
-    module("ema_pytorch", EMA=object)
-    module("accelerate", Accelerator=object)
-    module("wandb")
-    module("torchio", DATA="data")
-    module("pytorch_lightning")
-    module("pytorch_lightning.core")
-    module("pytorch_lightning.core.lightning", LightningModule=torch.nn.Module)
+    fixture.stub_module("numba", njit=identity, prange=range)
+    fixture.stub_module("ema_pytorch", EMA=object)
+    fixture.stub_module("accelerate", Accelerator=object)
+    fixture.stub_module("wandb")
+    fixture.stub_module("torchio", DATA="data")
+    fixture.stub_module("pytorch_lightning")
+    fixture.stub_module("pytorch_lightning.core")
+    fixture.stub_module("pytorch_lightning.core.lightning", LightningModule=torch.nn.Module)
 
 
 def stub_network(x: torch.Tensor, t: torch.Tensor, cond: object = None) -> torch.Tensor:
@@ -112,12 +105,7 @@ def main(checkout: Path) -> None:
         arrays[f"{name}_map"] = np.abs(arrays["clean"] - reconstruction).astype(
             np.float32
         )  # _test_step, residualmode l1
-    commit = subprocess.run(
-        ["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
-    OUT.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(OUT / "pddpm-release.npz", **arrays)
-    made = subprocess.run(["date", "-u", "+%Y-%m-%d"], capture_output=True, text=True).stdout.strip()
+    commit = fixture.commit_of(checkout)
     description = {
         "what": "pDDPM's patched reconstruction and residual map as the official code computes them, "
         "for fixed slices and fixed noise",
@@ -137,9 +125,8 @@ def main(checkout: Path) -> None:
         "field from the same generator",
         "arrays": "clean, noise, alphas_cumprod (ᾱ at index 499), <mode>_reconstruction and <mode>_map for "
         "truncate, cut and avg (the release's avg divides by the overlap count after every box)",
-        "made": f"{made}, torch {torch.__version__.split('+')[0]}, CPU",
     }
-    (OUT / "pddpm-release.json").write_text(json.dumps(description, indent=2, ensure_ascii=False) + "\n")
+    fixture.write("pddpm-release", arrays, description, f"torch {torch.__version__.split('+')[0]}")
 
 
 if __name__ == "__main__":
