@@ -37,8 +37,9 @@ def compare(
     return compare_runs(targets, name, out_dir, layout=layout)
 
 
-def report(targets: list[str], out: Path) -> Path:
-    """Write a report folder (index.md and figures) for run folders; returns its index.md."""
+def report(targets: list[str], out: Path, overwrite: bool = False) -> Path:
+    """Write a report folder (index.md and figures) for run folders; returns its index.md. An existing
+    report is replaced only with `overwrite`."""
     from anobench.evaluation.report import write_report
 
-    return write_report(targets, out, f"anobench.report({targets!r}, {str(out)!r})")
+    return write_report(targets, out, f"anobench.report({targets!r}, {str(out)!r})", overwrite=overwrite)

@@ -187,6 +187,12 @@ class DatasetContext:
     data_root: Path | None = None
 
 
+def deferred_class(target: str) -> Callable[[], type]:
+    """The class `module:name`, imported when asked for (a plugin's settings dataclass)."""
+    module_name, _, attribute = target.partition(":")
+    return lambda: getattr(importlib.import_module(module_name), attribute)
+
+
 def deferred(target: str) -> Callable[..., Any]:
     """The function `module:name`, imported when first called: a plugin can be declared (and listed)
     without importing torch or its own module."""
@@ -206,6 +212,7 @@ class MethodPlugin:
     name: str
     description: str
     create: Callable[[Mapping[str, str], MethodContext], Method]
+    settings: Callable[[], type] | None = None  # the dataclass of its `--set` settings (`anobench list NAME`)
 
 
 @dataclass(frozen=True)
@@ -215,3 +222,4 @@ class DatasetPlugin:
     name: str
     description: str
     open: Callable[[Mapping[str, str], DatasetContext], Dataset]
+    settings: Callable[[], type] | None = None  # the dataclass of its `--data` options (`anobench list NAME`)

@@ -88,3 +88,52 @@ def bounded(default: Any, low: float, high: float | None = None) -> Any:
 def to_plain(config: Any) -> dict[str, Any]:
     """A dataclass as JSON-ready plain values (tuples become lists)."""
     return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def _type_text(annotation: Any) -> str:
+    """A field's type as a user reads it: `a | b` for choices, `int or none`, `list of int`."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return " | ".join(map(str, args))
+    if origin in (typing.Union, types.UnionType):
+        named = [_type_text(a) for a in args if a is not type(None)]
+        return " or ".join(named) + (" or none" if type(None) in args else "")
+    if origin in (tuple, list):
+        return f"list of {_type_text(args[0]) if args else 'str'}"
+    return "true/false" if annotation is bool else getattr(annotation, "__name__", str(annotation))
+
+
+def _default_text(value: Any) -> str:
+    if value is None:
+        return "none (chosen at run time)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def describe_settings(cls: type) -> list[tuple[str, str, str, str]]:
+    """(name, type, default, meaning) of each setting of dataclass `cls`; the meaning is the comment
+    on the field's line in the source, or the comment line right above it (empty where neither is)."""
+    import inspect
+
+    comments: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):  # a subclass's comment wins
+        if dataclasses.is_dataclass(klass):
+            above = ""
+            for line in inspect.getsource(klass).splitlines():
+                text = line.strip()
+                name, colon, rest = text.partition(":")
+                if colon and name.isidentifier():
+                    comment = rest.split("#", 1)[1].strip() if "#" in rest else above
+                    if comment:
+                        comments[name] = comment
+                above = text[1:].strip() if text.startswith("#") else ""
+    hints = typing.get_type_hints(cls)
+    default = cls()
+    rows = []
+    for field in dataclasses.fields(cls):
+        value = _default_text(getattr(default, field.name))
+        rows.append((field.name, _type_text(hints[field.name]), value, comments.get(field.name, "")))
+    return rows

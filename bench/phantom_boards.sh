@@ -26,6 +26,7 @@ METHODS="ddpm thor-gaussian autoddpm thor-simplex anoddpm pddpm dae andi cddpm l
 TABLE1="thor-gaussian ddpm autoddpm thor-simplex anoddpm pddpm dae andi cddpm ldm intensity"
 "$BIN/anobench" compare $(for m in $METHODS; do echo "$RUNS/$m"; done) --name phantom-methods --overwrite
 "$BIN/anobench" compare $(for m in $TABLE1; do echo "$RUNS/$m"; done) --layout table1 --name phantom-table1 --overwrite
+rm -rf reports/phantom  # made anew: the report records this command line
 "$BIN/anobench" report $(for m in $TABLE1; do echo "$RUNS/$m"; done) --out reports/phantom
 
 for protocol in reference paper; do

@@ -7,4 +7,5 @@ set -euo pipefail
 BIN=${BIN:-.venv/bin}
 RUNS=${1:-runs/phantom-sweep}
 "$BIN/anobench" sweep --method thor --method ddpm --noise-levels 100,200,350,500 --out "$RUNS" --overwrite
+rm -rf reports/phantom-sweep  # made anew: the report records this command line
 "$BIN/anobench" report "$RUNS"/*/t0-* --out reports/phantom-sweep

@@ -10,4 +10,5 @@ for method in thor ddpm autoddpm; do
   "$BIN/anobench" run --method $method --dataset wrist-phantom --healthy-split auto --overwrite --out "$RUNS/$method"
 done
 "$BIN/anobench" compare "$RUNS"/{thor,ddpm,autoddpm} --layout table2 --name wrist-phantom-table2 --overwrite
+rm -rf reports/wrist-phantom  # made anew: the report records this command line
 "$BIN/anobench" report "$RUNS"/{thor,ddpm,autoddpm} --out reports/wrist-phantom

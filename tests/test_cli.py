@@ -20,6 +20,35 @@ def assert_user_error(result, *fragments):
         assert fragment in lines[0], lines[0]
 
 
+def test_version_is_the_distributions(cli):
+    from anobench import __version__
+
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"anobench {__version__}"
+
+
+def test_list_with_a_name_shows_its_settings_types_defaults_and_meaning(cli):
+    result = cli("list", "autoddpm", env={"COLUMNS": "240"})
+    assert result.returncode == 0 and "method autoddpm: --set KEY=VALUE" in result.stdout
+    line = next(line for line in result.stdout.splitlines() if " mask_threshold " in line)
+    assert "calibrated | image-percentile" in line and "when `threshold` is not given" in line
+    data = cli("list", "brain-phantom", env={"COLUMNS": "240"})
+    assert "data set brain-phantom: --data KEY=VALUE" in data.stdout and "n_test" in data.stdout
+    assert_user_error(cli("list", "thorr"), "no method or data set named 'thorr'")
+
+
+def test_every_built_in_setting_says_what_it_means():
+    from anobench import registry
+    from anobench.config import describe_settings
+
+    for plugins in (registry.methods, registry.datasets):
+        for name, entry in plugins.entries().items():
+            if entry.distribution != "anobench":
+                continue
+            silent = [row[0] for row in describe_settings(plugins.get(name).settings()) if not row[3]]
+            assert not silent, (name, silent)
+
+
 def test_help_and_list(cli):
     assert cli("--help").returncode == 0
     listing = cli("list")
@@ -334,6 +363,7 @@ def test_sweep_then_report(cli, tmp_path, tiny_checkpoint, phantom_words):
     [
         ["list"],
         ["--help"],
+        ["--version"],
         ["run", "--method", "thorr", "--dataset", "atlas"],
         ["run", "--method", "thor", "--dataset", "atlas", "--data-root", "/nowhere"],
         ["run", "--method", "thor", "--dataset", "brain-phantom", "--precision", "fp8"],

@@ -153,7 +153,7 @@ def test_runs_on_different_cases_share_a_board_only_on_their_common_cases(tmp_pa
     limited = read_results(tmp_path / "limited")
     write_results(tmp_path / "limited", select_cases(limited, ["c3", "c0", "c1", "c2"]))
     store.seal(tmp_path / "limited")  # the edited run, published again
-    with pytest.warns(UserWarning, match="did not score the same cases.*only the 4 cases common to all"):
+    with pytest.warns(UserWarning, match="^the runs did not score the same cases.*only the 4 cases common to all"):
         path, metrics = compare([str(tmp_path / "full"), str(tmp_path / "limited")], "uneven", tmp_path / "boards")
     assert all(m.case_ids == ("c0", "c1", "c2", "c3") for m in metrics)  # the first run's order
     text = path.read_text()
@@ -190,3 +190,18 @@ def test_a_board_is_the_same_file_byte_for_byte_from_the_same_runs(tmp_path):
     first, _ = compare([str(tmp_path / "a"), str(tmp_path / "b")], "x", tmp_path / "one")
     second, _ = compare([str(tmp_path / "a"), str(tmp_path / "b")], "x", tmp_path / "two")
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_runs_of_two_data_sets_are_refused_by_naming_them(tmp_path):
+    from anobench.evaluation.boards import compare
+
+    fabricate_brain_run(tmp_path / "brain", "brain", 1.0)
+    fabricate_brain_run(tmp_path / "other", "other", 1.0)
+    other = read_results(tmp_path / "other")
+    other.rows["case_id"] = [f"x{i}" for i in range(len(other.rows))]
+    write_results(tmp_path / "other", other)
+    config = store.read_json(tmp_path / "other" / store.CONFIG)
+    store.write_json(tmp_path / "other" / store.CONFIG, {**config, "dataset": "wrist-phantom"})
+    store.seal(tmp_path / "other")
+    with pytest.raises(AnobenchError, match=r"different data sets \(brain-phantom, wrist-phantom\)"):
+        compare([str(tmp_path / "brain"), str(tmp_path / "other")], "mixed", tmp_path / "boards")

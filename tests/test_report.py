@@ -8,6 +8,7 @@ import pytest
 from conftest import fabricate_brain_run
 from PIL import Image
 
+from anobench.errors import AnobenchError
 from anobench.evaluation.report import panel_rows, sweep_series, write_report
 
 
@@ -50,6 +51,11 @@ def test_the_same_runs_give_the_same_index_byte_for_byte(tmp_path):
     targets = [str(tmp_path / "good"), str(tmp_path / "mid")]
     first = write_report(targets, tmp_path / "one", "anobench report").read_bytes()
     assert write_report(targets, tmp_path / "two", "anobench report").read_bytes() == first
+    with pytest.raises(AnobenchError, match="already exists; pass --overwrite to replace it or --out"):
+        write_report(targets, tmp_path / "one", "anobench report")
+    (tmp_path / "one" / "cases-9-gone.png").write_bytes(b"a run no longer reported")
+    assert write_report(targets, tmp_path / "one", "anobench report", overwrite=True).read_bytes() == first
+    assert not (tmp_path / "one" / "cases-9-gone.png").exists()
 
 
 def test_a_single_run_has_no_comparison_and_no_significance_matrix(tmp_path):

@@ -31,10 +31,21 @@ error_console = Console(stderr=True)
 _debug = False  # set by --debug: show the traceback behind an error
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from anobench import __version__
+
+        console.print(f"anobench {__version__}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def options(
     debug: bool = typer.Option(
         False, "--debug", help="Show the traceback behind an error (e.g. a plugin's exception)."
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print anobench's version and exit."
     ),
 ) -> None:
     global _debug

@@ -46,8 +46,10 @@ def report(
     targets: List[str] = typer.Argument(..., help="Run folders, globs, or a dataset name (pixel-annotated runs)."),
     out: Path = typer.Option(..., help="Report folder, e.g. reports/phantom (index.md and PNG figures)."),
     thresholds: str = typer.Option("auto", help="exact, grid, binned or auto: as for `anobench compare`."),
+    overwrite: bool = typer.Option(False, help="Replace a report already in --out."),
 ) -> None:
     """Report of runs: leaderboard with intervals, significance matrix, PR curves, sweep, case panels."""
     from anobench.evaluation.report import write_report
 
-    console.print(f"wrote {write_report(targets, out, ' '.join(['anobench', *sys.argv[1:]]), thresholds)}")
+    command = " ".join(["anobench", *sys.argv[1:]])
+    console.print(f"wrote {write_report(targets, out, command, thresholds, overwrite)}")

@@ -12,12 +12,19 @@ from anobench.errors import AnobenchError
 
 
 @app.command("list")
-def list_plugins() -> None:
-    """Methods and datasets installed, with the distribution that provides each."""
+def list_plugins(
+    name: Optional[str] = typer.Argument(None, help="A method or data set: list its settings instead."),
+) -> None:
+    """Methods and datasets installed, with the distribution that provides each; with a NAME, that
+    method's `--set` settings (or that data set's `--data` options) with types, defaults and meaning."""
     from rich.markup import escape
     from rich.table import Table
 
     from anobench import registry
+
+    if name is not None:
+        _list_settings(name)
+        return
 
     for kind, plugins in (("methods", registry.methods), ("datasets", registry.datasets)):
         table = Table(title=kind, title_justify="left")
@@ -31,6 +38,30 @@ def list_plugins() -> None:
             table.add_row(name, description, entry.distribution)
         for name, reason in plugins.conflicts().items():
             table.add_row(name, f"[red]refused[/red]: {escape(reason)}", "(two distributions)")
+        console.print(table)
+
+
+def _list_settings(name: str) -> None:
+    from rich.table import Table
+
+    from anobench import registry
+    from anobench.config import describe_settings
+
+    found = [(kind, plugins) for kind, plugins in (("method", registry.methods), ("data set", registry.datasets))]
+    found = [(kind, plugins) for kind, plugins in found if name in plugins.entries()]
+    if not found:
+        raise AnobenchError(f"no method or data set named {name!r}; `anobench list` shows what is installed")
+    for kind, plugins in found:
+        plugin = plugins.get(name)
+        flag = "--set" if kind == "method" else "--data"
+        if plugin.settings is None:
+            console.print(f"{kind} {name}: its plugin does not declare its settings", markup=False)
+            continue
+        table = Table(title=f"{kind} {name}: {flag} KEY=VALUE", title_justify="left")
+        for column in ("setting", "type", "default", "meaning"):
+            table.add_column(column)
+        for row in describe_settings(plugin.settings()):
+            table.add_row(*row)
         console.print(table)
 
 

@@ -2,11 +2,21 @@
 third-party distribution registers its own (`anobench.datasets:atlas_plugin`, …). Declaring them
 imports nothing heavy: an adapter's module is imported when the data set is first opened."""
 
-from anobench.api import DatasetPlugin, deferred
+from anobench.api import DatasetPlugin, deferred, deferred_class
+
+SETTINGS = {
+    "brain_phantom": "PhantomConfig",
+    "volume_phantom": "VolumePhantomConfig",
+    "atlas": "AtlasConfig",
+    "ixi": "IXIConfig",
+    "wrist": "WristOptions",
+    "wrist_phantom": "WristPhantomConfig",
+}
 
 
 def _builtin(name: str, module: str, description: str) -> DatasetPlugin:
-    return DatasetPlugin(name, description, deferred(f"anobench.datasets.{module}:open_dataset"))
+    settings = deferred_class(f"anobench.datasets.{module}:{SETTINGS[module]}")
+    return DatasetPlugin(name, description, deferred(f"anobench.datasets.{module}:open_dataset"), settings)
 
 
 brain_phantom_plugin = _builtin(

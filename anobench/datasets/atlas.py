@@ -78,11 +78,11 @@ ARTEFACT_REASON = "unannotated hypo-intense artefacts (excluded by the THOR rele
 
 @dataclass(frozen=True)
 class AtlasConfig:
-    layout: Literal["auto", "bids", "png"] = "auto"
-    slice: int = 95
-    exclude_artefacts: bool = True
+    layout: Literal["auto", "bids", "png"] = "auto"  # bids (the release) or png (the THOR work's slices)
+    slice: int = 95  # the axial slice scored per scan (95: the THOR work's)
+    exclude_artefacts: bool = True  # leave out the scans the THOR work excluded
     z_range: str | None = None  # A:B world heights (mm): every slice between them, as volumes
-    brain_mask: BrainMaskKind = "template"
+    brain_mask: BrainMaskKind = "template"  # template (MNI152 mask ∩ non-zero) or nonzero, for volumes
 
 
 def _png_root(root: Path) -> Path | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 from rich.progress import Progress
@@ -51,11 +51,11 @@ EVALUATION = Evaluation("pixel", healthy_split="val", validation_split="val", le
 
 @dataclass(frozen=True)
 class PhantomConfig:
-    seed: int = 0
-    n_train: int = 800
-    n_val: int = 64
-    n_test_healthy: int = 64
-    n_test: int = 96
+    seed: int = 0  # the generator's seed
+    n_train: int = 800  # healthy training slices
+    n_val: int = 64  # healthy validation slices
+    n_test_healthy: int = 64  # healthy test slices
+    n_test: int = 96  # test slices with a lesion
 
 
 @dataclass(frozen=True)
@@ -199,9 +199,14 @@ def generate(config: PhantomConfig, root: Path) -> Path:
     return publish(staging, root, f"anobench brain-phantom v{GENERATOR_VERSION}", to_plain(config))
 
 
+def generate_from_settings(settings: Mapping[str, Any], root: Path) -> Path:
+    """`generate` for `ensure_generated`'s child process."""
+    return generate(PhantomConfig(**settings), root)
+
+
 def ensure(config: PhantomConfig) -> Path:
     """The phantom's folder, generated first if it is not complete in the cache."""
-    return ensure_generated(phantom_dir(config), lambda root: generate(config, root))
+    return ensure_generated(phantom_dir(config), f"{__name__}:generate_from_settings", to_plain(config))
 
 
 def open_dataset(options: Mapping[str, str], context: DatasetContext) -> PngSliceDataset:

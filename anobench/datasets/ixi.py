@@ -62,11 +62,11 @@ VOLUME_EVALUATION = replace(EVALUATION, healthy_test_split="test", volumes=True)
 
 @dataclass(frozen=True)
 class IXIConfig:
-    slice_z_mm: float = ATLAS_SLICE_Z_MM
-    split_seed: int = 0
+    slice_z_mm: float = ATLAS_SLICE_Z_MM  # the slice's world height (ATLAS's slice 95)
+    split_seed: int = 0  # the seed of the train/val/test split
     split_lists: str | None = None  # a folder of ixi_<split>.csv lists to use instead of the seeded split
     z_range: str | None = None  # A:B world heights (mm): every slice between them, as volumes
-    brain_mask: BrainMaskKind = "template"
+    brain_mask: BrainMaskKind = "template"  # template (MNI152 mask ∩ non-zero) or nonzero, for volumes
 
 
 def caps_images(root: Path) -> list[Path]:

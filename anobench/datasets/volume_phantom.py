@@ -62,10 +62,10 @@ LESION_VOXELS = ((300.0, 2000.0), (2000.0, 12000.0), (12000.0, 40000.0))
 
 @dataclass(frozen=True)
 class VolumePhantomConfig:
-    seed: int = 0
-    n_val: int = bounded(4, 1)
-    n_test_healthy: int = bounded(4, 1)
-    n_test: int = bounded(12, 1)
+    seed: int = 0  # the generator's seed
+    n_val: int = bounded(4, 1)  # healthy validation subjects
+    n_test_healthy: int = bounded(4, 1)  # held-out healthy subjects
+    n_test: int = bounded(12, 1)  # test subjects with a lesion
     slices: int = bounded(16, 1, 16)  # per subject, within the 2-D phantom's range of axial slices
 
 
@@ -170,8 +170,13 @@ def generate(config: VolumePhantomConfig, root: Path) -> Path:
     return publish(staging, root, f"anobench brain-phantom-volumes v{GENERATOR_VERSION}", to_plain(config))
 
 
+def generate_from_settings(settings: Mapping[str, Any], root: Path) -> Path:
+    """`generate` for `ensure_generated`'s child process."""
+    return generate(VolumePhantomConfig(**settings), root)
+
+
 def ensure(config: VolumePhantomConfig) -> Path:
-    return ensure_generated(phantom_dir(config), lambda root: generate(config, root))
+    return ensure_generated(phantom_dir(config), f"{__name__}:generate_from_settings", to_plain(config))
 
 
 @lru_cache(maxsize=2)  # slices are read in order: the subject at hand stays open

@@ -201,7 +201,7 @@ class WristRadiographs:
 
 @dataclass(frozen=True)
 class WristOptions(WristConfig):
-    layout: Literal["yolo", "released"] = "yolo"
+    layout: Literal["yolo", "released"] = "yolo"  # yolo (the release) or released (the THOR work's split lists)
 
 
 def open_dataset(options: Mapping[str, str], context: DatasetContext) -> Dataset:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from PIL import Image
@@ -37,11 +37,11 @@ IMAGES_PER_HEALTHY_PATIENT = 2
 
 @dataclass(frozen=True)
 class WristPhantomConfig:
-    seed: int = 0
-    n_train: int = 800
-    n_val: int = 64
-    n_test_healthy: int = 64
-    n_test: int = 96
+    seed: int = 0  # the generator's seed
+    n_train: int = 800  # healthy training images
+    n_val: int = 64  # healthy validation images
+    n_test_healthy: int = 64  # healthy test images
+    n_test: int = 96  # test images with a finding
 
 
 def phantom_dir(config: WristPhantomConfig) -> Path:
@@ -213,14 +213,17 @@ def generate(config: WristPhantomConfig, root: Path, advance: Callable[[], None]
     return publish(staging, root, f"anobench wrist-phantom v{GENERATOR_VERSION}", to_plain(config))
 
 
-def ensure(config: WristPhantomConfig) -> Path:
-    def with_progress(root: Path) -> None:
-        total = config.n_train + config.n_val + config.n_test_healthy + config.n_test
-        with Progress(transient=True) as progress:
-            task = progress.add_task("wrist-phantom", total=total)
-            generate(config, root, lambda: progress.advance(task))
+def generate_from_settings(settings: Mapping[str, Any], root: Path) -> Path:
+    """`generate` with a progress bar, for `ensure_generated`'s child process."""
+    config = WristPhantomConfig(**settings)
+    total = config.n_train + config.n_val + config.n_test_healthy + config.n_test
+    with Progress(transient=True) as progress:
+        task = progress.add_task("wrist-phantom", total=total)
+        return generate(config, root, lambda: progress.advance(task))
 
-    return ensure_generated(phantom_dir(config), with_progress)
+
+def ensure(config: WristPhantomConfig) -> Path:
+    return ensure_generated(phantom_dir(config), f"{__name__}:generate_from_settings", to_plain(config))
 
 
 def open_dataset(options: Mapping[str, str], context: DatasetContext) -> WristRadiographs:

@@ -108,10 +108,16 @@ def evaluate_runs(folders: list[Path], evaluate: Callable[..., Metrics]) -> tupl
     others = [set(ids) for ids in scored[1:]]
     common = [case_id for case_id in scored[0] if all(case_id in ids for ids in others)]
     if not common:
+        datasets = {store.read_json(folder / store.CONFIG).get("dataset") for folder in folders}
+        if len(datasets) > 1:
+            raise AnobenchError(
+                f"the runs are of different data sets ({', '.join(sorted(map(str, datasets)))}): a board compares "
+                "runs of one data set"
+            )
         raise AnobenchError("the runs have no case in common: " + ", ".join(str(folder) for folder in folders))
     coverage = Coverage(len(common), {folder: len(ids) - len(common) for folder, ids in zip(folders, scored)})
-    if coverage.uneven:
-        warnings.warn(coverage.note().replace("**", ""), stacklevel=2)
+    if coverage.uneven:  # the console prefixes "warning: " itself
+        warnings.warn(coverage.note().replace("**", "").removeprefix("Warning: "), stacklevel=2)
     metrics = [evaluate(folder, cases=None if ids == common else tuple(common)) for folder, ids in zip(folders, scored)]
     return metrics, coverage
 

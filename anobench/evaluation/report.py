@@ -84,12 +84,20 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def write_report(targets: list[str], out: Path, command: str, thresholds: str = AUTO) -> Path:
+def write_report(targets: list[str], out: Path, command: str, thresholds: str = AUTO, overwrite: bool = False) -> Path:
     """`thresholds`: how mask runs' max-Dice and calibrated τ are searched (`pixel_protocol.THRESHOLD_MODES`,
-    or auto: exact while the runs fit in memory)."""
+    or auto: exact while the runs fit in memory). An existing report in `out` is replaced only with
+    `overwrite` (its figures removed first, so none of a run no longer in it stays behind)."""
     folders = find_runs(targets)
     if not folders:
         raise AnobenchError("no runs to report on")
+    if (out / "index.md").is_file():
+        if not overwrite:
+            raise AnobenchError(
+                f"report {out / 'index.md'} already exists; pass --overwrite to replace it or --out to write another"
+            )
+        for figure in out.glob("*.png"):
+            figure.unlink()
     boxed = [(folder / BOXES).is_file() for folder in folders]
     if any(boxed) and not all(boxed):
         listed = ", ".join(str(folder) for folder, has_boxes in zip(folders, boxed) if has_boxes)

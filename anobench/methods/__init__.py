@@ -2,11 +2,25 @@
 distribution registers its own (`anobench.methods:thor_plugin`, …). Declaring them imports nothing
 heavy: each method's module (and torch) is imported when the method is first created."""
 
-from anobench.api import MethodPlugin, deferred
+from anobench.api import MethodPlugin, deferred, deferred_class
+
+SETTINGS = {
+    "ddpm": "DDPMConfig",
+    "thor": "THORConfig",
+    "anoddpm": "AnoDDPMConfig",
+    "autoddpm": "AutoDDPMConfig",
+    "pddpm": "PDDPMConfig",
+    "dae": "DAEConfig",
+    "andi": "ANDiConfig",
+    "cddpm": "CDDPMConfig",
+    "ldm": "LDMConfig",
+    "intensity": "IntensityConfig",
+}
 
 
 def _builtin(name: str, module: str, description: str) -> MethodPlugin:
-    return MethodPlugin(name, description, deferred(f"anobench.methods.{module}:create"))
+    settings = deferred_class(f"anobench.methods.{module}.method:{SETTINGS[module]}")
+    return MethodPlugin(name, description, deferred(f"anobench.methods.{module}:create"), settings)
 
 
 ddpm_plugin = _builtin("ddpm", "ddpm", "Partial-diffusion reconstruction, Gaussian noise to T0=350, residual map.")

@@ -43,6 +43,7 @@ from anobench.errors import AnobenchError
 class ANDiConfig:
     start: int = bounded(75, 1, T_MAX)  # first timestep of the range (T_l)
     stop: int = bounded(200, 2, T_MAX + 1)  # the range ends before it (T_u)
+    # gmean: geometric mean of the deviations (as released); mean: arithmetic
     aggregation: Literal["gmean", "mean"] = "gmean"
     noise: Literal["gaussian", "pyramid"] = "gaussian"  # the forward noise at evaluation
     trained_noise: Literal["pyramid", "gaussian", "simplex"] = "pyramid"  # the checkpoint's training noise

@@ -29,16 +29,18 @@ PRESETS = {
 
 @dataclass(frozen=True)
 class AnoDDPMConfig:
+    # thor-paper (T0 250, |x − x̂|) or wyatt (λ 200, (x − x̂)², fixed-large)
     preset: Literal["thor-paper", "wyatt"] = "thor-paper"
-    t0: int | None = bounded(None, 1, T_MAX)
-    error: Literal["absolute", "squared"] | None = None
-    variance: Literal["fixed_small", "fixed_large"] | None = None
+    t0: int | None = bounded(None, 1, T_MAX)  # the noise level (timestep) of the chain; None: the preset's
+    error: Literal["absolute", "squared"] | None = None  # the map: |x − x̂| or (x − x̂)²; None: the preset's
+    variance: Literal["fixed_small", "fixed_large"] | None = None  # the reverse steps' variance; None: the preset's
     stride: int | None = bounded(None, 1)  # None: the model preset's default (1 for `paper`)
+    # the simplex field, as trained (normalised: unit spread per image)
     noise: Literal["simplex", "simplex-normalised"] = "simplex"
-    sampler: Literal["ddpm", "ddim"] = "ddpm"
-    x0_clip: Literal["input-range", "released"] = "input-range"
-    schedule_arithmetic: Literal["float64", "float32"] = "float64"
-    clamp_reconstruction: bool = True
+    sampler: Literal["ddpm", "ddim"] = "ddpm"  # ancestral DDPM steps or deterministic DDIM
+    x0_clip: Literal["input-range", "released"] = "input-range"  # released: x̂0 to [−1, 1] whatever the input range
+    schedule_arithmetic: Literal["float64", "float32"] = "float64"  # float32: the released scheduler's
+    clamp_reconstruction: bool = True  # false: the residual of the unclamped final sample, as released
 
 
 class AnoDDPM:

@@ -49,21 +49,21 @@ CALIBRATION_BATCH = 8
 
 @dataclass(frozen=True)
 class AutoDDPMConfig:
-    t0: int = bounded(200, 1, T_MAX)
+    t0: int = bounded(200, 1, T_MAX)  # the coarse reconstruction's noise level
     resample_from: int = bounded(50, 1, T_MAX)  # RePaint from index 50: the network at t = 50 … 1, as released
-    resample_repeats: int = bounded(5, 1)
+    resample_repeats: int = bounded(5, 1)  # RePaint repeats per step
     threshold: float | None = None  # None: calibrated on healthy validation images
-    calibration_fpr: float = bounded(0.05, 0.0, 1.0)
-    calibration_cases: int = bounded(64, 1)
+    calibration_fpr: float = bounded(0.05, 0.0, 1.0)  # share of healthy pixels the calibrated mask τ leaves above it
+    calibration_cases: int = bounded(64, 1)  # healthy validation images the τ is calibrated on
     perceptual: Backend = "unet"  # as THOR's default: the same on every machine
-    lpips_weights: str | None = None
+    lpips_weights: str | None = None  # a folder with LPIPS ImageNet weights (lpips-* backends)
     stride: int | None = bounded(None, 1)  # None: the model preset's default (1 for `paper`)
     sampler: Literal["ddpm", "ddim"] = "ddpm"  # of the coarse chain; RePaint's re-sampling stays ancestral
-    noise: Literal["gaussian"] = "gaussian"
+    noise: Literal["gaussian"] = "gaussian"  # Gaussian only, as released
     mask_threshold: Literal["calibrated", "image-percentile"] = "calibrated"  # when `threshold` is not given
-    x0_clip: Literal["released", "input-range"] = "released"
-    schedule_arithmetic: Literal["float32", "float64"] = "float32"
-    lpips_double_scaling: bool = True
+    x0_clip: Literal["released", "input-range"] = "released"  # released: x̂0 to [−1, 1] whatever the input range
+    schedule_arithmetic: Literal["float32", "float64"] = "float32"  # float32: the released scheduler's
+    lpips_double_scaling: bool = True  # LPIPS fed 4x − 3, as released
 
 
 def normalised_residual(images: torch.Tensor, reconstructions: torch.Tensor) -> torch.Tensor:

@@ -33,11 +33,11 @@ from anobench.errors import AnobenchError
 @dataclass(frozen=True)
 class CDDPMConfig:
     timesteps: tuple[int, ...] = (250, 500, 750)  # the noise ensemble; noised to index t − 1 as released
-    noise: Literal["simplex-2d", "simplex", "gaussian"] = "simplex-2d"
-    noise_precision: Literal["float16", "float32"] = "float16"
-    postprocess: bool = True
+    noise: Literal["simplex-2d", "simplex", "gaussian"] = "simplex-2d"  # the checkpoint's training noise
+    noise_precision: Literal["float16", "float32"] = "float16"  # float16: the release's noise generator's
+    postprocess: bool = True  # the release's brain mask erosion and 5×5 median
     erosion: int | None = bounded(None, 0)  # iterations; None: the release's W // 25
-    remove_small_components: bool = False
+    remove_small_components: bool = False  # also remove components ≤ 7 pixels from the map (not released)
 
 
 class CDDPM:

@@ -26,15 +26,16 @@ from anobench.diffusion.schedule import T_MAX
 
 @dataclass(frozen=True)
 class DDPMConfig:
-    t0: int = bounded(350, 1, T_MAX)
+    t0: int = bounded(350, 1, T_MAX)  # the noise level (timestep) the image is noised to
     stride: int | None = bounded(None, 1)  # None: the model preset's default (1 for `paper`)
     sampler: Literal["ddpm", "ddim"] = "ddpm"  # ancestral steps, or deterministic DDIM (η = 0)
+    # the forward and reverse noise (the checkpoint's training noise)
     noise: Literal["gaussian", "simplex", "simplex-normalised"] = "gaussian"
     error: Literal["absolute", "squared"] = "absolute"  # map |x − x̂| or (x − x̂)²
     variance: Literal["fixed_small", "fixed_large"] = "fixed_small"  # reverse-step variance
-    x0_clip: Literal["input-range", "released"] = "input-range"
-    schedule_arithmetic: Literal["float64", "float32"] = "float64"
-    clamp_reconstruction: bool = True
+    x0_clip: Literal["input-range", "released"] = "input-range"  # released: x̂0 to [−1, 1] whatever the input range
+    schedule_arithmetic: Literal["float64", "float32"] = "float64"  # float32: the released scheduler's
+    clamp_reconstruction: bool = True  # false: the residual of the unclamped final sample, as released
 
 
 class DDPM:

@@ -29,9 +29,9 @@ BINS = 256  # the release's equalize_hist(nbins=256)
 
 @dataclass(frozen=True)
 class IntensityConfig:
-    contrast: Literal["auto", "dark", "bright"] = "auto"
+    contrast: Literal["auto", "dark", "bright"] = "auto"  # dark or bright lesions; auto: the data set's declaration
     levels: int = bounded(255, 1)  # the integer levels a [0, 1] image came from
-    equalize: bool = True
+    equalize: bool = True  # the release's histogram equalisation (false: the raw image)
 
 
 def equalized(image: np.ndarray, levels: int) -> np.ndarray:

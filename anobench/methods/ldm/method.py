@@ -44,8 +44,9 @@ MEDIAN_SIZE = 5
 @dataclass(frozen=True)
 class LDMConfig:
     t: int = bounded(300, 1, T_MAX)  # the latents are noised to this timestep; the chain takes t steps back
-    noise: Literal["gaussian"] = "gaussian"
+    noise: Literal["gaussian"] = "gaussian"  # Gaussian only, as trained
     clip: bool = True  # x̂0 clipped to [−1, 1] at each step, as the release's scheduler does
+    # evaluation: the release's normalised map; residual: (x − x̂)²
     map: Literal["evaluation", "residual"] = "evaluation"
 
 

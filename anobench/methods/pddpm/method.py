@@ -43,13 +43,13 @@ CPU_MAX_BATCH, GPU_MAX_BATCH = 16, 64
 
 @dataclass(frozen=True)
 class PDDPMConfig:
-    t: int = bounded(499, 1, T_MAX)
-    stitching: Stitching = "truncate"
-    postprocess: bool = False
+    t: int = bounded(499, 1, T_MAX)  # the timestep each cell is noised to (index 499 as released)
+    stitching: Stitching = "truncate"  # truncate (plain grid), cut, avg or cut-release (overlapping windows)
+    postprocess: bool = False  # the release's brain mask erosion and 5×5 median
     max_batch: int | None = bounded(None, 1)  # images per network call; None: 16 on a CPU, 64 on a GPU
-    noise: Literal["simplex-2d", "simplex", "gaussian"] = "simplex-2d"
-    noise_precision: Literal["float16", "float32"] = "float16"
-    clamp_reconstruction: bool = False
+    noise: Literal["simplex-2d", "simplex", "gaussian"] = "simplex-2d"  # the checkpoint's training noise
+    noise_precision: Literal["float16", "float32"] = "float16"  # float16: the release's noise generator's
+    clamp_reconstruction: bool = False  # true: the residual of the prediction clamped to [0, 1] (not released)
 
 
 def stitch(predictions: torch.Tensor, layout: PatchLayout) -> torch.Tensor:

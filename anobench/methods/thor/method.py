@@ -81,7 +81,7 @@ Noise = Literal["gaussian", "simplex", "simplex-normalised"]
 class THORConfig:
     t0: int | None = bounded(None, 1, T_MAX)  # None: the noise preset's (350 Gaussian, 250 simplex)
     harmonization: tuple[int, ...] | None = None  # None: the noise preset's
-    protocol: Literal["reference", "paper"] = "reference"
+    protocol: Literal["reference", "paper"] = "reference"  # reference: the released code; paper: the paper's equations
     perceptual: Backend = "unet"  # the same on every machine; lpips-squeeze (the paper's) needs ImageNet weights
     lpips_weights: str | None = None  # ImageNet trunk weights file; None: the torch hub cache
     lpips_double_scaling: bool | None = None  # None: as released for `reference`, off for `paper`
@@ -89,10 +89,10 @@ class THORConfig:
     schedule_arithmetic: Literal["float32", "float64"] | None = None  # None: float32 for `reference`
     smoothing_sigma: float | None = bounded(None, 0.001)  # None: σ = 2 at 128 px, scaled to the image side
     morphology_kernel: int | None = bounded(None, 1)  # None: 13 at 128 px, scaled (odd) to the image side
-    batch_coupling: bool = False
+    batch_coupling: bool = False  # smoothing, normalisation and noise coupled across the batch, as released
     stride: int | None = bounded(None, 1)  # None: the model preset's default (1 for `paper`)
     sampler: Literal["ddpm", "ddim"] = "ddpm"  # between harmonization steps: ancestral, or DDIM (η = 0)
-    noise: Noise = "gaussian"
+    noise: Noise = "gaussian"  # gaussian (T0 350) or simplex (T0 250): the preset and the checkpoint
 
 
 class THOR:

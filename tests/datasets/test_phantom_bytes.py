@@ -1,0 +1,58 @@
+"""The embedded phantoms are the same bytes on every machine (issue 33): generated afresh here, each
+default phantom's data manifest equals the one the shipped checkpoints (and the committed boards)
+were made from, also when the calling process has numpy's AVX-512 kernels switched off, as they are
+on machines without AVX-512 (`anobench/datasets/generated.py` generates on the baseline kernels)."""
+
+import json
+import os
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow  # each default phantom takes 7–30 s to generate
+
+SHIPPED = json.loads((Path(str(resources.files("anobench") / "checkpoints")) / "manifest.json").read_text())
+PUBLISHED = {
+    "brain-phantom": SHIPPED["brain-phantom-gaussian-cpu-small"]["data_manifest"],
+    "wrist-phantom": SHIPPED["wrist-phantom-gaussian-cpu-small"]["data_manifest"],
+    # no checkpoint is trained on it: the manifest its committed board's runs record
+    "brain-phantom-volumes": "e25df952509b2c3ef07dacd8226d5377a75b8affff462648df983a1d9f8e8bde",
+}
+AVX512_OFF = "X86_V4 AVX512_ICL"  # the setting under which an AVX-512 machine made what others make
+MANIFEST_OF = """
+import sys
+from anobench import registry
+from anobench.api import DatasetContext, manifest_hash
+print(manifest_hash(registry.datasets.get(sys.argv[1]).open({}, DatasetContext(64))))
+"""
+
+
+def _dispatched() -> set[str]:
+    from numpy._core._multiarray_umath import __cpu_dispatch__
+
+    return set(__cpu_dispatch__)
+
+
+@pytest.mark.parametrize(
+    ("name", "restricted"),
+    [
+        ("brain-phantom", False),
+        ("brain-phantom", True),
+        ("brain-phantom-volumes", False),
+        ("brain-phantom-volumes", True),
+        ("wrist-phantom", False),
+    ],
+)
+def test_a_phantom_generated_here_is_the_published_one(tmp_path, name, restricted):
+    environment = {**os.environ, "ANOBENCH_CACHE": str(tmp_path)}
+    if restricted:
+        if not set(AVX512_OFF.split()) <= _dispatched():
+            pytest.skip(f"this numpy build dispatches none of {AVX512_OFF}: nothing to switch off")
+        environment["NPY_DISABLE_CPU_FEATURES"] = AVX512_OFF
+    done = subprocess.run(
+        [sys.executable, "-c", MANIFEST_OF, name], env=environment, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split()[-1] == PUBLISHED[name]
