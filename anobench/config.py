@@ -12,7 +12,7 @@ import types
 import typing
 from typing import Any, Mapping, TypeVar
 
-from anobench.errors import AnobenchError
+from anobench.errors import AnobenchError, SettingsError
 
 ConfigT = TypeVar("ConfigT")
 
@@ -67,9 +67,7 @@ def build_config(cls: type[ConfigT], overrides: Mapping[str, Any] | None = None)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(overrides) - set(fields))
     if unknown:
-        raise AnobenchError(
-            f"unknown setting(s) {', '.join(unknown)} for {cls.__name__}; valid: {', '.join(sorted(fields))}"
-        )
+        raise SettingsError(unknown, sorted(fields))
     hints = typing.get_type_hints(cls)
     values = {key: _coerce(value, hints[key], key) for key, value in overrides.items()}
     for key, value in values.items():

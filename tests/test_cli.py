@@ -140,9 +140,12 @@ def test_unknown_setting_names_the_valid_ones(cli, tmp_path, tiny_checkpoint, ph
     )
     assert_user_error(
         result,
-        "unknown setting(s) T0",
+        "unknown setting(s) T0 for method 'ddpm' (--set KEY=VALUE)",
         "valid: clamp_reconstruction, error, noise, sampler, schedule_arithmetic, stride, t0, variance, x0_clip",
+        "`anobench list ddpm` explains each",
     )
+    options = cli(*ddpm_run(tiny_checkpoint), "--out", str(tmp_path / "o"), *phantom_args, "--data", "sede=3")
+    assert_user_error(options, "unknown option(s) sede for data set 'brain-phantom' (--data KEY=VALUE)")
 
 
 def test_run_then_compare_prints_a_leaderboard(cli, tmp_path, tiny_checkpoint, phantom_args):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import numpy as np
 
 from anobench.api import Case, Prediction
-from anobench.errors import AnobenchError
+from anobench.errors import AnobenchError, SettingsError
 
 if TYPE_CHECKING:
     import torch
@@ -120,11 +120,16 @@ def _as_array(value: Any, images: torch.Tensor, what: str) -> np.ndarray:
 
 
 @contextmanager
-def plugin_call(what: str) -> Iterator[None]:
+def plugin_call(what: str, options_of: tuple[str, str, str] | None = None) -> Iterator[None]:
     """Report an exception escaping a plugin as one line, `<what>: <error>`, keeping it as the cause
-    (`anobench --debug` prints its traceback); user errors the plugin raised itself pass unchanged."""
+    (`anobench --debug` prints its traceback); user errors the plugin raised itself pass unchanged,
+    but unknown options, with `options_of` (kind, name, flag), name the plugin and the flag."""
     try:
         yield
+    except SettingsError as error:
+        if options_of is None:
+            raise
+        raise error.for_plugin(*options_of) from None
     except AnobenchError:
         raise
     except Exception as error:

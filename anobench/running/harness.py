@@ -69,7 +69,7 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
     preset = get_preset(request.preset)
 
     # the data is listed, and a first case read, before the run folder is touched: bad input leaves nothing behind
-    with plugin_call(f"dataset {request.dataset!r} could not be opened"):
+    with plugin_call(f"dataset {request.dataset!r} could not be opened", ("data set", request.dataset, "--data")):
         dataset = dataset_plugin.open(request.dataset_options, DatasetContext(preset.image_size, request.data_root))
     scored = OpenSplit(
         SplitSource(request.dataset, request.split),
@@ -155,7 +155,7 @@ class _Plan:
         if training_split is not None:  # SPLIT of this data set (`train`: the data set's name alone), or NAME:SPLIT
             named = parse_source(training_split, default_dataset=request.dataset)
             source = named.dataset if training_split == "train" else str(named)
-        with plugin_call(f"method {request.method!r} could not be created"):
+        with plugin_call(f"method {request.method!r} could not be created", ("method", request.method, "--set")):
             return self._create(source)
 
     def _create(self, source: str | None) -> Method:

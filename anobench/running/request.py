@@ -77,7 +77,7 @@ def healthy_source(request: RunRequest, scored: OpenSplit, image_size: int, want
     shared = scored.dataset.evaluation.passes_on
     options = {key: value for key, value in request.dataset_options.items() if key in shared}
     options |= request.other_dataset_options.get(name.dataset, {})
-    with plugin_call(f"dataset {name.dataset!r} could not be opened"):
+    with plugin_call(f"dataset {name.dataset!r} could not be opened", ("data set", name.dataset, "--data")):
         dataset = open_source(name, options, image_size, root)
     return OpenSplit(name, dataset, options, root, image_size)
 
