@@ -182,3 +182,28 @@ def test_healthy_split_auto_is_the_datasets_declared_one_and_recorded(tiny_check
     manifest = json.loads((tmp_path / "calibrated" / store.DATA_MANIFEST).read_text())
     assert manifest["sha256"] == json.loads((tmp_path / "calibrated" / "provenance.json").read_text())["data_manifest"]
     assert any(name.endswith(".png") for name in manifest["files"]) and "healthy" not in manifest  # same data set
+
+
+@pytest.mark.parametrize("missing", ["evaluation", "manifest", "settings"])
+def test_a_data_set_that_breaks_the_contract_is_refused_in_one_line_before_a_folder(
+    tiny_checkpoint, tmp_path, monkeypatch, missing
+):
+    from anobench import registry
+    from anobench.api import DatasetPlugin
+
+    real = registry.datasets.get("brain-phantom")
+
+    class Partial:  # the real data set, less one member
+        def __init__(self, dataset):
+            self.dataset = dataset
+
+        def __getattr__(self, name):
+            if name == missing:
+                raise AttributeError(name)
+            return getattr(self.dataset, name)
+
+    partial = DatasetPlugin("brain-phantom", "partial", lambda options, context: Partial(real.open(options, context)))
+    monkeypatch.setattr(registry.datasets, "get", lambda name: partial if name == "brain-phantom" else real)
+    with pytest.raises(AnobenchError, match=f"dataset 'brain-phantom': its object lacks {missing} of the data set"):
+        run(request(tiny_checkpoint, tmp_path / "run", latency_cases=0))
+    assert not (tmp_path / "run").exists()

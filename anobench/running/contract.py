@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
-from anobench.api import Case, Prediction
+from anobench.api import Case, Evaluation, Prediction
 from anobench.errors import AnobenchError, SettingsError
 
 if TYPE_CHECKING:
@@ -25,6 +25,22 @@ IMAGE_TOLERANCE = 1e-3  # rounding of a plugin's intensity scaling, not a differ
 
 class PluginError(AnobenchError):
     """A plugin broke the contract or raised; `__cause__` holds its exception (shown with --debug)."""
+
+
+DATASET_MEMBERS = ("splits", "evaluation", "case_ids", "load_case", "manifest", "settings")
+
+
+def checked_dataset(name: str, dataset: Any) -> Any:
+    """The opened data set, if it has every member of the `Dataset` contract and an `Evaluation`;
+    else one line naming what it lacks (before any run folder is touched)."""
+    missing = [member for member in DATASET_MEMBERS if not hasattr(dataset, member)]
+    if missing:
+        raise PluginError(
+            f"dataset {name!r}: its object lacks {', '.join(missing)} of the data set contract (docs/plugins.md)"
+        )
+    if not isinstance(dataset.evaluation, Evaluation):
+        raise PluginError(f"dataset {name!r}: its `evaluation` is not an anobench.api.Evaluation")
+    return dataset
 
 
 def checked_case(dataset: str, case: Any, image_size: int | None = None) -> Case:

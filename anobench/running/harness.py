@@ -30,7 +30,7 @@ from anobench.api import Case, DatasetContext, Method, MethodContext, manifest_h
 from anobench.diffusion.presets import get_preset
 from anobench.errors import AnobenchError, RunInterrupted
 from anobench.hashing import sha256_json
-from anobench.running.contract import plugin_call
+from anobench.running.contract import checked_dataset, plugin_call
 from anobench.running.journal import JOURNAL, BatchJournal, RunLock, remove_empty_journal
 from anobench.running.request import (
     RunRequest,
@@ -70,7 +70,8 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
 
     # the data is listed, and a first case read, before the run folder is touched: bad input leaves nothing behind
     with plugin_call(f"dataset {request.dataset!r} could not be opened", ("data set", request.dataset, "--data")):
-        dataset = dataset_plugin.open(request.dataset_options, DatasetContext(preset.image_size, request.data_root))
+        opened = dataset_plugin.open(request.dataset_options, DatasetContext(preset.image_size, request.data_root))
+    dataset = checked_dataset(request.dataset, opened)
     scored = OpenSplit(
         SplitSource(request.dataset, request.split),
         dataset,

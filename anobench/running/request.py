@@ -9,7 +9,7 @@ from pathlib import Path
 from anobench import registry
 from anobench.diffusion.presets import PRECISION_NAMES, get_preset
 from anobench.errors import AnobenchError
-from anobench.running.contract import plugin_call
+from anobench.running.contract import checked_dataset, plugin_call
 from anobench.running.sources import OpenSplit, open_source, parse_source
 from anobench.store.folder import HEALTHY, HEALTHY_TEST
 
@@ -78,7 +78,7 @@ def healthy_source(request: RunRequest, scored: OpenSplit, image_size: int, want
     options = {key: value for key, value in request.dataset_options.items() if key in shared}
     options |= request.other_dataset_options.get(name.dataset, {})
     with plugin_call(f"dataset {name.dataset!r} could not be opened", ("data set", name.dataset, "--data")):
-        dataset = open_source(name, options, image_size, root)
+        dataset = checked_dataset(name.dataset, open_source(name, options, image_size, root))
     return OpenSplit(name, dataset, options, root, image_size)
 
 
