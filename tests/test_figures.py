@@ -70,3 +70,19 @@ def test_estimate_lines_draw_intervals_on_a_log_axis_with_plain_ticks(tmp_path):
     series = {"thor": [(10, Estimate(0.5, 0.4, 0.6)), (100, Estimate(0.7, float("nan"), float("nan")))]}
     path = figures.estimate_lines(series, tmp_path / "nfe.png", "NFE", "Dice against cost", log_x=True)
     assert min(size_of(path)) > 200  # an interval unknown (NaN) is drawn without its bar
+
+
+def test_a_figure_without_labelled_lines_draws_no_empty_legend_and_warns_nothing(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "No artists with labels found" would fail here
+        figures.estimate_lines({}, tmp_path / "empty.png", "T0", "nothing scored yet")
+    Image.open(tmp_path / "empty.png").verify()
+
+
+def test_the_pr_legend_sits_beside_the_curves_not_on_them(tmp_path):
+    curves = {f"run {i}": (np.linspace(0, 1, 50), np.linspace(1, 0.2, 50), 0.6) for i in range(3)}
+    with Image.open(figures.pr_curves(curves, tmp_path / "pr.png")) as beside:
+        width, height = beside.size
+    assert width > 1.3 * height  # the axes are about square; the legend adds a column to their right

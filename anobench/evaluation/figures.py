@@ -31,6 +31,21 @@ def _save(figure: Figure, path: Path) -> Path:
     return path
 
 
+def _line_style(index: int) -> str:
+    """Solid for the first ten lines (matplotlib's ten colours), dashed for the next ten: no two alike."""
+    return "-" if index < 10 else "--"
+
+
+def _legend(axes: Any, outside: bool = False, **style: Any) -> None:
+    """The legend where there are labelled lines (matplotlib warns on an empty one); `outside`: to the
+    right of the axes, where it covers no curve."""
+    if not axes.get_legend_handles_labels()[0]:
+        return
+    if outside:
+        style = {**style, "loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0}
+    axes.legend(**style)
+
+
 def _figure(
     rows: int = 1,
     columns: int = 1,
@@ -46,11 +61,12 @@ def _figure(
 def pr_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], path: Path) -> Path:
     """`curves`: label → (recall, precision, AUPRC) of the pooled pixels."""
     figure, axes = _figure(figsize=(5.5, 4.5))
-    for label, (recall, precision, auprc) in curves.items():
-        axes.plot(recall, precision, label=f"{label} (AUPRC {100 * auprc:.1f})", linewidth=1.4)
+    for index, (label, (recall, precision, auprc)) in enumerate(curves.items()):
+        style = _line_style(index)
+        axes.plot(recall, precision, style, label=f"{label} (AUPRC {100 * auprc:.1f})", linewidth=1.4)
     axes.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="Pixel precision-recall (pooled)")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=7, loc="upper right")
+    _legend(axes, outside=True, fontsize=7)
     return _save(figure, path)
 
 
@@ -59,14 +75,14 @@ def froc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path)
     Drawn as the best recall at ≤ k false positives (the boards' R@kFP), since a lower threshold can
     merge regions and lose recall, so the raw points need not rise with k."""
     figure, axes = _figure(figsize=(5.5, 4.5))
-    for label, (false_positives, recall) in curves.items():
+    for index, (label, (false_positives, recall)) in enumerate(curves.items()):
         order = np.argsort(false_positives, kind="stable")
         best = np.maximum.accumulate(np.nan_to_num(recall[order]))
-        axes.step(false_positives[order], best, where="post", label=label, linewidth=1.4)
+        axes.step(false_positives[order], best, _line_style(index), where="post", label=label, linewidth=1.4)
     axes.set_xscale("symlog", linthresh=0.1)
     axes.set(xlabel="false-positive regions per image", ylabel="box recall", ylim=(0, 1.02), title="FROC")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=7, loc="lower right")
+    _legend(axes, outside=True, fontsize=7)
     return _save(figure, path)
 
 
@@ -93,7 +109,7 @@ def estimate_lines(
         axes.set_xticks(ticks, [f"{x:g}" for x in ticks])
     axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
+    _legend(axes, fontsize=8)
     return _save(figure, path)
 
 
@@ -144,7 +160,7 @@ def rank_blobs(labels: Sequence[str], frequencies: np.ndarray, reported: np.ndar
     axes.set_yticks(range(1, size + 1))
     axes.set(ylim=(size + 0.6, 0.4), ylabel="rank", title=f"Rank of {metric} over the bootstrap resamples")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=7, loc="lower right")
+    _legend(axes, fontsize=7, loc="lower right")
     return _save(figure, path)
 
 
