@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 from rich.progress import Progress
@@ -199,14 +199,9 @@ def generate(config: PhantomConfig, root: Path) -> Path:
     return publish(staging, root, f"anobench brain-phantom v{GENERATOR_VERSION}", to_plain(config))
 
 
-def generate_from_settings(settings: Mapping[str, Any], root: Path) -> Path:
-    """`generate` for `ensure_generated`'s child process."""
-    return generate(PhantomConfig(**settings), root)
-
-
 def ensure(config: PhantomConfig) -> Path:
     """The phantom's folder, generated first if it is not complete in the cache."""
-    return ensure_generated(phantom_dir(config), f"{__name__}:generate_from_settings", to_plain(config))
+    return ensure_generated(phantom_dir(config), generate, config)
 
 
 def open_dataset(options: Mapping[str, str], context: DatasetContext) -> PngSliceDataset:

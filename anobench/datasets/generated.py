@@ -13,6 +13,7 @@ ones the shipped checkpoints and boards were made from (tested against their rec
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
@@ -20,7 +21,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable
 
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file
@@ -42,13 +43,23 @@ def baseline_kernels_environment() -> dict[str, str]:
     }
 
 
-def ensure_generated(root: Path, generator: str, settings: Mapping[str, Any]) -> Path:
-    """A generated data set's folder, generated first if it is not complete: `generator`
-    (`module:function`, called with the settings and the folder) runs in a child process on the
+def _named(target: Any) -> str:
+    return f"{target.__module__}:{target.__qualname__}"
+
+
+def _imported(name: str) -> Any:
+    module_name, attribute = name.split(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def ensure_generated(root: Path, generate: Callable[[Any, Path], Any], config: Any) -> Path:
+    """A generated data set's folder, generated first if it is not complete: `generate(config, root)`
+    (a module-level function and a dataclass of plain fields) runs in a child process on the
     baseline kernels, so the files are the same on every machine."""
     if not (root / "manifest.json").is_file():
         root.parent.mkdir(parents=True, exist_ok=True)
-        arguments = [generator, json.dumps(dict(settings)), str(root)]
+        settings = json.dumps(dataclasses.asdict(config))
+        arguments = [_named(generate), _named(type(config)), settings, str(root)]
         done = subprocess.run([sys.executable, "-m", __name__, *arguments], env=baseline_kernels_environment())
         if done.returncode != 0 or not (root / "manifest.json").is_file():
             status = done.returncode
@@ -76,6 +87,5 @@ def publish(staging: Path, root: Path, generator: str, config: dict[str, Any]) -
 
 
 if __name__ == "__main__":  # the child process of `ensure_generated`
-    module_name, function_name = sys.argv[1].split(":")
-    generate = getattr(importlib.import_module(module_name), function_name)
-    generate(json.loads(sys.argv[2]), Path(sys.argv[3]))
+    generator, config_class, settings, folder = sys.argv[1:]
+    _imported(generator)(_imported(config_class)(**json.loads(settings)), Path(folder))

@@ -170,13 +170,8 @@ def generate(config: VolumePhantomConfig, root: Path) -> Path:
     return publish(staging, root, f"anobench brain-phantom-volumes v{GENERATOR_VERSION}", to_plain(config))
 
 
-def generate_from_settings(settings: Mapping[str, Any], root: Path) -> Path:
-    """`generate` for `ensure_generated`'s child process."""
-    return generate(VolumePhantomConfig(**settings), root)
-
-
 def ensure(config: VolumePhantomConfig) -> Path:
-    return ensure_generated(phantom_dir(config), f"{__name__}:generate_from_settings", to_plain(config))
+    return ensure_generated(phantom_dir(config), generate, config)
 
 
 @lru_cache(maxsize=2)  # slices are read in order: the subject at hand stays open

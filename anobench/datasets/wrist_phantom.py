@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 from PIL import Image
@@ -213,9 +213,8 @@ def generate(config: WristPhantomConfig, root: Path, advance: Callable[[], None]
     return publish(staging, root, f"anobench wrist-phantom v{GENERATOR_VERSION}", to_plain(config))
 
 
-def generate_from_settings(settings: Mapping[str, Any], root: Path) -> Path:
-    """`generate` with a progress bar, for `ensure_generated`'s child process."""
-    config = WristPhantomConfig(**settings)
+def generate_with_progress(config: WristPhantomConfig, root: Path) -> Path:
+    """`generate` with a progress bar (in `ensure_generated`'s child process)."""
     total = config.n_train + config.n_val + config.n_test_healthy + config.n_test
     with Progress(transient=True) as progress:
         task = progress.add_task("wrist-phantom", total=total)
@@ -223,7 +222,7 @@ def generate_from_settings(settings: Mapping[str, Any], root: Path) -> Path:
 
 
 def ensure(config: WristPhantomConfig) -> Path:
-    return ensure_generated(phantom_dir(config), f"{__name__}:generate_from_settings", to_plain(config))
+    return ensure_generated(phantom_dir(config), generate_with_progress, config)
 
 
 def open_dataset(options: Mapping[str, str], context: DatasetContext) -> WristRadiographs:

@@ -9,7 +9,7 @@ computed on the device, equal to the CPU's to rounding (see `anobench.diffusion.
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from typing import Literal, Protocol, Sequence
 
 import torch
 
@@ -99,3 +99,11 @@ class CaseRandom:
             draw = kind.draw_batch(self.generators[:1], shape, timestep, self.device)
             return draw.expand(len(self.generators), *shape).contiguous()
         return kind.draw_batch(self.generators, shape, timestep, self.device)
+
+
+NoisePrecision = Literal["float16", "float32"]
+
+
+def in_precision(noise: torch.Tensor, precision: NoisePrecision) -> torch.Tensor:
+    """`noise` rounded to float16 (as the Behrendt releases' noise generator returns it), or as drawn."""
+    return noise.half().float() if precision == "float16" else noise

@@ -25,7 +25,7 @@ import torch
 from anobench.api import Batch, MethodContext, Prediction
 from anobench.config import bounded, build_config, to_plain
 from anobench.diffusion.denoiser import load_denoiser
-from anobench.diffusion.noise import CaseRandom, noise_kind
+from anobench.diffusion.noise import CaseRandom, NoisePrecision, in_precision, noise_kind
 from anobench.diffusion.postprocessing import postprocess_maps
 from anobench.errors import AnobenchError
 
@@ -34,7 +34,7 @@ from anobench.errors import AnobenchError
 class CDDPMConfig:
     timesteps: tuple[int, ...] = (250, 500, 750)  # the noise ensemble; noised to index t − 1 as released
     noise: Literal["simplex-2d", "simplex", "gaussian"] = "simplex-2d"  # the checkpoint's training noise
-    noise_precision: Literal["float16", "float32"] = "float16"  # float16: the release's noise generator's
+    noise_precision: NoisePrecision = "float16"  # float16: the release's noise generator's
     postprocess: bool = True  # the release's brain mask erosion and 5×5 median
     erosion: int | None = bounded(None, 0)  # iterations; None: the release's W // 25
     remove_small_components: bool = False  # also remove components ≤ 7 pixels from the map (not released)
@@ -68,9 +68,7 @@ class CDDPM:
         total = torch.zeros_like(clean)
         for t in self.config.timesteps:
             index = t - 1
-            noise = random.sample(self.noise, clean.shape[1:], index)
-            if self.config.noise_precision == "float16":
-                noise = noise.half().float()
+            noise = in_precision(random.sample(self.noise, clean.shape[1:], index), self.config.noise_precision)
             noisy = model.schedule.q_sample(clean, index, noise)
             total += model.to_unit_range(model.predict(noisy, index, features))
         return total / len(self.config.timesteps)

@@ -32,7 +32,7 @@ import torch
 from anobench.api import Batch, MethodContext, Prediction
 from anobench.config import bounded, build_config, to_plain
 from anobench.diffusion.denoiser import load_denoiser
-from anobench.diffusion.noise import CaseRandom, noise_kind
+from anobench.diffusion.noise import CaseRandom, NoisePrecision, in_precision, noise_kind
 from anobench.diffusion.patches import PatchLayout, Stitching, patch_layout
 from anobench.diffusion.postprocessing import postprocess_maps
 from anobench.diffusion.schedule import T_MAX
@@ -48,7 +48,7 @@ class PDDPMConfig:
     postprocess: bool = False  # the release's brain mask erosion and 5×5 median
     max_batch: int | None = bounded(None, 1)  # images per network call; None: 16 on a CPU, 64 on a GPU
     noise: Literal["simplex-2d", "simplex", "gaussian"] = "simplex-2d"  # the checkpoint's training noise
-    noise_precision: Literal["float16", "float32"] = "float16"  # float16: the release's noise generator's
+    noise_precision: NoisePrecision = "float16"  # float16: the release's noise generator's
     clamp_reconstruction: bool = False  # true: the residual of the prediction clamped to [0, 1] (not released)
 
 
@@ -94,9 +94,7 @@ class PDDPM:
         images = batch.images.to(model.device)
         clean = model.to_model_range(images)
         random = CaseRandom(batch.case_ids, batch.seed, model.device)
-        noise = random.sample(self.noise, images.shape[1:], self.config.t)
-        if self.config.noise_precision == "float16":
-            noise = noise.half().float()
+        noise = in_precision(random.sample(self.noise, images.shape[1:], self.config.t), self.config.noise_precision)
         noisy = model.schedule.q_sample(clean, self.config.t, noise)
         count = images.shape[0] * layout.count
         predictions = torch.empty(count, *images.shape[1:], device=model.device)
