@@ -1,5 +1,6 @@
 """The command line as a user meets it: help, listings, and one clear line for every mistake."""
 
+import re
 import subprocess
 import sys
 
@@ -148,6 +149,34 @@ def test_unknown_setting_names_the_valid_ones(cli, tmp_path, tiny_checkpoint, ph
     assert_user_error(options, "unknown option(s) sede for data set 'brain-phantom' (--data KEY=VALUE)")
 
 
+def assert_every_stage_shown_and_timed(stdout: str, out) -> None:
+    """Piped output (not a terminal): plain lines for every stage, and a summary whose stages add up
+    to the whole time it prints."""
+    lines = stdout.splitlines()
+    for start in (
+        "opening brain-phantom and checking the request…",
+        "preparing ddpm (checkpoint, settings, calibration)…",
+        "ddpm on brain-phantom:test: 0/12 · 0:00:00 elapsed · estimating time left",
+        "ddpm: latency at batch size 1 (1 warm-up call): 0/5",
+        "ddpm on brain-phantom:val: 0/4",
+    ):
+        assert any(line.startswith(start) for line in lines), (start, stdout)
+    assert any(line.startswith("ddpm on brain-phantom:test: 12/12 ·") and line.endswith("done") for line in lines)
+    headline, stages = lines[-2:]
+    total = float(re.fullmatch(rf"12 cases in ([0-9.]+) s → {re.escape(str(out))}", headline).group(1))
+    named = re.findall(r"([a-z][a-z0-9 ():,-]*?) ([0-9.]+) s", stages)
+    assert [name for name, _ in named] == [
+        "setup (data, model)",
+        "scoring brain-phantom:test",
+        "latency at batch size 1",
+        "healthy brain-phantom:val",
+        "writing",
+        "start-up",
+    ], stages
+    assert abs(sum(float(seconds) for _, seconds in named) - total) <= 0.05 * len(named) + 1e-9
+    assert "% inside the network)" in stages
+
+
 def test_run_then_compare_prints_a_leaderboard(cli, tmp_path, tiny_checkpoint, phantom_args):
     out = tmp_path / "run"
     result = cli(
@@ -159,6 +188,7 @@ def test_run_then_compare_prints_a_leaderboard(cli, tmp_path, tiny_checkpoint, p
         *phantom_args,
     )
     assert result.returncode == 0, result.stderr
+    assert_every_stage_shown_and_timed(result.stdout, out)
     board = cli("compare", str(out), "--out-dir", str(tmp_path / "boards"), "--name", "smoke")
     assert board.returncode == 0, board.stderr
     assert "ddpm" in board.stdout and "small" in board.stdout and "95% CI" in board.stdout

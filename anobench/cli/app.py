@@ -6,6 +6,7 @@ traceback; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import contextlib
+import gc
 import sys
 import traceback
 import warnings
@@ -81,3 +82,7 @@ def main() -> None:
         hint = " (anobench --debug … shows its traceback)" if error.__cause__ is not None and not _debug else ""
         error_console.print(f"error: {error}{hint}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
+    finally:
+        # the interpreter's last collections at exit walk every object torch and monai made (about 1 s
+        # after the command has finished); frozen, they are left to the exit itself
+        gc.freeze()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
 from anobench.cli.app import app, console, interrupted
 from anobench.errors import AnobenchError
+
+if TYPE_CHECKING:
+    from anobench.running.request import RunSummary
 
 
 @app.command("list")
@@ -102,7 +105,10 @@ def run(
     compile_: bool = typer.Option(False, "--compile", help="torch.compile the network (first batches compile)."),
 ) -> None:
     """Score a dataset split with a method and write a run folder."""
+    import time
     from dataclasses import replace
+
+    started = time.perf_counter()
 
     from anobench import distributed
     from anobench.config import parse_assignments
@@ -158,14 +164,23 @@ def run(
         for each in requests:
             with interrupted():
                 summary = run_harness(each, console)
-            share = summary.network_seconds / summary.wall_seconds if summary.wall_seconds else 0.0
-            state = "" if summary.merged else " (shard written; merged when every rank is done)"
-            console.print(
-                f"{summary.cases} cases in {summary.wall_seconds:.1f} s "
-                f"({100 * share:.0f}% inside the network) → {summary.folder}{state}"
-            )
+            lines = _summary(summary, time.perf_counter() - started)
+            console.print(lines, markup=False, highlight=False, soft_wrap=True)
+            started = time.perf_counter()
     finally:
         distributed.stop()
+
+
+def _summary(summary: RunSummary, total: float) -> str:
+    """Where the run went and where its whole time went, stage by stage ("start-up": imports and
+    what no stage covers)."""
+    state = "" if summary.merged else " (shard written; merged when every rank is done)"
+    stages = []
+    for name, seconds in {**summary.stages, "start-up": total - sum(summary.stages.values())}.items():
+        share = summary.network_seconds / seconds if name.startswith("scoring ") and seconds else None
+        inside = "" if share is None else f" ({100 * share:.0f}% inside the network)"
+        stages.append(f"{name} {seconds:.1f} s{inside}")
+    return f"{summary.cases} cases in {total:.1f} s → {summary.folder}{state}\n  " + " · ".join(stages)
 
 
 @app.command()

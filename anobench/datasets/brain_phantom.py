@@ -159,7 +159,7 @@ def _write_split(
     mask_list = SPLITS[split].masks
     anomalous = mask_list is not None
     images, masks = [], []
-    task = progress.add_task(f"brain-phantom {split}", total=count)
+    task = progress.add_task(f"generating brain-phantom: {split} split", total=count)
     for index in range(count):
         rng = np.random.default_rng([config.seed, split_index, index])
         image, brain = _healthy_slice(template, rng)

@@ -20,11 +20,15 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
+from rich.console import Console
+
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file
+from anobench.progress import clock
 
 
 def baseline_kernels_environment() -> dict[str, str]:
@@ -57,6 +61,11 @@ def ensure_generated(root: Path, generate: Callable[[Any, Path], Any], config: A
     (a module-level function and a dataclass of plain fields) runs in a child process on the
     baseline kernels, so the files are the same on every machine."""
     if not (root / "manifest.json").is_file():
+        console = Console(stderr=True)
+        named = f"{root.parent.name} {root.name}"
+        note = f"generating the {named} data set (first use only) into {root}"
+        console.print(note, markup=False, highlight=False, soft_wrap=True)
+        started = time.perf_counter()
         root.parent.mkdir(parents=True, exist_ok=True)
         settings = json.dumps(dataclasses.asdict(config))
         arguments = [_named(generate), _named(type(config)), settings, str(root)]
@@ -64,6 +73,8 @@ def ensure_generated(root: Path, generate: Callable[[Any, Path], Any], config: A
         if done.returncode != 0 or not (root / "manifest.json").is_file():
             status = done.returncode
             raise AnobenchError(f"generating {root.name} failed (exit status {status}); see the messages above")
+        done_in = clock(time.perf_counter() - started)
+        console.print(f"generated {named} in {done_in}", markup=False, highlight=False, soft_wrap=True)
     return root
 
 

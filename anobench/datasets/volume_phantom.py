@@ -154,7 +154,7 @@ def generate(config: VolumePhantomConfig, root: Path) -> Path:
     counts = {"val": config.n_val, "test-healthy": config.n_test_healthy, "test": config.n_test}
     with Progress(transient=True) as progress:
         for split, count in counts.items():
-            task = progress.add_task(f"generating brain-phantom-volumes {split}", total=count)
+            task = progress.add_task(f"generating brain-phantom-volumes: {split} split", total=count)
             listed = []
             for index in range(count):
                 subject = _subject_name(split, index)

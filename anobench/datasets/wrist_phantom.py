@@ -217,7 +217,7 @@ def generate_with_progress(config: WristPhantomConfig, root: Path) -> Path:
     """`generate` with a progress bar (in `ensure_generated`'s child process)."""
     total = config.n_train + config.n_val + config.n_test_healthy + config.n_test
     with Progress(transient=True) as progress:
-        task = progress.add_task("wrist-phantom", total=total)
+        task = progress.add_task("generating wrist-phantom", total=total)
         return generate(config, root, lambda: progress.advance(task))
 
 

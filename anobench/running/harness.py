@@ -30,6 +30,7 @@ from anobench.api import Case, DatasetContext, Method, MethodContext, manifest_h
 from anobench.diffusion.presets import get_preset
 from anobench.errors import AnobenchError, RunInterrupted
 from anobench.hashing import sha256_json
+from anobench.progress import StageTimes, activity
 from anobench.running.contract import checked_dataset, plugin_call
 from anobench.running.journal import JOURNAL, BatchJournal, RunLock, remove_empty_journal
 from anobench.running.request import (
@@ -51,10 +52,35 @@ from anobench.store.rows import BOXES, CASES, write_boxes, write_rows
 if TYPE_CHECKING:
     import torch
 
+SETUP = "setup (data, model)"
+
 
 def run(request: RunRequest, console: Console | None = None) -> RunSummary:
-    """Run `request` and write its folder; returns where, and how the time was spent."""
+    """Run `request` and write its folder; returns where, and how the time was spent (seconds per
+    stage: setup, scoring, latency, healthy splits, writing)."""
     console = console or Console(stderr=True)
+    times = StageTimes()
+    with times.stage(SETUP):
+        with activity(console, f"opening {request.dataset} and checking the request"):
+            plan = _planned(request, console)
+        method = plan.create_method()  # a bad checkpoint or setting is refused before the folder is touched
+    folder = plan.folder
+    with RunLock(folder, plan.name):  # one writer per folder (per shard); released by the OS if killed
+        with times.stage(SETUP):
+            store.prepare_folder(folder, request.overwrite, plan.finished)
+            if not plan.sharded:  # the folder's one writer: what a killed run left unpublished goes
+                store.remove_stale_staging(folder)
+        try:
+            return _execute(plan, method, console, times)
+        except KeyboardInterrupt:
+            raise RunInterrupted(
+                f"the run into {folder} was interrupted; its finished batches are kept in {folder / JOURNAL}: run the "
+                "same command again to resume it (results identical to an uninterrupted run)"
+            ) from None
+
+
+def _planned(request: RunRequest, console: Console) -> _Plan:
+    """The request checked against its method, data set and folder, before anything is written."""
     check_request(request)
     request = replace(
         request,
@@ -64,8 +90,6 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
     method_plugin = registry.methods.get(request.method)
     dataset_plugin = registry.datasets.get(request.dataset)
     folder = request.out or default_folder(request)
-    sharded = request.world_size > 1
-    finished = shards.shard_marker(folder, request.rank, request.world_size) if sharded else folder / store.RESULT_SET
     preset = get_preset(request.preset)
 
     # the data is listed, and a first case read, before the run folder is touched: bad input leaves nothing behind
@@ -91,20 +115,9 @@ def run(request: RunRequest, console: Console | None = None) -> RunSummary:
     from anobench.devices import select_device  # imports torch: only once the request and data are checked
 
     device = select_device(request.device)
-    plan = _Plan(request, folder, device, preset, method_plugin, scored, ids, healthy)
-    store.refuse_finished(folder, request.overwrite, finished)
-    method = plan.create_method()  # a bad checkpoint or setting is refused before the folder is touched
-    with RunLock(folder, plan.name):  # one writer per folder (per shard); released by the OS if killed
-        store.prepare_folder(folder, request.overwrite, finished)
-        if not sharded:  # the folder's one writer: what a killed run left unpublished goes
-            store.remove_stale_staging(folder)
-        try:
-            return _execute(plan, method, console)
-        except KeyboardInterrupt:
-            raise RunInterrupted(
-                f"the run into {folder} was interrupted; its finished batches are kept in {folder / JOURNAL}: run the "
-                "same command again to resume it (results identical to an uninterrupted run)"
-            ) from None
+    plan = _Plan(request, folder, device, preset, method_plugin, scored, ids, healthy, console)
+    store.refuse_finished(folder, request.overwrite, plan.finished)
+    return plan
 
 
 @dataclass(frozen=True)
@@ -119,10 +132,19 @@ class _Plan:
     scored: OpenSplit
     ids: list[str]  # the split's case ids to score (all ranks)
     healthy: dict[str, tuple[OpenSplit, list[str]]]  # folder (healthy, healthy-test) → split and its case ids
+    console: Console
 
     @property
     def sharded(self) -> bool:
         return self.request.world_size > 1
+
+    @property
+    def finished(self) -> Path:
+        """What marks this run (or shard) as finished."""
+        request = self.request
+        if self.sharded:
+            return shards.shard_marker(self.folder, request.rank, request.world_size)
+        return self.folder / store.RESULT_SET
 
     @property
     def name(self) -> str:
@@ -156,7 +178,10 @@ class _Plan:
         if training_split is not None:  # SPLIT of this data set (`train`: the data set's name alone), or NAME:SPLIT
             named = parse_source(training_split, default_dataset=request.dataset)
             source = named.dataset if training_split == "train" else str(named)
-        with plugin_call(f"method {request.method!r} could not be created", ("method", request.method, "--set")):
+        with (
+            activity(self.console, f"preparing {request.method} (checkpoint, settings, calibration)"),
+            plugin_call(f"method {request.method!r} could not be created", ("method", request.method, "--set")),
+        ):
             return self._create(source)
 
     def _create(self, source: str | None) -> Method:
@@ -213,38 +238,70 @@ class _Plan:
         }
 
 
-def _execute(plan: _Plan, method: Method, console: Console) -> RunSummary:
-    from anobench import distributed
+def _execute(plan: _Plan, method: Method, console: Console, times: StageTimes) -> RunSummary:
     from anobench.devices import reset_peak_memory
 
     request, folder, device, image_size = plan.request, plan.folder, plan.device, plan.preset.image_size
-    with plugin_call(f"method {request.method!r} failed to report its settings"):
-        settings = dict(method.settings())
-    manifest = plan.scored.dataset.manifest()
-    digest = sha256_json(manifest)
-    recorded = {"sha256": digest, **manifest}
-    for name, (split, _) in plan.healthy.items():  # a healthy split of another data set: its manifest too
-        if split.dataset is not plan.scored.dataset:
-            other = split.dataset.manifest()
-            recorded[name] = {"sha256": sha256_json(other), **other}
-    scored_for = plan.scored_for(settings, digest)
-    journals = [BatchJournal(folder, plan.name, scored_for, replace_other=request.overwrite)]
-    reset_peak_memory(device)
+    with times.stage(SETUP):
+        with plugin_call(f"method {request.method!r} failed to report its settings"):
+            settings = dict(method.settings())
+        manifest = plan.scored.dataset.manifest()
+        digest = sha256_json(manifest)
+        recorded = {"sha256": digest, **manifest}
+        for name, (split, _) in plan.healthy.items():  # a healthy split of another data set: its manifest too
+            if split.dataset is not plan.scored.dataset:
+                other = split.dataset.manifest()
+                recorded[name] = {"sha256": sha256_json(other), **other}
+        scored_for = plan.scored_for(settings, digest)
+        journals = [BatchJournal(folder, plan.name, scored_for, replace_other=request.overwrite)]
+        reset_peak_memory(device)
     options = ScoringOptions(request.method, request.batch_size, request.seed)
-    scored = score_cases(method, plan.scored, plan.selected, options, image_size, device, console, journals[0])
-    first_cases = [plan.scored.load(case_id) for _, case_id in plan.selected[: request.latency_cases + 1]]
-    batch_one = batch_one_seconds(method, request.method, first_cases, request.seed, device, request.latency_cases)
+    with times.stage(f"scoring {plan.scored}"):
+        scored = score_cases(method, plan.scored, plan.selected, options, image_size, device, console, journals[0])
+    with times.stage("latency at batch size 1"):
+        first_cases = [plan.scored.load(case_id) for _, case_id in plan.selected[: request.latency_cases + 1]]
+        count = request.latency_cases
+        batch_one = batch_one_seconds(method, request.method, first_cases, request.seed, device, count, console)
     healthy_scored: dict[str, tuple[Scored, BatchJournal]] = {}
     manifests = {name: manifest_hash(split.dataset) for name, (split, _) in plan.healthy.items()}
     for name, (split, ids) in plan.healthy.items():  # never with shards (refused): one journal per folder
         scored_as = {**scored_for, "split": str(split.name), "healthy_manifest": manifests[name]}
         journal = BatchJournal(folder, name, scored_as, request.overwrite)
         journals.append(journal)
-        cases = list(enumerate(ids))
-        healthy_scored[name] = (
-            score_cases(method, split, cases, options, image_size, device, console, journal),
-            journal,
-        )
+        with times.stage(f"healthy {split}"):
+            cases = list(enumerate(ids))
+            healthy_scored[name] = (
+                score_cases(method, split, cases, options, image_size, device, console, journal),
+                journal,
+            )
+    with times.stage("writing"):
+        merged = _write(plan, settings, recorded, scored, batch_one, healthy_scored, journals, manifests)
+    return RunSummary(
+        plan.folder,
+        len(plan.selected),
+        scored.wall_seconds,
+        scored.predict_seconds,
+        scored.network_seconds,
+        merged,
+        dict(times.seconds),
+    )
+
+
+def _write(
+    plan: _Plan,
+    settings: dict[str, Any],
+    recorded: dict[str, Any],
+    scored: Scored,
+    batch_one: list[float],
+    healthy_scored: dict[str, tuple[Scored, BatchJournal]],
+    journals: list[BatchJournal],
+    manifests: dict[str, str],
+) -> bool:
+    """The run's result set written and published (or the shard's, merged when it is the last);
+    True when the run is complete."""
+    from anobench import distributed
+
+    request, folder, digest = plan.request, plan.folder, recorded["sha256"]
     healthy_manifest = manifests.get(store.HEALTHY)
     provenance = _provenance(plan, settings, digest, scored, batch_one, healthy_manifest)
     if plan.sharded:  # the shard's result set, its provenance last; merge_shards publishes the joined set
@@ -272,9 +329,7 @@ def _execute(plan: _Plan, method: Method, console: Console) -> RunSummary:
         merged = shards.merge_shards(folder, request.world_size) if plan.sharded else True
     if merged:
         remove_empty_journal(folder)
-    return RunSummary(
-        folder, len(plan.selected), scored.wall_seconds, scored.predict_seconds, scored.network_seconds, merged
-    )
+    return merged
 
 
 def _place(target: Path, scored: Scored, journal: BatchJournal) -> None:

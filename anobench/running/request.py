@@ -48,6 +48,7 @@ class RunSummary:
     predict_seconds: float
     network_seconds: float
     merged: bool
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage of the run, in their order
 
 
 def default_folder(request: RunRequest) -> Path:

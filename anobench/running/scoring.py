@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from anobench.api import Batch, Case, Method
+from anobench.progress import StageProgress
 from anobench.running.contract import checked_prediction, plugin_call
 from anobench.running.journal import BatchJournal, BatchRecord
 from anobench.running.sources import OpenSplit
@@ -38,17 +38,6 @@ class ScoringOptions:
     method: str  # the method's name, for messages
     batch_size: int
     seed: int
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:.2f} img/s"),
-        TimeRemainingColumn(),
-        console=console,
-    )
 
 
 @dataclass
@@ -90,15 +79,15 @@ def score_cases(
     committed = journal.committed()[: len(groups)]
     stopwatch = Stopwatch(device)
     start, scored_here = time.perf_counter(), 0
-    with _progress(console) as progress, torch.inference_mode():
-        task = progress.add_task(f"{options.method} on {source}", total=len(selected), rate=0.0)
+    progress = StageProgress(console, f"{options.method} on {source}", len(selected))
+    with progress, torch.inference_mode():
         for number, group in enumerate(groups):
             if number < len(committed):
-                progress.update(task, completed=committed[number].chunk.stop)
+                progress.update(committed[number].chunk.stop, resumed=True)
                 continue
             sizes = [len(selected[first : first + size]) for first in group]
             chunk, records = journal.open_chunk(number, group, sizes, (image_size, image_size))
-            progress.update(task, completed=group[0] + sum(sizes[: len(records)]))
+            progress.update(group[0] + sum(sizes[: len(records)]), resumed=True)
             for first in group[len(records) :]:
                 batch = [(index, source.load(case_id)) for index, case_id in selected[first : first + size]]
                 rows, arrays, seconds = _score_batch(method, batch, options, stopwatch, first // size)
@@ -106,7 +95,7 @@ def score_cases(
                 records.append(BatchRecord(first, rows, _box_rows(batch), *seconds, sorted(chunk.files)))
                 journal.record(number, records[-1])
                 scored_here += len(batch)
-                progress.update(task, completed=first + len(batch), rate=scored_here / (time.perf_counter() - start))
+                progress.update(first + len(batch))
             committed.append(journal.commit(number, group[0], chunk, records))
     journal.close(committed, (image_size, image_size))
     return Scored(
@@ -176,7 +165,13 @@ def _box_rows(chunk: list[tuple[int, Case]]) -> list[dict[str, Any]]:
 
 
 def batch_one_seconds(
-    method: Method, method_name: str, cases: list[Case], seed: int, device: torch.device, count: int
+    method: Method,
+    method_name: str,
+    cases: list[Case],
+    seed: int,
+    device: torch.device,
+    count: int,
+    console: Console,
 ) -> list[float]:
     """Seconds per image at batch size 1 for up to `count` cases, after one warm-up call, through the
     same `predict` that made the results (the maps are discarded)."""
@@ -185,9 +180,13 @@ def batch_one_seconds(
     from anobench.devices import Stopwatch
 
     stopwatch = Stopwatch(device)
-    samples = []
-    with torch.inference_mode():
-        for position, case in enumerate(cases[: count + 1] if count > 0 else []):
+    samples: list[float] = []
+    timed = cases[: count + 1] if count > 0 else []
+    if not timed:
+        return samples
+    progress = StageProgress(console, f"{method_name}: latency at batch size 1 (1 warm-up call)", len(timed))
+    with progress, torch.inference_mode():
+        for position, case in enumerate(timed):
             mask = None if case.brain_mask is None else torch.from_numpy(case.brain_mask)[None, None]
             batch = Batch(torch.from_numpy(case.image)[None, None], [case.case_id], seed, mask)
             stopwatch.start()
@@ -197,6 +196,7 @@ def batch_one_seconds(
             seconds = stopwatch.stop()
             if position > 0:
                 samples.append(seconds)
+            progress.update(position + 1)
     return samples
 
 

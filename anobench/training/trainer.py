@@ -17,7 +17,6 @@ import json
 import math
 import platform
 import shlex
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping
@@ -25,7 +24,6 @@ from typing import Any, Literal, Mapping
 import torch
 import torch.nn.functional as F
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
 
@@ -42,6 +40,7 @@ from anobench.diffusion.patches import default_patch_size, patch_layout
 from anobench.diffusion.presets import get_preset
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file
+from anobench.progress import StageProgress
 from anobench.running.sources import DataRoots, data_root_words
 from anobench.training.data import load_training_images, parse_sources, source_word
 from anobench.training.objectives import (
@@ -189,18 +188,6 @@ def _global_mean(value: torch.Tensor) -> float:
     return float(value)
 
 
-def _progress(console: Console | None) -> Progress:
-    return Progress(
-        TextColumn("[bold]train"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}"),
-        TextColumn("{task.fields[rate]:.2f} it/s"),
-        TimeRemainingColumn(),
-        console=console,
-    )
-
-
 def train(
     config: TrainConfig,
     out: Path,
@@ -286,9 +273,8 @@ def train(
     height, width = images.shape[-2:]
     cells = None if patch_size is None else patch_layout(height, width, patch_size).window_masks().to(device)
     first_stage, total_steps = config.stage_steps(), config.stage_steps() + config.steps
-    with _progress(console) as progress:
-        task = progress.add_task("train", total=total_steps, completed=step, loss=float("nan"), rate=0.0)
-        session_start, session_first_step = time.perf_counter(), step
+    with StageProgress(console or Console(), "train", total_steps, unit="step", done=step) as progress:
+        session_first_step = step
         while step < total_steps:
             if latent_network is not None and step == max(first_stage, session_first_step):  # once per session
                 ema = _freeze_autoencoder(latent_network, ema, config.ema_decay, starting=step == first_stage)
@@ -317,8 +303,7 @@ def train(
             ema.update_parameters(unet)
             step += 1
             losses.append(_global_mean(loss.detach()))
-            rate = (step - session_first_step) / (time.perf_counter() - session_start)
-            progress.update(task, completed=step, loss=sum(losses[-50:]) / len(losses[-50:]), rate=rate)
+            progress.update(step, f"loss {sum(losses[-50:]) / len(losses[-50:]):.4f}")
             if step % config.save_every == 0 and step < total_steps and rank == 0:
                 save_state()
 
