@@ -10,6 +10,7 @@ from conftest import ddpm_run
 
 from anobench.datasets.brain_phantom import GENERATOR_VERSION
 from anobench.diffusion.checkpoint import read_checkpoint
+from anobench.store.folder import read_json
 
 
 def assert_user_error(result, *fragments):
@@ -318,6 +319,26 @@ def test_patched_training_and_pddpm_run_into_the_table1_layout(cli, tmp_path, ph
         ["simplex", "pddpm (truncate, postprocess)", "anobench, brain-phantom"],
         ["simplex", "pDDPM", "reported (real ATLAS)"],
     ]
+
+
+def test_a_runs_config_repeats_it_and_options_given_beside_it_win(cli, tmp_path, tiny_checkpoint, phantom_args):
+    from anobench.store.results import read_results
+
+    first = tmp_path / "first"
+    words = [*ddpm_run(tiny_checkpoint), "--healthy-split", "val", "--seed", "3", "--limit", "6", *phantom_args]
+    assert cli(*words, "--latency-cases", "0", "--out", str(first)).returncode == 0
+    again = cli("run", "--config", str(first / "config.json"), "--out", str(tmp_path / "again"))
+    assert again.returncode == 0, again.stderr
+    recorded, repeated = (read_json(folder / "config.json") for folder in (first, tmp_path / "again"))
+    assert recorded == repeated  # method, data, settings, checkpoint, seed, limit and healthy split alike
+    assert (read_results(first).maps == read_results(tmp_path / "again").maps).all()
+    changed = cli("run", "--config", str(first), "--limit", "2", "--set", "t0=20", "--out", str(tmp_path / "changed"))
+    assert changed.returncode == 0, changed.stderr
+    config = read_json(tmp_path / "changed" / "config.json")
+    assert config["limit"] == 2 and config["seed"] == 3 and config["method_options"] == {"t0": "20", "stride": "10"}
+    assert_user_error(cli("run", "--config", str(first), "--method", "thor"), "--method thor differs from the 'ddpm'")
+    assert_user_error(cli("run", "--config", str(first / "cases.parquet")), "--config needs a run folder's config.json")
+    assert_user_error(cli("run", "--dataset", "brain-phantom"), "give --method and --dataset", "--config")
 
 
 def test_several_seeds_make_one_row_with_their_spread(cli, tmp_path, tiny_checkpoint, phantom_args):

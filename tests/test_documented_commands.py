@@ -34,6 +34,8 @@ def test_the_readme_tour_runs_as_printed(tmp_path):
     assert len(commands) == 6
     run_as_printed(commands, tmp_path)
     assert (tmp_path / "leaderboards" / "tour.md").is_file() and (tmp_path / "reports" / "tour" / "index.md").is_file()
+    assert "dice all low" in (tmp_path / "leaderboards" / "tour.csv").read_text().splitlines()[0]
+    assert '"paired_comparisons"' in (tmp_path / "leaderboards" / "tour.json").read_text()
 
 
 def test_the_plugin_guides_commands_run_as_printed(tmp_path):

@@ -207,3 +207,23 @@ def test_a_data_set_that_breaks_the_contract_is_refused_in_one_line_before_a_fol
     with pytest.raises(AnobenchError, match=f"dataset 'brain-phantom': its object lacks {missing} of the data set"):
         run(request(tiny_checkpoint, tmp_path / "run", latency_cases=0))
     assert not (tmp_path / "run").exists()
+
+
+def test_a_recorded_config_repeats_auto_where_the_run_also_scored_held_out_healthy_subjects(tmp_path):
+    from anobench.running.request import REPEATED_FIELDS, recorded_request
+
+    asked = {name: None for name in REPEATED_FIELDS} | {"method_options": {}, "dataset_options": {}}
+    base = {**asked, "checkpoint": "/models/brain.pt", "data_roots": {"ixi": "/data/ixi"}}
+    volumes = {**base, "healthy_split": "brain-phantom-volumes:val", "healthy_test_split": "x:test-healthy"}
+    slices = {**base, "healthy_split": "ixi:val"}
+    for name, config in (("volumes", volumes), ("slices", slices)):
+        store.write_json(tmp_path / name / store.CONFIG, config)
+    assert recorded_request(tmp_path / "volumes")["healthy_split"] == "auto"  # only auto scores healthy-test
+    recorded = recorded_request(tmp_path / "slices" / store.CONFIG)
+    assert recorded["healthy_split"] == "ixi:val" and str(recorded["checkpoint"]) == "/models/brain.pt"
+    assert {name: str(folder) for name, folder in recorded["data_roots"].items()} == {"ixi": "/data/ixi"}
+    store.write_json(tmp_path / "other.json", {"method": "thor"})
+    with pytest.raises(
+        AnobenchError, match=r"other\.json is not the config\.json of an anobench run \(it lacks dataset"
+    ):
+        recorded_request(tmp_path / "other.json")

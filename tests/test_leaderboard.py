@@ -205,3 +205,19 @@ def test_runs_of_two_data_sets_are_refused_by_naming_them(tmp_path):
     store.seal(tmp_path / "other")
     with pytest.raises(AnobenchError, match=r"different data sets \(brain-phantom, wrist-phantom\)"):
         compare([str(tmp_path / "brain"), str(tmp_path / "other")], "mixed", tmp_path / "boards")
+
+
+def test_a_folder_of_runs_is_answered_with_the_glob_that_compares_them(tmp_path):
+    from anobench.evaluation.boards import compare
+
+    fabricate_brain_run(tmp_path / "runs" / "a", "a", 1.0)
+    fabricate_brain_run(tmp_path / "runs" / "b", "b", 0.5)
+    parent = tmp_path / "runs"
+    with pytest.raises(
+        AnobenchError, match=rf"holds 2 finished run folder\(s\); compare them with `anobench compare {parent}/\*`"
+    ):
+        compare([str(parent)], "x", tmp_path / "boards")
+    with pytest.raises(AnobenchError, match="neither a finished run folder"):
+        compare([str(tmp_path / "nothing")], "x", tmp_path / "boards")
+    path, metrics = compare([f"{parent}/*"], "x", tmp_path / "boards")  # the suggested glob works
+    assert len(metrics) == 2 and path.is_file()

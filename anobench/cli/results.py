@@ -22,6 +22,12 @@ def compare(
         "with its reported rows beside.",
     ),
     overwrite: bool = typer.Option(False, help="Replace a leaderboard of the same name."),
+    format_: str = typer.Option(
+        "md",
+        "--format",
+        help="Files to write, comma-separated: md (the board), csv (one line per row: every number, each "
+        "interval's low and high), json (the same with the paired comparisons), e.g. md,csv,json.",
+    ),
     thresholds: str = typer.Option(
         "auto",
         help="Max-Dice and calibrated τ over every distinct map value (exact, in memory), the THOR paper's grid "
@@ -31,14 +37,23 @@ def compare(
 ) -> None:
     """Leaderboard of runs, recomputed from their per-case rows and maps (on the cases every run scored)."""
     from anobench.evaluation.boards import compare as compare_runs
+    from anobench.evaluation.export import parse_formats
     from anobench.evaluation.layouts import LAYOUTS
 
     command = " ".join(["anobench", *sys.argv[1:]])
     path, metrics = compare_runs(
-        targets, name, out_dir, command=command, layout=layout, overwrite=overwrite, thresholds=thresholds
+        targets,
+        name,
+        out_dir,
+        command=command,
+        layout=layout,
+        overwrite=overwrite,
+        thresholds=thresholds,
+        formats=format_,
     )
     LAYOUTS[layout].show(metrics, console)
-    console.print(f"wrote {path}")
+    written = [path.parent / f"{name or metrics[0].run.dataset}.{suffix}" for suffix in parse_formats(format_)]
+    console.print("wrote " + ", ".join(str(each) for each in written))
 
 
 @app.command()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 
@@ -11,7 +12,7 @@ from anobench.cli.app import app, console, interrupted
 from anobench.errors import AnobenchError
 
 if TYPE_CHECKING:
-    from anobench.running.request import RunSummary
+    from anobench.running.request import RunRequest, RunSummary
 
 
 @app.command("list")
@@ -70,8 +71,14 @@ def _list_settings(name: str) -> None:
 
 @app.command()
 def run(
-    method: str = typer.Option(..., help="Method name (see `anobench list`)."),
-    dataset: str = typer.Option(..., help="Dataset name (see `anobench list`)."),
+    context: typer.Context,
+    method: Optional[str] = typer.Option(None, help="Method name (see `anobench list`)."),
+    dataset: Optional[str] = typer.Option(None, help="Dataset name (see `anobench list`)."),
+    config: Optional[Path] = typer.Option(
+        None,
+        help="A run folder's config.json: repeat that run (its method, data, settings, seed, healthy split); "
+        "options given beside it override it, --set/--data add to its settings.",
+    ),
     split: str = typer.Option("test", help="Split to score."),
     preset: str = typer.Option("cpu-small", help="Model preset: cpu-small (64², CPU) or paper (128²)."),
     checkpoint: Optional[Path] = typer.Option(None, help="Checkpoint (default: the shipped one)."),
@@ -116,6 +123,11 @@ def run(
     from anobench.running.harness import run as run_harness
     from anobench.running.sources import options_for, roots_for
 
+    if config is None and (method is None or dataset is None):
+        raise AnobenchError("give --method and --dataset (see `anobench list`), or --config of a run to repeat")
+    recorded = repeated(config, context) if config is not None else {}
+    method, dataset = recorded.get("method", method), recorded.get("dataset", dataset)
+    assert method is not None and dataset is not None
     own_root, other_roots = roots_for(data_root, dataset)
     own_options, other_options = options_for(parse_assignments(data), dataset)
     launch = distributed.launched()
@@ -151,6 +163,7 @@ def run(
         precision=precision,
         compile=compile_,
     )
+    request = with_recorded(request, recorded)
     check_request(request)
     requests = [request]
     if seeds is not None:
@@ -169,6 +182,47 @@ def run(
             started = time.perf_counter()
     finally:
         distributed.stop()
+
+
+def repeated(config: Path, context: typer.Context) -> dict[str, Any]:
+    """What `--config` repeats: the recorded request without the options this command line gives."""
+    from anobench.running.request import recorded_request
+    from anobench.running.reuse import checkpoint_replaced
+    from anobench.store.folder import CONFIG, read_json
+
+    recorded = recorded_request(config)
+    config = config / CONFIG if config.is_dir() else config
+    sources = {name: context.get_parameter_source(name) for name in context.params}
+    given = {name for name, source in sources.items() if source is not None and source.name == "COMMANDLINE"}
+    for name in ("method", "dataset"):
+        if name in given and context.params[name] != recorded[name]:
+            raise AnobenchError(
+                f"--{name} {context.params[name]} differs from the {recorded[name]!r} of {config}: drop one"
+            )
+    changed = checkpoint_replaced(read_json(config))
+    if changed is not None and "checkpoint" not in given:
+        warnings.warn(f"the run of {config} cannot be repeated exactly: {changed}", stacklevel=1)
+    given_fields = {name.rstrip("_") for name in given}  # `compile_` is the request's `compile`
+    return {key: value for key, value in recorded.items() if key not in given_fields}
+
+
+def with_recorded(request: RunRequest, recorded: dict[str, Any]) -> RunRequest:
+    """`request` with the recorded fields (`repeated`) taken over; --set/--data add to the recorded
+    settings, --data-root NAME=DIR to the recorded folders."""
+    from dataclasses import replace
+
+    if not recorded:
+        return request
+    fields = dict(recorded)
+    fields["method_options"] = {**recorded["method_options"], **request.method_options}
+    fields["dataset_options"] = {**recorded["dataset_options"], **request.dataset_options}
+    others = recorded["other_dataset_options"]
+    fields["other_dataset_options"] = {
+        name: {**others.get(name, {}), **request.other_dataset_options.get(name, {})}
+        for name in {*others, *request.other_dataset_options}
+    }
+    fields["data_roots"] = {**recorded["data_roots"], **request.data_roots}
+    return replace(request, **fields)
 
 
 def _summary(summary: RunSummary, total: float) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from anobench.errors import AnobenchError
 from anobench.evaluation.box_protocol import evaluate_box_run
+from anobench.evaluation.export import board_csv, board_json, parse_formats
 from anobench.evaluation.identity import evaluate_runs, find_runs, merge_seeds, same_data
 from anobench.evaluation.layouts import LAYOUTS
 from anobench.evaluation.pixel_protocol import AUTO, evaluate_run, resolve_thresholds
@@ -28,13 +29,19 @@ def compare(
     layout: str = "full",
     overwrite: bool = False,
     thresholds: str = AUTO,
+    formats: str = "md",
 ) -> tuple[Path, list[Any]]:
-    """Evaluate the runs on their common cases, write `out_dir/<name>.md` in `layout` and return it
+    """Evaluate the runs on their common cases, write `out_dir/<name>.md` in `layout` (and the same
+    board as `.csv`, `.json` when `formats` names them, e.g. "md,csv,json") and return the first file
     with the metrics. An existing board is replaced only with `overwrite`. `thresholds`: how pixel
     boards search max-Dice and the calibrated τ (exact, grid, binned, or auto: exact while the runs
     fit in memory, binned beyond)."""
     if layout not in LAYOUTS:
         raise AnobenchError(f"unknown layout {layout!r}; available: {', '.join(LAYOUTS)}")
+    try:
+        wanted = parse_formats(formats)
+    except ValueError as error:
+        raise AnobenchError(f"--format: {error}") from None
     chosen = LAYOUTS[layout]
     folders = find_runs(targets)
     if not folders:
@@ -49,11 +56,18 @@ def compare(
     metrics, coverage = evaluate_runs(folders, evaluate)
     same_data([m.run for m in metrics])
     metrics = merge_seeds(metrics)
-    path = out_dir / f"{name or metrics[0].run.dataset}.md"
-    if path.exists() and not overwrite:
-        raise AnobenchError(
-            f"leaderboard {path} already exists; pass --overwrite to replace it or --name to write another"
-        )
+    paths = [out_dir / f"{name or metrics[0].run.dataset}.{suffix}" for suffix in wanted]
+    for path in paths:
+        if path.exists() and not overwrite:
+            raise AnobenchError(
+                f"leaderboard {path} already exists; pass --overwrite to replace it or --name to write another"
+            )
     out_dir.mkdir(parents=True, exist_ok=True)
-    store.write_text(path, chosen.render(metrics, command, coverage))
-    return path, metrics
+    texts = {
+        "md": lambda: chosen.render(metrics, command, coverage),
+        "csv": lambda: board_csv(metrics),
+        "json": lambda: board_json(metrics, chosen.pairs(metrics), layout, command, coverage),
+    }
+    for path in paths:
+        store.write_text(path, texts[path.suffix[1:]]())
+    return paths[0], metrics

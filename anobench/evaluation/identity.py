@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -167,8 +168,16 @@ def find_runs(targets: list[str], runs_root: Path = Path("runs")) -> list[Path]:
             found.append(Path(target))
             continue
         matches = [Path(p) for p in sorted(glob.glob(target)) if store.is_complete(Path(p))]
-        if not matches and (runs_root / target).is_dir():
+        if not matches and os.sep not in target and (runs_root / target).is_dir():  # a data set's name
             matches = sorted(p.parent for p in (runs_root / target).glob(f"*/{store.RESULT_SET}"))
+        if not matches and Path(target).is_dir():
+            inside = [p.parent for p in Path(target).glob(f"*/{store.RESULT_SET}")]
+            if inside:
+                glob_words = str(Path(target) / "*")
+                raise AnobenchError(
+                    f"{target} is not a run but holds {len(inside)} finished run folder(s); compare them with "
+                    f"`anobench compare {glob_words}`"
+                )
         if not matches:
             raise AnobenchError(
                 f"{target!r} is neither a finished run folder, a glob of them, nor a dataset under {runs_root}/"

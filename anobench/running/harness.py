@@ -219,6 +219,7 @@ class _Plan:
             },
             "checkpoint": str(request.checkpoint) if request.checkpoint else None,
             "data_root": str(request.data_root) if request.data_root else None,
+            "data_roots": {name: str(folder) for name, folder in request.data_roots.items()},
             "image_size": self.preset.image_size,
             "method_settings": settings,
             "dataset_settings": self.scored.dataset.settings(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from anobench import registry
 from anobench.diffusion.presets import PRECISION_NAMES, get_preset
@@ -81,6 +82,38 @@ def healthy_source(request: RunRequest, scored: OpenSplit, image_size: int, want
     with plugin_call(f"dataset {name.dataset!r} could not be opened", ("data set", name.dataset, "--data")):
         dataset = checked_dataset(name.dataset, open_source(name, options, image_size, root))
     return OpenSplit(name, dataset, options, root, image_size)
+
+
+# the fields of a run's config.json that say what was asked (the rest is what it resolved to)
+REPEATED_FIELDS = (
+    *("method", "dataset", "split", "preset", "method_options", "dataset_options", "other_dataset_options"),
+    *("batch_size", "seed", "device", "limit", "latency_cases", "precision", "compile"),
+)
+
+
+def recorded_request(config_file: Path) -> dict[str, Any]:
+    """The RunRequest fields a run folder's config.json (or the folder) records (`anobench run --config`): what was
+    asked, with its checkpoint, data folders and healthy split ("auto" where the run also scored the
+    held-out healthy split, which only auto does). Shards are not repeated: the folder's one run is."""
+    from anobench.store.folder import CONFIG, read_json
+
+    config_file = config_file / CONFIG if config_file.is_dir() else config_file
+    try:
+        config = read_json(config_file)
+    except AnobenchError as error:
+        raise AnobenchError(f"--config needs a run folder's {CONFIG}: {error}") from None
+    missing = [name for name in REPEATED_FIELDS if name not in config]
+    if missing:
+        raise AnobenchError(f"{config_file} is not the config.json of an anobench run (it lacks {', '.join(missing)})")
+    fields = {name: config[name] for name in REPEATED_FIELDS}
+    healthy = config.get("healthy_split")
+    paths = {
+        "checkpoint": Path(config["checkpoint"]) if config.get("checkpoint") else None,
+        "data_root": Path(config["data_root"]) if config.get("data_root") else None,
+        "data_roots": {name: Path(folder) for name, folder in config.get("data_roots", {}).items()},
+        "healthy_split": "auto" if "healthy_test_split" in config else healthy,
+    }
+    return fields | paths
 
 
 def check_request(request: RunRequest) -> None:

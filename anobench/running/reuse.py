@@ -40,6 +40,11 @@ def outdated_by(request: RunRequest, folder: Path) -> str | None:
             return f"it was scored with {key} {recorded.get(key)!r}, not {value!r}"
     if request.healthy_split and not recorded.get("healthy_split"):
         return "it scored no healthy split"
+    return checkpoint_replaced(recorded)
+
+
+def checkpoint_replaced(recorded: dict) -> str | None:
+    """Why the checkpoint a run's config records is no longer the file it read (None if it is)."""
     read = recorded.get("method_settings", {}).get("checkpoint")
     if isinstance(read, dict) and {"path", "sha256"} <= read.keys():
         path = Path(read["path"])

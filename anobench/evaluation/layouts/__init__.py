@@ -8,11 +8,12 @@ from typing import Any, Callable
 
 from rich.console import Console
 
+from anobench.evaluation.comparisons import PairComparison
 from anobench.evaluation.identity import Coverage
-from anobench.evaluation.layouts.full import print_table, render_markdown
+from anobench.evaluation.layouts.full import dice_pairs, print_table, render_markdown
 from anobench.evaluation.layouts.table1 import render_table1
-from anobench.evaluation.layouts.table2 import print_table2, render_table2
-from anobench.evaluation.layouts.volume import print_volume, render_volume
+from anobench.evaluation.layouts.table2 import box_pairs, print_table2, render_table2
+from anobench.evaluation.layouts.volume import print_volume, render_volume, volume_pairs
 
 
 @dataclass(frozen=True)
@@ -21,22 +22,38 @@ class Layout:
     protocol: str  # the protocol whose metrics it shows: "pixel", "box" or "volume"
     render: Callable[[list[Any], str, Coverage | None], str]  # metrics, command → Markdown
     show: Callable[[list[Any], Console], None]  # the console summary
+    pairs: Callable[[list[Any]], list[PairComparison]]  # the board's paired comparisons (as data)
     description: str
 
 
 LAYOUTS: dict[str, Layout] = {
     layout.name: layout
     for layout in (
-        Layout("full", "pixel", render_markdown, print_table, "every column, interval and paired comparison"),
-        Layout("table1", "pixel", render_table1, print_table, "the THOR paper's Table 1, its reported rows beside"),
         Layout(
-            "table2", "box", render_table2, print_table2, "the THOR paper's Table 2 (boxes), its reported rows beside"
+            "full", "pixel", render_markdown, print_table, dice_pairs, "every column, interval and paired comparison"
+        ),
+        Layout(
+            "table1",
+            "pixel",
+            render_table1,
+            print_table,
+            dice_pairs,
+            "the THOR paper's Table 1, its reported rows beside",
+        ),
+        Layout(
+            "table2",
+            "box",
+            render_table2,
+            print_table2,
+            box_pairs,
+            "the THOR paper's Table 2 (boxes), its reported rows beside",
         ),
         Layout(
             "volume",
             "volume",
             render_volume,
             print_volume,
+            volume_pairs,
             "the field's per-subject protocol (volumes): Dice at healthy FPR thresholds, lesion-wise, detection",
         ),
     )
