@@ -54,10 +54,10 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         if origin is typing.Literal:
             choices = typing.get_args(annotation)
             if value not in choices:
-                raise ValueError(f"choose one of {', '.join(map(str, choices))}")
+                raise ValueError(value)
             return value
-    except (ValueError, TypeError, json.JSONDecodeError) as error:
-        raise AnobenchError(f"setting {key}={value!r}: {error}") from None
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise AnobenchError(f"setting {key}={value!r}: {key} must be {_wanted(annotation)}") from None
     return value
 
 
@@ -86,6 +86,20 @@ def bounded(default: Any, low: float, high: float | None = None) -> Any:
 def to_plain(config: Any) -> dict[str, Any]:
     """A dataclass as JSON-ready plain values (tuples become lists)."""
     return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+_WANTED = {int: "an integer", float: "a number", bool: "true or false", str: "a text"}
+
+
+def _wanted(annotation: Any) -> str:
+    """What a setting of this type must be, in words: "an integer", "one of a, b"."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return f"one of {', '.join(map(str, args))}"
+    if origin in (tuple, list):
+        item = _WANTED.get(args[0] if args else str, "a value")
+        return f"a comma-separated list, each {item}"
+    return _WANTED.get(annotation, _type_text(annotation))
 
 
 def _type_text(annotation: Any) -> str:

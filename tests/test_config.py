@@ -27,9 +27,18 @@ def test_unknown_key_names_the_valid_ones():
         build_config(Example, {"t_0": "1"})
 
 
-@pytest.mark.parametrize("key,value", [("t0", "many"), ("noise", "pink"), ("normalise", "maybe")])
-def test_bad_values_are_user_errors(key, value):
-    with pytest.raises(AnobenchError, match=key):
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("t0", "many", "t0 must be an integer"),
+        ("stride", "2.5", "stride must be an integer"),
+        ("noise", "pink", "noise must be one of gaussian, simplex"),
+        ("normalise", "maybe", "normalise must be true or false"),
+        ("steps", "300,x", "steps must be a comma-separated list, each an integer"),
+    ],
+)
+def test_bad_values_are_said_in_the_users_words(key, value, message):
+    with pytest.raises(AnobenchError, match=f"^setting {key}='{value}': {message}$"):
         build_config(Example, {key: value})
 
 

@@ -10,22 +10,54 @@ import gc
 import sys
 import traceback
 import warnings
-from typing import Iterator
+from typing import Any, Iterator
 
 import typer
+import typer.core
 from rich.console import Console
 
 from anobench.errors import AnobenchError
 
-app = typer.Typer(
+
+class _FlagsWithoutType:
+    """Help that shows no type beside a flag (typer writes `<bool>` there, which a flag never takes)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        return params
+
+
+class _Command(_FlagsWithoutType, typer.core.TyperCommand):
+    pass
+
+
+class _Group(_FlagsWithoutType, typer.core.TyperGroup):
+    pass
+
+
+class _Typer(typer.Typer):
+    """Every command made with `_Command`, every group with `_Group`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cls=_Group, **kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+app = _Typer(
     help="Benchmark diffusion-model anomaly detectors on medical images.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-data_app = typer.Typer(help="Make and inspect data sets.", no_args_is_help=True)
+data_app = _Typer(help="Make and inspect data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-prepare_app = typer.Typer(help="Prepare real data sets from their raw releases.", no_args_is_help=True)
+prepare_app = _Typer(help="Prepare real data sets from their raw releases.", no_args_is_help=True)
 app.add_typer(prepare_app, name="prepare")
 console = Console()
 error_console = Console(stderr=True)

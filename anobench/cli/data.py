@@ -14,7 +14,7 @@ from anobench.errors import AnobenchError
 @data_app.command("make")
 def data_make(
     name: str = typer.Argument(..., help="Dataset to (re)generate, e.g. brain-phantom."),
-    set_: Optional[List[str]] = typer.Option(None, "--set", help="Generator option key=value."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", metavar="KEY=VALUE", help="Generator option key=value."),
 ) -> None:
     """Regenerate an embedded phantom into the cache."""
     from anobench.config import build_config, parse_assignments
@@ -44,7 +44,9 @@ def prepare_ixi(
     brain_mask: Optional[Path] = typer.Option(
         None, help="Brain mask in the template's space (default: nilearn's MNI152 brain mask; needed with --template)."
     ),
-    keep_skull: bool = typer.Option(False, help="Do not skull-strip (ATLAS and the THOR work's data are stripped)."),
+    keep_skull: bool = typer.Option(
+        False, "--keep-skull", help="Do not skull-strip (ATLAS and the THOR work's data are stripped)."
+    ),
     space: str = typer.Option("MNI152NLin2009aSym", help="Space name written into the file names."),
 ) -> None:
     """Register raw IXI T1 scans to MNI space (SimpleITK affine) and skull-strip them; resumable."""

@@ -27,7 +27,7 @@ def train(
     batch_size: int = typer.Option(16, help="Images per step."),
     lr: float = typer.Option(1e-4, help="Adam learning rate."),
     ema_decay: float = typer.Option(0.999, help="Decay of the exported weight average."),
-    augment: bool = typer.Option(True, help="THOR's affine + flip augmentation."),
+    augment: bool = typer.Option(True, "--augment/--no-augment", help="THOR's affine + flip augmentation."),
     seed: int = typer.Option(0, help="Seed of every random choice."),
     save_every: int = typer.Option(200, help="Steps between resumable states."),
     scheme: str = typer.Option(
@@ -46,10 +46,12 @@ def train(
     out: Path = typer.Option(..., help="Checkpoint file to write (a manifest.json is kept beside it)."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
     set_: Optional[List[str]] = typer.Option(
-        None, "--set", help="Dataset option key=value (NAME.key=value with several sources)."
+        None, "--set", metavar="KEY=VALUE", help="Dataset option key=value (NAME.key=value with several sources)."
     ),
     data_root: Optional[List[str]] = typer.Option(
-        None, help="Folder of a real data set (NAME=DIR with several sources; default: $ANOBENCH_DATA/<name>)."
+        None,
+        metavar="DIR | NAME=DIR",
+        help="Folder of a real data set (NAME=DIR with several sources; default: $ANOBENCH_DATA/<name>).",
     ),
 ) -> None:
     """Train a denoiser on healthy images; resumes an interrupted run of the same command."""

@@ -21,7 +21,7 @@ def compare(
         help="full: every column; table1 / table2: the THOR paper's Table 1 (brain) / Table 2 (boxes) "
         "with its reported rows beside.",
     ),
-    overwrite: bool = typer.Option(False, help="Replace a leaderboard of the same name."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a leaderboard of the same name."),
     format_: str = typer.Option(
         "md",
         "--format",
@@ -61,7 +61,7 @@ def report(
     targets: List[str] = typer.Argument(..., help="Run folders, globs, or a dataset name (pixel-annotated runs)."),
     out: Path = typer.Option(..., help="Report folder, e.g. reports/phantom (index.md and PNG figures)."),
     thresholds: str = typer.Option("auto", help="exact, grid, binned or auto: as for `anobench compare`."),
-    overwrite: bool = typer.Option(False, help="Replace a report already in --out."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a report already in --out."),
 ) -> None:
     """Report of runs: leaderboard with intervals, significance matrix, PR curves, sweep, case panels."""
     from anobench.evaluation.report import write_report

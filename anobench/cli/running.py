@@ -69,6 +69,9 @@ def _list_settings(name: str) -> None:
         console.print(table)
 
 
+SCALE = "Scale, devices and timing"  # the help panel of the options a first run never needs
+
+
 @app.command()
 def run(
     context: typer.Context,
@@ -82,22 +85,32 @@ def run(
     split: str = typer.Option("test", help="Split to score."),
     preset: str = typer.Option("cpu-small", help="Model preset: cpu-small (64², CPU) or paper (128²)."),
     checkpoint: Optional[Path] = typer.Option(None, help="Checkpoint (default: the shipped one)."),
-    set_: Optional[List[str]] = typer.Option(None, "--set", help="Method setting key=value, e.g. t0=250."),
+    set_: Optional[List[str]] = typer.Option(
+        None, "--set", metavar="KEY=VALUE", help="Method setting key=value, e.g. t0=250."
+    ),
     data: Optional[List[str]] = typer.Option(
-        None, "--data", help="Dataset option key=value; NAME.key=value for the data set of a healthy split."
+        None,
+        "--data",
+        metavar="KEY=VALUE",
+        help="Dataset option key=value; NAME.key=value for the data set of a healthy split.",
     ),
     data_root: Optional[List[str]] = typer.Option(
         None,
+        metavar="DIR | NAME=DIR",
         help="Folder of the data set (default: $ANOBENCH_DATA/<dataset>); NAME=DIR for another data set "
         "the run reads (the healthy split's), repeatable.",
     ),
-    batch_size: int = typer.Option(8, help="Images per batch (results do not depend on it)."),
+    batch_size: int = typer.Option(8, help="Images per batch (results do not depend on it).", rich_help_panel=SCALE),
     seed: int = typer.Option(0, help="Inference seed; each case's noise depends on (seed, case id)."),
-    device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
+    device: Optional[str] = typer.Option(
+        None, help="cpu or cuda (default: cuda when available).", rich_help_panel=SCALE
+    ),
     out: Optional[Path] = typer.Option(None, help="Run folder (default runs/<dataset>/<method>-<time>)."),
-    overwrite: bool = typer.Option(False, help="Replace the results in an existing run folder."),
-    rank: int = typer.Option(0, help="This process's shard (0-based)."),
-    world_size: int = typer.Option(1, help="Number of shards; shards are merged when all are done."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the results in an existing run folder."),
+    rank: int = typer.Option(0, help="This process's shard (0-based).", rich_help_panel=SCALE),
+    world_size: int = typer.Option(
+        1, help="Number of shards; shards are merged when all are done.", rich_help_panel=SCALE
+    ),
     limit: Optional[int] = typer.Option(None, help="Score only the first N cases (smoke tests)."),
     healthy_split: Optional[str] = typer.Option(
         None,
@@ -107,9 +120,15 @@ def run(
     seeds: Optional[str] = typer.Option(
         None, help="Several inference seeds, e.g. 0,1,2: one run per seed in OUT/seed-<s>; boards show their spread."
     ),
-    latency_cases: int = typer.Option(4, help="Cases timed again at batch size 1 after a warm-up call (0: none)."),
-    precision: str = typer.Option("fp32", help="Network precision: fp32, or bf16 / fp16 autocast."),
-    compile_: bool = typer.Option(False, "--compile", help="torch.compile the network (first batches compile)."),
+    latency_cases: int = typer.Option(
+        4, help="Cases timed again at batch size 1 after a warm-up call (0: none).", rich_help_panel=SCALE
+    ),
+    precision: str = typer.Option(
+        "fp32", help="Network precision: fp32, or bf16 / fp16 autocast.", rich_help_panel=SCALE
+    ),
+    compile_: bool = typer.Option(
+        False, "--compile", help="torch.compile the network (first batches compile).", rich_help_panel=SCALE
+    ),
 ) -> None:
     """Score a dataset split with a method and write a run folder."""
     import time
@@ -246,13 +265,21 @@ def sweep(
     preset: str = typer.Option("cpu-small", help="Model preset."),
     checkpoint: Optional[Path] = typer.Option(None, help="Checkpoint for every method (default: the shipped ones)."),
     set_: Optional[List[str]] = typer.Option(
-        None, "--set", help="Method setting key=value for every method, or METHOD.key=value for one."
+        None,
+        "--set",
+        metavar="KEY=VALUE",
+        help="Method setting key=value for every method, or METHOD.key=value for one.",
     ),
     data: Optional[List[str]] = typer.Option(
-        None, "--data", help="Dataset option key=value; NAME.key=value for the data set of a healthy split."
+        None,
+        "--data",
+        metavar="KEY=VALUE",
+        help="Dataset option key=value; NAME.key=value for the data set of a healthy split.",
     ),
     data_root: Optional[List[str]] = typer.Option(
-        None, help="Folder of the data set; NAME=DIR for another data set the runs read (the healthy split's)."
+        None,
+        metavar="DIR | NAME=DIR",
+        help="Folder of the data set; NAME=DIR for another data set the runs read (the healthy split's).",
     ),
     healthy_split: str = typer.Option(
         "auto",
@@ -263,7 +290,7 @@ def sweep(
     seed: int = typer.Option(0, help="Inference seed."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda."),
     out: Path = typer.Option(Path("runs/sweep"), help="Folder of the grid: OUT/<method>/t0-<T0>/, and OUT/sweep.png."),
-    overwrite: bool = typer.Option(False, help="Score again the grid points that already have results."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Score again the grid points that already have results."),
     latency_cases: int = typer.Option(0, help="Cases timed again at batch size 1 per run."),
 ) -> None:
     """Run every method at every noise level and plot Dice against T0. A finished grid point is kept

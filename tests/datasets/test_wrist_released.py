@@ -96,7 +96,7 @@ def test_the_layout_is_chosen_never_guessed_and_released_lists_must_exist(tmp_pa
     (tmp_path / "empty").mkdir()
     with pytest.raises(AnobenchError, match="no splits/train_normal.csv"):
         open_released(tmp_path / "empty")
-    with pytest.raises(AnobenchError, match="layout='coco'.*choose one of yolo, released"):
+    with pytest.raises(AnobenchError, match="layout=.coco.*layout must be one of yolo, released"):
         open_released(data, layout="coco")
 
 
