@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from anobench.evaluation import figures
@@ -64,6 +65,24 @@ def test_case_panels_have_a_line_per_pick_and_a_column_per_array(tmp_path):
     no_images = figures.case_panels(picks, None, None, maps, masks, ids, scores, tmp_path / "two.png", "run")
     (width, height), (_, one_height), (narrow, _) = size_of(full), size_of(one_line), size_of(no_images)
     assert height > 2 * one_height and width > 1.5 * narrow  # 3 lines against 1; 4 columns against 2
+
+
+def test_case_panels_show_whole_case_ids_and_a_colour_bar_of_the_map(tmp_path):
+    maps = np.random.default_rng(1).random((2, 16, 16))
+    ids = ["sub-r003s012_ses-1_space-MNI152NLin2009aSym_T1w_slice-0042", "b"]
+    picks = [("all best", 0), ("all worst", 1)]
+    figure = figures.case_panel_figure(picks, maps, None, maps, maps > 0.8, ids, np.array([0.9, 0.1]), "run", top=0.7)
+    labels = [axis.get_ylabel().split("\n") for axis in figure.axes if axis.get_ylabel().startswith("all ")]
+    assert ["".join(label[1:-1]) for label in labels] == ids  # the whole id, over lines of ≤ 24 characters
+    assert max(len(line) for label in labels for line in label[1:-1]) <= figures.ID_LINE and len(labels[0]) > 3
+    (bar,) = [axis for axis in figure.axes if axis.get_ylabel() == "anomaly map value"]
+    assert bar.get_ylim() == (0.0, 0.7)  # the maps' own scale, 0 to `top`
+
+
+@pytest.mark.parametrize("text", ["a", "abc_def-ghi/jkl", "x" * 60, "sub-01_" + "y" * 30 + "_T1w", ""])
+def test_wrapped_ids_join_back_to_the_id(text):
+    lines = figures._wrapped(text, 8).split("\n")
+    assert "".join(lines) == text and all(len(line) <= 8 for line in lines)
 
 
 def test_estimate_lines_draw_intervals_on_a_log_axis_with_plain_ticks(tmp_path):

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
@@ -22,7 +23,7 @@ from anobench.evaluation.bootstrap import Estimate
 from anobench.evaluation.comparisons import PairComparison
 
 DPI = 110
-ID_CHARACTERS = 16  # case ids are cut to their start in panel captions
+ID_LINE = 24  # characters per caption line: a case id is shown whole, over several lines
 
 
 def _save(figure: Figure, path: Path) -> Path:
@@ -177,9 +178,26 @@ def case_panels(
     score_name: str = "Dice",
     top: float | None = None,
 ) -> Path:
+    """`case_panel_figure`, written to `path`."""
+    arrays = (images, reconstructions, maps, masks)
+    return _save(case_panel_figure(rows, *arrays, case_ids, case_scores, title, score_name, top), path)
+
+
+def case_panel_figure(
+    rows: Sequence[tuple[str, int]],
+    images: np.ndarray | None,
+    reconstructions: np.ndarray | None,
+    maps: np.ndarray,
+    masks: np.ndarray,
+    case_ids: Sequence[str],
+    case_scores: np.ndarray,
+    title: str,
+    score_name: str = "Dice",
+    top: float | None = None,
+) -> Figure:
     """One line per (caption, case position): input, reconstruction, anomaly map, ground truth
-    (lesion mask, or the image's boxes filled), the case's score ×100 in the caption; maps from 0 to `top`
-    (default: the 99.5th percentile of `maps`)."""
+    (lesion mask, or the image's boxes filled), the case's whole id and its score ×100 in the caption;
+    maps from 0 to `top` (default: the 99.5th percentile of `maps`), read off the colour bar."""
     columns = [
         (name, arrays, colour)
         for name, arrays, colour in (
@@ -191,21 +209,42 @@ def case_panels(
         if arrays is not None
     ]
     figure, axes = _figure(
-        len(rows), len(columns), figsize=(1.9 * len(columns), 1.9 * len(rows)), squeeze=False, layout="constrained"
+        len(rows),
+        len(columns),
+        figsize=(2.0 * len(columns) + 0.6, 1.9 * len(rows)),
+        squeeze=False,
+        layout="constrained",
     )
     top = top if top is not None else float(np.percentile(maps, 99.5)) or 1.0
     for line, (caption, position) in enumerate(rows):
         for column, (name, arrays, colour) in enumerate(columns):
             axis = axes[line, column]
             limits = (0.0, top) if name == "anomaly map" else (0.0, 1.0)
-            axis.imshow(np.asarray(arrays[position], dtype=np.float32), cmap=colour, vmin=limits[0], vmax=limits[1])
+            shown = axis.imshow(
+                np.asarray(arrays[position], dtype=np.float32), cmap=colour, vmin=limits[0], vmax=limits[1]
+            )
+            if name == "anomaly map" and line == 0:
+                bar = figure.colorbar(shown, ax=axes[:, column], shrink=0.8, aspect=30)
+                bar.set_label("anomaly map value", fontsize=6)
+                bar.ax.tick_params(labelsize=6)
             axis.set_xticks([])
             axis.set_yticks([])
             if line == 0:
                 axis.set_title(name, fontsize=8)
-        case = (
-            case_ids[position] if len(case_ids[position]) <= ID_CHARACTERS else case_ids[position][:ID_CHARACTERS] + "…"
-        )
-        axes[line, 0].set_ylabel(f"{caption}\n{case}\n{score_name} {100 * case_scores[position]:.1f}", fontsize=6)
+        case = _wrapped(case_ids[position], ID_LINE)
+        axes[line, 0].set_ylabel(f"{caption}\n{case}\n{score_name} {100 * case_scores[position]:.1f}", fontsize=5.5)
     figure.suptitle(title, fontsize=9)
-    return _save(figure, path)
+    return figure
+
+
+def _wrapped(text: str, width: int) -> str:
+    """`text` on lines of at most `width` characters, broken after `_`, `-` or `/` where it can be
+    (case ids have no spaces); joined again, the lines are `text`."""
+    lines: list[str] = []
+    for piece in re.split(r"(?<=[_\-/])", text):
+        for chunk in [piece[start : start + width] for start in range(0, len(piece), width)]:
+            if lines and len(lines[-1]) + len(chunk) <= width:
+                lines[-1] += chunk
+            else:
+                lines.append(chunk)
+    return "\n".join(lines)
