@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo test test-fast bench browser clean
 
 EXAMPLE := examples/anobench-example-plugin
 
@@ -22,7 +22,17 @@ demo: $(STAMP)
 	$(BIN)/anobench run --method thor --dataset brain-phantom --set stride=25 --out runs/demo/thor --overwrite
 	$(BIN)/anobench compare runs/demo/ddpm runs/demo/thor --name demo --overwrite
 
-test: $(STAMP)
+# Debian's Chromium and ChromeDriver for the site's browser test (tests/test_site.py), where apt can
+# install them (root); elsewhere that test is skipped and says why
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; } || \
+	  echo "could not install chromium and chromium-driver: tests/test_site.py will be skipped"; \
+	else echo "no chromium and no root apt-get: tests/test_site.py will be skipped"; fi
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache

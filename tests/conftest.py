@@ -156,7 +156,13 @@ SLOW_FIXTURES = {
     "tiny_conditioned_checkpoint",
     "tiny_latent_checkpoint",
 }
-SLOW_MODULES = {"test_documented_commands", "test_example_plugin", "test_real_data_route", "test_distributed"}
+SLOW_MODULES = {
+    "test_documented_commands",
+    "test_example_plugin",
+    "test_real_data_route",
+    "test_distributed",
+    "test_site",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
