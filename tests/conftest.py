@@ -136,14 +136,24 @@ FAST_THOR_WORDS = assignments("--set", {"t0": "20", "stride": "10", "harmonizati
 
 
 @pytest.fixture
-def phantom_words():
+def phantom_words(small_phantom_generated: Path):
     """CLI words for the small phantom's options after a flag: phantom_words("--data")."""
     return lambda flag: assignments(flag, SMALL_PHANTOM)
 
 
+@pytest.fixture(scope="session")
+def small_phantom_generated(private_cache: Path) -> Path:
+    """The small phantom in the private cache, so that a command's stderr holds no first-use
+    generation lines, whichever test of the worker runs first."""
+    from anobench.config import build_config
+    from anobench.datasets.brain_phantom import PhantomConfig, ensure
+
+    return ensure(build_config(PhantomConfig, SMALL_PHANTOM))
+
+
 @pytest.fixture
-def phantom_args() -> list[str]:
-    """CLI words selecting the small phantom and a fast DDPM chain."""
+def phantom_args(small_phantom_generated: Path) -> list[str]:
+    """CLI words selecting the small phantom (generated beforehand) and a fast DDPM chain."""
     return assignments("--data", SMALL_PHANTOM) + assignments("--set", FAST_DDPM)
 
 
