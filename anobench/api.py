@@ -102,6 +102,10 @@ class Evaluation:
     (ATLAS's `z_range`: the healthy IXI subjects are cut into the same slab). `lesion_contrast`: how
     its lesions differ from tissue on the images (`dark`: T1-hypointense stroke; `bright`: T2/FLAIR
     hyperintensities), for methods that read intensities directly (the intensity baseline).
+    `modality`: the images' MR contrast (`t1`, `t2`, `flair`, …; None where it does not apply): a
+    checkpoint records its training set's, and a run refuses a checkpoint of another. `healthy_options`:
+    options the data set of its healthy and training splits always receives from this one (`brats`
+    with T2 images gives IXI `modality=t2`), beside those `passes_on` forwards when the user sets them.
     """
 
     protocol: Literal["pixel", "box"]
@@ -113,6 +117,8 @@ class Evaluation:
     volumes: bool = False  # cases are slices of subjects' volumes: subject_id, slice_index and brain_mask given
     passes_on: tuple[str, ...] = ()  # options the data set of its healthy splits receives too
     lesion_contrast: Literal["dark", "bright"] | None = None
+    modality: str | None = None
+    healthy_options: tuple[tuple[str, str], ...] = ()  # (KEY, VALUE) pairs
 
 
 class Dataset(Protocol):
@@ -160,7 +166,8 @@ class MethodContext:
     `precision` (fp32, bf16, fp16: autocast of the network) and `compile` (torch.compile of the
     network) apply to the denoiser a method loads. `training_source` (`NAME:SPLIT`) and `data_root`
     say what a missing checkpoint would be trained on, so that the error can give the command.
-    `lesion_contrast` is the data set's (`Evaluation.lesion_contrast`).
+    `lesion_contrast` and `modality` are the data set's (`Evaluation`); `training_options` are the
+    data options its training source needs (`Evaluation.healthy_options`: `modality=t2`).
     """
 
     dataset: str
@@ -176,6 +183,8 @@ class MethodContext:
     training_source: str | None = None
     data_root: Path | None = None
     lesion_contrast: str | None = None
+    modality: str | None = None
+    training_options: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

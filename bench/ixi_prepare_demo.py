@@ -27,8 +27,9 @@ from scipy import ndimage  # noqa: E402
 
 from anobench.api import DatasetContext, load_cases  # noqa: E402
 from anobench.datasets import ixi  # noqa: E402
-from anobench.datasets.ixi_prepare import nilearn_brain_mask, nilearn_template, prepare_ixi  # noqa: E402
+from anobench.datasets.ixi_prepare import prepare_ixi  # noqa: E402
 from anobench.datasets.nifti import axial_slice, read_volume  # noqa: E402
+from anobench.datasets.registration import nilearn_brain_mask, nilearn_template  # noqa: E402
 
 
 def raw_head(template: Path, mask: Path) -> sitk.Image:

@@ -41,16 +41,17 @@ IXI_SHAPE = (20, 24, 40)
 Z_ORIGIN = -10.0  # world z of slice 0: z = 23 mm is slice 33
 
 
-def write_caps_subject(root, number, cropped=False):
+def write_caps_subject(root, number, cropped=False, modality="t1"):
     subject = f"sub-IXI{number:03d}"
-    folder = root / "subjects" / subject / "ses-M00" / "t1_linear"
+    pipeline, suffix = {"t1": ("t1_linear", "T1w"), "t2": ("t2_linear", "T2w")}[modality]
+    folder = root / "subjects" / subject / "ses-M00" / pipeline
     folder.mkdir(parents=True, exist_ok=True)
     volume = np.random.default_rng(number).random(IXI_SHAPE).astype(np.float32) * 0.2 + 0.4
     volume[4:8, 4:8, 33] = 3.0  # a bright block only in the slice at z = 23 mm
     affine = np.diag([1.0, 1.0, 1.0, 1.0])
     affine[:3, 3] = (-10.0, -12.0, Z_ORIGIN)
     crop = "_desc-Crop" if cropped else ""
-    path = folder / f"{subject}_ses-M00_T1w_space-MNI152NLin2009cSym{crop}_res-1x1x1_T1w.nii.gz"
+    path = folder / f"{subject}_ses-M00_{suffix}_space-MNI152NLin2009cSym{crop}_res-1x1x1_{suffix}.nii.gz"
     nibabel.Nifti1Image(volume, affine).to_filename(path)
     return path
 
@@ -92,10 +93,10 @@ def moved(fixed, transform):
     return sitk.Resample(fixed, fixed, transform.GetInverse(), sitk.sitkLinear, 0.0)
 
 
-def write_raw(folder, number, transform):
+def write_raw(folder, number, transform, modality="T1"):
     image = moved(as_sitk(head_volume()), transform)
     folder.mkdir(parents=True, exist_ok=True)
-    sitk.WriteImage(image, str(folder / f"IXI{number:03d}-Guys-0828-T1.nii.gz"))
+    sitk.WriteImage(image, str(folder / f"IXI{number:03d}-Guys-0828-{modality}.nii.gz"))
 
 
 def brain_mask_volume():
@@ -111,3 +112,60 @@ def write_template_and_mask(folder):
     sitk.WriteImage(as_sitk(head_volume()), str(template))
     sitk.WriteImage(as_sitk(brain_mask_volume()), str(mask))
     return template, mask
+
+
+# The field's other pathologies in their releases' layouts, on the raw-IXI grid: the head's brain as
+# a skull-stripped scan (BraTS), heads with a brain mask beside them (MSLUB), heads (WMH)
+LESION_BOX = (slice(18, 22), slice(24, 30), slice(20, 27))  # voxels x, y, z: around z = 23 mm, in the brain
+
+
+def lesion_labels(*values):
+    """A label map with one box per value, side by side in x from the lesion box."""
+    labels = np.zeros(RAW_IXI_SHAPE, np.uint8)
+    for k, value in enumerate(values):
+        x = slice(LESION_BOX[0].start + 5 * k, LESION_BOX[0].stop + 5 * k)
+        labels[x, LESION_BOX[1], LESION_BOX[2]] = value
+    return labels
+
+
+def write_volume(path, volume):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sitk.WriteImage(as_sitk(volume), str(path))
+    return path
+
+
+def lesioned_head(labels, stripped):
+    """The head (or its brain), brighter where the labels are: a hyperintense lesion."""
+    volume = head_volume() * (brain_mask_volume() if stripped else 1.0)
+    return np.where(labels > 0, volume + 3.0, volume).astype(np.float32)
+
+
+def write_brats_subject(root, number, modalities=("t1", "t1ce", "t2", "flair"), seg_shape=None):
+    subject = f"BraTS2021_{number:05d}"
+    folder = root / "RSNA_ASNR_MICCAI_BraTS2021_TrainingData_16July2021" / subject
+    labels = lesion_labels(1, 2, 4)
+    for modality in modalities:
+        write_volume(folder / f"{subject}_{modality}.nii.gz", lesioned_head(labels, stripped=True))
+    seg = labels if seg_shape is None else np.zeros(seg_shape, np.uint8)
+    write_volume(folder / f"{subject}_seg.nii.gz", seg)
+    return folder
+
+
+def write_mslub_patient(root, number, with_mask=True):
+    folder = root / f"patient{number:02d}"
+    labels = lesion_labels(1)
+    for name in ("T1W", "T1WKS", "T2W", "FLAIR"):
+        write_volume(folder / f"{name}.nii.gz", lesioned_head(labels, stripped=False))
+    write_volume(folder / "brainmask.nii.gz", brain_mask_volume().astype(np.uint8))
+    if with_mask:
+        write_volume(folder / "consensus_gt.nii.gz", labels)
+    return folder
+
+
+def write_wmh_subject(root, site, number):
+    folder = root / "training" / site / str(number)
+    labels = lesion_labels(1, 2)  # a WMH, then "other pathology"
+    for name in ("FLAIR", "T1"):
+        write_volume(folder / "pre" / f"{name}.nii.gz", lesioned_head(labels, stripped=False))
+    write_volume(folder / "wmh.nii.gz", labels)
+    return folder

@@ -82,7 +82,9 @@ def test_missing_checkpoint_names_the_file_and_the_train_command(cli, tmp_path, 
     assert_user_error(
         result,
         "brain-phantom-gaussian-paper.pt",
-        "anobench train --dataset brain-phantom --noise gaussian --preset paper",
+        # the run's data options too: the denoiser is trained on the phantom the run scores
+        "anobench train --dataset brain-phantom --set n_test=12 --set n_test_healthy=4 --set n_train=24 --set n_val=4 "
+        "--noise gaussian --preset paper",
     )
     given = cli(
         *ddpm_run(tmp_path / "none.pt"),

@@ -176,6 +176,8 @@ def test_healthy_split_auto_is_the_datasets_declared_one_and_recorded(tiny_check
         "volumes": False,
         "passes_on": [],
         "lesion_contrast": "dark",
+        "modality": "t1",
+        "healthy_options": [],
     }
     assert len(read_results(tmp_path / "calibrated" / store.HEALTHY).rows) == 4
     assert not (tmp_path / "calibrated" / store.HEALTHY_TEST).exists()  # slices, not volumes: no held-out split

@@ -49,8 +49,8 @@ def test_sources_parse_and_join():
 
 def test_combined_sources_concatenate_and_hash_together(tmp_path):
     roots = fabricate_brain_data(tmp_path)
-    ixi_only, ixi_manifest = load_training_images("ixi", 64, {}, roots["ixi"])
-    both, both_manifest = load_training_images(
+    ixi_only, ixi_manifest, _ = load_training_images("ixi", 64, {}, roots["ixi"])
+    both, both_manifest, _ = load_training_images(
         "ixi+atlas:train-healthy", 64, {"atlas.exclude_artefacts": "false"}, roots
     )
     assert len(both) == len(ixi_only) + 1 and both.shape[1:] == (1, 64, 64)

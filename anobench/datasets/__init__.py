@@ -11,12 +11,13 @@ SETTINGS = {
     "ixi": "IXIConfig",
     "wrist": "WristOptions",
     "wrist_phantom": "WristPhantomConfig",
+    "lesion_scans": "LesionScansConfig",
 }
 
 
-def _builtin(name: str, module: str, description: str) -> DatasetPlugin:
+def _builtin(name: str, module: str, description: str, opener: str = "open_dataset") -> DatasetPlugin:
     settings = deferred_class(f"anobench.datasets.{module}:{SETTINGS[module]}")
-    return DatasetPlugin(name, description, deferred(f"anobench.datasets.{module}:open_dataset"), settings)
+    return DatasetPlugin(name, description, deferred(f"anobench.datasets.{module}:{opener}"), settings)
 
 
 brain_phantom_plugin = _builtin(
@@ -31,7 +32,25 @@ atlas_plugin = _builtin(
     "atlas", "atlas", "ATLAS 2.0 stroke T1 (BIDS NIfTI or the THOR release's PNG + CSV), slice 95, real data."
 )
 ixi_plugin = _builtin(
-    "ixi", "ixi", "IXI T1 in MNI space (Clinica CAPS t1-linear), healthy; the slice at ATLAS's slice 95."
+    "ixi", "ixi", "IXI T1 (or T2, PD) in MNI space (Clinica CAPS layout), healthy; the slice at ATLAS's slice 95."
+)
+brats_plugin = _builtin(
+    "brats",
+    "lesion_scans",
+    "BraTS 2021 gliomas (whole tumour), T2 by default, after `anobench prepare brats` (MNI space); real data.",
+    "open_brats",
+)
+mslub_plugin = _builtin(
+    "mslub",
+    "lesion_scans",
+    "MSLUB multiple-sclerosis lesions (consensus), T2 by default, after `anobench prepare mslub`; real data.",
+    "open_mslub",
+)
+wmh_plugin = _builtin(
+    "wmh",
+    "lesion_scans",
+    "WMH 2017 white-matter hyperintensities (label 2 excluded), FLAIR by default, after `anobench prepare wmh`.",
+    "open_wmh",
 )
 wrist_plugin = _builtin("wrist", "wrist", "GRAZPEDWRI-DX wrist radiographs with YOLO boxes (real data; box metrics).")
 wrist_phantom_plugin = _builtin(

@@ -65,7 +65,12 @@ T1_SUFFIX = "_T1w.nii.gz"
 MASK_SUFFIX = "_label-L_desc-T1lesion_mask.nii.gz"
 PNG_SPLITS = {"test": SplitFiles("splits/atlas_train_png.csv", "splits/atlas_train_mask_png.csv")}
 EVALUATION = Evaluation(
-    "pixel", healthy_split="ixi:val", validation_split="ixi:val", training_split="train-healthy", lesion_contrast="dark"
+    "pixel",
+    healthy_split="ixi:val",
+    validation_split="ixi:val",
+    training_split="train-healthy",
+    lesion_contrast="dark",
+    modality="t1",
 )
 VOLUME_EVALUATION = replace(
     EVALUATION, healthy_test_split="ixi:test", volumes=True, passes_on=("z_range", "brain_mask")

@@ -46,7 +46,7 @@ SPLITS = {
     "test": SplitFiles("ATLAS/splits/atlas_train_png.csv", "ATLAS/splits/atlas_train_mask_png.csv"),
 }
 
-EVALUATION = Evaluation("pixel", healthy_split="val", validation_split="val", lesion_contrast="dark")  # T1-like
+EVALUATION = Evaluation("pixel", healthy_split="val", validation_split="val", lesion_contrast="dark", modality="t1")
 
 
 @dataclass(frozen=True)

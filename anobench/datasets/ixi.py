@@ -1,9 +1,12 @@
-"""ixi: healthy IXI T1 scans in MNI space (Clinica t1-linear CAPS layout), one axial slice each.
+"""ixi: healthy IXI scans in MNI space (Clinica t1-linear CAPS layout), one axial slice each.
 
 Layout under the data folder (`--data-root`, or `$ANOBENCH_DATA/ixi`):
 `subjects/sub-IXI002/ses-M00/t1_linear/sub-IXI002_ses-M00_T1w_space-MNI152NLin2009cSym_res-1x1x1_T1w.nii.gz`
 (the uncropped image is preferred when Clinica also wrote a `desc-Crop` one); `anobench prepare ixi`
-writes the same layout from the raw release.
+writes the same layout from the raw release. IXI also ships T2 and PD scans: `modality=t2` (or `pd`)
+reads `t2_linear/*_T2w.nii.gz` (`pd_linear/*_PDw.nii.gz`), which `anobench prepare ixi --modality t2`
+writes; the healthy training and calibration set of the T2 and FLAIR test sets (`brats`, `mslub`,
+`wmh` pass their modality on).
 The slice is the one at the world height of ATLAS's slice 95 (z = 23 mm in the MNI grid the
 ATLAS files share with nilearn's MNI152 template), found through each file's affine, so IXI and
 ATLAS slices show the same anatomy whatever the grid (`slice_z_mm` to change it); it is cut by
@@ -22,10 +25,11 @@ healthy subjects of the volume protocol. ATLAS passes its own `z_range` and `bra
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -56,7 +60,21 @@ IXI = DataSource(
 SPLITS = ("train", "val", "test")
 ATLAS_SLICE_Z_MM = 23.0  # slice 95 of the 197×233×189 MNI grid, whose z origin is −72 mm
 HELD_OUT_FRACTION = 0.1
-EVALUATION = Evaluation("pixel", healthy_split="val", validation_split="val", lesion_contrast="dark")  # T1
+IXIModality = Literal["t1", "t2", "pd"]
+
+
+class ModalityNames(NamedTuple):
+    raw: str  # in the release's file names: IXI002-Guys-0828-T2.nii.gz
+    folder: str  # the CAPS pipeline folder
+    suffix: str  # the BIDS suffix
+
+
+MODALITIES: dict[str, ModalityNames] = {
+    "t1": ModalityNames("T1", "t1_linear", "T1w"),
+    "t2": ModalityNames("T2", "t2_linear", "T2w"),
+    "pd": ModalityNames("PD", "pd_linear", "PDw"),
+}
+EVALUATION = Evaluation("pixel", healthy_split="val", validation_split="val", lesion_contrast="dark", modality="t1")
 VOLUME_EVALUATION = replace(EVALUATION, healthy_test_split="test", volumes=True)
 
 
@@ -67,12 +85,18 @@ class IXIConfig:
     split_lists: str | None = None  # a folder of ixi_<split>.csv lists to use instead of the seeded split
     z_range: str | None = None  # A:B world heights (mm): every slice between them, as volumes
     brain_mask: BrainMaskKind = "template"  # template (MNI152 mask ∩ non-zero) or nonzero, for volumes
+    modality: IXIModality = "t1"  # t1, t2 or pd: the CAPS folder read (t1_linear, t2_linear, pd_linear)
 
 
-def caps_images(root: Path) -> list[Path]:
-    """One T1 image per subject session, uncropped preferred."""
+def caps_pattern(modality: str) -> str:
+    names = MODALITIES[modality]
+    return f"subjects/sub-*/ses-*/{names.folder}/*_{names.suffix}.nii.gz"
+
+
+def caps_images(root: Path, modality: str = "t1") -> list[Path]:
+    """One image of the modality per subject session, uncropped preferred."""
     chosen: dict[Path, Path] = {}
-    for path in sorted(root.glob("subjects/sub-*/ses-*/t1_linear/*_T1w.nii.gz")):
+    for path in sorted(root.glob(caps_pattern(modality))):
         if path.parent not in chosen or "desc-Crop" in chosen[path.parent].name:
             chosen[path.parent] = path
     return list(chosen.values())
@@ -91,7 +115,7 @@ def make_splits(images: Sequence[str], seed: int) -> dict[str, list[str]]:
 
 
 def case_id_of(path: Path) -> str:
-    return path.name.split("_T1w")[0]
+    return re.split(r"_(?:T1w|T2w|PDw)", path.name)[0]
 
 
 class IXISlices:
@@ -100,11 +124,14 @@ class IXISlices:
     def __init__(self, root: Path, config: IXIConfig, image_size: int) -> None:
         self.root, self.config, self.image_size = root, config, image_size
         self.z_range = None if config.z_range is None else parse_z_range(config.z_range)
-        self.evaluation = EVALUATION if self.z_range is None else VOLUME_EVALUATION
+        base = EVALUATION if self.z_range is None else VOLUME_EVALUATION
+        contrast: Literal["dark", "bright"] = "dark" if config.modality == "t1" else "bright"  # the test sets' lesions
+        self.evaluation = replace(base, modality=config.modality, lesion_contrast=contrast)
         self._slab = lru_cache(maxsize=KEPT_SLABS)(self._prepared_slab)
         self.list_folder = None if config.split_lists is None else Path(config.split_lists).expanduser().resolve()
-        if self.list_folder is None and not caps_images(root):
-            raise IXI.missing(f"no subjects/sub-*/ses-*/t1_linear/*_T1w.nii.gz under {root}")
+        if self.list_folder is None and not caps_images(root, config.modality):
+            prepare = "" if config.modality == "t1" else f" (anobench prepare ixi RAW OUT --modality {config.modality})"
+            raise IXI.missing(f"no {caps_pattern(config.modality)} under {root}{prepare}")
 
     def _list_file(self, split: str) -> Path:
         assert self.list_folder is not None
@@ -113,7 +140,7 @@ class IXISlices:
     @cached_property
     def _split_files(self) -> dict[str, list[Path]]:
         if self.list_folder is None:
-            images = [str(path.relative_to(self.root)) for path in caps_images(self.root)]
+            images = [str(path.relative_to(self.root)) for path in caps_images(self.root, self.config.modality)]
             named = make_splits(images, self.config.split_seed)
         else:
             named = {split: read_filename_csv(self._list_file(split)) for split in SPLITS}
@@ -170,6 +197,8 @@ class IXISlices:
             relative_name(path, self.root): sha256_file(path) for paths in self._split_files.values() for path in paths
         }
         settings: dict[str, Any] = {"slice_z_mm": self.config.slice_z_mm}
+        if self.config.modality != "t1":  # T1 manifests keep the settings they had
+            settings["modality"] = self.config.modality
         if self.z_range is not None:
             settings |= {"z_range": self.config.z_range, "brain_mask": self.config.brain_mask}
         if self.list_folder is None:
@@ -185,6 +214,7 @@ class IXISlices:
             "split_lists": str(self.list_folder) if self.list_folder else None,
             "z_range": self.config.z_range,
             "brain_mask": self.config.brain_mask,
+            "modality": self.config.modality,
             "root": str(self.root),
             "image_size": self.image_size,
             "split_sizes": {split: len(paths) for split, paths in self._split_files.items()},

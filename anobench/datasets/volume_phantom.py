@@ -55,6 +55,7 @@ EVALUATION = Evaluation(
     healthy_test_split="test-healthy",
     volumes=True,
     lesion_contrast="dark",
+    modality="t1",
 )
 # lesion volumes drawn per size class, in voxels of the native 1 mm grid
 LESION_VOXELS = ((300.0, 2000.0), (2000.0, 12000.0), (12000.0, 40000.0))

@@ -130,12 +130,16 @@ def prepare_slab(
     image_size: int,
     kind: BrainMaskKind,
     lesion_volume: Callable[[tuple[int, ...]], np.ndarray] | None = None,
+    excluded_volume: Callable[[tuple[int, ...]], np.ndarray] | None = None,
 ) -> dict[int, PreparedSlice]:
     """Slices `indices` of a scan prepared as THOR prepares one (each slice by its own 98th
     percentile), with the lesion (from `lesion_volume(shape)`, a RAS+ boolean volume) and brain masks
-    through the same geometry."""
+    through the same geometry; voxels of `excluded_volume(shape)` (WMH's other pathology) leave the
+    brain mask, so that the volume protocol counts them neither as lesion nor as false positives."""
     volume, affine = read_volume_with_affine(image_path)
     brain = brain_mask(volume, affine, kind)
+    if excluded_volume is not None:
+        brain &= ~excluded_volume(volume.shape)
     lesion = lesion_volume(volume.shape) if lesion_volume is not None else None
 
     def mask(volume_mask: np.ndarray, index: int) -> np.ndarray:

@@ -148,16 +148,29 @@ def _as_tuples(architecture: dict[str, Any]) -> dict[str, Any]:
     return {key: tuple(value) if isinstance(value, list) else value for key, value in architecture.items()}
 
 
-def checkpoint_name(dataset: str, noise: str, preset: str, scheme: str = "full") -> str:
-    return f"{dataset}-{noise}-{preset}" if scheme == "full" else f"{dataset}-{noise}-{scheme}-{preset}"
+UNNAMED_MODALITIES = (None, "t1")  # checkpoint names of T1 (and non-MR) data sets carry no modality
+
+
+def checkpoint_name(dataset: str, noise: str, preset: str, scheme: str = "full", modality: str | None = None) -> str:
+    """`<dataset>[-<modality>]-<noise>[-<scheme>]-<preset>`: IXI's T2 denoiser is `ixi-t2-gaussian-paper`."""
+    trained_on = dataset if modality in UNNAMED_MODALITIES else f"{dataset}-{modality}"
+    return f"{trained_on}-{noise}-{preset}" if scheme == "full" else f"{trained_on}-{noise}-{scheme}-{preset}"
 
 
 def suggested_train_command(
-    source: str, data_root: Path | None, noise: str, preset: str, scheme: str, out: Path
+    source: str,
+    data_root: Path | None,
+    noise: str,
+    preset: str,
+    scheme: str,
+    out: Path,
+    options: tuple[tuple[str, str], ...] = (),
 ) -> str:
-    """The `anobench train` command that makes the checkpoint `out` from `source` (NAME or NAME:SPLIT)."""
+    """The `anobench train` command that makes the checkpoint `out` from `source` (NAME or NAME:SPLIT)
+    with the data options `options`."""
     words = ["anobench", "train", "--dataset", source]
     words += ["--data-root", str(data_root)] if data_root is not None else []
+    words += [word for key, value in options for word in ("--set", f"{key}={value}")]
     words += ["--noise", noise, "--preset", preset]
     words += ["--scheme", scheme] if scheme != "full" else []
     return shlex.join([*words, "--out", str(out)])
@@ -170,18 +183,25 @@ def default_checkpoint(
     scheme: str = "full",
     training_source: str | None = None,
     data_root: Path | None = None,
+    modality: str | None = None,
+    options: tuple[tuple[str, str], ...] = (),
 ) -> Path:
-    """The checkpoint for (dataset, noise, preset, training scheme): the one shipped in the package,
-    else the one trained into the user's checkpoint folder; a clear error proposing the command that
-    trains it there (from `training_source`, the data set's training split) if neither exists."""
-    name = checkpoint_name(dataset, noise, preset, scheme)
+    """The checkpoint for (dataset, noise, preset, training scheme, modality): the one shipped in the
+    package, else the one trained into the user's checkpoint folder; a clear error proposing the
+    command that trains it there (from `training_source`, the data set's training split, with the
+    data `options` it takes) if neither exists."""
+    name = checkpoint_name(dataset, noise, preset, scheme, modality)
     shipped = Path(str(resources.files("anobench") / "checkpoints" / f"{name}.pt"))
     trained = user_checkpoints() / f"{name}.pt"
     for path in (shipped, trained):
         if path.is_file():
             return path
-    where = f"no checkpoint for {dataset} ({noise} noise, preset {preset}, {scheme} scheme) is shipped or at {trained}"
+    images = "" if modality in UNNAMED_MODALITIES else f"{modality} images, "
+    where = (
+        f"no checkpoint for {dataset} ({images}{noise} noise, preset {preset}, {scheme} scheme) is shipped or at "
+        f"{trained}"
+    )
     if training_source is None:
         raise AnobenchError(f"{where}; {dataset} has no split to train one on: pass --checkpoint FILE")
-    command = suggested_train_command(training_source, data_root, noise, preset, scheme, trained)
+    command = suggested_train_command(training_source, data_root, noise, preset, scheme, trained, options)
     raise AnobenchError(f"{where}; train it with `{command}` and run again, or pass --checkpoint FILE")

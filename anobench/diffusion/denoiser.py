@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from anobench.api import MethodContext
-from anobench.diffusion.checkpoint import default_checkpoint, load_model
+from anobench.diffusion.checkpoint import checkpoint_name, default_checkpoint, load_model, suggested_train_command
 from anobench.diffusion.model import DiffusionModel
 from anobench.errors import AnobenchError
+from anobench.paths import user_checkpoints
 
 SCHEME_NEEDS = {
     "full": "a whole-image noise-predicting model (`anobench train`)",
@@ -25,10 +26,26 @@ def load_denoiser(context: MethodContext, noise: str, scheme: str = "full") -> t
     """The checkpoint given to the run, else the shipped one for (dataset, noise, preset, `scheme`),
     refused unless it was trained with that scheme (`SCHEME_NEEDS`) and noise at the run's size."""
     trained_on = context.training_source.partition(":")[0] if context.training_source else context.dataset
+    source = context.training_source
     path = context.checkpoint or default_checkpoint(
-        trained_on, noise, context.preset, scheme, context.training_source, context.data_root
+        trained_on, noise, context.preset, scheme, source, context.data_root, context.modality, context.training_options
     )
     model, provenance = load_model(path, context.device)
+    trained_modality = provenance["training"].get("modality")  # None in checkpoints made before it was recorded
+    if trained_modality is not None and context.modality is not None and trained_modality != context.modality:
+        command = suggested_train_command(
+            source or context.dataset,
+            context.data_root,
+            noise,
+            context.preset,
+            scheme,
+            user_checkpoints() / f"{checkpoint_name(trained_on, noise, context.preset, scheme, context.modality)}.pt",
+            context.training_options,
+        )
+        raise AnobenchError(
+            f"checkpoint {path} was trained on {trained_modality} images and {context.dataset} here has "
+            f"{context.modality} images; train one on {context.modality} images with `{command}`"
+        )
     model.configure_inference(context.precision, context.compile)
     if model.training_scheme != scheme:
         raise AnobenchError(

@@ -17,6 +17,7 @@ from anobench.evaluation.export import board_csv, board_json, parse_formats
 from anobench.evaluation.identity import evaluate_runs, find_runs, merge_seeds, same_data
 from anobench.evaluation.layouts import LAYOUTS
 from anobench.evaluation.pixel_protocol import AUTO, evaluate_run, resolve_thresholds
+from anobench.evaluation.training_seeds import merge_training_seeds
 from anobench.evaluation.volume_protocol import evaluate_volume_run
 from anobench.store import folder as store
 
@@ -56,6 +57,8 @@ def compare(
     metrics, coverage = evaluate_runs(folders, evaluate)
     same_data([m.run for m in metrics])
     metrics = merge_seeds(metrics)
+    if chosen.protocol == "pixel":
+        metrics = merge_training_seeds(metrics)
     paths = [out_dir / f"{name or metrics[0].run.dataset}.{suffix}" for suffix in wanted]
     for path in paths:
         if path.exists() and not overwrite:

@@ -213,12 +213,27 @@ def seeds_note(headline: str) -> str:
     )
 
 
+def training_seeds_note(headline: str) -> str:
+    return (
+        f"{headline} over training seeds: mean ± sd (and range) of {headline} over runs whose denoisers differ only in "
+        "their training seed (`anobench train --seed`), merged into one row: its estimates are the mean over the "
+        "seeds and its intervals a two-level bootstrap (each resample draws the training seeds with replacement and "
+        "the cases; the same seed draws for every row, so paired comparisons pair runs of one training seed), which "
+        "covers the spread of training as well as the cases'; thresholds and costs are the lowest seed's."
+    )
+
+
 def seed_spread(m: Any) -> str:
     """mean ± sd (n, range) ×100 of the headline number over the merged seeds; a dash for a single run."""
-    if len(m.seed_values) < 2:
+    return spread(m.seed_values)
+
+
+def spread(values: Sequence[float]) -> str:
+    """mean ± sd (n, range) ×100 of per-seed values; a dash for fewer than two."""
+    if len(values) < 2:
         return "–"
-    values = 100 * np.array(m.seed_values)
-    return f"{values.mean():.2f} ± {values.std(ddof=1):.2f} (n={len(values)}, {values.min():.1f}–{values.max():.1f})"
+    scaled = 100 * np.array(values)
+    return f"{scaled.mean():.2f} ± {scaled.std(ddof=1):.2f} (n={len(scaled)}, {scaled.min():.1f}–{scaled.max():.1f})"
 
 
 def board(

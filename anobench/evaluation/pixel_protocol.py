@@ -200,6 +200,7 @@ class RunMetrics(PixelScores):
     bootstrap_unit: str  # "cases" or "subjects"
     thresholds: str = "exact"  # how max-Dice and the calibrated τ were searched (THRESHOLD_MODES)
     seed_values: tuple[float, ...] = ()  # Dice all of every inference seed, when the run was repeated (merge_seeds)
+    training_seed_values: tuple[float, ...] = ()  # Dice all of every training seed (merge_training_seeds)
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)  # binned: where the exact value lies
     resampling: str = "multinomial"  # the bootstrap's draws: multinomial, or poisson on large boards
     pr_curve: tuple[np.ndarray, np.ndarray] | None = None  # recall, precision: runs read in chunks (reports)
@@ -207,7 +208,7 @@ class RunMetrics(PixelScores):
 
     @property
     def headline(self) -> float:
-        return self.dice["all"].dice
+        return self.intervals["dice all"].value  # the mean over training seeds of a merged row
 
 
 def resolve_thresholds(folders: list[Path], thresholds: str) -> str:

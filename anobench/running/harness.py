@@ -200,10 +200,26 @@ class _Plan:
                 precision=request.precision,
                 compile=request.compile,
                 training_source=source,
-                data_root=request.data_root,
+                data_root=self._training_root(source),
                 lesion_contrast=self.scored.dataset.evaluation.lesion_contrast,
+                modality=self.scored.dataset.evaluation.modality,
+                training_options=self._training_options(source),
             ),
         )
+
+    def _training_root(self, source: str | None) -> Path | None:
+        """The data folder of a denoiser's training source: this run's, or the one given for the data set it names."""
+        trained_on = None if source is None else source.partition(":")[0]
+        if trained_on in (None, self.request.dataset):
+            return self.request.data_root
+        return self.request.data_roots.get(trained_on)
+
+    def _training_options(self, source: str | None) -> tuple[tuple[str, str], ...]:
+        """The data options a denoiser's training source takes: this data set's own when it trains on
+        itself, else those it gives the source it names (`modality=t2`)."""
+        if source == self.request.dataset:
+            return tuple(sorted(self.request.dataset_options.items()))
+        return self.scored.dataset.evaluation.healthy_options
 
     def config(self, settings: dict[str, Any]) -> dict[str, Any]:
         """The resolved configuration the folder records."""

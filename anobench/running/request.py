@@ -78,6 +78,7 @@ def healthy_source(request: RunRequest, scored: OpenSplit, image_size: int, want
     root = request.data_roots.get(name.dataset)  # another data set: its own folder and options, by name
     shared = scored.dataset.evaluation.passes_on
     options = {key: value for key, value in request.dataset_options.items() if key in shared}
+    options |= dict(scored.dataset.evaluation.healthy_options)
     options |= request.other_dataset_options.get(name.dataset, {})
     with plugin_call(f"dataset {name.dataset!r} could not be opened", ("data set", name.dataset, "--data")):
         dataset = checked_dataset(name.dataset, open_source(name, options, image_size, root))

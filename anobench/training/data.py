@@ -58,8 +58,9 @@ def _root_for(source: SplitSource, data_roots: DataRoots, several: bool) -> Path
 
 def load_training_images(
     spec: str, image_size: int, options: Mapping[str, str], data_roots: DataRoots
-) -> tuple[torch.Tensor, str]:
-    """Every source's images (N×1×H×W) and the manifest hash of what was read.
+) -> tuple[torch.Tensor, str, str | None]:
+    """Every source's images (N×1×H×W), the manifest hash of what was read, and their modality
+    (`Evaluation.modality`; sources of different modalities are refused).
 
     One source's manifest is its dataset's own; several are hashed together with their names.
     """
@@ -69,15 +70,19 @@ def load_training_images(
     unknown = sorted(named - {s.dataset for s in sources})
     if unknown:
         raise AnobenchError(f"--data-root names {unknown[0]!r}, which is not a training source")
-    images, manifests = [], []
+    images, manifests, modalities = [], [], {}
     for source in sources:
         dataset = open_source(
             source, _for_source(source, several, options), image_size, _root_for(source, data_roots, several)
         )
+        modalities[source_word(source)] = dataset.evaluation.modality
         cases = load_cases(dataset, source.split)
         if not cases:
             raise AnobenchError(f"training source {source_word(source)} has no images")
         images += [torch.from_numpy(case.image) for case in cases]
         manifests.append({"source": source_word(source), "manifest": manifest_hash(dataset)})
     manifest = manifests[0]["manifest"] if not several else sha256_json(manifests)
-    return torch.stack(images)[:, None], manifest
+    if len(set(modalities.values())) > 1:
+        found = ", ".join(f"{word}: {modality}" for word, modality in modalities.items())
+        raise AnobenchError(f"training sources of different modalities ({found}); train on one modality")
+    return torch.stack(images)[:, None], manifest, next(iter(modalities.values()))

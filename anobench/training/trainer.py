@@ -214,7 +214,9 @@ def train(
     preset = get_preset(config.preset)
     noise = _noise_of(config)
     patch_size = (config.patch_size or default_patch_size(preset.image_size)) if config.scheme == "patched" else None
-    images, manifest_hash = load_training_images(config.dataset, preset.image_size, dataset_options, data_root)
+    images, manifest_hash, modality = load_training_images(
+        config.dataset, preset.image_size, dataset_options, data_root
+    )
     if console is not None:
         console.print(f"training on {len(images)} images of {config.dataset.replace('+', ' + ')} → {out}")
 
@@ -315,6 +317,7 @@ def train(
             "dataset_options": dataset_options,
             "final_loss": final_loss,
             "data_manifest": manifest_hash,
+            **({"modality": modality} if modality is not None else {}),  # shipped checkpoints keep their bytes
             "anobench": anobench.__version__,
             "torch": str(torch.__version__),
             "device": str(device),

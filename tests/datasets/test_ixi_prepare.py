@@ -19,7 +19,7 @@ from fabricated import (
 
 from anobench.api import DatasetContext, load_cases
 from anobench.datasets import ixi
-from anobench.datasets.ixi_prepare import RegistrationSettings, register_affine
+from anobench.datasets.registration import RegistrationSettings, register_affine
 from anobench.errors import AnobenchError
 
 
@@ -72,6 +72,28 @@ def test_prepare_writes_caps_skull_stripped_resumes_and_feeds_the_ixi_adapter(cl
     assert "registered 0 scan(s) (skull-stripped), 2 already prepared" in again.stdout
     dataset = ixi.open_dataset({}, DatasetContext(64, out))
     assert len(load_cases(dataset, "train")) == 2  # two scans: nothing is held out
+
+
+def test_the_t2_release_is_prepared_beside_the_t1_one_and_read_with_modality_t2(cli, tmp_path):
+    template, mask = write_template_and_mask(tmp_path)
+    for modality in ("T1", "T2"):
+        write_raw(tmp_path / f"IXI-{modality}", 2, known_affine(), modality)
+    out = tmp_path / "ixi"
+    words = ["--template", str(template), "--brain-mask", str(mask)]
+    assert cli("prepare", "ixi", str(tmp_path / "IXI-T1"), str(out), *words).returncode == 0
+    t2 = cli("prepare", "ixi", str(tmp_path / "IXI-T2"), str(out), "--modality", "t2", *words)
+    assert t2.returncode == 0 and "registered 1 scan(s)" in t2.stdout, t2.stderr
+    assert sorted(p.relative_to(out).as_posix() for p in out.glob("subjects/*/*/*/*.nii.gz")) == [
+        "subjects/sub-IXI002/ses-M00/t1_linear/sub-IXI002_ses-M00_T1w_space-MNI152NLin2009aSym_res-1x1x1_T1w.nii.gz",
+        "subjects/sub-IXI002/ses-M00/t2_linear/sub-IXI002_ses-M00_T2w_space-MNI152NLin2009aSym_res-1x1x1_T2w.nii.gz",
+    ]
+    dataset = ixi.open_dataset({"modality": "t2"}, DatasetContext(64, out))
+    assert dataset.case_ids("train") == ["sub-IXI002_ses-M00"]
+    assert (dataset.evaluation.modality, dataset.evaluation.lesion_contrast) == ("t2", "bright")
+    with pytest.raises(AnobenchError, match="no subjects/sub-\\*/ses-\\*/pd_linear/\\*_PDw.nii.gz .*--modality pd"):
+        ixi.open_dataset({"modality": "pd"}, DatasetContext(64, out))
+    wrong = cli("prepare", "ixi", str(tmp_path / "IXI-T1"), str(out), "--modality", "t2", *words)
+    assert wrong.returncode == 2 and "no IXI*-T2.nii.gz files in" in wrong.stderr and "IXI-T2.tar" in wrong.stderr
 
 
 def test_skull_kept_on_request_and_a_custom_template_needs_its_mask(cli, tmp_path):

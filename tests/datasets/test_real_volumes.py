@@ -109,7 +109,7 @@ def test_ixi_gives_slabs_of_every_split_and_its_test_subjects_are_the_held_out_h
     assert [c.slice_index for c in cases] == list(range(30, 36)) and cases[0].case_id.endswith("_z030")
     assert cases[3].image.max() == 1.0 and all(c.brain_mask.mean() > 0.8 for c in cases)  # 33: the bright block
     assert len(dataset.case_ids("train")) == 8 * 6
-    images, _ = load_training_images("ixi", 64, {"z_range": SLAB}, tmp_path)  # a denoiser of the same slab
+    images, _, _ = load_training_images("ixi", 64, {"z_range": SLAB}, tmp_path)  # a denoiser of the same slab
     assert images.shape == (8 * 6, 1, 64, 64)
     # as docs/data.md prints it, fewer steps
     words = [

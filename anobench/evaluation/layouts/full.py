@@ -27,8 +27,10 @@ from anobench.evaluation.cells import (
     percent,
     seed_spread,
     seeds_note,
+    spread,
     threshold_cell,
     threshold_note,
+    training_seeds_note,
     with_interval,
 )
 from anobench.evaluation.comparisons import PairComparison, compare_pairs, versus_best
@@ -39,7 +41,7 @@ from anobench.evaluation.pixel_protocol import BIN_NAMES, RunMetrics
 def _calibrated_cells(m: RunMetrics) -> list[str]:
     if m.calibrated is None:
         return ["–", "–"]
-    gap = m.dice["all"].dice - m.calibrated.dice.value
+    gap = m.intervals["dice all"].value - m.calibrated.dice.value
     text = calibration_text(m.calibrated.threshold, m.calibrated.healthy_fpr, HEALTHY_FPR)
     return [f"{with_interval(m.calibrated.dice)} ({text})", f"{100 * gap:.2f}"]
 
@@ -48,8 +50,11 @@ def table_rows(metrics: list[RunMetrics], pairs: list[PairComparison]) -> tuple[
     """The full board's rows; `pairs`: the runs' paired comparisons on Dice all (`dice_pairs`)."""
     headers = ["method", "noise", "T0", "stride"]
     headers += [f"Dice {name}" for name in BIN_NAMES] + ["Dice all", "≠ best", "τ s/m/l/all", "AUPRC"]
-    headers += ["Dice calibrated", "gap", "Dice all over seeds", "cases s/m/l", *COST_HEADERS]
-    verdicts = versus_best(len(metrics), [m.dice["all"].dice for m in metrics], pairs)
+    headers += ["Dice calibrated", "gap", "Dice all over seeds"]
+    retrained = any(m.training_seed_values for m in metrics)  # the column only where rows merge training seeds
+    headers += ["Dice all over training seeds"] if retrained else []
+    headers += ["cases s/m/l", *COST_HEADERS]
+    verdicts = versus_best(len(metrics), [m.headline for m in metrics], pairs)
     body = []
     for m, verdict in zip(metrics, verdicts):
         body.append(
@@ -64,6 +69,7 @@ def table_rows(metrics: list[RunMetrics], pairs: list[PairComparison]) -> tuple[
                 with_interval(m.intervals["auprc"]),
                 *_calibrated_cells(m),
                 seed_spread(m),
+                *([spread(m.training_seed_values)] if retrained else []),
                 "/".join(str(m.cases_per_bin[name]) for name in BIN_NAMES),
                 *cost_cells(m.run),
             ]
@@ -112,6 +118,7 @@ def render_markdown(metrics: list[RunMetrics], command: str, coverage: Coverage 
         "time over its size, the first batch left out), median/p90; img/s over the whole run; peak memory (CUDA "
         "memory allocated on a GPU, the process's peak resident set on a CPU). GPU times are CUDA-event times. "
         f"{interval_note(metrics)} {COMPARISON_NOTE} {calibrated_note(first.thresholds)} {seeds_note('Dice all')}"
+        + (f" {training_seeds_note('Dice all')}" if any(m.training_seed_values for m in metrics) else "")
     )
     return board(
         f"Leaderboard: {first.run.dataset} (split `{first.run.split}`)",

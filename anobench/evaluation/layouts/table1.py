@@ -11,7 +11,9 @@ from anobench.evaluation.cells import (
     noise_family,
     seed_spread,
     seeds_note,
+    spread,
     threshold_note,
+    training_seeds_note,
     with_interval,
 )
 from anobench.evaluation.identity import Coverage
@@ -41,6 +43,8 @@ def render_table1(metrics: list[RunMetrics], command: str, coverage: Coverage | 
     headers += ["AUPRC", "NFE/img", "s/img"]
     seeded = any(m.seed_values for m in metrics)
     headers += ["Dice average over seeds"] if seeded else []
+    retrained = any(m.training_seed_values for m in metrics)
+    headers += ["Dice average over training seeds"] if retrained else []
     body: list[list[str]] = []
     shown: set[tuple[str, str]] = set()
     for m in sorted(metrics, key=_table1_slot):
@@ -56,6 +60,7 @@ def render_table1(metrics: list[RunMetrics], command: str, coverage: Coverage | 
                 f"{m.run.nfe:g}",
                 f"{m.run.seconds_per_image:.3f}",
                 *([seed_spread(m)] if seeded else []),
+                *([spread(m.training_seed_values)] if retrained else []),
             ]
         )
         if slot < len(TABLE1_SLOTS) and TABLE1_SLOTS[slot] not in shown:
@@ -78,7 +83,9 @@ def render_table1(metrics: list[RunMetrics], command: str, coverage: Coverage | 
         "lesions, then per lesion-size bin; AUPRC: pooled pixel-level average precision ×100; NFE/img and "
         f's/img: medians over cases. Rows marked "reported ({TABLE1_DATA})" are the paper\'s published '
         f"numbers ({CITATION}, Table 1) on real data; they are not comparable in level with phantom numbers, "
-        f"only in ordering. {interval_note(metrics)}" + (f" {seeds_note('Dice average')}" if seeded else "")
+        f"only in ordering. {interval_note(metrics)}"
+        + (f" {seeds_note('Dice average')}" if seeded else "")
+        + (f" {training_seeds_note('Dice average')}" if retrained else "")
     )
     title = f"Table 1 layout: {first.run.dataset} (split `{first.run.split}`) beside the THOR paper"
     return board(
