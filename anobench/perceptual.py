@@ -22,18 +22,28 @@ import typing
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 import torch
 import torch.nn.functional as F
 
 from anobench.errors import AnobenchError
 
-if TYPE_CHECKING:
-    from anobench.diffusion.model import DiffusionModel
-
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
+
+
+class Denoiser(Protocol):
+    """What the `unet` backend reads of a denoiser (`anobench.diffusion.model.DiffusionModel`): named
+    by its use, so that the evaluation can reach LPIPS without the diffusion core."""
+
+    @property
+    def unet(self) -> torch.nn.Module: ...
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def to_model_range(self, images: torch.Tensor) -> torch.Tensor: ...
 
 
 class PerceptualBackend(Protocol):
@@ -161,7 +171,7 @@ class DenoiserFeatures:
 
     name = "unet"
 
-    def __init__(self, denoiser: DiffusionModel) -> None:
+    def __init__(self, denoiser: Denoiser) -> None:
         self.denoiser = denoiser
         self._reference: tuple[torch.Tensor, list[torch.Tensor]] | None = None
 
@@ -223,7 +233,7 @@ def resolve_backend(name: str, lpips_weights: Path | None) -> str:
 
 
 def open_backend(
-    requested: str, denoiser: DiffusionModel, lpips_weights: str | None, double_scaling: bool = False
+    requested: str, denoiser: Denoiser, lpips_weights: str | None, double_scaling: bool = False
 ) -> PerceptualBackend:
     """The backend a method setting asks for (`auto` resolved; its `name` is the one used)."""
     weights = Path(lpips_weights) if lpips_weights else None
@@ -232,7 +242,7 @@ def open_backend(
 
 def perceptual_backend(
     name: str,
-    denoiser: DiffusionModel,
+    denoiser: Denoiser,
     lpips_weights: Path | None = None,
     double_scaling: bool = False,
 ) -> PerceptualBackend:

@@ -237,9 +237,12 @@ def fabricate_brain_run(
     subjects: list[str] | None = None,
     healthy: bool = True,
     settings: dict[str, object] | None = None,
+    restoration_error: float | None = None,
 ) -> None:
     """A finished run on 12 slices with one square lesion each; `quality` scales how much of the map is on
-    the lesion; `settings`: the method settings its config records."""
+    the lesion; `settings`: the method settings its config records; `restoration_error`: its healthy
+    cases keep their inputs (a bright disc on a zero background) and reconstructions off by that much
+    on the disc (and by 0.5 in a corner of the background, which restoration measures leave out)."""
     from anobench.store import folder as store
     from anobench.store.results import CaseResults, write_results
 
@@ -259,7 +262,16 @@ def fabricate_brain_run(
     write_results(folder, CaseResults(rows, maps, masks, None))
     if healthy:
         healthy_maps = (rng.random((6, 32, 32)) * 0.4).astype(np.float32)
-        write_results(folder / store.HEALTHY, CaseResults(rows.iloc[:6], healthy_maps, None, None))
+        images = restored = None
+        if restoration_error is not None:
+            y, x = np.mgrid[:32, :32]
+            disc = (y - 16) ** 2 + (x - 16) ** 2 < 100
+            images = np.broadcast_to(np.where(disc, 0.3 + 0.02 * x, 0.0), (6, 32, 32)).astype(np.float16)
+            restored = np.where(disc, images + restoration_error, 0.0)
+            restored[:, :3, :3] = 0.5  # a corner of the background, beyond SSIM's window from the disc
+            restored = restored.astype(np.float16)
+        results = CaseResults(rows.iloc[:6], healthy_maps, None, restored, images=images)
+        write_results(folder / store.HEALTHY, results)
     store.write_json(
         folder / store.CONFIG,
         {

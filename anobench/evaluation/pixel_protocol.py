@@ -35,6 +35,7 @@ from anobench.evaluation.bootstrap import (
     resampler_for,
 )
 from anobench.evaluation.calibration import HEALTHY_FPR, calibrated_threshold
+from anobench.evaluation.fidelity import Fidelity, fidelity_of
 from anobench.evaluation.identity import RunIdentity, run_identity
 from anobench.evaluation.pixel_metrics import (
     DICE_EPSILON,
@@ -205,6 +206,7 @@ class RunMetrics(PixelScores):
     resampling: str = "multinomial"  # the bootstrap's draws: multinomial, or poisson on large boards
     pr_curve: tuple[np.ndarray, np.ndarray] | None = None  # recall, precision: runs read in chunks (reports)
     subject_ids: tuple[str | None, ...] = ()  # of the cases, in `case_ids` order
+    fidelity: Fidelity | None = None  # restoration of the healthy cases scored with the run
 
     @property
     def headline(self) -> float:
@@ -277,6 +279,7 @@ def evaluate_run(
         resampling=resampling,
         pr_curve=pr_curve,
         subject_ids=tuple(s if isinstance(s, str) else None for s in rows["subject_id"]),
+        fidelity=fidelity_of(folder),
     )
 
 
