@@ -238,6 +238,7 @@ def fabricate_brain_run(
     healthy: bool = True,
     settings: dict[str, object] | None = None,
     restoration_error: float | None = None,
+    dataset: str = "brain-phantom",
 ) -> None:
     """A finished run on 12 slices with one square lesion each; `quality` scales how much of the map is on
     the lesion; `settings`: the method settings its config records; `restoration_error`: its healthy
@@ -277,7 +278,7 @@ def fabricate_brain_run(
         {
             "method": method,
             "method_settings": settings or {},
-            "dataset": "brain-phantom",
+            "dataset": dataset,
             "split": "test",
             "healthy_split": "val" if healthy else None,
         },

@@ -19,7 +19,8 @@ def compare(
     layout: str = typer.Option(
         "full",
         help="full: every column; table1 / table2: the THOR paper's Table 1 (brain) / Table 2 (boxes) "
-        "with its reported rows beside.",
+        "with its reported rows beside; volume: the field's per-subject protocol; cross: runs of several data "
+        "sets, one column each, with a consensus rank.",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a leaderboard of the same name."),
     format_: str = typer.Option(
@@ -36,7 +37,9 @@ def compare(
     ),
 ) -> None:
     """Leaderboard of runs, recomputed from their per-case rows and maps (on the cases every run scored)."""
+    from anobench.evaluation.boards import CROSS
     from anobench.evaluation.boards import compare as compare_runs
+    from anobench.evaluation.cross_dataset import print_cross
     from anobench.evaluation.export import parse_formats
     from anobench.evaluation.layouts import LAYOUTS
 
@@ -51,6 +54,10 @@ def compare(
         thresholds=thresholds,
         formats=format_,
     )
+    if layout == CROSS:
+        print_cross(metrics, console)
+        console.print(f"wrote {path}")
+        return
     LAYOUTS[layout].show(metrics, console)
     written = [path.parent / f"{name or metrics[0].run.dataset}.{suffix}" for suffix in parse_formats(format_)]
     console.print("wrote " + ", ".join(str(each) for each in written))

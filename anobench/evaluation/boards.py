@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from anobench.errors import AnobenchError
 from anobench.evaluation.box_protocol import evaluate_box_run
+from anobench.evaluation.cross_dataset import write_cross
 from anobench.evaluation.export import board_csv, board_json, parse_formats
 from anobench.evaluation.identity import evaluate_runs, find_runs, merge_seeds, same_data
 from anobench.evaluation.layouts import LAYOUTS
@@ -20,6 +21,8 @@ from anobench.evaluation.pixel_protocol import AUTO, evaluate_run, resolve_thres
 from anobench.evaluation.training_seeds import merge_training_seeds
 from anobench.evaluation.volume_protocol import evaluate_volume_run
 from anobench.store import folder as store
+
+CROSS = "cross"  # the cross-dataset board (`cross_dataset`), apart from the one-data-set layouts
 
 
 def compare(
@@ -37,8 +40,10 @@ def compare(
     with the metrics. An existing board is replaced only with `overwrite`. `thresholds`: how pixel
     boards search max-Dice and the calibrated τ (exact, grid, binned, or auto: exact while the runs
     fit in memory, binned beyond)."""
+    if layout == CROSS:  # several data sets, each by its own protocol
+        return write_cross(targets, name, out_dir, command, overwrite, formats)
     if layout not in LAYOUTS:
-        raise AnobenchError(f"unknown layout {layout!r}; available: {', '.join(LAYOUTS)}")
+        raise AnobenchError(f"unknown layout {layout!r}; available: {', '.join([*LAYOUTS, CROSS])}")
     try:
         wanted = parse_formats(formats)
     except ValueError as error:

@@ -66,9 +66,9 @@ def calibration_text(threshold: float, healthy_fpr: float, target: float) -> str
 DISAMBIGUATING_SETTINGS = ("noise", "t0", "stride", "sampler")
 
 
-def distinct_labels(identities: list[RunIdentity]) -> list[str]:
-    """`method_label`s, with the noise (then T0, stride, sampler, and at last the folder) added to
-    those that would otherwise read alike, for tables and figures that name runs in pairs."""
+def distinct_labels(identities: list[RunIdentity], by_folder: bool = True) -> list[str]:
+    """`method_label`s, with the noise (then T0, stride, sampler, and at last — `by_folder` — the
+    folder) added to those that would otherwise read alike, for tables and figures that name runs in pairs."""
     labels = [method_label(run) for run in identities]
     for key in DISAMBIGUATING_SETTINGS:
         values: dict[str, set[str]] = {}
@@ -83,7 +83,7 @@ def distinct_labels(identities: list[RunIdentity]) -> list[str]:
             else label
             for label, run in zip(labels, identities)
         ]
-    repeated = {label for label in labels if labels.count(label) > 1}
+    repeated = {label for label in labels if labels.count(label) > 1} if by_folder else set()
     return [f"{label} [{run.folder.name}]" if label in repeated else label for label, run in zip(labels, identities)]
 
 

@@ -23,7 +23,7 @@ class RankStability:
     kendall_tau: float  # mean over resamples of τ between its ranking and the reported one
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:
+def ranks(values: np.ndarray) -> np.ndarray:
     """Ranks along the last axis, 1 the highest value, ties at their mean rank; NaN ranks last."""
     filled = np.where(np.isfinite(values), values, -np.inf)
     return np.apply_along_axis(lambda row: scipy_stats.rankdata(-row, method="average"), -1, filled)
@@ -32,8 +32,8 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 def rank_stability(values: np.ndarray, resampled: np.ndarray) -> RankStability:
     """`values`: each run's reported headline; `resampled`: runs × resamples of it."""
     runs = len(values)
-    reported = _ranks(np.asarray(values, dtype=np.float64))
-    drawn = _ranks(np.asarray(resampled, dtype=np.float64).T)  # resamples × runs
+    reported = ranks(np.asarray(values, dtype=np.float64))
+    drawn = ranks(np.asarray(resampled, dtype=np.float64).T)  # resamples × runs
     frequencies = np.stack([(np.round(drawn) == rank).mean(axis=0) for rank in range(1, runs + 1)], axis=1)
     taus = [scipy_stats.kendalltau(reported, row).statistic for row in drawn] if runs > 1 else [np.nan]
     finite = [tau for tau in taus if np.isfinite(tau)]
