@@ -12,6 +12,7 @@ SETTINGS = {
     "wrist": "WristOptions",
     "wrist_phantom": "WristPhantomConfig",
     "lesion_scans": "LesionScansConfig",
+    "t2_phantom": "T2PhantomConfig",
 }
 
 
@@ -27,6 +28,11 @@ brain_phantom_volumes_plugin = _builtin(
     "brain-phantom-volumes",
     "volume_phantom",
     "Subjects as slabs of MNI152 slices with 3-D stroke-like lesions and brain masks (offline; volume protocol).",
+)
+brain_phantom_t2_plugin = _builtin(
+    "brain-phantom-t2",
+    "t2_phantom",
+    "T2-like MNI152 slices with bright lesions: tumour (whole tumour), ms or wmh (offline; BraTS/MSLUB/WMH-like).",
 )
 atlas_plugin = _builtin(
     "atlas", "atlas", "ATLAS 2.0 stroke T1 (BIDS NIfTI or the THOR release's PNG + CSV), slice 95, real data."

@@ -152,8 +152,10 @@ UNNAMED_MODALITIES = (None, "t1")  # checkpoint names of T1 (and non-MR) data se
 
 
 def checkpoint_name(dataset: str, noise: str, preset: str, scheme: str = "full", modality: str | None = None) -> str:
-    """`<dataset>[-<modality>]-<noise>[-<scheme>]-<preset>`: IXI's T2 denoiser is `ixi-t2-gaussian-paper`."""
-    trained_on = dataset if modality in UNNAMED_MODALITIES else f"{dataset}-{modality}"
+    """`<dataset>[-<modality>]-<noise>[-<scheme>]-<preset>`: IXI's T2 denoiser is `ixi-t2-gaussian-paper`
+    (the modality is left out where the data set's name ends with it: `brain-phantom-t2-gaussian-…`)."""
+    named = modality in UNNAMED_MODALITIES or dataset.endswith(f"-{modality}")
+    trained_on = dataset if named else f"{dataset}-{modality}"
     return f"{trained_on}-{noise}-{preset}" if scheme == "full" else f"{trained_on}-{noise}-{scheme}-{preset}"
 
 

@@ -20,6 +20,8 @@ PUBLISHED = {
     "wrist-phantom": SHIPPED["wrist-phantom-gaussian-cpu-small"]["data_manifest"],
     # no checkpoint is trained on it: the manifest its committed board's runs record
     "brain-phantom-volumes": "e25df952509b2c3ef07dacd8226d5377a75b8affff462648df983a1d9f8e8bde",
+    # the T2 phantom's default (tumour), as first generated (2026-12-07): no checkpoint or board yet
+    "brain-phantom-t2": "a0046c966c18c3e823f8f0c73bf32559efafceb853a0ca9d48440d00560c8ed7",
 }
 AVX512_OFF = "X86_V4 AVX512_ICL"  # the setting under which an AVX-512 machine made what others make
 MANIFEST_OF = """
@@ -44,6 +46,7 @@ def _dispatched() -> set[str]:
         ("brain-phantom-volumes", False),
         ("brain-phantom-volumes", True),
         ("wrist-phantom", False),
+        ("brain-phantom-t2", False),
     ],
 )
 def test_a_phantom_generated_here_is_the_published_one(tmp_path, name, restricted):
