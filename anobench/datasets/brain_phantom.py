@@ -25,7 +25,7 @@ from scipy import ndimage
 
 from anobench.api import DatasetContext, Evaluation
 from anobench.config import build_config, to_plain
-from anobench.datasets.generated import ensure_generated, publish, staging_folder
+from anobench.datasets.generated import ensure_generated, generate_splits
 from anobench.datasets.nifti import axial_slice, canonical_array
 from anobench.datasets.png_slices import PngSliceDataset, SplitFiles, write_filename_csv, write_png
 from anobench.imaging import prepare_mask, prepare_slice
@@ -185,18 +185,13 @@ def _write_split(
 
 def generate(config: PhantomConfig, root: Path) -> Path:
     """Write the phantom to `root` (replacing it) and return it. Deterministic given `config`."""
-    staging = staging_folder(root)
     template = load_template()
-    counts = {
-        "train": config.n_train,
-        "val": config.n_val,
-        "test-healthy": config.n_test_healthy,
-        "test": config.n_test,
-    }
-    with Progress(transient=True) as progress:
-        for split, count in counts.items():
-            _write_split(staging, template, config, split, count, progress)
-    return publish(staging, root, f"anobench brain-phantom v{GENERATOR_VERSION}", to_plain(config))
+    return generate_splits(
+        root,
+        f"anobench brain-phantom v{GENERATOR_VERSION}",
+        config,
+        lambda staging, split, count, progress: _write_split(staging, template, config, split, count, progress),
+    )
 
 
 def ensure(config: PhantomConfig) -> Path:

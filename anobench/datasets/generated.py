@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rich.console import Console
+from rich.progress import Progress
 
 from anobench.errors import AnobenchError
 from anobench.hashing import sha256_file
@@ -100,3 +101,20 @@ def publish(staging: Path, root: Path, generator: str, config: dict[str, Any]) -
 if __name__ == "__main__":  # the child process of `ensure_generated`
     generator, config_class, settings, folder = sys.argv[1:]
     _imported(generator)(_imported(config_class)(**json.loads(settings)), Path(folder))
+
+
+SPLIT_SIZES = (("train", "n_train"), ("val", "n_val"), ("test-healthy", "n_test_healthy"), ("test", "n_test"))
+
+
+def generate_splits(
+    root: Path, generator: str, config: Any, write_split: Callable[[Path, str, int, Progress], None]
+) -> Path:
+    """A 2-D phantom written split by split (`write_split(staging, split, count, progress)`, the
+    counts from `config`'s `n_<split>` fields) into a staging folder, then published as `root`."""
+    from anobench.config import to_plain
+
+    staging = staging_folder(root)
+    with Progress(transient=True) as progress:
+        for split, field in SPLIT_SIZES:
+            write_split(staging, split, getattr(config, field), progress)
+    return publish(staging, root, generator, to_plain(config))

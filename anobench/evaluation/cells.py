@@ -245,7 +245,10 @@ def board(
     command: str,
     sections: list[str] | None = None,
     coverage: Coverage | None = None,
+    manifests: str | None = None,
 ) -> str:
+    """A board's Markdown page; `manifests`: the data line of runs of several data sets (one manifest
+    each) instead of the one data manifest they share."""
     lines = [
         f"# {title}",
         "",
@@ -258,7 +261,7 @@ def board(
         tabulate(body, headers=headers, tablefmt="github", disable_numparse=True),
         "",
         *[line for section_line in (sections or []) for line in (section_line, "")],
-        f"Data manifest sha256: `{identities[0].data_manifest}`",
+        manifests or f"Data manifest sha256: `{identities[0].data_manifest}`",
         "",
         "Runs: " + ", ".join(f"`{run.folder}` ({run.device})" for run in identities),
         "",

@@ -22,11 +22,10 @@ import numpy as np
 from rich import box
 from rich.console import Console
 from rich.table import Table
-from tabulate import tabulate
 
 from anobench.errors import AnobenchError
 from anobench.evaluation.box_protocol import evaluate_box_run
-from anobench.evaluation.cells import distinct_labels, with_interval
+from anobench.evaluation.cells import board, distinct_labels, with_interval
 from anobench.evaluation.identity import evaluate_runs, find_runs, merge_seeds, same_data
 from anobench.evaluation.pixel_protocol import evaluate_run
 from anobench.evaluation.ranking import ranks
@@ -145,27 +144,13 @@ def render_cross(columns: list[DatasetColumn], command: str) -> str:
         "counted for each) come from ranking again in each bootstrap resample of every data set's cases. Methods "
         "missing from a data set are shown below, unranked."
     )
+    manifests = "Data manifests: " + ", ".join(
+        f"{c.dataset} `{next(iter(c.metrics.values())).run.data_manifest[:12]}…` ({c.protocol} protocol)"
+        for c in columns
+    )
     runs = [m.run for c in columns for m in c.metrics.values()]
-    lines = [
-        "# Across data sets: " + ", ".join(c.dataset for c in columns),
-        "",
-        f"Made by `{command}` from the per-case rows and stored maps of the runs below (when each ran: their "
-        "provenance.json); the same runs give the same file, byte for byte.",
-        "",
-        explanation,
-        "",
-        tabulate(body, headers=headers, tablefmt="github", disable_numparse=True),
-        "",
-        "Data manifests: "
-        + ", ".join(
-            f"{c.dataset} `{next(iter(c.metrics.values())).run.data_manifest[:12]}…` ({c.protocol} protocol)"
-            for c in columns
-        ),
-        "",
-        "Runs: " + ", ".join(f"`{run.folder}` ({run.device})" for run in runs),
-        "",
-    ]
-    return "\n".join(lines)
+    title = "Across data sets: " + ", ".join(c.dataset for c in columns)
+    return board(title, explanation, headers, body, runs, command, manifests=manifests)
 
 
 def write_cross(
