@@ -130,7 +130,11 @@ class IXISlices:
         self._slab = lru_cache(maxsize=KEPT_SLABS)(self._prepared_slab)
         self.list_folder = None if config.split_lists is None else Path(config.split_lists).expanduser().resolve()
         if self.list_folder is None and not caps_images(root, config.modality):
-            prepare = "" if config.modality == "t1" else f" (anobench prepare ixi RAW OUT --modality {config.modality})"
+            prepare = (
+                ""
+                if config.modality == "t1"
+                else f" (`anobench prepare ixi` writes them with --modality {config.modality})"
+            )
             raise IXI.missing(f"no {caps_pattern(config.modality)} under {root}{prepare}")
 
     def _list_file(self, split: str) -> Path:

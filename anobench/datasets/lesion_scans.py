@@ -19,6 +19,7 @@ healthy scans of that contrast.
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -82,9 +83,13 @@ class LesionScans:
         self.description = read_description(root, of)
         self.modality_name = self.description["modality"]
         if config.modality is not None and config.modality != self.modality_name:
+            command = shlex.join(
+                ["anobench", "prepare", of.name, str(self.description.get("source", "RAW_DIR")),
+                 f"{root}-{config.modality}", "--modality", config.modality]
+            )  # fmt: skip
             raise AnobenchError(
                 f"{root} holds {of.name} {self.modality_name} images; {config.modality} ones are prepared into "
-                f"another folder: `anobench prepare {of.name} RAW_DIR OUT_DIR --modality {config.modality}`"
+                f"another folder: `{command}`"
             )
         self.modality = of.modality(self.modality_name)
         self.z_range = None if config.z_range is None else parse_z_range(config.z_range)

@@ -90,7 +90,9 @@ def test_the_t2_release_is_prepared_beside_the_t1_one_and_read_with_modality_t2(
     dataset = ixi.open_dataset({"modality": "t2"}, DatasetContext(64, out))
     assert dataset.case_ids("train") == ["sub-IXI002_ses-M00"]
     assert (dataset.evaluation.modality, dataset.evaluation.lesion_contrast) == ("t2", "bright")
-    with pytest.raises(AnobenchError, match="no subjects/sub-\\*/ses-\\*/pd_linear/\\*_PDw.nii.gz .*--modality pd"):
+    with pytest.raises(
+        AnobenchError, match="no subjects/sub-\\*/ses-\\*/pd_linear/\\*_PDw.nii.gz .*with --modality pd"
+    ):
         ixi.open_dataset({"modality": "pd"}, DatasetContext(64, out))
     wrong = cli("prepare", "ixi", str(tmp_path / "IXI-T1"), str(out), "--modality", "t2", *words)
     assert wrong.returncode == 2 and "no IXI*-T2.nii.gz files in" in wrong.stderr and "IXI-T2.tar" in wrong.stderr

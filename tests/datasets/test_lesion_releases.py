@@ -4,6 +4,7 @@ reading what it wrote, and every bad input as one line."""
 import json
 import re
 import shlex
+import shutil
 
 import nibabel
 import numpy as np
@@ -26,6 +27,7 @@ from anobench.datasets.lesion_prepare import prepare_release
 from anobench.datasets.lesion_releases import release
 from anobench.datasets.lesion_scans import open_brats, open_mslub, open_wmh
 from anobench.datasets.nifti import axial_slice, read_volume
+from anobench.datasets.registration import NILEARN_TEMPLATE_SPACE
 from anobench.diffusion.checkpoint import read_checkpoint
 from anobench.errors import AnobenchError
 from anobench.imaging import prepare_mask
@@ -91,6 +93,22 @@ def test_brats_prepared_as_printed_into_mni_space_read_as_slices_and_volumes(cli
     assert middle.subject_id == "BraTS2021_00000" and middle.slice_index == 23
     assert middle.mask.any() and (middle.mask <= middle.brain_mask).all()
     assert volumes.evaluation.volumes and volumes.evaluation.healthy_test_split == "ixi:test"
+
+    # another modality is another folder: the error's command prepares it, as printed
+    with pytest.raises(AnobenchError, match="holds brats t2 images") as refused:
+        open_brats({"modality": "flair"}, DatasetContext(64, out))
+    words = shlex.split(re.search(r"`([^`]+)`", str(refused.value)).group(1))
+    assert words[:3] == ["anobench", "prepare", "brats"] and words[-2:] == ["--modality", "flair"]
+    # exactly as printed; the cache holds this test's small template where nilearn's MNI152 would be written
+    templates = tmp_path / "cache" / "templates"
+    templates.mkdir(parents=True)
+    shutil.copy(template, templates / f"mni152-{NILEARN_TEMPLATE_SPACE}-1mm.nii.gz")
+    shutil.copy(mask, templates / f"mni152-{NILEARN_TEMPLATE_SPACE}-1mm-brain-mask.nii.gz")
+    flair = cli(*words[1:], env={"ANOBENCH_CACHE": str(tmp_path / "cache")})
+    assert flair.returncode == 0, flair.stderr
+    assert (
+        open_brats({"modality": "flair"}, DatasetContext(64, tmp_path / "brats-flair")).evaluation.modality == "flair"
+    )
 
 
 def test_wmh_label_2_is_neither_lesion_nor_brain_and_the_skull_is_stripped(cli, tmp_path):
