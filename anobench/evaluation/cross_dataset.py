@@ -27,6 +27,7 @@ from anobench.errors import AnobenchError
 from anobench.evaluation.box_protocol import evaluate_box_run
 from anobench.evaluation.cells import board, distinct_labels, with_interval
 from anobench.evaluation.identity import evaluate_runs, find_runs, merge_seeds, same_data
+from anobench.evaluation.layouts.volume import HEADLINE as VOLUME_HEADLINE
 from anobench.evaluation.pixel_protocol import evaluate_run
 from anobench.evaluation.ranking import ranks
 from anobench.evaluation.volume_protocol import evaluate_volume_run
@@ -35,7 +36,7 @@ from anobench.store import folder as store
 # protocol → (how a run is evaluated, the headline's key in `intervals` / `resampled`, its name)
 PROTOCOLS: dict[str, tuple[Callable[..., Any], str, str]] = {
     "pixel": (evaluate_run, "dice all", "Dice all"),
-    "volume": (evaluate_volume_run, "dice 0.01", "Dice @1 % FPR"),
+    "volume": (evaluate_volume_run, VOLUME_HEADLINE, "Dice @1 % FPR"),
     "box": (evaluate_box_run, "f1 mean", "F1 mean"),
 }
 
