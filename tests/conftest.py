@@ -239,6 +239,7 @@ def fabricate_brain_run(
     settings: dict[str, object] | None = None,
     restoration_error: float | None = None,
     dataset: str = "brain-phantom",
+    dataset_options: dict[str, str] | None = None,
 ) -> None:
     """A finished run on 12 slices with one square lesion each; `quality` scales how much of the map is on
     the lesion; `settings`: the method settings its config records; `restoration_error`: its healthy
@@ -279,6 +280,7 @@ def fabricate_brain_run(
             "method": method,
             "method_settings": settings or {},
             "dataset": dataset,
+            "dataset_options": dataset_options or {},
             "split": "test",
             "healthy_split": "val" if healthy else None,
         },

@@ -41,3 +41,16 @@ def test_a_cross_board_needs_several_data_sets_one_run_per_method_and_markdown(t
         compare([*first, *second, str(twice)], out_dir=tmp_path / "boards", layout="cross")
     with pytest.raises(AnobenchError, match="Markdown only"):
         compare([*first, *second], out_dir=tmp_path / "boards", layout="cross", formats="md,csv")
+
+
+def test_variants_of_one_data_set_are_columns_of_their_own(tmp_path):
+    folders = []
+    for pathology, quality in (("ms", 1.0), ("wmh", 0.8)):
+        for method in ("alpha", "beta"):
+            folder = tmp_path / pathology / method
+            quality_of = quality if method == "alpha" else 0.4
+            options = {"pathology": pathology}
+            fabricate_brain_run(folder, method, quality_of, dataset="phantom-t2", dataset_options=options)
+            folders.append(str(folder))
+    path, columns = compare(folders, out_dir=tmp_path / "boards", layout="cross")
+    assert [c.dataset for c in columns] == ["phantom-t2 pathology=ms", "phantom-t2 pathology=wmh"]

@@ -1,7 +1,8 @@
 """The cross-dataset board (`anobench compare RUNS… --layout cross`): does an ordering hold beyond one
 lesion type?
 
-Runs of several data sets, one per method and data set: each data set's runs are evaluated together
+Runs of several data sets (or of one data set with different `--data` options, such as the T2
+phantom's pathologies), one per method and data set: each data set's runs are evaluated together
 by its own protocol (on their common cases, refused on different data) and shown by its headline —
 Dice all (oracle, pixel protocol), Dice at 1 % healthy FPR (volumes), F1 mean (boxes) — with its
 interval. The consensus rank, as MOOD ranks across its tasks: within every data set the methods are
@@ -60,6 +61,13 @@ class Consensus:
     first: np.ndarray  # share of resamples in which each method has the best (lowest) mean rank
 
 
+def dataset_name(config: dict[str, Any]) -> str:
+    """The data set a run scored, with the options that made it (`brain-phantom-t2 pathology=ms`): one
+    data set's variants are columns of their own."""
+    options = config.get("dataset_options") or {}
+    return " ".join([str(config["dataset"]), *(f"{key}={value}" for key, value in sorted(options.items()))])
+
+
 def protocol_of(folder: Path) -> str:
     evaluation = store.read_json(folder / store.CONFIG).get("evaluation") or {}
     if evaluation.get("protocol") == "box":
@@ -72,7 +80,7 @@ def columns_of(targets: list[str]) -> list[DatasetColumn]:
     folders = find_runs(targets)
     groups: dict[str, list[Path]] = {}
     for folder in folders:
-        groups.setdefault(str(store.read_json(folder / store.CONFIG)["dataset"]), []).append(folder)
+        groups.setdefault(dataset_name(store.read_json(folder / store.CONFIG)), []).append(folder)
     if len(groups) < 2:
         raise AnobenchError("--layout cross compares runs of several data sets; these are all of one")
     evaluated = []
