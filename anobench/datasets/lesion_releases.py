@@ -142,7 +142,7 @@ def _wmh_scans(root: Path, modality: Modality) -> list[RawScan]:
             _required(folder / "pre" / f"{modality.file}.nii.gz", f"wmh subject {folder} lacks its {modality.file}"),
             _required(
                 folder / "wmh.nii.gz",
-                f"wmh subject {folder} has no wmh.nii.gz (the challenge's test labels are withheld)",
+                f"wmh subject {folder} has no label map",
             ),
         )
         for folder in folders
