@@ -18,6 +18,14 @@ def size_of(path):
         return image.size
 
 
+def coloured_pixels(path, colour, tolerance=40):
+    """How many pixels of the PNG are near `colour` (#rrggbb): what a curve of that colour drew."""
+    wanted = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("RGB"), dtype=np.int64)
+    return int((np.abs(pixels - wanted).sum(axis=-1) < tolerance).sum())
+
+
 def test_drawing_never_loads_pyplot_nor_switches_the_backend(tmp_path):
     # a notebook user's choice of backend; asking for the backend before drawing would load pyplot itself
     script = """
@@ -44,6 +52,9 @@ def test_pr_and_froc_curves_write_one_png_each(tmp_path):
         {"a": (np.array([0.0, 0.5, 2.0, 8.0]), np.array([0.1, 0.6, 0.4, 0.9]))}, tmp_path / "sub" / "froc.png"
     )
     assert min(size_of(pr)) > 200 and min(size_of(froc)) > 200  # the folder is made when missing
+    # the curves are drawn, each in its colour (matplotlib's first two), not a blank frame
+    assert coloured_pixels(pr, "#1f77b4") > 200 and coloured_pixels(pr, "#ff7f0e") > 200
+    assert coloured_pixels(froc, "#1f77b4") > 100 and coloured_pixels(froc, "#ff7f0e") == 0
 
 
 def test_the_significance_matrix_grows_with_the_runs_and_survives_pairs_without_differences(tmp_path):
@@ -89,6 +100,7 @@ def test_estimate_lines_draw_intervals_on_a_log_axis_with_plain_ticks(tmp_path):
     series = {"thor": [(10, Estimate(0.5, 0.4, 0.6)), (100, Estimate(0.7, float("nan"), float("nan")))]}
     path = figures.estimate_lines(series, tmp_path / "nfe.png", "NFE", "Dice against cost", log_x=True)
     assert min(size_of(path)) > 200  # an interval unknown (NaN) is drawn without its bar
+    assert coloured_pixels(path, "#1f77b4") > 50  # the line and its interval bar
 
 
 def test_a_figure_without_labelled_lines_draws_no_empty_legend_and_warns_nothing(tmp_path):

@@ -141,6 +141,7 @@ def interrupted_after_a_batch(words, out, sent, stderr=subprocess.DEVNULL):
     deadline = time.monotonic() + 120
     while not journalled_batches(out) and time.monotonic() < deadline:
         time.sleep(0.02)
+    assert journalled_batches(out), "no batch was journalled within 120 s: nothing to interrupt after"
     # a run that already ended would make the test fail for another reason than the one it checks
     assert process.poll() is None, f"the run ended (exit {process.returncode}) before it could be signalled"
     process.send_signal(sent)

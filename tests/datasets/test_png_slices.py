@@ -1,3 +1,5 @@
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -37,7 +39,14 @@ def test_reads_the_released_layout(tmp_path):
     assert cases[0].image.shape == (8, 8)
     np.testing.assert_allclose(cases[0].image, 128 / 255, atol=1e-6)
     assert cases[0].mask.sum() == 4  # the 4×4 square at half size
-    assert len(manifest_hash(dataset)) == 64
+    # the manifest lists every file read with its own sha256, and its hash follows any file's bytes
+    root = tmp_path / "data"
+    read = sorted(path for path in root.rglob("*") if path.is_file())
+    expected = {path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest() for path in read}
+    assert dataset.manifest()["files"] == expected
+    before = manifest_hash(dataset)
+    write_png(root / "ATLAS/png/sub-r001s001_T1w.png", np.full((16, 16), 0.25))
+    assert manifest_hash(dataset) != before
 
 
 def test_mask_list_of_another_length_is_an_error(tmp_path):

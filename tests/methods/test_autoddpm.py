@@ -59,7 +59,9 @@ def test_calibrated_threshold_gives_at_most_5_percent_positives_on_its_healthy_i
     images = torch.stack([torch.from_numpy(c.image) for c in cases])[:, None]
     with torch.inference_mode():
         stage_map = model.stage_one(Batch(images, [c.case_id for c in cases], 0))[2]
+    # τ is the calibrated order statistic, not merely a high value: at most 5 % above it, more from it on
     assert float((stage_map > model.threshold).float().mean()) <= 0.05
+    assert float((stage_map >= model.threshold).float().mean()) > 0.05
 
 
 def test_result_equals_the_input_outside_the_dilated_mask(tiny_checkpoint):

@@ -1,3 +1,5 @@
+import hashlib
+
 import numpy as np
 import pytest
 import torch
@@ -51,7 +53,7 @@ def test_settings_record_the_checkpoint(ddpm, tiny_checkpoint):
     settings = ddpm.settings()
     assert settings["t0"] == 40 and settings["stride"] == 10 and settings["noise"] == "gaussian"
     assert settings["checkpoint"]["path"] == str(tiny_checkpoint)
-    assert len(settings["checkpoint"]["sha256"]) == 64
+    assert settings["checkpoint"]["sha256"] == hashlib.sha256(tiny_checkpoint.read_bytes()).hexdigest()
 
 
 def test_checkpoint_of_another_size_is_refused(tiny_checkpoint):

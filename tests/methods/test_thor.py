@@ -147,7 +147,9 @@ def test_harmonization_renoises_the_blend_at_level_t_with_the_initial_noise(
     with torch.inference_mode():
         prediction = method.predict(Batch(images, ["only"], seed=0))
     assert method.settings()["map_steps"] == map_steps and averaged == [len(map_steps)]
-    expected = original_mean(composed).clamp(0, thor_maps.FINAL_MAP_CEILING)
+    stacked = torch.stack(composed).double()  # eq. (5) by hand: 0 wherever one map is 0, as scipy's hmean
+    by_hand = torch.where((stacked > 0).all(0), len(composed) / (1 / stacked).sum(0), torch.zeros_like(stacked[0]))
+    expected = by_hand.float().clamp(0, thor_maps.FINAL_MAP_CEILING)
     torch.testing.assert_close(prediction.maps, expected)
     assert [t for t, _, _ in noised] == [100, 50]  # the jump to T0, then the blend at H = {50}
     torch.testing.assert_close(noised[1][1], noised[0][1])  # the same ε as the jump to T0
