@@ -185,8 +185,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def ddpm_run(checkpoint: Path) -> list[str]:
-    """The start of a CLI run of DDPM on the brain phantom with `checkpoint`."""
-    return ["run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(checkpoint)]
+    """The start of a CLI run of DDPM on the brain phantom with `checkpoint`, on the CPU whatever the
+    machine has (the tests that compare runs byte for byte must not move to a GPU where one is present)."""
+    return ["run", "--method", "ddpm", "--dataset", "brain-phantom", "--checkpoint", str(checkpoint), "--device", "cpu"]
 
 
 def ddpm_request(checkpoint: Path, out: Path, **changes: object):

@@ -25,8 +25,6 @@ def torchrun(*words, cwd):
 def test_torchrun_shards_cases_and_rank_0_merges_them_into_the_single_process_result(cli, tiny_checkpoint, tmp_path):
     words = [
         *ddpm_run(tiny_checkpoint),
-        "--device",
-        "cpu",
         "--latency-cases",
         "0",
         *assignments("--data", SMALL_PHANTOM),

@@ -136,7 +136,7 @@ def test_the_training_command_a_missing_checkpoint_proposes_runs_as_printed(cli,
         text=True,
         env={**os.environ, **env},
     )
-    started = process.stdout.readline()
+    started = first_line(process, timeout=120)
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)
     assert "training on 2 images of atlas:train-healthy" in started, process.stderr.read()
@@ -145,3 +145,12 @@ def test_the_training_command_a_missing_checkpoint_proposes_runs_as_printed(cli,
     assert finished.returncode == 0, finished.stderr
     again = cli(*run_words, env=env)
     assert again.returncode == 0, again.stderr
+
+
+def first_line(process, timeout):
+    """The first line the process prints, or "" after `timeout` seconds (a pipe read cannot hang the suite)."""
+    import selectors
+
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        return process.stdout.readline() if selector.select(timeout) else ""
