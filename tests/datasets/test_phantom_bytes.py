@@ -1,28 +1,18 @@
 """The embedded phantoms are the same bytes on every machine (issue 33): generated afresh here, each
-default phantom's data manifest equals the one the shipped checkpoints (and the committed boards)
-were made from, also when the calling process has numpy's AVX-512 kernels switched off, as they are
-on machines without AVX-512 (`anobench/datasets/generated.py` generates on the baseline kernels)."""
+default phantom's data manifest equals the one written down in `tests/phantom_manifests.py` (which
+the shipped checkpoints, tests/test_shipped_checkpoints.py, and the committed boards were made
+from), also when the calling process has numpy's AVX-512 kernels switched off, as they are on
+machines without AVX-512 (`anobench/datasets/generated.py` generates on the baseline kernels)."""
 
-import json
 import os
 import subprocess
 import sys
-from importlib import resources
-from pathlib import Path
 
 import pytest
+from phantom_manifests import PUBLISHED
 
 pytestmark = pytest.mark.slow  # each default phantom takes 7–30 s to generate
 
-SHIPPED = json.loads((Path(str(resources.files("anobench") / "checkpoints")) / "manifest.json").read_text())
-PUBLISHED = {
-    "brain-phantom": SHIPPED["brain-phantom-gaussian-cpu-small"]["data_manifest"],
-    "wrist-phantom": SHIPPED["wrist-phantom-gaussian-cpu-small"]["data_manifest"],
-    # no checkpoint is trained on it: the manifest its committed board's runs record
-    "brain-phantom-volumes": "e25df952509b2c3ef07dacd8226d5377a75b8affff462648df983a1d9f8e8bde",
-    # the T2 phantom's default (tumour), as first generated (2026-12-07): no checkpoint or board yet
-    "brain-phantom-t2": "a0046c966c18c3e823f8f0c73bf32559efafceb853a0ca9d48440d00560c8ed7",
-}
 AVX512_OFF = "X86_V4 AVX512_ICL"  # the setting under which an AVX-512 machine made what others make
 MANIFEST_OF = """
 import sys
