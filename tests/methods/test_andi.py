@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from anobench import registry
+from anobench.api import Batch, MethodContext
 from anobench.diffusion.model import DiffusionModel
 from anobench.diffusion.presets import get_preset
 from anobench.diffusion.pyramid_noise import PyramidNoise, level_sides
@@ -108,3 +110,30 @@ def test_a_short_range_scores_the_phantom_one_call_per_timestep(tiny_checkpoint,
     results = read_results(tmp_path / "andi")
     assert (results.rows["nfe"] == 3).all() and results.maps.shape == (12, 64, 64)
     assert np.isfinite(results.maps).all() and (results.maps >= 0).all() and results.maps.max() > 0
+
+
+class ReleasedNoise:
+    """The golden run's Gaussian draws, one per timestep from t = 75, in place of the method's noise."""
+
+    name = "gaussian"
+
+    def draw_batch(self, generators, shape, timestep, device):
+        return torch.from_numpy(GOLDEN["noise"][timestep - FIRST_STEP]).to(device)
+
+
+def test_predict_gives_the_released_map(tiny_checkpoint):
+    """The golden run through the public method: its network the release run's stub, its noise the
+    recorded draws; `predict` must give the release's geometric mean (no median filter: the released
+    evaluation applies its own afterwards)."""
+    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), tiny_checkpoint)
+    options = {"start": str(FIRST_STEP), "stop": str(FIRST_STEP + len(GOLDEN["noise"])), "median": "1",
+               "trained_noise": "gaussian"}  # fmt: skip
+    method = registry.methods.get("andi").create(options, context)
+    method.model.network = stub_model().network
+    method.noise = ReleasedNoise()
+    clean_unit = (torch.from_numpy(GOLDEN["clean"]) + 1) / 2  # the golden clean image is in the network's units
+    prediction = method.predict(Batch(clean_unit, ["a", "b"], 0))
+    # 1e-4: the clean image passes through the unit range and back (one float32 rounding, measured to
+    # move one of 512 values by 5e-5 once the release's float32 means difference amplifies it)
+    np.testing.assert_allclose(prediction.maps.numpy(), GOLDEN["gmean"], rtol=1e-4)
+    assert prediction.nfe == len(GOLDEN["noise"])
