@@ -188,3 +188,23 @@ def test_a_box_run_read_in_chunks_scores_as_the_one_held_in_memory(tmp_path, mon
             (estimate.low, estimate.high), abs=0.05
         ), k
     assert "read a chunk at a time" in render_table2([streamed], "anobench compare")
+
+
+def test_the_console_table_prints_each_runs_class_f1_mean_and_threshold(tmp_path):
+    from rich.console import Console
+
+    from anobench.evaluation.layouts.table2 import print_table2
+
+    fabricate_run(tmp_path / "a", "thor")
+    metrics = evaluate_box_run(tmp_path / "a")
+    console = Console(record=True, width=200)
+    print_table2([metrics], console)
+    lines = console.export_text().splitlines()
+    header = next(line for line in lines if " mean " in line)
+    for column in ("fract", "metal", "mean", "R@0.5", "R@4", "τ"):
+        assert column in header.split(), header
+    row = next(line for line in lines if line.lstrip().startswith("thor")).split()
+    # per class F1 ×100 (fracture found, metal missed), their mean, and the healthy split's threshold
+    cells = dict(zip(header.split(), row[-len(header.split()) :]))
+    assert (cells["fract"], cells["metal"], cells["mean"]) == ("100.0", "0.0", "50.0")
+    assert cells["τ"] == f"{metrics.threshold:.3f}"

@@ -119,3 +119,18 @@ def test_prepare_names_what_is_missing(tmp_path):
         raw_scans(tmp_path / "nowhere")
     with pytest.raises(AnobenchError, match="no IXI\\*-T1.nii.gz files"):
         raw_scans(tmp_path)
+
+
+def test_the_default_template_and_mask_are_nilearns_mni152_on_one_grid(tmp_path):
+    """What `prepare ixi` registers to when no --template is given: nilearn's MNI152 (2009a, 1 mm) and
+    its brain mask, written once into the cache as NIfTI files SimpleITK reads, on the same grid."""
+    from anobench.datasets.registration import brain_mask_on, nilearn_brain_mask, nilearn_template, read_image
+
+    template, mask = nilearn_template(tmp_path), nilearn_brain_mask(tmp_path)
+    fixed = read_image(template)
+    assert fixed.GetSize() == (197, 233, 189) and fixed.GetSpacing() == (1.0, 1.0, 1.0)
+    inside = sitk.GetArrayFromImage(brain_mask_on(fixed, mask))
+    assert set(np.unique(inside)) == {0.0, 1.0} and 1.0e6 < inside.sum() < 2.5e6  # an adult brain, in mm³
+    voxels = sitk.GetArrayFromImage(fixed)
+    assert voxels[inside > 0].mean() > 3 * voxels[inside == 0].mean()  # the mask lies on the template's brain
+    assert nilearn_template(tmp_path) == template  # written once, then read from the cache
