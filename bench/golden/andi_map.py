@@ -96,7 +96,6 @@ def main(checkout: Path) -> None:
         "arrays": "clean, noise (6x2x1x16x16, t = 75..80), deviations (2x6x1x16x16), gmean, mean (2x1x16x16); "
         "pyramid_u (the u values used, r = 2 + 2u), pyramid_white (1x32x32), pyramid_grid_<level> (1xSxS), pyramid "
         "(1x32x32)",
-        "command": "python bench/golden/andi_map.py ANDI_CHECKOUT",
     }
     fixture.write("andi-release", arrays, description, f"torch {torch.__version__.split('+')[0]}")
 

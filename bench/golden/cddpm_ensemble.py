@@ -76,7 +76,6 @@ def main(checkout: Path) -> None:
         "noise: 3x2x1x16x16 N(0, 1) from the same generator; float32",
         "arrays": "clean, condition, noise, alphas_cumprod (ᾱ at indices 249, 499, 749), reconstruction, map "
         "(2x1x16x16)",
-        "command": "python bench/golden/cddpm_ensemble.py CDDPM_CHECKOUT",
     }
     fixture.write("cddpm-release", arrays, description, f"torch {torch.__version__.split('+')[0]}")
 

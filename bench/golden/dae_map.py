@@ -62,7 +62,6 @@ def main(checkout: Path) -> None:
         "inputs": "clean: 2x1x24x24, zero background, rows 3..20 and columns 4..19 0.05 + 0.9 u in float32, u "
         "drawn with numpy default_rng(7); reconstruction: clean + N(0, 0.1) from the same generator; float32",
         "arrays": "clean, reconstruction, map (2x1x24x24 float32)",
-        "command": "python bench/golden/dae_map.py DENOISINGAE_CHECKOUT",
     }
     fixture.write("dae-release-map", arrays, description, f"torch {torch.__version__.split('+')[0]}")
 

@@ -30,10 +30,18 @@ def stub_module(name: str, **attributes: object) -> None:
     sys.modules[name] = stub
 
 
-def write(name: str, arrays: dict[str, np.ndarray], description: dict[str, str], versions: str) -> None:
-    """tests/methods/golden/NAME.npz and NAME.json; `made` records the day (UTC) and `versions`."""
+def command_of(script: str) -> str:
+    """The command that remakes a fixture: the usage line of its script's docstring."""
+    usage = [line.strip() for line in (sys.modules[script].__doc__ or "").splitlines() if "bench/golden/" in line]
+    return usage[-1].split("  ")[0].replace(".venv/bin/python", "python") if usage else ""  # a note after two spaces
+
+
+def write(name: str, arrays: dict[str, np.ndarray], description: dict[str, object], versions: str) -> None:
+    """tests/methods/golden/NAME.npz and NAME.json; the JSON adds the command that remakes them (the
+    script's usage line) and `made`, the day (UTC) and `versions`."""
     METHOD_GOLDEN.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(METHOD_GOLDEN / f"{name}.npz", **arrays)
     made = f"{datetime.now(timezone.utc):%Y-%m-%d}, {versions}, CPU"
-    text = json.dumps({**description, "made": made}, indent=2, ensure_ascii=False)
+    record = {**description, "command": command_of("__main__"), "made": made}
+    text = json.dumps(record, indent=2, ensure_ascii=False)
     (METHOD_GOLDEN / f"{name}.json").write_text(text + "\n")

@@ -82,7 +82,6 @@ def main(checkout: Path) -> None:
         },
         "arrays": "image; <run>_maps (every intermediate map a, in chain order), <run>_final_map, "
         "<run>_reconstruction; float32",
-        "command": "PYTHONPATH=CV2_DIR python bench/golden/thor_chain.py THOR_CHECKOUT",
     }
     fixture.write("thor-release-chain", arrays, description, f"torch {torch.__version__.split('+')[0]}")  # type: ignore[arg-type]
 
