@@ -10,7 +10,7 @@ import glob
 import json
 import os
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Protocol, TypeVar
 
@@ -39,6 +39,7 @@ class RunIdentity:
     peak_memory_mb: float
     device: str
     seed: int  # the inference seed
+    options: dict[str, Any] = field(default_factory=dict)  # the method options the run was asked for (`--set`)
 
 
 class Evaluated(Protocol):
@@ -156,6 +157,7 @@ def run_identity(folder: Path, config: dict[str, Any], provenance: dict[str, Any
         peak_memory_mb=timing.get("peak_memory", {}).get("bytes", float("nan")) / 2**20,
         device=provenance.get("device_name", provenance.get("device", "")),
         seed=int(config.get("seed", 0)),
+        options=dict(config.get("method_options") or {}),
     )
 
 

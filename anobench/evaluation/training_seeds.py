@@ -1,15 +1,15 @@
 """Runs whose denoisers differ only in their training seed, merged into one row of a pixel board.
 
 Published gaps between diffusion detectors are often within what retraining the same network with
-another seed changes. Runs of one method, with the same settings on the same cases, whose
-checkpoints were trained alike (`anobench train … --seed N`, the recorded recipe equal but for the
-seed and what a run of training measures of itself: its loss, device, threads, versions) become one
-row: every estimate is the mean over the training seeds, and its interval a two-level bootstrap,
-each resample drawing the training seeds with replacement and the cases as every row draws them
-(`resampled`), so that it covers the spread of training as well as the cases'. The seed draws are
-the same for every row (one generator, seeded), so a paired comparison of two merged rows pairs
-runs of the same training seed in each resample: checkpoints shared by methods (THOR-G, DDPM and
-AutoDDPM read one Gaussian denoiser) stay paired. Per-case scores (Wilcoxon's) are the seeds'
+another seed changes. Runs of one method on the same cases, asked for with the same method options,
+whose checkpoints were trained alike (`anobench train … --seed N`: the recorded recipe equal but for
+the seed and what a run of training measures of itself, its loss, device, threads, versions) become
+one row: every estimate is the mean over the training seeds, and its interval a two-level
+bootstrap, each resample drawing the training seeds with replacement and the cases as every row
+draws them (`resampled`), so that it covers the spread of training as well as the cases'. The seed
+draws are the same for every row (one generator, seeded), so a paired comparison of two merged rows
+pairs runs of the same training seed in each resample: checkpoints shared by methods (THOR-G, DDPM
+and AutoDDPM read one Gaussian denoiser) stay paired. Per-case scores (Wilcoxon's) are the seeds'
 mean; the row's other cells (thresholds, the calibrated τ, costs) are the lowest seed's.
 """
 
@@ -26,8 +26,9 @@ import numpy as np
 from anobench.evaluation.bootstrap import SEED, interval
 from anobench.evaluation.pixel_protocol import RunMetrics
 
-# what a training run measures of itself rather than decides: not part of the recipe
-RUN_SPECIFIC = ("seed", "final_loss", "device", "threads", "torch", "anobench", "processes")
+# what a training run measures of itself rather than decides (and the modality, which its data
+# manifest implies and older checkpoints do not record): not part of the recipe
+NOT_RECIPE = ("seed", "final_loss", "device", "threads", "torch", "anobench", "processes", "modality")
 SEED_DRAWS = SEED + 7  # the generator of the seed draws (any fixed value: the same for every row)
 
 
@@ -36,16 +37,17 @@ def training_seed(metrics: RunMetrics) -> int | None:
     return None if seed is None else int(seed)
 
 
-def recipe(settings: dict[str, Any]) -> str:
-    """The run's settings without its checkpoint's identity and training seed (JSON, keys sorted)."""
-    kept = copy.deepcopy(settings)
-    checkpoint = kept.get("checkpoint")
+def recipe(m: RunMetrics) -> str:
+    """What a run asked for (its method options) and how its checkpoint was made, without the
+    checkpoint's identity and training seed (JSON, keys sorted). Settings a method resolves from its
+    checkpoint (AutoDDPM's calibrated τ) differ between seeds and are left out with the rest."""
+    checkpoint = copy.deepcopy(m.run.settings.get("checkpoint"))
     if isinstance(checkpoint, dict):
         checkpoint.pop("path", None)
         checkpoint.pop("sha256", None)
-        for key in RUN_SPECIFIC:
+        for key in NOT_RECIPE:
             checkpoint.get("training", {}).pop(key, None)
-    return json.dumps(kept, sort_keys=True, default=str)
+    return json.dumps({"options": m.run.options, "checkpoint": checkpoint}, sort_keys=True, default=str)
 
 
 def merge_training_seeds(metrics: list[Any]) -> list[Any]:
@@ -53,7 +55,7 @@ def merge_training_seeds(metrics: list[Any]) -> list[Any]:
     training seed merged (in the place of the first of them); everything else as it was."""
     groups: dict[tuple[Any, ...], list[RunMetrics]] = {}
     for m in metrics:
-        key = (m.run.method, recipe(m.run.settings), m.case_ids, m.run.seed, training_seed(m) is None)
+        key = (m.run.method, recipe(m), m.case_ids, m.run.seed, training_seed(m) is None)
         groups.setdefault(key, []).append(m)
     merged: list[Any] = []
     for m in metrics:
