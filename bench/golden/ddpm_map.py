@@ -17,7 +17,6 @@ the two differ in T0 and in the scheduler's noise type only.
 from __future__ import annotations
 
 import sys
-import types
 from pathlib import Path
 
 import fixture
@@ -28,33 +27,18 @@ RUNS = {"ddpm": (350, "gaussian", 400_000), "anoddpm": (250, "simplex", 500_000)
 
 
 def main(checkout: Path) -> None:
-    sys.path.insert(0, str(fixture.ROOT / "tests"))
-    import thor_golden
-
-    sys.path.insert(0, str(checkout))
-    fixture.stub_module("wandb")
-    sys.modules["lpips"] = types.SimpleNamespace(LPIPS=lambda **kwargs: thor_golden.StubLPIPS())  # type: ignore[assignment]
-    from model_zoo import ddpm as release
-    from net_utils.schedulers import ddpm as release_scheduler
-
-    image = thor_golden.input_image()
+    thor = fixture.thor_release(checkout)
+    image = thor.golden.input_image()
     arrays = {"image": image.numpy()}
     for name, (t0, noise_type, key) in RUNS.items():
         draws: list[int] = []
 
         def generate_noise(kind, x, timestep=None, generator=None, key=key, draws=draws):
             draws.append(int(timestep))
-            return torch.from_numpy(thor_golden.hashed_uniform(key + len(draws) - 1))[None, None]
+            return torch.from_numpy(thor.golden.hashed_uniform(key + len(draws) - 1))[None, None]
 
-        release.generate_noise = generate_noise
-        release_scheduler.generate_noise = generate_noise
-        model = release.DDPM.__new__(release.DDPM)
-        torch.nn.Module.__init__(model)
-        model.unet = thor_golden.StubDenoiser()
+        model = thor.model(noise_type, generate_noise)
         model.inference_type, model.noise_level_recon = "ddpm", t0
-        model.train_scheduler = release_scheduler.DDPMScheduler(num_train_timesteps=1000, noise_type=noise_type)
-        model.inference_scheduler = release_scheduler.DDPMScheduler(num_train_timesteps=1000, noise_type=noise_type)
-        model.inference_scheduler.set_timesteps(1000)
         maps, _, extras = model.get_anomaly(image)
         arrays[f"{name}_map"] = np.asarray(maps, np.float32)
         arrays[f"{name}_reconstruction"] = extras["x_rec"].numpy()

@@ -45,3 +45,33 @@ def write(name: str, arrays: dict[str, np.ndarray], description: dict[str, objec
     record = {**description, "command": command_of("__main__"), "made": made}
     text = json.dumps(record, indent=2, ensure_ascii=False)
     (METHOD_GOLDEN / f"{name}.json").write_text(text + "\n")
+
+
+def thor_release(checkout: Path) -> types.SimpleNamespace:
+    """The THOR release's `model_zoo.ddpm` and `net_utils.schedulers.ddpm` imported from `checkout`
+    (wandb stubbed, lpips answering with the stub LPIPS), with `tests/thor_golden.py`'s stubs, and
+    `model(noise_type, generate_noise)`: a release DDPM on the stub denoiser and LPIPS, its 1000-step
+    schedulers drawing every noise from `generate_noise`."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import thor_golden
+    import torch
+
+    sys.path.insert(0, str(checkout))
+    stub_module("wandb")
+    sys.modules["lpips"] = types.SimpleNamespace(LPIPS=lambda **kwargs: thor_golden.StubLPIPS())  # type: ignore[assignment]
+    from model_zoo import ddpm as release
+    from net_utils.schedulers import ddpm as release_scheduler
+
+    def model(noise_type: str, generate_noise: object) -> object:
+        release.generate_noise = generate_noise
+        release_scheduler.generate_noise = generate_noise
+        ddpm = release.DDPM.__new__(release.DDPM)
+        torch.nn.Module.__init__(ddpm)
+        ddpm.unet, ddpm.l_pips_sq = thor_golden.StubDenoiser(), thor_golden.StubLPIPS()
+        ddpm.device, ddpm.img_ct = torch.device("cpu"), 0
+        ddpm.train_scheduler = release_scheduler.DDPMScheduler(num_train_timesteps=1000, noise_type=noise_type)
+        ddpm.inference_scheduler = release_scheduler.DDPMScheduler(num_train_timesteps=1000, noise_type=noise_type)
+        ddpm.inference_scheduler.set_timesteps(1000)
+        return ddpm
+
+    return types.SimpleNamespace(golden=thor_golden, model=model)

@@ -12,7 +12,6 @@ opencv-python-headless`, then `PYTHONPATH=DIR`, without the numpy it brings).
 from __future__ import annotations
 
 import sys
-import types
 from pathlib import Path
 
 import fixture
@@ -31,33 +30,17 @@ VISUALIZATION = list(range(700, -1, -50))  # the release's t_visualization: 700,
 
 
 def main(checkout: Path) -> None:
-    sys.path.insert(0, str(fixture.ROOT / "tests"))
-    import thor_golden
-
-    sys.path.insert(0, str(checkout))
-    fixture.stub_module("wandb")
-    sys.modules["lpips"] = types.SimpleNamespace(LPIPS=lambda **kwargs: thor_golden.StubLPIPS())  # type: ignore[assignment]
-    from model_zoo import ddpm as release
-    from net_utils.schedulers import ddpm as release_scheduler
-
-    image = thor_golden.input_image()
+    thor = fixture.thor_release(checkout)
+    image = thor.golden.input_image()
     arrays = {"image": image.numpy()[0, 0]}
     for run, (t0, harmonization, _) in RUNS.items():
         calls: list[int | None] = []
 
         def generate_noise(kind, x, timestep=None, generator=None, calls=calls):
             calls.append(None if not calls else int(timestep))  # the first call is the initial ε
-            return thor_golden.injected_noise(calls[-1])
+            return thor.golden.injected_noise(calls[-1])
 
-        release.generate_noise = generate_noise
-        release_scheduler.generate_noise = generate_noise
-        model = release.DDPM.__new__(release.DDPM)
-        torch.nn.Module.__init__(model)
-        model.unet, model.l_pips_sq = thor_golden.StubDenoiser(), thor_golden.StubLPIPS()
-        model.device, model.img_ct = torch.device("cpu"), 0
-        model.train_scheduler = release_scheduler.DDPMScheduler(num_train_timesteps=1000, noise_type="gaussian")
-        model.inference_scheduler = release_scheduler.DDPMScheduler(num_train_timesteps=1000, noise_type="gaussian")
-        model.inference_scheduler.set_timesteps(1000)
+        model = thor.model("gaussian", generate_noise)
         with torch.no_grad():
             final_state, extras = model.sample_from_image_interpol(
                 image, t0, save_intermediates=True, t_harmonization=harmonization, t_visualization=VISUALIZATION
