@@ -25,8 +25,8 @@ SCHEME_NEEDS = {
 def load_denoiser(context: MethodContext, noise: str, scheme: str = "full") -> tuple[DiffusionModel, dict[str, Any]]:
     """The checkpoint given to the run, else the shipped one for (dataset, noise, preset, `scheme`),
     refused unless it was trained with that scheme (`SCHEME_NEEDS`) and noise at the run's size."""
-    trained_on = context.training_source.partition(":")[0] if context.training_source else context.dataset
     source = context.training_source
+    trained_on = source.partition(":")[0] if source else context.dataset
     path = context.checkpoint or default_checkpoint(
         trained_on, noise, context.preset, scheme, source, context.data_root, context.modality, context.training_options
     )

@@ -82,7 +82,8 @@ def load_training_images(
         images += [torch.from_numpy(case.image) for case in cases]
         manifests.append({"source": source_word(source), "manifest": manifest_hash(dataset)})
     manifest = manifests[0]["manifest"] if not several else sha256_json(manifests)
-    if len(set(modalities.values())) > 1:
-        found = ", ".join(f"{word}: {modality}" for word, modality in modalities.items())
+    declared = {word: modality for word, modality in modalities.items() if modality is not None}
+    if len(set(declared.values())) > 1:  # a source that declares none (a plugin's) joins any
+        found = ", ".join(f"{word}: {modality}" for word, modality in declared.items())
         raise AnobenchError(f"training sources of different modalities ({found}); train on one modality")
-    return torch.stack(images)[:, None], manifest, next(iter(modalities.values()))
+    return torch.stack(images)[:, None], manifest, next(iter(declared.values()), None)
