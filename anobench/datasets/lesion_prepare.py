@@ -107,10 +107,11 @@ def checked_labels(path: Path, release: Release) -> np.ndarray:
     return values
 
 
-def _binary(values: np.ndarray, labels: frozenset[int], like: "sitk.Image") -> "sitk.Image":
+def _on_grid(inside: np.ndarray, like: "sitk.Image") -> "sitk.Image":
+    """A boolean (z, y, x) array as a 0/1 image on `like`'s grid."""
     import SimpleITK as sitk
 
-    image = sitk.GetImageFromArray(np.isin(values, sorted(labels)).astype(np.uint8))
+    image = sitk.GetImageFromArray(inside.astype(np.uint8))
     image.CopyInformation(like)  # drawn on the image's voxels: its geometry, whatever the label header's rounding
     return image
 
@@ -147,6 +148,8 @@ def prepare_release(
     `template_mask`: the template's brain mask (None for a template without one): it strips the skull
     of a release that is not stripped (unless `keep_skull`), and a stripped scan is registered to
     the template's brain (template × mask), not to its head."""
+    import SimpleITK as sitk
+
     if keep_skull and release.skull_stripped:
         raise AnobenchError(f"--keep-skull: the {release.name} release is skull-stripped already")
     if template_mask is None and not keep_skull and not release.skull_stripped:
@@ -177,11 +180,11 @@ def prepare_release(
         done += 1
         image = _float(read_image(scan.image))
         values = checked_labels(scan.labels, release)
-        labels = {"lesion": _binary(values, release.lesion_labels, image)}
+        labels = {"lesion": _on_grid(np.isin(values, sorted(release.lesion_labels)), image)}
         if release.excluded_label is not None:
-            labels["excluded"] = _binary(values, frozenset({release.excluded_label}), image)
+            labels["excluded"] = _on_grid(values == release.excluded_label, image)
         if scan.brain_mask is not None and not keep_skull:  # the release's own mask, on the image's grid
-            image = image * _float(_binary(_mask_values(scan.brain_mask), frozenset({1}), image))
+            image = image * _float(_on_grid(sitk.GetArrayFromImage(read_image(scan.brain_mask)) > 0, image))
         stripped = release.skull_stripped or (scan.brain_mask is not None and not keep_skull)
         registered, moved = register_onto(
             fixed,
@@ -204,9 +207,3 @@ def _float(image: "sitk.Image") -> "sitk.Image":
     import SimpleITK as sitk
 
     return sitk.Cast(image, sitk.sitkFloat32)
-
-
-def _mask_values(path: Path) -> np.ndarray:
-    import SimpleITK as sitk
-
-    return (sitk.GetArrayFromImage(read_image(path)) > 0).astype(np.uint8)
