@@ -15,7 +15,7 @@ import pytest
 import torch
 from conftest import SMALL_PHANTOM, ddpm_run, fabricate_brain_run
 from test_cli import assert_user_error
-from test_journal import interrupted_after_a_batch, request, same_results, slow_run_words
+from test_journal import interrupted_after_a_batch, request, run_words, same_results
 from test_registry import make_distribution
 
 from anobench.errors import AnobenchError
@@ -46,11 +46,11 @@ def digest(folder):
     ],
 )
 def test_a_bad_number_is_refused_before_anything_is_written(
-    cli, tiny_checkpoint, tmp_path, phantom_words, words, fragment
+    cli, denoiser_checkpoint, tmp_path, phantom_words, words, fragment
 ):
     out = tmp_path / "never"
     result = cli(
-        *ddpm_run(tiny_checkpoint),
+        *ddpm_run(denoiser_checkpoint),
         "--out",
         str(out),
         *phantom_words("--data"),
@@ -60,8 +60,10 @@ def test_a_bad_number_is_refused_before_anything_is_written(
     assert not out.exists() or not any(p.name.endswith((".parquet", ".npz", ".json")) for p in out.rglob("*"))
 
 
-def test_checkpoints_that_are_not_ours_are_named_without_unsafe_advice(cli, tiny_checkpoint, tmp_path, phantom_args):
-    payload = torch.load(tiny_checkpoint, weights_only=True)
+def test_checkpoints_that_are_not_ours_are_named_without_unsafe_advice(
+    cli, denoiser_checkpoint, tmp_path, phantom_args
+):
+    payload = torch.load(denoiser_checkpoint, weights_only=True)
     without_config = tmp_path / "no-config.pt"
     torch.save({key: value for key, value in payload.items() if key != "config"}, without_config)
     random_bytes = tmp_path / "random.pt"
@@ -151,14 +153,14 @@ def test_damaged_run_folders_are_named_by_compare(cli, tmp_path):
     assert not (tmp_path / "boards").exists()
 
 
-def test_a_folder_holding_only_rows_is_not_a_finished_run(cli, tiny_checkpoint, tmp_path, phantom_args):
+def test_a_folder_holding_only_rows_is_not_a_finished_run(cli, denoiser_checkpoint, tmp_path, phantom_args):
     fabricate_brain_run(tmp_path / "whole", "m", 1.0)
     partial = tmp_path / "partial"
     partial.mkdir()
     (partial / CASES).write_bytes((tmp_path / "whole" / CASES).read_bytes())
     assert_user_error(cli("compare", str(partial)), "holds no finished run", "run its command again")
     result = cli(
-        *ddpm_run(tiny_checkpoint),
+        *ddpm_run(denoiser_checkpoint),
         "--out",
         str(partial),
         "--latency-cases",
@@ -174,7 +176,7 @@ def test_a_folder_holding_only_rows_is_not_a_finished_run(cli, tiny_checkpoint, 
         "--noise-levels",
         "30",
         "--checkpoint",
-        str(tiny_checkpoint),
+        str(denoiser_checkpoint),
         "--out",
         str(tmp_path / "grid"),
         "--set",
@@ -185,10 +187,10 @@ def test_a_folder_holding_only_rows_is_not_a_finished_run(cli, tiny_checkpoint, 
 
 
 def test_a_full_disk_at_the_last_write_publishes_nothing_and_keeps_the_old_results(
-    tiny_checkpoint, tmp_path, monkeypatch
+    denoiser_checkpoint, tmp_path, monkeypatch
 ):
     out = tmp_path / "r"
-    run(request(tiny_checkpoint, out))
+    run(request(denoiser_checkpoint, out))
     before = digest(out)
 
     def full_disk(*args, **kwargs):
@@ -196,32 +198,32 @@ def test_a_full_disk_at_the_last_write_publishes_nothing_and_keeps_the_old_resul
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", full_disk)  # the rows, written once every case is scored
     with pytest.raises(AnobenchError, match="no space left"):
-        run(request(tiny_checkpoint, out, seed=1, overwrite=True))
+        run(request(denoiser_checkpoint, out, seed=1, overwrite=True))
     assert digest(out) == before  # the old set, whole, still published
     monkeypatch.undo()
-    run(request(tiny_checkpoint, out, seed=1, overwrite=True))  # the same command resumes the failed attempt
+    run(request(denoiser_checkpoint, out, seed=1, overwrite=True))  # the same command resumes the failed attempt
     assert json.loads((out / store.CONFIG).read_text())["seed"] == 1 and store.is_complete(out)
     assert json.loads((out / store.PROVENANCE).read_text())["timing"]["resumed_cases"] == 12
-    run(request(tiny_checkpoint, tmp_path / "clean", seed=1))
+    run(request(denoiser_checkpoint, tmp_path / "clean", seed=1))
     same_results(tmp_path / "clean", out)
 
 
-def test_overwrite_replaces_results_only_once_the_new_set_is_complete(tiny_checkpoint, tmp_path, monkeypatch):
+def test_overwrite_replaces_results_only_once_the_new_set_is_complete(denoiser_checkpoint, tmp_path, monkeypatch):
     from anobench.methods import ddpm
 
     out = tmp_path / "r"
-    run(request(tiny_checkpoint, out))
+    run(request(denoiser_checkpoint, out))
     before = digest(out)
     monkeypatch.setattr(ddpm.DDPM, "predict", lambda self, batch: (_ for _ in ()).throw(RuntimeError("CUDA oops")))
     with pytest.raises(AnobenchError, match=r"method 'ddpm' failed on case\(s\) .*: RuntimeError: CUDA oops"):
-        run(request(tiny_checkpoint, out, seed=3, overwrite=True))
+        run(request(denoiser_checkpoint, out, seed=3, overwrite=True))
     assert digest(out) == before and json.loads((out / store.CONFIG).read_text())["seed"] == 0
     with pytest.raises(AnobenchError, match="no checkpoint|does not exist"):
         run(request(tmp_path / "missing.pt", out, overwrite=True))
     assert digest(out) == before
 
 
-def test_a_torn_or_damaged_journal_record_is_scored_again_from_there(tiny_checkpoint, tmp_path, monkeypatch):
+def test_a_torn_or_damaged_journal_record_is_scored_again_from_there(denoiser_checkpoint, tmp_path, monkeypatch):
     from anobench.methods import ddpm
 
     original, calls = ddpm.DDPM.predict, {"n": 0}
@@ -235,7 +237,7 @@ def test_a_torn_or_damaged_journal_record_is_scored_again_from_there(tiny_checkp
     monkeypatch.setattr(ddpm.DDPM, "predict", interrupted)
     out = tmp_path / "r"
     with pytest.raises(KeyboardInterrupt, match="run the same command again"):
-        run(request(tiny_checkpoint, out))
+        run(request(denoiser_checkpoint, out))
     records = out / "journal" / "run" / "chunk-000000.batches.jsonl"
     lines = records.read_bytes().split(b"\n")
     assert len(lines) == 4  # three batches vouched for, then the newline after the last
@@ -244,18 +246,18 @@ def test_a_torn_or_damaged_journal_record_is_scored_again_from_there(tiny_checkp
     calls["scored"] = 0
     counting = lambda self, batch: calls.__setitem__("scored", calls["scored"] + 1) or original(self, batch)  # noqa: E731
     monkeypatch.setattr(ddpm.DDPM, "predict", counting)
-    run(request(tiny_checkpoint, out))
+    run(request(denoiser_checkpoint, out))
     assert calls["scored"] == 5  # the first batch kept; the torn one, the one after it and the three left scored
     assert json.loads((out / store.PROVENANCE).read_text())["timing"]["resumed_cases"] == 2
     monkeypatch.setattr(ddpm.DDPM, "predict", original)
-    run(request(tiny_checkpoint, tmp_path / "whole"))
+    run(request(denoiser_checkpoint, tmp_path / "whole"))
     same_results(tmp_path / "whole", out)
 
 
-def test_sigint_says_the_run_was_interrupted_and_how_to_resume(tiny_checkpoint, tmp_path, phantom_words):
+def test_sigint_says_the_run_was_interrupted_and_how_to_resume(denoiser_checkpoint, tmp_path, phantom_words):
     out = tmp_path / "r"
     process = interrupted_after_a_batch(
-        slow_run_words(tiny_checkpoint, phantom_words), out, signal.SIGINT, stderr=subprocess.PIPE
+        run_words(denoiser_checkpoint, phantom_words), out, signal.SIGINT, stderr=subprocess.PIPE
     )
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and "Traceback" not in stderr
@@ -278,7 +280,7 @@ def patched_predict(monkeypatch, change):
     monkeypatch.setattr(ddpm.DDPM, "predict", predict)
 
 
-def test_non_finite_maps_are_refused_naming_the_case_and_count(tiny_checkpoint, tmp_path, monkeypatch):
+def test_non_finite_maps_are_refused_naming_the_case_and_count(denoiser_checkpoint, tmp_path, monkeypatch):
     def poison(prediction, batch):
         prediction.maps[1, 0, :2, :3] = float("nan")  # the second case of each batch
         prediction.maps[1, 0, 5, 5] = float("inf")
@@ -287,7 +289,7 @@ def test_non_finite_maps_are_refused_naming_the_case_and_count(tiny_checkpoint, 
     patched_predict(monkeypatch, poison)
     out = tmp_path / "r"
     with pytest.raises(AnobenchError) as refused:
-        run(request(tiny_checkpoint, out))
+        run(request(denoiser_checkpoint, out))
     from anobench.api import DatasetContext
     from anobench.registry import datasets
 
@@ -309,21 +311,21 @@ def test_non_finite_maps_are_refused_naming_the_case_and_count(tiny_checkpoint, 
     ],
 )
 def test_maps_of_another_type_are_converted_when_harmless_else_named(
-    tiny_checkpoint, tmp_path, monkeypatch, change, accepted
+    denoiser_checkpoint, tmp_path, monkeypatch, change, accepted
 ):
     patched_predict(monkeypatch, change)
     out = tmp_path / "r"
     if accepted:
-        run(request(tiny_checkpoint, out))
+        run(request(denoiser_checkpoint, out))
         monkeypatch.undo()
-        run(request(tiny_checkpoint, tmp_path / "plain"))
+        run(request(denoiser_checkpoint, tmp_path / "plain"))
         same_results(tmp_path / "plain", out)
     else:
         with pytest.raises(AnobenchError, match="method 'ddpm'.*(expects|contract|not an anobench)"):
-            run(request(tiny_checkpoint, out))
+            run(request(denoiser_checkpoint, out))
 
 
-def test_cases_outside_the_contract_are_converted_when_harmless_else_named(tiny_checkpoint, tmp_path, monkeypatch):
+def test_cases_outside_the_contract_are_converted_when_harmless_else_named(denoiser_checkpoint, tmp_path, monkeypatch):
     from dataclasses import replace
 
     from anobench.datasets.png_slices import PngSliceDataset
@@ -336,7 +338,7 @@ def test_cases_outside_the_contract_are_converted_when_harmless_else_named(tiny_
             original(self, split, case_id), image=original(self, split, case_id).image.astype(float)
         ),
     )
-    run(request(tiny_checkpoint, tmp_path / "float64"))  # float64 images: converted
+    run(request(denoiser_checkpoint, tmp_path / "float64"))  # float64 images: converted
     monkeypatch.setattr(
         PngSliceDataset,
         "load_case",
@@ -345,7 +347,7 @@ def test_cases_outside_the_contract_are_converted_when_harmless_else_named(tiny_
         ),
     )
     with pytest.raises(AnobenchError, match=r"dataset 'brain-phantom', case .*: image values span .*expects \[0, 1\]"):
-        run(request(tiny_checkpoint, tmp_path / "scaled"))
+        run(request(denoiser_checkpoint, tmp_path / "scaled"))
     assert not (tmp_path / "scaled").exists()
 
 
@@ -365,7 +367,7 @@ RAISING_METHOD = """
 """
 
 
-def test_broken_and_doubled_plugins_spoil_only_themselves(cli, tiny_checkpoint, tmp_path, phantom_words):
+def test_broken_and_doubled_plugins_spoil_only_themselves(cli, denoiser_checkpoint, tmp_path, phantom_words):
     entry_points = "[anobench.methods]\nbroken = no_such_module:plugin\nddpm = PKG:plugin\nraising = PKG:plugin\n"
     root = make_distribution(tmp_path / "site", "outside-plugins", entry_points, RAISING_METHOD)
     env = {"PYTHONPATH": str(root)}
@@ -402,7 +404,7 @@ def test_broken_and_doubled_plugins_spoil_only_themselves(cli, tiny_checkpoint, 
         "--dataset",
         "brain-phantom",
         "--checkpoint",
-        str(tiny_checkpoint),
+        str(denoiser_checkpoint),
         "--set",
         "stride=10",
         "--set",

@@ -5,11 +5,11 @@ from conftest import SMALL_PHANTOM
 import anobench
 
 
-def test_python_api_runs_and_compares(tiny_checkpoint, tmp_path):
+def test_python_api_runs_and_compares(denoiser_checkpoint, tmp_path):
     summary = anobench.run(
         "ddpm",
         "brain-phantom",
-        checkpoint=tiny_checkpoint,
+        checkpoint=denoiser_checkpoint,
         dataset_options=SMALL_PHANTOM,
         method_options={"t0": "20", "stride": "10"},
         out=tmp_path / "run",

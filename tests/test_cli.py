@@ -107,8 +107,8 @@ def test_corrupt_checkpoint(cli, tmp_path, phantom_args):
     assert_user_error(result, "broken.pt", "corrupt")
 
 
-def test_wrong_architecture_checkpoint(cli, tmp_path, tiny_checkpoint, phantom_args):
-    payload = read_checkpoint(tiny_checkpoint)
+def test_wrong_architecture_checkpoint(cli, tmp_path, denoiser_checkpoint, phantom_args):
+    payload = read_checkpoint(denoiser_checkpoint)
     payload["model"] = {key: value[..., :1] if value.ndim == 4 else value for key, value in payload["model"].items()}
     wrong = tmp_path / "wrong.pt"
     torch.save(payload, wrong)
@@ -121,11 +121,11 @@ def test_wrong_architecture_checkpoint(cli, tmp_path, tiny_checkpoint, phantom_a
     assert_user_error(result, "wrong.pt", "wrong architecture")
 
 
-def test_unwritable_output_folder(cli, tmp_path, tiny_checkpoint, phantom_args):
+def test_unwritable_output_folder(cli, tmp_path, denoiser_checkpoint, phantom_args):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     result = cli(
-        *ddpm_run(tiny_checkpoint),
+        *ddpm_run(denoiser_checkpoint),
         "--out",
         str(blocker / "run"),
         *phantom_args,
@@ -133,9 +133,9 @@ def test_unwritable_output_folder(cli, tmp_path, tiny_checkpoint, phantom_args):
     assert_user_error(result, "cannot write to output folder", str(blocker / "run"))
 
 
-def test_unknown_setting_names_the_valid_ones(cli, tmp_path, tiny_checkpoint, phantom_args):
+def test_unknown_setting_names_the_valid_ones(cli, tmp_path, denoiser_checkpoint, phantom_args):
     result = cli(
-        *ddpm_run(tiny_checkpoint),
+        *ddpm_run(denoiser_checkpoint),
         "--out",
         str(tmp_path / "r"),
         *phantom_args,
@@ -148,7 +148,7 @@ def test_unknown_setting_names_the_valid_ones(cli, tmp_path, tiny_checkpoint, ph
         "valid: clamp_reconstruction, error, noise, sampler, schedule_arithmetic, stride, t0, variance, x0_clip",
         "`anobench list ddpm` explains each",
     )
-    options = cli(*ddpm_run(tiny_checkpoint), "--out", str(tmp_path / "o"), *phantom_args, "--data", "sede=3")
+    options = cli(*ddpm_run(denoiser_checkpoint), "--out", str(tmp_path / "o"), *phantom_args, "--data", "sede=3")
     assert_user_error(options, "unknown option(s) sede for data set 'brain-phantom' (--data KEY=VALUE)")
 
 
@@ -180,10 +180,10 @@ def assert_every_stage_shown_and_timed(stdout: str, out) -> None:
     assert "% inside the network)" in stages
 
 
-def test_run_then_compare_prints_a_leaderboard(cli, tmp_path, tiny_checkpoint, phantom_args):
+def test_run_then_compare_prints_a_leaderboard(cli, tmp_path, denoiser_checkpoint, phantom_args):
     out = tmp_path / "run"
     result = cli(
-        *ddpm_run(tiny_checkpoint),
+        *ddpm_run(denoiser_checkpoint),
         "--out",
         str(out),
         "--healthy-split",
@@ -203,10 +203,10 @@ def test_run_then_compare_prints_a_leaderboard(cli, tmp_path, tiny_checkpoint, p
     assert float(cells["s/img batch 1 (med/p90)"].split("/")[0]) > 0 and float(cells["peak MB"]) > 0
 
 
-def test_sharded_run_merges_when_the_last_rank_finishes(cli, tmp_path, tiny_checkpoint, phantom_args):
+def test_sharded_run_merges_when_the_last_rank_finishes(cli, tmp_path, denoiser_checkpoint, phantom_args):
     out = tmp_path / "sharded"
     common = [
-        *ddpm_run(tiny_checkpoint),
+        *ddpm_run(denoiser_checkpoint),
         "--out",
         str(out),
         "--world-size",
@@ -240,7 +240,7 @@ def test_data_make_regenerates_the_phantom(cli):
     assert_user_error(cli("data", "make", "wrist-phantom"), "only brain-phantom")
 
 
-def test_thor_auto_backend_warns_records_and_labels_the_backend(cli, tmp_path, tiny_checkpoint, phantom_args):
+def test_thor_auto_backend_warns_records_and_labels_the_backend(cli, tmp_path, denoiser_checkpoint, phantom_args):
     import json
 
     runs, stderr = {}, {}
@@ -253,7 +253,7 @@ def test_thor_auto_backend_warns_records_and_labels_the_backend(cli, tmp_path, t
             "--dataset",
             "brain-phantom",
             "--checkpoint",
-            str(tiny_checkpoint),
+            str(denoiser_checkpoint),
             "--out",
             str(runs[backend]),
             *phantom_args,
@@ -323,11 +323,11 @@ def test_patched_training_and_pddpm_run_into_the_table1_layout(cli, tmp_path, ph
     ]
 
 
-def test_a_runs_config_repeats_it_and_options_given_beside_it_win(cli, tmp_path, tiny_checkpoint, phantom_args):
+def test_a_runs_config_repeats_it_and_options_given_beside_it_win(cli, tmp_path, denoiser_checkpoint, phantom_args):
     from anobench.store.results import read_results
 
     first = tmp_path / "first"
-    words = [*ddpm_run(tiny_checkpoint), "--healthy-split", "val", "--seed", "3", "--limit", "6", *phantom_args]
+    words = [*ddpm_run(denoiser_checkpoint), "--healthy-split", "val", "--seed", "3", "--limit", "6", *phantom_args]
     assert cli(*words, "--latency-cases", "0", "--out", str(first)).returncode == 0
     again = cli("run", "--config", str(first / "config.json"), "--out", str(tmp_path / "again"))
     assert again.returncode == 0, again.stderr
@@ -343,16 +343,18 @@ def test_a_runs_config_repeats_it_and_options_given_beside_it_win(cli, tmp_path,
     assert_user_error(cli("run", "--dataset", "brain-phantom"), "give --method and --dataset", "--config")
 
 
-def test_several_seeds_make_one_row_with_their_spread(cli, tmp_path, tiny_checkpoint, phantom_args):
+def test_several_seeds_make_one_row_with_their_spread(cli, tmp_path, denoiser_checkpoint, phantom_args):
     out = tmp_path / "seeds"
     result = cli(
-        *ddpm_run(tiny_checkpoint),
+        *ddpm_run(denoiser_checkpoint),
         "--out",
         str(out),
         "--seeds",
         "0,1",
         "--latency-cases",
         "0",
+        "--limit",
+        "2",
         *phantom_args,
     )
     assert result.returncode == 0, result.stderr
@@ -364,7 +366,7 @@ def test_several_seeds_make_one_row_with_their_spread(cli, tmp_path, tiny_checkp
     assert_user_error(cli("run", "--method", "ddpm", "--dataset", "brain-phantom", "--seeds", "0,x"), "--seeds '0,x'")
 
 
-def test_sweep_then_report(cli, tmp_path, tiny_checkpoint, phantom_words):
+def test_sweep_then_report(cli, tmp_path, denoiser_checkpoint, phantom_words):
     from PIL import Image
 
     out = tmp_path / "sweep"
@@ -379,7 +381,7 @@ def test_sweep_then_report(cli, tmp_path, tiny_checkpoint, phantom_words):
         "--out",
         str(out),
         "--checkpoint",
-        str(tiny_checkpoint),
+        str(denoiser_checkpoint),
         "--set",
         "stride=10",
         "--set",

@@ -22,9 +22,11 @@ def torchrun(*words, cwd):
     return subprocess.run([*TORCHRUN, "-m", "anobench", *words], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
-def test_torchrun_shards_cases_and_rank_0_merges_them_into_the_single_process_result(cli, tiny_checkpoint, tmp_path):
+def test_torchrun_shards_cases_and_rank_0_merges_them_into_the_single_process_result(
+    cli, denoiser_checkpoint, tmp_path
+):
     words = [
-        *ddpm_run(tiny_checkpoint),
+        *ddpm_run(denoiser_checkpoint),
         "--latency-cases",
         "0",
         *assignments("--data", SMALL_PHANTOM),

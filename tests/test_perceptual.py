@@ -7,8 +7,8 @@ from anobench.errors import AnobenchError
 
 
 @pytest.fixture(scope="module")
-def denoiser(tiny_checkpoint):
-    return load_model(tiny_checkpoint, torch.device("cpu"))[0]
+def denoiser(denoiser_checkpoint):
+    return load_model(denoiser_checkpoint, torch.device("cpu"))[0]
 
 
 def pair():

@@ -124,8 +124,8 @@ def test_patched_training_noises_one_cell_and_scores_only_that_cell(monkeypatch)
     assert float(loss) == pytest.approx(expected, rel=1e-5)  # L1 inside the cell over all pixels
 
 
-def test_patched_checkpoint_records_its_scheme(tiny_patched_checkpoint):
-    model, provenance = load_model(tiny_patched_checkpoint, torch.device("cpu"))
+def test_patched_checkpoint_records_its_scheme(patched_checkpoint):
+    model, provenance = load_model(patched_checkpoint, torch.device("cpu"))
     assert model.patch_size == 24 and provenance["patch_size"] == 24
     assert model.schedule.config.schedule == "cosine" and model.schedule.config.prediction == "sample"
     assert provenance["training"]["scheme"] == "patched" and model.noise == "simplex-2d"

@@ -186,7 +186,7 @@ def test_bids_layout_does_not_apply_the_released_rows_and_says_so(tmp_path):
         open_atlas(tmp_path, exclude_artefacts=True)
 
 
-def test_thor_runs_on_a_bids_tree_and_on_the_released_png_layout(cli, tmp_path, tiny_checkpoint):
+def test_thor_runs_on_a_bids_tree_and_on_the_released_png_layout(cli, tmp_path, denoiser_checkpoint):
     bids = tmp_path / "bids"
     for index in range(3):
         write_scan(bids, f"sub-r001s00{index + 1}")
@@ -203,7 +203,7 @@ def test_thor_runs_on_a_bids_tree_and_on_the_released_png_layout(cli, tmp_path, 
             "--data-root",
             str(root),
             "--checkpoint",
-            str(tiny_checkpoint),
+            str(denoiser_checkpoint),
             "--out",
             str(out),
             "--data",
@@ -214,7 +214,7 @@ def test_thor_runs_on_a_bids_tree_and_on_the_released_png_layout(cli, tmp_path, 
         assert "3 cases" in result.stdout and (out / "cases.parquet").is_file()
 
 
-def test_bad_input_exits_2_with_one_line_and_writes_nothing(cli, tmp_path, tiny_checkpoint):
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(cli, tmp_path, denoiser_checkpoint):
     image_path, _ = write_scan(tmp_path / "bids", "sub-r001s001")
     volume = brain_volume()
     volume[1, 1, 1] = np.inf
@@ -229,7 +229,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(cli, tmp_path, tiny_
         "--data-root",
         str(tmp_path / "bids"),
         "--checkpoint",
-        str(tiny_checkpoint),
+        str(denoiser_checkpoint),
         "--out",
         str(out),
         *FAST_THOR_WORDS,

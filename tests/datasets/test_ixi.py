@@ -66,7 +66,7 @@ def test_empty_tree_empty_split_and_missing_listed_file_are_clear_errors(tmp_pat
         open_ixi(tmp_path, split_lists=lists).case_ids("train")
 
 
-def test_thor_runs_on_a_caps_tree(cli, tmp_path, tiny_checkpoint):
+def test_thor_runs_on_a_caps_tree(cli, tmp_path, denoiser_checkpoint):
     for number in range(10):
         write_subject(tmp_path / "caps", number)
     out = tmp_path / "run"
@@ -79,7 +79,7 @@ def test_thor_runs_on_a_caps_tree(cli, tmp_path, tiny_checkpoint):
         "--data-root",
         str(tmp_path / "caps"),
         "--checkpoint",
-        str(tiny_checkpoint),
+        str(denoiser_checkpoint),
         "--out",
         str(out),
         *FAST_THOR_WORDS,

@@ -126,7 +126,7 @@ def test_ixi_gives_slabs_of_every_split_and_its_test_subjects_are_the_held_out_h
     assert trained.returncode == 0 and "training on 48 images of ixi" in trained.stdout, trained.stderr
 
 
-def test_atlas_volumes_run_with_ixi_cut_alike_and_make_a_volume_board(cli, tmp_path, tiny_checkpoint):
+def test_atlas_volumes_run_with_ixi_cut_alike_and_make_a_volume_board(cli, tmp_path, denoiser_checkpoint):
     for number in (1, 2, 3):
         write_scan(tmp_path / "ATLAS_2", f"sub-r001s00{number}", brain_volume(number), affine=ATLAS_MNI_AFFINE)
     for number in range(10):
@@ -147,7 +147,7 @@ def test_atlas_volumes_run_with_ixi_cut_alike_and_make_a_volume_board(cli, tmp_p
         "--healthy-split",
         "auto",
         "--checkpoint",
-        str(tiny_checkpoint),
+        str(denoiser_checkpoint),
         *assignments("--set", {"t0": "20", "stride": "10"}),
         "--latency-cases",
         "0",

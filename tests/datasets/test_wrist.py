@@ -94,7 +94,7 @@ def test_missing_files_are_named(tmp_path):
         open_wrist(tmp_path)
 
 
-def test_thor_runs_on_a_grazpedwri_tree(cli, tmp_path, tiny_checkpoint):
+def test_thor_runs_on_a_grazpedwri_tree(cli, tmp_path, denoiser_checkpoint):
     write_tree(tmp_path / "wrist", {"a": ("p1", [FRACTURE]), "b": ("p2", [TEXT])})
     out = tmp_path / "run"
     result = cli(
@@ -106,7 +106,7 @@ def test_thor_runs_on_a_grazpedwri_tree(cli, tmp_path, tiny_checkpoint):
         "--data-root",
         str(tmp_path / "wrist"),
         "--checkpoint",
-        str(tiny_checkpoint),
+        str(denoiser_checkpoint),
         "--out",
         str(out),
         *FAST_THOR_WORDS,

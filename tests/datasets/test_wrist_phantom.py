@@ -37,7 +37,7 @@ def test_generation_is_deterministic_and_in_the_release_layout(tmp_path):
         assert image.size == (wrist_phantom.WIDTH, wrist_phantom.HEIGHT) and np.asarray(image).dtype == np.uint16
 
 
-def test_thor_on_the_wrist_phantom_into_the_table2_layout(cli, tmp_path, tiny_checkpoint):
+def test_thor_on_the_wrist_phantom_into_the_table2_layout(cli, tmp_path, denoiser_checkpoint):
     data = [word for key, value in SMALL.items() for word in ("--data", f"{key}={value}")]
     out = tmp_path / "thor"
     result = cli(
@@ -47,7 +47,7 @@ def test_thor_on_the_wrist_phantom_into_the_table2_layout(cli, tmp_path, tiny_ch
         "--dataset",
         "wrist-phantom",
         "--checkpoint",
-        str(tiny_checkpoint),
+        str(denoiser_checkpoint),
         "--out",
         str(out),
         "--healthy-split",

@@ -137,7 +137,7 @@ def test_bad_lists_and_masks_are_one_clear_error(tmp_path, damage, message):
         load_cases(open_released(data), "test")
 
 
-def test_thor_and_the_table2_board_run_on_the_released_lists(cli, tmp_path, tiny_checkpoint):
+def test_thor_and_the_table2_board_run_on_the_released_lists(cli, tmp_path, denoiser_checkpoint):
     data, _ = write_released_tree(tmp_path)
     out = tmp_path / "run"
     result = cli(
@@ -151,7 +151,7 @@ def test_thor_and_the_table2_board_run_on_the_released_lists(cli, tmp_path, tiny
         "--data",
         "layout=released",
         "--checkpoint",
-        str(tiny_checkpoint),
+        str(denoiser_checkpoint),
         "--out",
         str(out),
         "--healthy-split",

@@ -82,11 +82,11 @@ def test_case_noise_depends_on_the_case_not_on_its_batch():
     torch.testing.assert_close(shared[1], together[0], rtol=0, atol=0)  # released: the first case's draw for all
 
 
-def test_simplex_chains_draw_simplex_fields_for_the_jump_and_every_reverse_step(tiny_simplex_checkpoint, monkeypatch):
+def test_simplex_chains_draw_simplex_fields_for_the_jump_and_every_reverse_step(simplex_checkpoint, monkeypatch):
     from anobench.diffusion.checkpoint import load_model
     from anobench.diffusion.sampler import chain_for_batch
 
-    model, _ = load_model(tiny_simplex_checkpoint, torch.device("cpu"))
+    model, _ = load_model(simplex_checkpoint, torch.device("cpu"))
     drawn = []
     original = SimplexNoise.draw
 

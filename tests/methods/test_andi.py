@@ -80,18 +80,18 @@ def test_pyramid_noise_is_unit_scale_spatially_correlated_and_seeded():
         noise.draw(torch.Generator(), (1, 64, 32), 0)
 
 
-def test_the_checkpoint_must_be_trained_on_the_noise_named(tiny_checkpoint):
+def test_the_checkpoint_must_be_trained_on_the_noise_named(denoiser_checkpoint):
     from anobench import registry
     from anobench.api import MethodContext
 
-    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), tiny_checkpoint)
+    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), denoiser_checkpoint)
     with pytest.raises(AnobenchError, match="trained with gaussian noise, not pyramid"):
         registry.methods.get("andi").create({}, context)
     with pytest.raises(AnobenchError, match="start must be below stop"):
         registry.methods.get("andi").create({"trained_noise": "gaussian", "start": "90", "stop": "80"}, context)
 
 
-def test_a_short_range_scores_the_phantom_one_call_per_timestep(tiny_checkpoint, tmp_path):
+def test_a_short_range_scores_the_phantom_one_call_per_timestep(denoiser_checkpoint, tmp_path):
     from conftest import SMALL_PHANTOM
 
     from anobench.running.harness import RunRequest, run
@@ -101,7 +101,7 @@ def test_a_short_range_scores_the_phantom_one_call_per_timestep(tiny_checkpoint,
     request = RunRequest(
         "andi",
         "brain-phantom",
-        checkpoint=tiny_checkpoint,
+        checkpoint=denoiser_checkpoint,
         dataset_options=SMALL_PHANTOM,
         method_options=options,
         out=tmp_path / "andi",
@@ -121,11 +121,11 @@ class ReleasedNoise:
         return torch.from_numpy(GOLDEN["noise"][timestep - FIRST_STEP]).to(device)
 
 
-def test_predict_gives_the_released_map(tiny_checkpoint):
+def test_predict_gives_the_released_map(denoiser_checkpoint):
     """The golden run through the public method: its network the release run's stub, its noise the
     recorded draws; `predict` must give the release's geometric mean (no median filter: the released
     evaluation applies its own afterwards)."""
-    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), tiny_checkpoint)
+    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), denoiser_checkpoint)
     options = {"start": str(FIRST_STEP), "stop": str(FIRST_STEP + len(GOLDEN["noise"])), "median": "1",
                "trained_noise": "gaussian"}  # fmt: skip
     method = registry.methods.get("andi").create(options, context)

@@ -13,8 +13,8 @@ def anoddpm(checkpoint, **options):
     return registry.methods.get("anoddpm").create({key: str(value) for key, value in options.items()}, context)
 
 
-def test_thor_paper_preset_is_the_default(tiny_simplex_checkpoint):
-    settings = anoddpm(tiny_simplex_checkpoint).settings()
+def test_thor_paper_preset_is_the_default(simplex_checkpoint):
+    settings = anoddpm(simplex_checkpoint).settings()
     assert (settings["preset"], settings["t0"], settings["error"], settings["variance"]) == (
         "thor-paper",
         250,
@@ -24,8 +24,8 @@ def test_thor_paper_preset_is_the_default(tiny_simplex_checkpoint):
     assert settings["noise"] == "simplex"
 
 
-def test_wyatt_preset_squares_the_error_and_uses_the_fixed_large_variance(tiny_simplex_checkpoint):
-    method = anoddpm(tiny_simplex_checkpoint, preset="wyatt", stride=50)
+def test_wyatt_preset_squares_the_error_and_uses_the_fixed_large_variance(simplex_checkpoint):
+    method = anoddpm(simplex_checkpoint, preset="wyatt", stride=50)
     settings = method.settings()
     assert (settings["t0"], settings["error"], settings["variance"]) == (199, "squared", "fixed_large")
     schedule = method.chain.model.schedule
@@ -38,10 +38,10 @@ def test_wyatt_preset_squares_the_error_and_uses_the_fixed_large_variance(tiny_s
     assert prediction.nfe == 5  # 199, 149, 99, 49, 0
 
 
-def test_a_preset_value_can_be_overridden(tiny_simplex_checkpoint):
-    assert anoddpm(tiny_simplex_checkpoint, preset="wyatt", t0=249).settings()["t0"] == 249
+def test_a_preset_value_can_be_overridden(simplex_checkpoint):
+    assert anoddpm(simplex_checkpoint, preset="wyatt", t0=249).settings()["t0"] == 249
 
 
-def test_a_gaussian_checkpoint_is_refused(tiny_checkpoint):
+def test_a_gaussian_checkpoint_is_refused(denoiser_checkpoint):
     with pytest.raises(AnobenchError, match="gaussian noise, not simplex"):
-        anoddpm(tiny_checkpoint)
+        anoddpm(denoiser_checkpoint)

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import assert_finds_the_lesions
 
 from anobench import registry
 from anobench.api import Batch, Case, MethodContext
@@ -51,8 +52,8 @@ def test_threshold_leaves_at_most_the_allowed_fraction_above():
     assert (values > tau).mean() <= 0.05 and (values >= tau).mean() > 0.05
 
 
-def test_calibrated_threshold_gives_at_most_5_percent_positives_on_its_healthy_images(tiny_checkpoint):
-    model = method(tiny_checkpoint)
+def test_calibrated_threshold_gives_at_most_5_percent_positives_on_its_healthy_images(denoiser_checkpoint):
+    model = method(denoiser_checkpoint)
     settings = model.settings()
     assert settings["calibration"]["cases"] == 6 and settings["calibration"]["achieved_fpr"] <= 0.05
     cases = healthy_cases()
@@ -64,12 +65,12 @@ def test_calibrated_threshold_gives_at_most_5_percent_positives_on_its_healthy_i
     assert float((stage_map >= model.threshold).float().mean()) > 0.05
 
 
-def test_result_equals_the_input_outside_the_dilated_mask(tiny_checkpoint):
+def test_result_equals_the_input_outside_the_dilated_mask(denoiser_checkpoint):
     images = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(2))
     batch = Batch(images, ["a", "b"], seed=0)
     with torch.inference_mode():
-        stage_map = method(tiny_checkpoint, threshold=0.0).stage_one(batch)[2]
-        model = method(tiny_checkpoint, threshold=float(stage_map.quantile(0.98)))
+        stage_map = method(denoiser_checkpoint, threshold=0.0).stage_one(batch)[2]
+        model = method(denoiser_checkpoint, threshold=float(stage_map.quantile(0.98)))
         prediction = model.predict(batch)
     outside = prediction.extras["mask"] == 0
     assert 0 < int(outside.sum()) < outside.numel()  # the test exercises both regions
@@ -78,16 +79,18 @@ def test_result_equals_the_input_outside_the_dilated_mask(tiny_checkpoint):
     assert prediction.nfe == 3 + 2  # coarse at 20, 10, 0; RePaint at index 10, 2 repeats (index 0: no call)
 
 
-def test_a_case_gets_the_same_map_alone_and_in_a_batch(tiny_checkpoint):
-    model = method(tiny_checkpoint, threshold=0.05)
-    images = torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(4))
+@pytest.mark.acting_network
+def test_a_case_gets_the_same_map_alone_and_in_a_batch(denoiser_checkpoint, lesion_slices):
+    model = method(denoiser_checkpoint, threshold=0.05)
+    images, masks = lesion_slices
     with torch.inference_mode():
-        together = model.predict(Batch(images, ["x", "y", "z"], seed=1)).maps
-        alone = model.predict(Batch(images[1:2], ["y"], seed=1)).maps
-    torch.testing.assert_close(alone[0], together[1], rtol=0, atol=1e-5)
+        together = model.predict(Batch(images, ["w", "x", "y", "z"], seed=1)).maps
+        alone = model.predict(Batch(images[2:3], ["y"], seed=1)).maps
+    assert_finds_the_lesions(together, masks)
+    torch.testing.assert_close(alone[0], together[2], rtol=0, atol=1e-5)
 
 
-def test_without_healthy_images_a_threshold_must_be_given(tiny_checkpoint):
+def test_without_healthy_images_a_threshold_must_be_given(denoiser_checkpoint):
     with pytest.raises(AnobenchError, match="pass --set threshold=VALUE"):
-        method(tiny_checkpoint, healthy=lambda limit: [])
-    assert method(tiny_checkpoint, healthy=lambda limit: [], threshold=0.2).settings()["threshold"] == 0.2
+        method(denoiser_checkpoint, healthy=lambda limit: [])
+    assert method(denoiser_checkpoint, healthy=lambda limit: [], threshold=0.2).settings()["threshold"] == 0.2

@@ -147,7 +147,7 @@ def test_the_loss_is_the_l1_error_of_x0_given_the_clean_image():
     torch.testing.assert_close(blank, x0.abs().mean())
 
 
-def test_checkpoints_of_other_schemes_are_refused_both_ways(tiny_checkpoint, tiny_conditioned_checkpoint):
+def test_checkpoints_of_other_schemes_are_refused_both_ways(denoiser_checkpoint, conditioned_checkpoint):
     from anobench import registry
     from anobench.api import MethodContext
 
@@ -155,19 +155,19 @@ def test_checkpoints_of_other_schemes_are_refused_both_ways(tiny_checkpoint, tin
         return MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), path)
 
     with pytest.raises(AnobenchError, match="trained with --scheme full; this method needs a model conditioned"):
-        registry.methods.get("cddpm").create({"noise": "gaussian"}, context(tiny_checkpoint))
+        registry.methods.get("cddpm").create({"noise": "gaussian"}, context(denoiser_checkpoint))
     with pytest.raises(AnobenchError, match="trained with --scheme conditioned"):
-        registry.methods.get("pddpm").create({}, context(tiny_conditioned_checkpoint))
+        registry.methods.get("pddpm").create({}, context(conditioned_checkpoint))
     with pytest.raises(AnobenchError, match="timesteps must be between 1 and 1000"):
-        registry.methods.get("cddpm").create({"timesteps": "0,500"}, context(tiny_conditioned_checkpoint))
+        registry.methods.get("cddpm").create({"timesteps": "0,500"}, context(conditioned_checkpoint))
 
 
-def test_a_checkpoint_with_another_condition_encoder_is_refused(tiny_conditioned_checkpoint, tmp_path):
+def test_a_checkpoint_with_another_condition_encoder_is_refused(conditioned_checkpoint, tmp_path):
     """A file trained before the preset's encoder changed (full-width ResNet-18 at cpu-small) would
     otherwise fail deep in the state dict or, worse, load into a differently shaped network."""
     from anobench.diffusion.checkpoint import load_model
 
-    payload = torch.load(tiny_conditioned_checkpoint, weights_only=True)
+    payload = torch.load(conditioned_checkpoint, weights_only=True)
     assert payload["config"]["condition"] == {"encoder": "resnet18", "widen_factor": 0.25, "features": 128}
     payload["config"]["condition"] = {"encoder": "resnet18", "features": 128}  # as the first cDDPM files stored it
     torch.save(payload, tmp_path / "older.pt")
@@ -175,7 +175,7 @@ def test_a_checkpoint_with_another_condition_encoder_is_refused(tiny_conditioned
         load_model(tmp_path / "older.pt", torch.device("cpu"))
 
 
-def test_a_trained_cddpm_scores_the_phantom_in_three_calls(tiny_conditioned_checkpoint, tmp_path):
+def test_a_trained_cddpm_scores_the_phantom_in_three_calls(conditioned_checkpoint, tmp_path):
     from conftest import SMALL_PHANTOM
 
     from anobench.running.harness import RunRequest, run
@@ -184,7 +184,7 @@ def test_a_trained_cddpm_scores_the_phantom_in_three_calls(tiny_conditioned_chec
     request = RunRequest(
         "cddpm",
         "brain-phantom",
-        checkpoint=tiny_conditioned_checkpoint,
+        checkpoint=conditioned_checkpoint,
         dataset_options=SMALL_PHANTOM,
         out=tmp_path / "cddpm",
     )

@@ -16,12 +16,12 @@ from anobench.methods.dae.method import eroded_foreground
 GOLDEN = Path(__file__).parent / "golden" / "dae-release-map.npz"
 
 
-def test_the_map_matches_the_released_code_through_predict(tiny_dae_checkpoint, monkeypatch):
+def test_the_map_matches_the_released_code_through_predict(dae_checkpoint, monkeypatch):
     """The golden arrays through the public method: its network answers with the release run's
     reconstruction, and `predict` must turn it into the release's map."""
     golden = np.load(GOLDEN)
     clean, reconstruction = torch.from_numpy(golden["clean"]), torch.from_numpy(golden["reconstruction"])
-    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), tiny_dae_checkpoint)
+    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), dae_checkpoint)
     method = registry.methods.get("dae").create({}, context)
     model, asked = method.model, []
 
@@ -76,27 +76,27 @@ def test_the_loss_noises_only_the_foreground_and_scores_only_it():
     assert float(denoising_loss(lambda x, t: x0, x0, torch.Generator())) == 0.0  # a perfect denoiser
 
 
-def test_whole_image_diffusion_checkpoints_are_refused(tiny_checkpoint):
+def test_whole_image_diffusion_checkpoints_are_refused(denoiser_checkpoint):
     from anobench import registry
     from anobench.api import MethodContext
 
-    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), tiny_checkpoint)
+    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), denoiser_checkpoint)
     with pytest.raises(AnobenchError, match="trained with --scheme full; this method needs a denoising autoencoder"):
         registry.methods.get("dae").create({}, context)
     with pytest.raises(AnobenchError, match="odd window sides"):
         registry.methods.get("dae").create({"median": "4"}, context)
 
 
-def test_a_trained_dae_scores_the_phantom_in_one_network_call(tiny_dae_checkpoint, tmp_path):
+def test_a_trained_dae_scores_the_phantom_in_one_network_call(dae_checkpoint, tmp_path):
     from conftest import SMALL_PHANTOM
 
     from anobench.running.harness import RunRequest, run
     from anobench.store.results import read_results
 
     with pytest.raises(AnobenchError, match="--scheme dae"):
-        run(RunRequest("ddpm", "brain-phantom", checkpoint=tiny_dae_checkpoint, dataset_options=SMALL_PHANTOM))
+        run(RunRequest("ddpm", "brain-phantom", checkpoint=dae_checkpoint, dataset_options=SMALL_PHANTOM))
     request = RunRequest(
-        "dae", "brain-phantom", checkpoint=tiny_dae_checkpoint, dataset_options=SMALL_PHANTOM, out=tmp_path / "dae"
+        "dae", "brain-phantom", checkpoint=dae_checkpoint, dataset_options=SMALL_PHANTOM, out=tmp_path / "dae"
     )
     run(request)
     results = read_results(tmp_path / "dae")

@@ -49,17 +49,15 @@ IMAGES = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(0))
 
 
 def test_thor_draws_simplex_fields_in_simplex_mode_and_white_noise_in_gaussian_mode(
-    tiny_checkpoint, tiny_simplex_checkpoint
+    denoiser_checkpoint, simplex_checkpoint
 ):
-    simplex = drawn_by("thor", tiny_simplex_checkpoint, IMAGES, noise="simplex", t0=60, harmonization="50",
+    simplex = drawn_by("thor", simplex_checkpoint, IMAGES, noise="simplex", t0=60, harmonization="50",
                        stride=20, perceptual="none")  # fmt: skip
-    gaussian = drawn_by("thor", tiny_checkpoint, IMAGES, t0=60, harmonization="50", stride=20, perceptual="none")
+    gaussian = drawn_by("thor", denoiser_checkpoint, IMAGES, t0=60, harmonization="50", stride=20, perceptual="none")
     assert len(simplex) >= 3 and min(simplex) > 0.5  # T0's field and every reverse step's
     assert max(abs(c) for c in gaussian) < 0.1
 
 
-def test_cddpm_and_pddpm_draw_the_2d_simplex_noise_they_were_trained_on(
-    tiny_conditioned_checkpoint, tiny_patched_checkpoint
-):
-    assert min(drawn_by("cddpm", tiny_conditioned_checkpoint, IMAGES)) > 0.5
-    assert min(drawn_by("pddpm", tiny_patched_checkpoint, IMAGES)) > 0.5
+def test_cddpm_and_pddpm_draw_the_2d_simplex_noise_they_were_trained_on(conditioned_checkpoint, patched_checkpoint):
+    assert min(drawn_by("cddpm", conditioned_checkpoint, IMAGES)) > 0.5
+    assert min(drawn_by("pddpm", patched_checkpoint, IMAGES)) > 0.5

@@ -84,7 +84,7 @@ def test_the_latent_chain_is_the_released_loop(monkeypatch, clip):
     assert (ends[0] - other).abs().max() > 1e-2  # the clipping changes this chain: the option is tested
 
 
-def test_the_two_stages_resume_across_the_switch_to_the_same_weights(tiny_latent_checkpoint, tmp_path, monkeypatch):
+def test_the_two_stages_resume_across_the_switch_to_the_same_weights(tmp_path, monkeypatch):
     original_step = torch.optim.Adam.step
     calls = {"n": 0}
 
@@ -94,22 +94,25 @@ def test_the_two_stages_resume_across_the_switch_to_the_same_weights(tiny_latent
             raise KeyboardInterrupt
         return original_step(self, *args, **kwargs)
 
-    monkeypatch.setattr(torch.optim.Adam, "step", crashing_step)
     config = TrainConfig(**TINY_LATENT)
+    train(config, tmp_path / "straight.pt", SMALL_PHANTOM, "cpu")
+    monkeypatch.setattr(torch.optim.Adam, "step", crashing_step)
     with pytest.raises(KeyboardInterrupt):
         train(config, tmp_path / "latent.pt", SMALL_PHANTOM, "cpu")
     monkeypatch.setattr(torch.optim.Adam, "step", original_step)
     train(config, tmp_path / "latent.pt", SMALL_PHANTOM, "cpu")
-    straight = read_checkpoint(tiny_latent_checkpoint)["model"]
+    straight = read_checkpoint(tmp_path / "straight.pt")["model"]
     resumed = read_checkpoint(tmp_path / "latent.pt")["model"]
+    assert read_checkpoint(tmp_path / "latent.pt")["training"]["autoencoder_steps"] == 2
     assert straight.keys() == resumed.keys() and any(key.startswith("autoencoder.") for key in straight)
     for key in straight:
         torch.testing.assert_close(straight[key], resumed[key], rtol=0, atol=0)
 
 
-def test_a_latent_checkpoint_records_its_vqvae_and_schedule(tiny_latent_checkpoint):
-    model, provenance = load_model(tiny_latent_checkpoint, torch.device("cpu"))
-    assert model.training_scheme == "latent" and provenance["training"]["autoencoder_steps"] == 2
+def test_a_latent_checkpoint_records_its_vqvae_and_schedule(latent_checkpoint):
+    model, provenance = load_model(latent_checkpoint, torch.device("cpu"))
+    # the shipped LDM took the default VQ-VAE stage (None: half of `steps`); the resume test records 2
+    assert model.training_scheme == "latent" and provenance["training"]["autoencoder_steps"] is None
     assert model.schedule.config.beta_start == 0.0015 and model.schedule.config.beta_end == 0.0195
     with torch.no_grad():
         latents = model.to_latents(torch.zeros(2, 1, 64, 64))
@@ -125,19 +128,19 @@ def test_latent_settings_are_checked(tmp_path):
     assert TrainConfig(scheme="latent", steps=3400).stage_steps() == 1700 and TrainConfig().stage_steps() == 0
 
 
-def test_a_trained_ldm_scores_the_phantom(tiny_latent_checkpoint, tiny_checkpoint, tmp_path):
+def test_a_trained_ldm_scores_the_phantom(latent_checkpoint, denoiser_checkpoint, tmp_path):
     from anobench import registry
     from anobench.api import MethodContext
     from anobench.running.harness import RunRequest, run
     from anobench.store.results import read_results
 
-    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), tiny_checkpoint)
+    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), denoiser_checkpoint)
     with pytest.raises(AnobenchError, match="trained with --scheme full; this method needs a latent diffusion"):
         registry.methods.get("ldm").create({}, context)
     request = RunRequest(
         "ldm",
         "brain-phantom",
-        checkpoint=tiny_latent_checkpoint,
+        checkpoint=latent_checkpoint,
         method_options={"t": "5"},
         dataset_options=SMALL_PHANTOM,
         out=tmp_path / "ldm",

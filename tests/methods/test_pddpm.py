@@ -23,25 +23,25 @@ def batch(count=3, seed=0):
 
 
 @pytest.mark.parametrize("max_batch", [4, 9, 64])
-def test_all_cells_of_a_batch_go_through_the_network_in_the_fewest_calls(tiny_patched_checkpoint, max_batch):
-    pddpm = method(tiny_patched_checkpoint, max_batch=max_batch)
+def test_all_cells_of_a_batch_go_through_the_network_in_the_fewest_calls(patched_checkpoint, max_batch):
+    pddpm = method(patched_checkpoint, max_batch=max_batch)
     with torch.inference_mode(), pddpm.model.metered() as usage:
         prediction = pddpm.predict(batch(5))
     assert prediction.nfe == 9 and pddpm.settings()["cells"] == 9
     assert usage.calls == math.ceil(5 * 9 / max_batch)
 
 
-def test_a_case_does_not_depend_on_its_batch_or_the_call_size(tiny_patched_checkpoint):
+def test_a_case_does_not_depend_on_its_batch_or_the_call_size(patched_checkpoint):
     alone = Batch(batch(3).images[1:2], ["case1"], seed=0)
     with torch.inference_mode():
-        together = method(tiny_patched_checkpoint, max_batch=7).predict(batch(3)).maps[1]
-        single = method(tiny_patched_checkpoint, max_batch=64).predict(alone).maps[0]
+        together = method(patched_checkpoint, max_batch=7).predict(batch(3)).maps[1]
+        single = method(patched_checkpoint, max_batch=64).predict(alone).maps[0]
     torch.testing.assert_close(together, single, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("stitching", ["truncate", "cut", "avg"])
-def test_each_pixel_comes_from_a_window_that_noised_it(tiny_patched_checkpoint, monkeypatch, stitching):
-    pddpm = method(tiny_patched_checkpoint, stitching=stitching)
+def test_each_pixel_comes_from_a_window_that_noised_it(patched_checkpoint, monkeypatch, stitching):
+    pddpm = method(patched_checkpoint, stitching=stitching)
     inputs = []
     monkeypatch.setattr(pddpm.model, "predict", lambda x_t, t: inputs.append(x_t) or x_t)  # x̂0 = its input
     images = batch(2)
@@ -59,10 +59,10 @@ def test_each_pixel_comes_from_a_window_that_noised_it(tiny_patched_checkpoint, 
     torch.testing.assert_close(reconstructions, pddpm.model.to_unit_range(noisy), rtol=0, atol=1e-6)
 
 
-def test_patched_model_is_required_and_refused_by_whole_image_methods(tiny_checkpoint, tiny_patched_checkpoint):
+def test_patched_model_is_required_and_refused_by_whole_image_methods(denoiser_checkpoint, patched_checkpoint):
     with pytest.raises(AnobenchError, match="trained with --scheme full; this method needs a patch-trained"):
-        method(tiny_checkpoint, noise="gaussian")
-    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), tiny_patched_checkpoint)
+        method(denoiser_checkpoint, noise="gaussian")
+    context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), patched_checkpoint)
     with pytest.raises(AnobenchError, match="--scheme patched"):
         registry.methods.get("anoddpm").create({"noise": "simplex"}, context)
 
