@@ -253,14 +253,16 @@ def test_a_recorded_config_repeats_auto_where_the_run_also_scored_held_out_healt
 
 
 def test_compile_runs_the_compiled_network_to_the_same_maps(reference_run, denoiser_checkpoint, tmp_path, monkeypatch):
-    """`--compile`: the denoiser goes through torch.compile (TorchInductor's C++ kernels on the CPU), the
-    run says so, and its maps are the uncompiled run's (fused kernels reorder sums: float32 rounding)."""
+    """`--compile`: the denoiser goes through torch.compile, the run says so, and its maps are the
+    uncompiled run's. The graph is captured by TorchDynamo and AOTAutograd as in a real compile, but
+    run by the `aot_eager` backend: TorchInductor's C++ code generation took 4 minutes of a 2-core
+    machine for this network and is torch's own, tested by torch."""
     compiled_modules = []
     original = torch.compile
 
     def recorded_compile(module, *args, **kwargs):
         compiled_modules.append(type(module).__name__)
-        return original(module, *args, **kwargs)
+        return original(module, *args, **{**kwargs, "backend": "aot_eager"})
 
     monkeypatch.setattr(torch, "compile", recorded_compile)
     run(request(denoiser_checkpoint, tmp_path / "compiled", compile=True, limit=4))
@@ -268,4 +270,4 @@ def test_compile_runs_the_compiled_network_to_the_same_maps(reference_run, denoi
     provenance = json.loads((tmp_path / "compiled" / "provenance.json").read_text())
     assert provenance["timing"]["compiled"] is True
     compiled, reference = read_results(tmp_path / "compiled"), read_results(reference_run)
-    np.testing.assert_allclose(compiled.maps, reference.maps[:4], rtol=0, atol=1e-4)
+    np.testing.assert_allclose(compiled.maps, reference.maps[:4], rtol=0, atol=1e-5)
