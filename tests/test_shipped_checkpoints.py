@@ -66,6 +66,21 @@ def test_every_built_in_method_builds_on_the_brain_phantom_from_a_shipped_checkp
     assert checkpoint["sha256"] == MANIFEST[Path(checkpoint["path"]).stem]["sha256"]
 
 
+@pytest.mark.parametrize("method", ["thor", "ddpm", "autoddpm"])
+def test_the_t2_phantom_runs_its_gaussian_methods_from_the_shipped_t2_checkpoint(method):
+    context = MethodContext(
+        "brain-phantom-t2",
+        "cpu-small",
+        64,
+        torch.device("cpu"),
+        training_source="brain-phantom-t2:train",
+        modality="t2",
+    )
+    checkpoint = registry.methods.get(method).create(OPTIONS.get(method, {}), context).settings()["checkpoint"]
+    assert Path(checkpoint["path"]) == SHIPPED / "brain-phantom-t2-gaussian-cpu-small.pt"
+    assert checkpoint["sha256"] == MANIFEST["brain-phantom-t2-gaussian-cpu-small"]["sha256"]
+
+
 def test_the_network_free_baseline_needs_no_checkpoint():
     context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), lesion_contrast="dark")
     for method in NETWORK_FREE:
