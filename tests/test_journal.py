@@ -202,6 +202,7 @@ def test_a_killed_writer_leaves_the_old_file(tmp_path):
     deadline = time.monotonic() + 60
     while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
+    assert len(list(tmp_path.iterdir())) == 2, "the writer did not start its temporary file within 60 s"
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert target.read_text() == "old"
