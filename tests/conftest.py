@@ -91,18 +91,27 @@ def latent_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _shipped_copy("brain-phantom-gaussian-latent-cpu-small.pt", tmp_path_factory)
 
 
+def small_phantom_cases(split: str) -> list:
+    """The cases of a split of the small phantom at 64×64 (generate it first: `small_phantom_generated`)."""
+    from anobench import registry
+    from anobench.api import DatasetContext, load_cases
+
+    return load_cases(registry.datasets.get("brain-phantom").open(SMALL_PHANTOM, DatasetContext(image_size=64)), split)
+
+
+def stacked_images(cases):
+    """The cases' images as one batch tensor (B×1×H×W)."""
+    import torch
+
+    return torch.from_numpy(np.stack([case.image for case in cases]))[:, None]
+
+
 @pytest.fixture(scope="session")
 def lesion_slices(small_phantom_generated: Path):
     """The small phantom's first 4 test slices with a lesion: images (4×1×64×64 tensor in [0, 1]) and
     their lesion masks (4×64×64 booleans; 4, 16, 166 and 3 pixels)."""
-    import torch
-
-    from anobench import registry
-    from anobench.api import DatasetContext, load_cases
-
-    dataset = registry.datasets.get("brain-phantom").open(SMALL_PHANTOM, DatasetContext(image_size=64))
-    cases = [case for case in load_cases(dataset, "test") if case.mask is not None and case.mask.any()][:4]
-    return torch.from_numpy(np.stack([case.image for case in cases]))[:, None], np.stack([case.mask for case in cases])
+    cases = [case for case in small_phantom_cases("test") if case.mask is not None and case.mask.any()][:4]
+    return stacked_images(cases), np.stack([case.mask for case in cases])
 
 
 # A map of the acting network ranks the lesions' pixels above the rest with a pixel AUROC of 0.88 to

@@ -15,13 +15,10 @@ import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from conftest import SMALL_PHANTOM, ZERO_NETWORK
+from conftest import ZERO_NETWORK, small_phantom_cases, stacked_images
 
-from anobench import registry
-from anobench.api import DatasetContext, load_cases
 from anobench.diffusion.checkpoint import load_model
 
 # RMS of ε̂ − ε on the small phantom's 4 validation slices, measured 0.283, 0.145, 0.084, 0.047 (a zeroed
@@ -31,8 +28,7 @@ NOISE_ERROR_BOUNDS = {20: 0.35, 100: 0.18, 300: 0.105, 600: 0.06}
 
 @pytest.mark.acting_network
 def test_the_denoiser_predicts_the_noise_it_was_given(denoiser_checkpoint, small_phantom_generated):
-    dataset = registry.datasets.get("brain-phantom").open(SMALL_PHANTOM, DatasetContext(image_size=64))
-    images = torch.from_numpy(np.stack([case.image for case in load_cases(dataset, "val")]))[:, None]
+    images = stacked_images(small_phantom_cases("val"))
     model, _ = load_model(denoiser_checkpoint, torch.device("cpu"))
     clean = model.to_model_range(images)
     for t, bound in NOISE_ERROR_BOUNDS.items():

@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import SMALL_PHANTOM, assert_finds_the_lesions
+from conftest import assert_finds_the_lesions, small_phantom_cases, stacked_images
 from conftest import ddpm_request as request
 
 from anobench import registry
-from anobench.api import Batch, DatasetContext, MethodContext, load_cases
+from anobench.api import Batch, MethodContext
 from anobench.errors import AnobenchError
 from anobench.running.harness import run
 from anobench.running.reuse import outdated_by
@@ -133,13 +133,11 @@ def test_autoddpm_calibrates_on_the_datasets_healthy_validation_split(denoiser_c
     assert calibration["source"] == "healthy validation (brain-phantom:val)" and calibration["cases"] == 4
     # τ again, from outside the harness: the stage-1 maps of the phantom's 4 validation slices (seed 0, as
     # the run), and the 95th percentile by numpy's inverted CDF (the smallest value with ≥ 95 % at or below)
-    dataset = registry.datasets.get("brain-phantom").open(SMALL_PHANTOM, DatasetContext(image_size=64))
-    cases = load_cases(dataset, "val")
+    cases = small_phantom_cases("val")
     context = MethodContext("brain-phantom", "cpu-small", 64, torch.device("cpu"), denoiser_checkpoint)
     method = registry.methods.get("autoddpm").create({**options, "threshold": "0.5"}, context)
-    images = torch.from_numpy(np.stack([case.image for case in cases]))[:, None]
     with torch.inference_mode():
-        stage_maps = method.stage_one(Batch(images, [case.case_id for case in cases], 0))[2].numpy()
+        stage_maps = method.stage_one(Batch(stacked_images(cases), [case.case_id for case in cases], 0))[2].numpy()
     expected = np.quantile(stage_maps.astype(np.float64), 0.95, method="inverted_cdf")
     assert settings["threshold"] == pytest.approx(expected, rel=1e-6)
     assert calibration["achieved_fpr"] == pytest.approx((stage_maps > expected).mean())
